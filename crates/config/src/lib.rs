@@ -1,0 +1,382 @@
+//! Typed configuration, read from the environment and from `.env.production` / `.env` files with
+//! Mastodon's variable names. The environment wins over the files; `.env.production` wins over
+//! `.env`. With nothing set, ferrodon runs on SQLite in `./data` as `localhost:3000`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ferrodon_kernel::{Error, Result};
+
+/// Where the SQL database is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// The embedded default: a SQLite file.
+    Sqlite { path: PathBuf },
+    /// Scale-out: PostgreSQL, possibly through pgBouncer.
+    Postgres {
+        url: String,
+        pool: u32,
+        /// Mastodon's `PREPARED_STATEMENTS`; `false` is required behind pgBouncer in transaction mode.
+        prepared_statements: bool,
+    },
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `LOCAL_DOMAIN`: the domain in every account handle (`user@LOCAL_DOMAIN`).
+    pub local_domain: String,
+    /// `WEB_DOMAIN`: where the server is reached, when it differs from LOCAL_DOMAIN.
+    pub web_domain: String,
+    /// `http` for localhost and loopback (or `LOCAL_HTTPS=false`), `https` otherwise.
+    pub scheme: &'static str,
+    pub bind: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub secret_key_base: String,
+    pub single_user_mode: bool,
+    /// Registrations as an admin setting: `open`, `approved` or `none`.
+    pub registrations_mode: RegistrationsMode,
+    /// `STREAMING_API_BASE_URL`, shown in the instance document.
+    pub streaming_api_base_url: Option<String>,
+    /// Instance contact address (`SMTP_FROM_ADDRESS` or `notifications@LOCAL_DOMAIN`).
+    pub contact_email: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistrationsMode {
+    Open,
+    Approved,
+    None,
+}
+
+impl RegistrationsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Approved => "approved",
+            Self::None => "none",
+        }
+    }
+}
+
+/// The raw variables: environment over files.
+#[derive(Clone, Debug, Default)]
+pub struct Vars(BTreeMap<String, String>);
+
+impl Vars {
+    /// Reads `.env` then `.env.production` from `dir`, then the process environment on top.
+    pub fn load(dir: &Path) -> Result<Vars> {
+        let mut map = BTreeMap::new();
+        for file in [".env", ".env.production"] {
+            let path = dir.join(file);
+            if path.exists() {
+                let iter = dotenvy::from_path_iter(&path)
+                    .map_err(|e| Error::validation(format!("cannot read {}: {e}", path.display())))?;
+                for item in iter {
+                    let (k, v) = item.map_err(|e| Error::validation(format!("{}: {e}", path.display())))?;
+                    map.insert(k, v);
+                }
+            }
+        }
+        map.extend(std::env::vars());
+        Ok(Vars(map))
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vars {
+        Vars(pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    fn bool(&self, key: &str, default: bool) -> Result<bool> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(Error::validation(format!("{key} must be true or false, got {v:?}"))),
+            },
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| Error::validation(format!("{key} must be a number, got {v:?}"))),
+        }
+    }
+}
+
+impl Config {
+    /// Loads from the working directory's files and the environment, creating generated secrets
+    /// in the data directory on first use.
+    pub fn load() -> Result<Config> {
+        let vars = Vars::load(Path::new("."))?;
+        Config::from_vars(&vars)
+    }
+
+    pub fn from_vars(v: &Vars) -> Result<Config> {
+        let local_domain = v.get("LOCAL_DOMAIN").unwrap_or("localhost:3000").to_ascii_lowercase();
+        validate_domain("LOCAL_DOMAIN", &local_domain)?;
+        let web_domain = v.get("WEB_DOMAIN").map(str::to_ascii_lowercase).unwrap_or_else(|| local_domain.clone());
+        validate_domain("WEB_DOMAIN", &web_domain)?;
+        let host = web_domain.rsplit_once(':').map_or(web_domain.as_str(), |(h, _)| h);
+        let loopback = host == "localhost" || host.starts_with("127.") || host == "[::1]";
+        let https = v.bool("LOCAL_HTTPS", !loopback)?;
+        let port: u16 = v.number("PORT", 3000)?;
+        let bind = v.get("BIND").unwrap_or("127.0.0.1").to_string();
+        bind.parse::<std::net::IpAddr>()
+            .map_err(|_| Error::validation(format!("BIND must be an IP address, got {bind:?}")))?;
+        let data_dir = PathBuf::from(v.get("FERRODON_DATA_DIR").unwrap_or("./data"));
+        let database = database_config(v, &data_dir)?;
+        let secret_key_base = match v.get("SECRET_KEY_BASE") {
+            Some(s) if s.len() < 32 => {
+                return Err(Error::validation("SECRET_KEY_BASE must be at least 32 characters (use `openssl rand -hex 64`)"));
+            }
+            Some(s) => s.to_string(),
+            None => generated_secret(&data_dir, "secret_key_base")?,
+        };
+        let registrations_mode = match v.get("FERRODON_REGISTRATIONS").unwrap_or("open") {
+            "open" => RegistrationsMode::Open,
+            "approved" => RegistrationsMode::Approved,
+            "none" | "closed" => RegistrationsMode::None,
+            other => {
+                return Err(Error::validation(format!(
+                    "FERRODON_REGISTRATIONS must be open, approved or none, got {other:?}"
+                )));
+            }
+        };
+        Ok(Config {
+            contact_email: v
+                .get("SMTP_FROM_ADDRESS")
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("notifications@{}", local_domain.split(':').next().unwrap_or(""))),
+            local_domain,
+            web_domain,
+            scheme: if https { "https" } else { "http" },
+            bind,
+            port,
+            data_dir,
+            database,
+            secret_key_base,
+            single_user_mode: v.bool("SINGLE_USER_MODE", false)?,
+            registrations_mode,
+            streaming_api_base_url: v.get("STREAMING_API_BASE_URL").map(str::to_string),
+        })
+    }
+
+    /// `https://WEB_DOMAIN`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.scheme, self.web_domain)
+    }
+
+    /// The effective configuration as `KEY=value` lines, secrets masked.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let mut out = vec![
+            ("LOCAL_DOMAIN".into(), self.local_domain.clone()),
+            ("WEB_DOMAIN".into(), self.web_domain.clone()),
+            ("LOCAL_HTTPS".into(), (self.scheme == "https").to_string()),
+            ("BIND".into(), self.bind.clone()),
+            ("PORT".into(), self.port.to_string()),
+            ("FERRODON_DATA_DIR".into(), self.data_dir.display().to_string()),
+        ];
+        match &self.database {
+            DatabaseConfig::Sqlite { path } => {
+                out.push(("DATABASE".into(), format!("sqlite:{}", path.display())));
+            }
+            DatabaseConfig::Postgres { url, pool, prepared_statements } => {
+                out.push(("DATABASE_URL".into(), mask_url(url)));
+                out.push(("DB_POOL".into(), pool.to_string()));
+                out.push(("PREPARED_STATEMENTS".into(), prepared_statements.to_string()));
+            }
+        }
+        out.push(("SECRET_KEY_BASE".into(), mask(&self.secret_key_base)));
+        out.push(("SINGLE_USER_MODE".into(), self.single_user_mode.to_string()));
+        out.push(("FERRODON_REGISTRATIONS".into(), self.registrations_mode.as_str().into()));
+        if let Some(s) = &self.streaming_api_base_url {
+            out.push(("STREAMING_API_BASE_URL".into(), s.clone()));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in self.describe() {
+            m.entry(&k, &v);
+        }
+        m.finish()
+    }
+}
+
+fn validate_domain(key: &str, d: &str) -> Result<()> {
+    let ok = !d.is_empty()
+        && !d.contains('/')
+        && !d.contains("://")
+        && d.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if ok { Ok(()) } else { Err(Error::validation(format!("{key} must be a bare domain like example.com, got {d:?}"))) }
+}
+
+fn database_config(v: &Vars, data_dir: &Path) -> Result<DatabaseConfig> {
+    let prepared_statements = v.bool("PREPARED_STATEMENTS", true)?;
+    let pool: u32 = v.number("DB_POOL", 10)?;
+    if pool == 0 {
+        return Err(Error::validation("DB_POOL must be at least 1"));
+    }
+    if let Some(url) = v.get("DATABASE_URL") {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseConfig::Postgres { url: url.to_string(), pool, prepared_statements });
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            return Ok(DatabaseConfig::Sqlite { path: PathBuf::from(path) });
+        }
+        return Err(Error::validation(format!(
+            "DATABASE_URL must start with postgres:// or sqlite:, got {:?}",
+            mask_url(url)
+        )));
+    }
+    if v.get("DB_HOST").is_some() || v.get("DB_NAME").is_some() || v.get("DB_USER").is_some() {
+        let host = v.get("DB_HOST").unwrap_or("localhost");
+        let port: u16 = v.number("DB_PORT", 5432)?;
+        let name = v.get("DB_NAME").unwrap_or("mastodon_production");
+        let user = v.get("DB_USER").unwrap_or("mastodon");
+        let mut url = format!("postgres://{}", enc(user));
+        if let Some(pass) = v.get("DB_PASS") {
+            url.push(':');
+            url.push_str(&enc(pass));
+        }
+        url.push_str(&format!("@{host}:{port}/{}", enc(name)));
+        if let Some(mode) = v.get("DB_SSLMODE") {
+            const MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+            if !MODES.contains(&mode) {
+                return Err(Error::validation(format!("DB_SSLMODE must be one of {}, got {mode:?}", MODES.join(", "))));
+            }
+            url.push_str(&format!("?sslmode={mode}"));
+        }
+        return Ok(DatabaseConfig::Postgres { url, pool, prepared_statements });
+    }
+    Ok(DatabaseConfig::Sqlite { path: data_dir.join("ferrodon.db") })
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Hides the password in a database URL.
+pub fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn mask(secret: &str) -> String {
+    format!("****{} ({} characters)", &secret[secret.len().saturating_sub(4)..], secret.len())
+}
+
+/// Reads a secret kept in the data directory, generating it on first start.
+fn generated_secret(data_dir: &Path, name: &str) -> Result<String> {
+    use base64::Engine;
+    use rand::RngCore;
+    let path = data_dir.join(name);
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim().to_string();
+        if s.len() >= 32 {
+            return Ok(s);
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| Error::validation(format!("cannot create data directory {}: {e}", data_dir.display())))?;
+    let mut bytes = [0u8; 64];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &secret)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| Error::validation(format!("cannot write {}: {e}", path.display())))?;
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ferrodon-config-{}", ferrodon_kernel::Id::generate()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_server() {
+        let dir = tmp();
+        let c = Config::from_vars(&Vars::from_pairs([("FERRODON_DATA_DIR", dir.to_str().unwrap())])).unwrap();
+        assert_eq!(c.local_domain, "localhost:3000");
+        assert_eq!(c.base_url(), "http://localhost:3000");
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.bind, "127.0.0.1");
+        assert_eq!(c.database, DatabaseConfig::Sqlite { path: dir.join("ferrodon.db") });
+        // The generated secret is kept.
+        let again = Config::from_vars(&Vars::from_pairs([("FERRODON_DATA_DIR", dir.to_str().unwrap())])).unwrap();
+        assert_eq!(c.secret_key_base, again.secret_key_base);
+    }
+
+    #[test]
+    fn mastodon_db_variables_build_a_postgres_url() {
+        let v = Vars::from_pairs([
+            ("DB_HOST", "db.internal"),
+            ("DB_USER", "mastodon"),
+            ("DB_PASS", "p@ss"),
+            ("DB_NAME", "mastodon_production"),
+            ("DB_SSLMODE", "require"),
+            ("PREPARED_STATEMENTS", "false"),
+            ("SECRET_KEY_BASE", "0123456789abcdef0123456789abcdef0123"),
+            ("LOCAL_DOMAIN", "example.com"),
+        ]);
+        let c = Config::from_vars(&v).unwrap();
+        assert_eq!(
+            c.database,
+            DatabaseConfig::Postgres {
+                url: "postgres://mastodon:p%40ss@db.internal:5432/mastodon_production?sslmode=require".into(),
+                pool: 10,
+                prepared_statements: false
+            }
+        );
+        assert_eq!(c.base_url(), "https://example.com");
+        let described = format!("{c:?}");
+        assert!(!described.contains("p%40ss"), "{described}");
+        assert!(!described.contains("0123456789abcdef0123456789"), "{described}");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let bad = |k: &'static str, val: &'static str| {
+            Config::from_vars(&Vars::from_pairs([(k, val), ("SECRET_KEY_BASE", "x".repeat(40).leak())])).unwrap_err().message
+        };
+        assert!(bad("PORT", "eighty").contains("PORT"));
+        let sslmode = Vars::from_pairs([("DB_HOST", "h"), ("DB_SSLMODE", "sometimes"), ("SECRET_KEY_BASE", "x".repeat(40).leak())]);
+        assert!(Config::from_vars(&sslmode).unwrap_err().message.contains("DB_SSLMODE"));
+        assert!(bad("LOCAL_DOMAIN", "https://x.org/").contains("LOCAL_DOMAIN"));
+        assert!(bad("SINGLE_USER_MODE", "maybe").contains("SINGLE_USER_MODE"));
+        assert!(bad("BIND", "everywhere").contains("BIND"));
+    }
+}

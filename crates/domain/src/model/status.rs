@@ -1,0 +1,180 @@
+use ferrodon_kernel::{Id, time::Millis};
+
+use super::Visibility;
+
+/// A post, or a reblog of one (`reblog_of_id` set, no content of its own).
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct Status {
+    pub id: Id,
+    pub account_id: Id,
+    pub uri: String,
+    pub url: String,
+    /// The source text as written.
+    pub text: String,
+    /// The rendered HTML.
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    #[cfg_attr(feature = "sqlx", sqlx(try_from = "String"))]
+    pub visibility: Visibility,
+    pub language: Option<String>,
+    pub in_reply_to_id: Option<Id>,
+    pub in_reply_to_account_id: Option<Id>,
+    pub reblog_of_id: Option<Id>,
+    /// The root of the thread (its own id for a root).
+    pub conversation_id: Id,
+    pub application_id: Option<Id>,
+    pub local: bool,
+    pub created_at: Millis,
+    pub edited_at: Option<Millis>,
+    pub replies_count: i64,
+    pub reblogs_count: i64,
+    pub favourites_count: i64,
+}
+
+/// What a new status is made of, after the service applied every rule.
+#[derive(Clone, Debug)]
+pub struct NewStatus {
+    pub id: Id,
+    pub account_id: Id,
+    pub uri: String,
+    pub url: String,
+    pub text: String,
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: Visibility,
+    pub language: Option<String>,
+    pub in_reply_to_id: Option<Id>,
+    pub in_reply_to_account_id: Option<Id>,
+    pub reblog_of_id: Option<Id>,
+    pub conversation_id: Id,
+    pub application_id: Option<Id>,
+    pub created_at: Millis,
+    pub mentions: Vec<Id>,
+    pub tags: Vec<String>,
+    pub poll: Option<NewPoll>,
+}
+
+/// A new content for an existing status (edit).
+#[derive(Clone, Debug)]
+pub struct StatusEdit {
+    pub text: String,
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub language: Option<String>,
+    pub mentions: Vec<Id>,
+    pub tags: Vec<String>,
+    pub poll: Option<NewPoll>,
+    pub edited_at: Millis,
+}
+
+/// One entry of a status' edit history.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct StatusRevision {
+    pub id: Id,
+    pub status_id: Id,
+    pub account_id: Id,
+    pub text: String,
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    /// Poll option titles as a JSON array, when the revision had a poll.
+    pub poll_options_json: Option<String>,
+    pub created_at: Millis,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewPoll {
+    pub id: Id,
+    pub options: Vec<String>,
+    pub expires_at: Millis,
+    pub multiple: bool,
+    pub hide_totals: bool,
+}
+
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct Poll {
+    pub id: Id,
+    pub status_id: Id,
+    pub account_id: Id,
+    /// Option titles as a JSON array.
+    pub options_json: String,
+    /// Votes per option as a JSON array of integers.
+    pub votes_json: String,
+    pub expires_at: Millis,
+    pub multiple: bool,
+    pub hide_totals: bool,
+    pub votes_count: i64,
+    pub voters_count: i64,
+}
+
+impl Poll {
+    pub fn options(&self) -> Vec<String> {
+        serde_json::from_str(&self.options_json).unwrap_or_default()
+    }
+    pub fn votes(&self) -> Vec<i64> {
+        let mut v: Vec<i64> = serde_json::from_str(&self.votes_json).unwrap_or_default();
+        v.resize(self.options().len(), 0);
+        v
+    }
+    pub fn expired(&self, now: Millis) -> bool {
+        self.expires_at <= now
+    }
+}
+
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct Tag {
+    pub id: Id,
+    pub name: String,
+}
+
+/// A mention row: who a status mentions.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct Mention {
+    pub status_id: Id,
+    pub account_id: Id,
+}
+
+/// Per-viewer flags on a status.
+#[derive(Clone, Debug, Default)]
+pub struct StatusInteractions {
+    pub favourited: bool,
+    pub reblogged: bool,
+    pub bookmarked: bool,
+    pub pinned: bool,
+    pub muted: bool,
+    /// Poll choices the viewer voted for.
+    pub poll_votes: Vec<i64>,
+}
+
+/// Filters for an account's statuses (`GET /api/v1/accounts/:id/statuses`).
+#[derive(Clone, Debug, Default)]
+pub struct AccountStatusFilter {
+    pub only_media: bool,
+    pub exclude_replies: bool,
+    pub exclude_reblogs: bool,
+    pub pinned: bool,
+    pub tagged: Option<String>,
+}
+
+/// Which public statuses a public timeline shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PublicFilter {
+    pub local: bool,
+    pub remote: bool,
+    pub only_media: bool,
+}
+
+/// Rows of account lists that page by a relation row id (follow, favourite, …).
+#[derive(Clone, Debug)]
+pub struct Keyed<T> {
+    pub key: Id,
+    pub item: T,
+}

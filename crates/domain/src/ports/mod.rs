@@ -1,0 +1,35 @@
+//! Ports: what the service layer needs from backends. The storage crate implements them for
+//! SQLite and PostgreSQL; the service only ever sees these traits.
+//!
+//! A unit of work is a transaction ([`Tx`]) from the [`Database`]: reads and writes inside it are
+//! atomic, and with a database-backed job queue the jobs a change causes are enqueued in it too.
+
+mod accounts;
+mod oauth;
+mod social;
+mod statuses;
+
+pub use accounts::*;
+pub use oauth::*;
+pub use social::*;
+pub use statuses::*;
+
+use async_trait::async_trait;
+use ferrodon_kernel::Result;
+
+/// The SQL database.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// A read-only transaction (on SQLite it runs concurrently with the writer).
+    async fn read(&self) -> Result<Box<dyn Tx>>;
+    /// A read-write transaction (on SQLite the single writer, taken up front).
+    async fn write(&self) -> Result<Box<dyn Tx>>;
+    /// `sqlite` or `postgres`, for logs and `config check`.
+    fn engine(&self) -> &'static str;
+}
+
+/// One transaction with every store. Dropped without `commit` it rolls back.
+#[async_trait]
+pub trait Tx: AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + Send {
+    async fn commit(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,62 @@
+use async_trait::async_trait;
+use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
+
+use crate::model::{
+    AccountStatusFilter, Keyed, Mention, NewStatus, Poll, PublicFilter, Status, StatusEdit, StatusInteractions,
+    StatusRevision, Tag,
+};
+
+/// Per-viewer status interactions kept as rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusMark {
+    Favourite,
+    Bookmark,
+    Pin,
+    /// A muted conversation (keyed by conversation id).
+    Mute,
+}
+
+#[async_trait]
+pub trait StatusStore {
+    /// Inserts a status with its mentions, tags and poll; bumps the author's counters and the
+    /// parent's replies count.
+    async fn insert_status(&mut self, new: &NewStatus) -> Result<Status>;
+    async fn status_by_id(&mut self, id: Id) -> Result<Option<Status>>;
+    async fn statuses_by_ids(&mut self, ids: &[Id]) -> Result<Vec<Status>>;
+    /// The reblog of `status_id` by `account_id`, if any.
+    async fn reblog_of(&mut self, account_id: Id, status_id: Id) -> Result<Option<Status>>;
+    /// Deletes a status (and its reblogs), fixing counters. Returns the ids removed.
+    async fn delete_status(&mut self, id: Id) -> Result<Vec<Id>>;
+    /// Replaces the content; the previous version goes to the history.
+    async fn edit_status(&mut self, id: Id, edit: &StatusEdit) -> Result<()>;
+    async fn status_revisions(&mut self, id: Id) -> Result<Vec<StatusRevision>>;
+
+    async fn mentions_of(&mut self, status_ids: &[Id]) -> Result<Vec<Mention>>;
+    async fn tags_of(&mut self, status_ids: &[Id]) -> Result<Vec<(Id, Tag)>>;
+    async fn polls_of(&mut self, status_ids: &[Id]) -> Result<Vec<Poll>>;
+    async fn poll_by_id(&mut self, id: Id) -> Result<Option<Poll>>;
+    /// Records votes; `Conflict` if the account already voted.
+    async fn vote(&mut self, poll_id: Id, account_id: Id, choices: &[i64], now: Millis) -> Result<()>;
+    async fn interactions(&mut self, viewer: Id, statuses: &[&Status]) -> Result<Vec<(Id, StatusInteractions)>>;
+
+    /// Adds a mark; returns false if it was already there. Moves the favourites counter.
+    async fn add_mark(&mut self, mark: StatusMark, id: Id, account_id: Id, status_id: Id, now: Millis) -> Result<bool>;
+    async fn remove_mark(&mut self, mark: StatusMark, account_id: Id, status_id: Id) -> Result<bool>;
+    /// Statuses the account favourited or bookmarked, paged by the mark's row id.
+    async fn marked_statuses(&mut self, mark: StatusMark, account_id: Id, page: &PageRequest) -> Result<Vec<Keyed<Id>>>;
+
+    /// Status ids of the home timeline, before visibility filtering by the service.
+    async fn home_timeline(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Id>>;
+    async fn public_timeline(&mut self, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Id>>;
+    async fn tag_timeline(&mut self, tag: &str, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Id>>;
+    async fn account_statuses(&mut self, account_id: Id, filter: &AccountStatusFilter, page: &PageRequest) -> Result<Vec<Id>>;
+    /// Ids of every status in a conversation, oldest first (for context).
+    async fn conversation(&mut self, conversation_id: Id, limit: u32) -> Result<Vec<Status>>;
+
+    async fn search_tags(&mut self, prefix: &str, limit: u32, offset: u32) -> Result<Vec<Tag>>;
+    async fn tag_by_name(&mut self, name: &str) -> Result<Option<Tag>>;
+
+    /// Idempotency keys of status creation (kept one hour).
+    async fn idempotent_status(&mut self, account_id: Id, key: &str, since: Millis) -> Result<Option<Id>>;
+    async fn remember_idempotency(&mut self, account_id: Id, key: &str, status_id: Id, now: Millis) -> Result<()>;
+}

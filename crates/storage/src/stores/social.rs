@@ -1,0 +1,273 @@
+use async_trait::async_trait;
+use ferrodon_domain::model::{Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship};
+use ferrodon_domain::ports::{NotificationStore, RelationshipStore};
+use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
+
+use super::accounts::page_clause;
+use super::relation_kind;
+use crate::sql::{Arg, SqlTx, args, placeholders};
+
+const FOLLOW_COLS: &str = "id, account_id, target_account_id, show_reblogs, notify, languages, created_at";
+
+#[derive(sqlx::FromRow)]
+struct RelationRow {
+    id: Id,
+    kind: String,
+    account_id: Id,
+    target_account_id: Id,
+    show_reblogs: bool,
+    notify: bool,
+    languages: Option<String>,
+    hide_notifications: bool,
+    expires_at: Option<Millis>,
+    created_at: Millis,
+}
+
+#[async_trait]
+impl RelationshipStore for SqlTx {
+    async fn upsert_follow(&mut self, kind: RelationKind, f: &Follow) -> Result<(Follow, bool)> {
+        let k = relation_kind(kind);
+        if let Some(existing) = self.get_follow(kind, f.account_id, f.target_account_id).await? {
+            self.exec(
+                "UPDATE relations SET show_reblogs = $2, notify = $3, languages = $4 WHERE id = $1",
+                args![existing.id, f.show_reblogs, f.notify, &f.languages],
+            )
+            .await?;
+            let updated = Follow { id: existing.id, created_at: existing.created_at, ..f.clone() };
+            return Ok((updated, false));
+        }
+        self.exec(
+            "INSERT INTO relations (id, kind, account_id, target_account_id, show_reblogs, notify, languages, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![f.id, k, f.account_id, f.target_account_id, f.show_reblogs, f.notify, &f.languages, f.created_at],
+        )
+        .await?;
+        if kind == RelationKind::Follow {
+            self.exec("UPDATE accounts SET following_count = following_count + 1 WHERE id = $1", args![f.account_id]).await?;
+            self.exec("UPDATE accounts SET followers_count = followers_count + 1 WHERE id = $1", args![f.target_account_id])
+                .await?;
+        }
+        Ok((f.clone(), true))
+    }
+
+    async fn get_follow(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<Option<Follow>> {
+        self.opt(
+            format!("SELECT {FOLLOW_COLS} FROM relations WHERE kind = $1 AND account_id = $2 AND target_account_id = $3"),
+            args![relation_kind(kind), account_id, target_id],
+        )
+        .await
+    }
+
+    async fn delete_relation(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<bool> {
+        let n = self
+            .exec(
+                "DELETE FROM relations WHERE kind = $1 AND account_id = $2 AND target_account_id = $3",
+                args![relation_kind(kind), account_id, target_id],
+            )
+            .await?;
+        if n > 0 && kind == RelationKind::Follow {
+            self.exec(
+                "UPDATE accounts SET following_count = following_count - 1 WHERE id = $1 AND following_count > 0",
+                args![account_id],
+            )
+            .await?;
+            self.exec(
+                "UPDATE accounts SET followers_count = followers_count - 1 WHERE id = $1 AND followers_count > 0",
+                args![target_id],
+            )
+            .await?;
+        }
+        Ok(n > 0)
+    }
+
+    async fn create_block(&mut self, id: Id, account_id: Id, target_id: Id, now: Millis) -> Result<()> {
+        self.exec(
+            "INSERT INTO relations (id, kind, account_id, target_account_id, created_at) VALUES ($1, 'block', $2, $3, $4) \
+             ON CONFLICT (kind, account_id, target_account_id) DO NOTHING",
+            args![id, account_id, target_id, now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn upsert_mute(&mut self, m: &Mute, now: Millis) -> Result<()> {
+        self.exec(
+            "INSERT INTO relations (id, kind, account_id, target_account_id, hide_notifications, expires_at, created_at) \
+             VALUES ($1, 'mute', $2, $3, $4, $5, $6) ON CONFLICT (kind, account_id, target_account_id) \
+             DO UPDATE SET hide_notifications = excluded.hide_notifications, expires_at = excluded.expires_at",
+            args![m.id, m.account_id, m.target_account_id, m.hide_notifications, m.expires_at, now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn relationships(&mut self, viewer: Id, targets: &[Id]) -> Result<Vec<Relationship>> {
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = placeholders(2, targets.len());
+        let sql = format!(
+            "SELECT id, kind, account_id, target_account_id, show_reblogs, notify, languages, hide_notifications, expires_at, created_at \
+             FROM relations WHERE (account_id = $1 AND target_account_id IN ({list})) \
+             OR (target_account_id = $1 AND account_id IN ({list}))"
+        );
+        let mut a: Vec<Arg> = args![viewer];
+        a.extend(targets.iter().map(|t| Arg::from(*t)));
+        let rows: Vec<RelationRow> = self.all(sql, a).await?;
+        Ok(targets
+            .iter()
+            .map(|t| {
+                let mut rel = Relationship { target_id: *t, ..Default::default() };
+                for r in rows.iter() {
+                    let outgoing = r.account_id == viewer && r.target_account_id == *t;
+                    let incoming = r.target_account_id == viewer && r.account_id == *t;
+                    let follow = || Follow {
+                        id: r.id,
+                        account_id: r.account_id,
+                        target_account_id: r.target_account_id,
+                        show_reblogs: r.show_reblogs,
+                        notify: r.notify,
+                        languages: r.languages.clone(),
+                        created_at: r.created_at,
+                    };
+                    match (r.kind.as_str(), outgoing, incoming) {
+                        ("follow", true, _) => rel.following = Some(follow()),
+                        ("follow", _, true) => rel.followed_by = true,
+                        ("follow_request", true, _) => rel.requested = Some(follow()),
+                        ("follow_request", _, true) => rel.requested_by = true,
+                        ("block", true, _) => rel.blocking = true,
+                        ("block", _, true) => rel.blocked_by = true,
+                        ("mute", true, _) => {
+                            rel.muting = Some(Mute {
+                                id: r.id,
+                                account_id: r.account_id,
+                                target_account_id: r.target_account_id,
+                                hide_notifications: r.hide_notifications,
+                                expires_at: r.expires_at,
+                            })
+                        }
+                        _ => {}
+                    }
+                }
+                rel
+            })
+            .collect())
+    }
+
+    async fn blocked_either_way(&mut self, a: Id, b: Id) -> Result<bool> {
+        let n = self
+            .int(
+                "SELECT COUNT(*) FROM relations WHERE kind = 'block' AND \
+                 ((account_id = $1 AND target_account_id = $2) OR (account_id = $2 AND target_account_id = $1))",
+                args![a, b],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn is_following(&mut self, account_id: Id, target_id: Id) -> Result<bool> {
+        let n = self
+            .int(
+                "SELECT COUNT(*) FROM relations WHERE kind = 'follow' AND account_id = $1 AND target_account_id = $2",
+                args![account_id, target_id],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+}
+
+const NOTIFICATION_COLS: &str = "id, account_id, from_account_id, type, status_id, group_key, created_at";
+
+#[async_trait]
+impl NotificationStore for SqlTx {
+    async fn create_notification(&mut self, n: &Notification) -> Result<()> {
+        self.exec(
+            "INSERT INTO notifications (id, account_id, from_account_id, type, status_id, group_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            args![n.id, n.account_id, n.from_account_id, n.kind.as_str(), n.status_id, &n.group_key, n.created_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn notification(&mut self, account_id: Id, id: Id) -> Result<Option<Notification>> {
+        self.opt(
+            format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE account_id = $1 AND id = $2"),
+            args![account_id, id],
+        )
+        .await
+    }
+
+    async fn notifications(&mut self, account_id: Id, f: &NotificationFilter, page: &PageRequest) -> Result<Vec<Notification>> {
+        let (mut clause, order, mut a) = page_clause("id", page, 2);
+        let mut all = args![account_id];
+        all.append(&mut a);
+        let mut n = all.len() + 1;
+        if !f.types.is_empty() {
+            clause.push_str(&format!(" AND type IN ({})", placeholders(n, f.types.len())));
+            n += f.types.len();
+            all.extend(f.types.iter().map(|t| Arg::from(t.as_str())));
+        }
+        if !f.exclude_types.is_empty() {
+            clause.push_str(&format!(" AND type NOT IN ({})", placeholders(n, f.exclude_types.len())));
+            n += f.exclude_types.len();
+            all.extend(f.exclude_types.iter().map(|t| Arg::from(t.as_str())));
+        }
+        if let Some(from) = f.account_id {
+            clause.push_str(&format!(" AND from_account_id = ${n}"));
+            all.push(from.into());
+        }
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLS} FROM notifications WHERE account_id = $1{clause} ORDER BY id {order} LIMIT {}",
+            page.limit
+        );
+        let mut rows: Vec<Notification> = self.all(sql, all).await?;
+        if order == "ASC" {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    async fn dismiss_notification(&mut self, account_id: Id, id: Id) -> Result<bool> {
+        Ok(self.exec("DELETE FROM notifications WHERE account_id = $1 AND id = $2", args![account_id, id]).await? > 0)
+    }
+
+    async fn clear_notifications(&mut self, account_id: Id) -> Result<()> {
+        self.exec("DELETE FROM notifications WHERE account_id = $1", args![account_id]).await?;
+        Ok(())
+    }
+
+    async fn delete_notifications_for(&mut self, from_account_id: Id, status_id: Option<Id>, kind: &str) -> Result<()> {
+        self.exec(
+            "DELETE FROM notifications WHERE from_account_id = $1 AND type = $3 AND \
+             (status_id = $2 OR ($2 IS NULL AND status_id IS NULL))",
+            args![from_account_id, status_id, kind],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn unread_notifications(&mut self, account_id: Id, after: Option<Id>, limit: u32) -> Result<i64> {
+        self.int(
+            "SELECT COUNT(*) FROM (SELECT id FROM notifications WHERE account_id = $1 AND id > $2 LIMIT $3) t",
+            args![account_id, after.unwrap_or_default(), limit as i64],
+        )
+        .await
+    }
+
+    async fn markers(&mut self, account_id: Id) -> Result<Vec<Marker>> {
+        self.all("SELECT timeline, last_read_id, version, updated_at FROM markers WHERE account_id = $1", args![account_id])
+            .await
+    }
+
+    async fn set_marker(&mut self, account_id: Id, timeline: &str, last_read_id: Id, now: Millis) -> Result<Marker> {
+        self.one(
+            "INSERT INTO markers (account_id, timeline, last_read_id, version, updated_at) VALUES ($1, $2, $3, 1, $4) \
+             ON CONFLICT (account_id, timeline) DO UPDATE SET last_read_id = excluded.last_read_id, \
+             version = markers.version + 1, updated_at = excluded.updated_at \
+             RETURNING timeline, last_read_id, version, updated_at",
+            args![account_id, timeline, last_read_id, now],
+        )
+        .await
+    }
+}

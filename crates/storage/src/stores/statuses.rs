@@ -1,0 +1,571 @@
+use async_trait::async_trait;
+use ferrodon_domain::model::{
+    AccountStatusFilter, Keyed, Mention, NewPoll, NewStatus, Poll, PublicFilter, Status, StatusEdit, StatusInteractions,
+    StatusRevision, Tag,
+};
+use ferrodon_domain::ports::{StatusMark, StatusStore};
+use ferrodon_kernel::{Error, Id, PageRequest, Result, time::Millis};
+
+use super::accounts::page_clause;
+use crate::sql::{Arg, SqlTx, args, placeholders};
+
+const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
+    s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.conversation_id, s.application_id, s.local, \
+    s.created_at, s.edited_at, s.replies_count, s.reblogs_count, s.favourites_count";
+
+const POLL_COLS: &str =
+    "id, status_id, account_id, options_json, votes_json, expires_at, multiple, hide_totals, votes_count, voters_count";
+
+fn mark_kind(mark: StatusMark) -> &'static str {
+    match mark {
+        StatusMark::Favourite => "favourite",
+        StatusMark::Bookmark => "bookmark",
+        StatusMark::Pin => "pin",
+        StatusMark::Mute => "mute",
+    }
+}
+
+fn id_args(ids: &[Id]) -> Vec<Arg> {
+    ids.iter().map(|i| Arg::from(*i)).collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct IdRow {
+    id: Id,
+}
+
+#[derive(sqlx::FromRow)]
+struct StatusTagRow {
+    status_id: Id,
+    id: Id,
+    name: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct MarkRow {
+    kind: String,
+    status_id: Id,
+}
+
+#[derive(sqlx::FromRow)]
+struct VoteRow {
+    poll_id: Id,
+    choice: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyedId {
+    key: Id,
+    id: Id,
+}
+
+impl SqlTx {
+    async fn attach_mentions_and_tags(&mut self, status_id: Id, mentions: &[Id], tags: &[String]) -> Result<()> {
+        for account_id in mentions {
+            self.exec(
+                "INSERT INTO mentions (status_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                args![status_id, *account_id],
+            )
+            .await?;
+        }
+        for name in tags {
+            let lower = name.to_lowercase();
+            self.exec(
+                "INSERT INTO tags (id, name, name_lower) VALUES ($1, $2, $3) ON CONFLICT (name_lower) DO NOTHING",
+                args![Id::generate(), name, &lower],
+            )
+            .await?;
+            self.exec(
+                "INSERT INTO statuses_tags (status_id, tag_id) SELECT $1, id FROM tags WHERE name_lower = $2 \
+                 ON CONFLICT DO NOTHING",
+                args![status_id, &lower],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_poll(&mut self, status_id: Id, account_id: Id, p: &NewPoll) -> Result<()> {
+        let options = serde_json::to_string(&p.options).map_err(Error::internal)?;
+        let votes = serde_json::to_string(&vec![0; p.options.len()]).map_err(Error::internal)?;
+        self.exec(
+            "INSERT INTO polls (id, status_id, account_id, options_json, votes_json, expires_at, multiple, hide_totals) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![p.id, status_id, account_id, options, votes, p.expires_at, p.multiple, p.hide_totals],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn ids(&mut self, sql: String, args: Vec<Arg>, ascending: bool) -> Result<Vec<Id>> {
+        let mut rows: Vec<IdRow> = self.all(sql, args).await?;
+        if ascending {
+            rows.reverse();
+        }
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+}
+
+#[async_trait]
+impl StatusStore for SqlTx {
+    async fn insert_status(&mut self, n: &NewStatus) -> Result<Status> {
+        self.exec(
+            "INSERT INTO statuses (id, account_id, uri, url, text, content, spoiler_text, sensitive, visibility, language, \
+             in_reply_to_id, in_reply_to_account_id, reblog_of_id, conversation_id, application_id, local, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, TRUE, $16)",
+            args![
+                n.id,
+                n.account_id,
+                &n.uri,
+                &n.url,
+                &n.text,
+                &n.content,
+                &n.spoiler_text,
+                n.sensitive,
+                n.visibility.as_str(),
+                &n.language,
+                n.in_reply_to_id,
+                n.in_reply_to_account_id,
+                n.reblog_of_id,
+                n.conversation_id,
+                n.application_id,
+                n.created_at
+            ],
+        )
+        .await?;
+        self.attach_mentions_and_tags(n.id, &n.mentions, &n.tags).await?;
+        if let Some(p) = &n.poll {
+            self.insert_poll(n.id, n.account_id, p).await?;
+        }
+        self.exec(
+            "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1",
+            args![n.account_id, n.created_at],
+        )
+        .await?;
+        if let Some(parent) = n.in_reply_to_id {
+            self.exec("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", args![parent]).await?;
+        }
+        if let Some(original) = n.reblog_of_id {
+            self.exec("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1", args![original]).await?;
+        }
+        self.status_by_id(n.id).await?.ok_or_else(|| Error::internal("status vanished"))
+    }
+
+    async fn status_by_id(&mut self, id: Id) -> Result<Option<Status>> {
+        self.opt(format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.id = $1"), args![id]).await
+    }
+
+    async fn statuses_by_ids(&mut self, ids: &[Id]) -> Result<Vec<Status>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.id IN ({})", placeholders(1, ids.len()));
+        self.all(sql, id_args(ids)).await
+    }
+
+    async fn reblog_of(&mut self, account_id: Id, status_id: Id) -> Result<Option<Status>> {
+        self.opt(
+            format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.reblog_of_id = $1 AND s.account_id = $2"),
+            args![status_id, account_id],
+        )
+        .await
+    }
+
+    async fn delete_status(&mut self, id: Id) -> Result<Vec<Id>> {
+        let Some(status) = self.status_by_id(id).await? else { return Ok(Vec::new()) };
+        let reblogs: Vec<Status> =
+            self.all(format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.reblog_of_id = $1"), args![id]).await?;
+        let mut removed = vec![id];
+        for r in &reblogs {
+            self.exec(
+                "UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1 AND statuses_count > 0",
+                args![r.account_id],
+            )
+            .await?;
+            self.exec("DELETE FROM status_marks WHERE status_id = $1", args![r.id]).await?;
+            removed.push(r.id);
+        }
+        self.exec("DELETE FROM status_marks WHERE status_id = $1", args![id]).await?;
+        self.exec("DELETE FROM statuses WHERE id = $1 OR reblog_of_id = $1", args![id]).await?;
+        self.exec(
+            "UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1 AND statuses_count > 0",
+            args![status.account_id],
+        )
+        .await?;
+        if let Some(parent) = status.in_reply_to_id {
+            self.exec("UPDATE statuses SET replies_count = replies_count - 1 WHERE id = $1 AND replies_count > 0", args![parent])
+                .await?;
+        }
+        if let Some(original) = status.reblog_of_id {
+            self.exec(
+                "UPDATE statuses SET reblogs_count = reblogs_count - 1 WHERE id = $1 AND reblogs_count > 0",
+                args![original],
+            )
+            .await?;
+        }
+        Ok(removed)
+    }
+
+    async fn edit_status(&mut self, id: Id, e: &StatusEdit) -> Result<()> {
+        let current = self.status_by_id(id).await?.ok_or_else(Error::not_found)?;
+        let current_poll = self.polls_of(&[id]).await?.into_iter().next();
+        let has_history = self.int("SELECT COUNT(*) FROM status_revisions WHERE status_id = $1", args![id]).await? > 0;
+        if !has_history {
+            // The original becomes the first entry of the history.
+            self.exec(
+                "INSERT INTO status_revisions (id, status_id, account_id, text, content, spoiler_text, sensitive, poll_options_json, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                args![
+                    Id::generate(),
+                    id,
+                    current.account_id,
+                    &current.text,
+                    &current.content,
+                    &current.spoiler_text,
+                    current.sensitive,
+                    current_poll.as_ref().map(|p| p.options_json.clone()),
+                    current.created_at
+                ],
+            )
+            .await?;
+        }
+        self.exec(
+            "UPDATE statuses SET text = $2, content = $3, spoiler_text = $4, sensitive = $5, language = $6, edited_at = $7 WHERE id = $1",
+            args![id, &e.text, &e.content, &e.spoiler_text, e.sensitive, &e.language, e.edited_at],
+        )
+        .await?;
+        self.exec("DELETE FROM mentions WHERE status_id = $1", args![id]).await?;
+        self.exec("DELETE FROM statuses_tags WHERE status_id = $1", args![id]).await?;
+        self.attach_mentions_and_tags(id, &e.mentions, &e.tags).await?;
+        // A poll whose options changed starts over, as in Mastodon.
+        let same_poll = match (&current_poll, &e.poll) {
+            (Some(old), Some(new)) => old.options() == new.options && old.multiple == new.multiple,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same_poll {
+            self.exec("DELETE FROM polls WHERE status_id = $1", args![id]).await?;
+            if let Some(p) = &e.poll {
+                self.insert_poll(id, current.account_id, p).await?;
+            }
+        }
+        self.exec(
+            "INSERT INTO status_revisions (id, status_id, account_id, text, content, spoiler_text, sensitive, poll_options_json, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            args![
+                Id::generate(),
+                id,
+                current.account_id,
+                &e.text,
+                &e.content,
+                &e.spoiler_text,
+                e.sensitive,
+                e.poll.as_ref().map(|p| serde_json::to_string(&p.options).unwrap_or_default()),
+                e.edited_at
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn status_revisions(&mut self, id: Id) -> Result<Vec<StatusRevision>> {
+        self.all(
+            "SELECT id, status_id, account_id, text, content, spoiler_text, sensitive, poll_options_json, created_at \
+             FROM status_revisions WHERE status_id = $1 ORDER BY id",
+            args![id],
+        )
+        .await
+    }
+
+    async fn mentions_of(&mut self, status_ids: &[Id]) -> Result<Vec<Mention>> {
+        if status_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT status_id, account_id FROM mentions WHERE status_id IN ({})",
+            placeholders(1, status_ids.len())
+        );
+        self.all(sql, id_args(status_ids)).await
+    }
+
+    async fn tags_of(&mut self, status_ids: &[Id]) -> Result<Vec<(Id, Tag)>> {
+        if status_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT st.status_id, t.id, t.name FROM statuses_tags st JOIN tags t ON t.id = st.tag_id \
+             WHERE st.status_id IN ({}) ORDER BY t.name_lower",
+            placeholders(1, status_ids.len())
+        );
+        let rows: Vec<StatusTagRow> = self.all(sql, id_args(status_ids)).await?;
+        Ok(rows.into_iter().map(|r| (r.status_id, Tag { id: r.id, name: r.name })).collect())
+    }
+
+    async fn polls_of(&mut self, status_ids: &[Id]) -> Result<Vec<Poll>> {
+        if status_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {POLL_COLS} FROM polls WHERE status_id IN ({})", placeholders(1, status_ids.len()));
+        self.all(sql, id_args(status_ids)).await
+    }
+
+    async fn poll_by_id(&mut self, id: Id) -> Result<Option<Poll>> {
+        self.opt(format!("SELECT {POLL_COLS} FROM polls WHERE id = $1"), args![id]).await
+    }
+
+    async fn vote(&mut self, poll_id: Id, account_id: Id, choices: &[i64], now: Millis) -> Result<()> {
+        let voted = self
+            .int("SELECT COUNT(*) FROM poll_votes WHERE poll_id = $1 AND account_id = $2", args![poll_id, account_id])
+            .await?;
+        if voted > 0 {
+            return Err(Error::validation("Validation failed: You have already voted on this poll"));
+        }
+        let poll = self.poll_by_id(poll_id).await?.ok_or_else(Error::not_found)?;
+        let mut votes = poll.votes();
+        for c in choices {
+            self.exec(
+                "INSERT INTO poll_votes (poll_id, account_id, choice, created_at) VALUES ($1, $2, $3, $4)",
+                args![poll_id, account_id, *c, now],
+            )
+            .await?;
+            if let Some(v) = votes.get_mut(*c as usize) {
+                *v += 1;
+            }
+        }
+        let votes_json = serde_json::to_string(&votes).map_err(Error::internal)?;
+        self.exec(
+            "UPDATE polls SET votes_json = $2, votes_count = votes_count + $3, voters_count = voters_count + 1 WHERE id = $1",
+            args![poll_id, votes_json, choices.len() as i64],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn interactions(&mut self, viewer: Id, statuses: &[&Status]) -> Result<Vec<(Id, StatusInteractions)>> {
+        if statuses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Id> = statuses.iter().map(|s| s.id).collect();
+        let conversations: Vec<Id> = statuses.iter().map(|s| s.conversation_id).collect();
+        let n = ids.len();
+        let sql = format!(
+            "SELECT kind, status_id FROM status_marks WHERE account_id = $1 AND \
+             ((kind <> 'mute' AND status_id IN ({})) OR (kind = 'mute' AND status_id IN ({})))",
+            placeholders(2, n),
+            placeholders(2 + n, n)
+        );
+        let mut a = args![viewer];
+        a.extend(id_args(&ids));
+        a.extend(id_args(&conversations));
+        let marks: Vec<MarkRow> = self.all(sql, a).await?;
+        let sql = format!(
+            "SELECT reblog_of_id AS id FROM statuses WHERE account_id = $1 AND reblog_of_id IN ({})",
+            placeholders(2, n)
+        );
+        let mut a = args![viewer];
+        a.extend(id_args(&ids));
+        let reblogged: Vec<IdRow> = self.all(sql, a).await?;
+        let sql = format!(
+            "SELECT v.poll_id, v.choice FROM poll_votes v JOIN polls p ON p.id = v.poll_id \
+             WHERE v.account_id = $1 AND p.status_id IN ({}) ORDER BY v.choice",
+            placeholders(2, n)
+        );
+        let mut a = args![viewer];
+        a.extend(id_args(&ids));
+        let votes: Vec<VoteRow> = self.all(sql, a).await?;
+        let polls = self.polls_of(&ids).await?;
+        Ok(statuses
+            .iter()
+            .map(|s| {
+                let has = |k: &str, id: Id| marks.iter().any(|m| m.kind == k && m.status_id == id);
+                let poll_id = polls.iter().find(|p| p.status_id == s.id).map(|p| p.id);
+                (
+                    s.id,
+                    StatusInteractions {
+                        favourited: has("favourite", s.id),
+                        bookmarked: has("bookmark", s.id),
+                        pinned: has("pin", s.id),
+                        muted: has("mute", s.conversation_id),
+                        reblogged: reblogged.iter().any(|r| r.id == s.id),
+                        poll_votes: votes.iter().filter(|v| Some(v.poll_id) == poll_id).map(|v| v.choice).collect(),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn add_mark(&mut self, mark: StatusMark, id: Id, account_id: Id, status_id: Id, now: Millis) -> Result<bool> {
+        let n = self
+            .exec(
+                "INSERT INTO status_marks (id, kind, account_id, status_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (kind, account_id, status_id) DO NOTHING",
+                args![id, mark_kind(mark), account_id, status_id, now],
+            )
+            .await?;
+        if n > 0 && mark == StatusMark::Favourite {
+            self.exec("UPDATE statuses SET favourites_count = favourites_count + 1 WHERE id = $1", args![status_id]).await?;
+        }
+        Ok(n > 0)
+    }
+
+    async fn remove_mark(&mut self, mark: StatusMark, account_id: Id, status_id: Id) -> Result<bool> {
+        let n = self
+            .exec(
+                "DELETE FROM status_marks WHERE kind = $1 AND account_id = $2 AND status_id = $3",
+                args![mark_kind(mark), account_id, status_id],
+            )
+            .await?;
+        if n > 0 && mark == StatusMark::Favourite {
+            self.exec(
+                "UPDATE statuses SET favourites_count = favourites_count - 1 WHERE id = $1 AND favourites_count > 0",
+                args![status_id],
+            )
+            .await?;
+        }
+        Ok(n > 0)
+    }
+
+    async fn marked_statuses(&mut self, mark: StatusMark, account_id: Id, page: &PageRequest) -> Result<Vec<Keyed<Id>>> {
+        let (clause, order, mut a) = page_clause("m.id", page, 3);
+        let mut all = args![mark_kind(mark), account_id];
+        all.append(&mut a);
+        let sql = format!(
+            "SELECT m.id AS key, m.status_id AS id FROM status_marks m JOIN statuses s ON s.id = m.status_id \
+             WHERE m.kind = $1 AND m.account_id = $2{clause} ORDER BY m.id {order} LIMIT {}",
+            page.limit
+        );
+        let mut rows: Vec<KeyedId> = self.all(sql, all).await?;
+        if order == "ASC" {
+            rows.reverse();
+        }
+        Ok(rows.into_iter().map(|r| Keyed { key: r.key, item: r.id }).collect())
+    }
+
+    async fn home_timeline(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Id>> {
+        let (clause, order, mut a) = page_clause("s.id", page, 2);
+        let mut all = args![account_id];
+        all.append(&mut a);
+        let sql = format!(
+            "SELECT s.id FROM statuses s WHERE \
+             (s.account_id = $1 OR s.account_id IN (SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $1)) \
+             AND (s.visibility <> 'direct' OR s.account_id = $1 OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id AND m.account_id = $1)) \
+             AND (s.reblog_of_id IS NULL OR s.account_id = $1 OR NOT EXISTS (SELECT 1 FROM relations r WHERE r.kind = 'follow' \
+                  AND r.account_id = $1 AND r.target_account_id = s.account_id AND r.show_reblogs = FALSE)) \
+             AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id OR s.in_reply_to_account_id = $1 \
+                  OR s.in_reply_to_account_id IN (SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $1)) \
+             {clause} ORDER BY s.id {order} LIMIT {}",
+            page.limit
+        );
+        self.ids(sql, all, order == "ASC").await
+    }
+
+    async fn public_timeline(&mut self, f: PublicFilter, page: &PageRequest) -> Result<Vec<Id>> {
+        let (clause, order, a) = page_clause("s.id", page, 1);
+        let locality = match (f.local, f.remote) {
+            (true, false) => " AND s.local = TRUE",
+            (false, true) => " AND s.local = FALSE",
+            _ => "",
+        };
+        let media = if f.only_media { " AND s.has_media = TRUE" } else { "" };
+        let sql = format!(
+            "SELECT s.id FROM statuses s WHERE s.visibility = 'public' AND s.reblog_of_id IS NULL \
+             AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id){locality}{media}{clause} \
+             ORDER BY s.id {order} LIMIT {}",
+            page.limit
+        );
+        self.ids(sql, a, order == "ASC").await
+    }
+
+    async fn tag_timeline(&mut self, tag: &str, f: PublicFilter, page: &PageRequest) -> Result<Vec<Id>> {
+        let (clause, order, mut a) = page_clause("s.id", page, 2);
+        let mut all = args![tag.to_lowercase()];
+        all.append(&mut a);
+        let locality = match (f.local, f.remote) {
+            (true, false) => " AND s.local = TRUE",
+            (false, true) => " AND s.local = FALSE",
+            _ => "",
+        };
+        let media = if f.only_media { " AND s.has_media = TRUE" } else { "" };
+        let sql = format!(
+            "SELECT s.id FROM tags t JOIN statuses_tags st ON st.tag_id = t.id JOIN statuses s ON s.id = st.status_id \
+             WHERE t.name_lower = $1 AND s.visibility = 'public' AND s.reblog_of_id IS NULL{locality}{media}{clause} \
+             ORDER BY s.id {order} LIMIT {}",
+            page.limit
+        );
+        self.ids(sql, all, order == "ASC").await
+    }
+
+    async fn account_statuses(&mut self, account_id: Id, f: &AccountStatusFilter, page: &PageRequest) -> Result<Vec<Id>> {
+        let (mut clause, order, mut a) = page_clause("s.id", page, 2);
+        let mut all = args![account_id];
+        all.append(&mut a);
+        let mut from = String::from("statuses s");
+        if f.only_media {
+            clause.push_str(" AND s.has_media = TRUE");
+        }
+        if f.exclude_replies {
+            clause.push_str(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)");
+        }
+        if f.exclude_reblogs {
+            clause.push_str(" AND s.reblog_of_id IS NULL");
+        }
+        if f.pinned {
+            from.push_str(" JOIN status_marks pin ON pin.status_id = s.id AND pin.kind = 'pin' AND pin.account_id = s.account_id");
+        }
+        if let Some(tag) = &f.tagged {
+            from.push_str(&format!(
+                " JOIN statuses_tags st ON st.status_id = s.id JOIN tags t ON t.id = st.tag_id AND t.name_lower = ${}",
+                all.len() + 1
+            ));
+            all.push(tag.to_lowercase().into());
+        }
+        let sql = format!(
+            "SELECT s.id FROM {from} WHERE s.account_id = $1{clause} ORDER BY s.id {order} LIMIT {}",
+            page.limit
+        );
+        self.ids(sql, all, order == "ASC").await
+    }
+
+    async fn conversation(&mut self, conversation_id: Id, limit: u32) -> Result<Vec<Status>> {
+        self.all(
+            format!(
+                "SELECT {STATUS_COLS} FROM statuses s WHERE s.conversation_id = $1 AND s.reblog_of_id IS NULL ORDER BY s.id LIMIT $2"
+            ),
+            args![conversation_id, limit as i64],
+        )
+        .await
+    }
+
+    async fn search_tags(&mut self, prefix: &str, limit: u32, offset: u32) -> Result<Vec<Tag>> {
+        let p = prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        self.all(
+            "SELECT id, name FROM tags WHERE name_lower LIKE $1 ESCAPE '\\' ORDER BY (name_lower = $2) DESC, name_lower LIMIT $3 OFFSET $4",
+            args![format!("{p}%"), prefix.to_lowercase(), limit as i64, offset as i64],
+        )
+        .await
+    }
+
+    async fn tag_by_name(&mut self, name: &str) -> Result<Option<Tag>> {
+        self.opt("SELECT id, name FROM tags WHERE name_lower = $1", args![name.to_lowercase()]).await
+    }
+
+    async fn idempotent_status(&mut self, account_id: Id, key: &str, since: Millis) -> Result<Option<Id>> {
+        let row: Option<IdRow> = self
+            .opt(
+                "SELECT status_id AS id FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND created_at > $3",
+                args![account_id, key, since],
+            )
+            .await?;
+        Ok(row.map(|r| r.id))
+    }
+
+    async fn remember_idempotency(&mut self, account_id: Id, key: &str, status_id: Id, now: Millis) -> Result<()> {
+        self.exec(
+            "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, key) DO UPDATE SET status_id = excluded.status_id, created_at = excluded.created_at",
+            args![account_id, key, status_id, now],
+        )
+        .await?;
+        Ok(())
+    }
+}
