@@ -38,8 +38,14 @@ pub struct SqlDatabase {
 #[derive(Clone)]
 enum Engine {
     /// One writer connection (SQLite allows one writer at a time) and a pool of readers.
-    Sqlite { writer: SqlitePool, readers: SqlitePool },
-    Postgres { pool: PgPool, persistent: bool },
+    Sqlite {
+        writer: SqlitePool,
+        readers: SqlitePool,
+    },
+    Postgres {
+        pool: PgPool,
+        persistent: bool,
+    },
 }
 
 impl SqlDatabase {
@@ -48,8 +54,9 @@ impl SqlDatabase {
         match config {
             DatabaseConfig::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| Error::unavailable(format!("cannot create {}: {e}", dir.display())))?;
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::unavailable(format!("cannot create {}: {e}", dir.display()))
+                    })?;
                 }
                 let options = SqliteConnectOptions::new()
                     .filename(path)
@@ -66,22 +73,42 @@ impl SqlDatabase {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options.clone())
                     .await
-                    .map_err(|e| Error::unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
+                    .map_err(|e| {
+                        Error::unavailable(format!(
+                            "cannot open SQLite database {}: {e}",
+                            path.display()
+                        ))
+                    })?;
                 let readers = SqlitePoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options.read_only(true))
                     .await
-                    .map_err(|e| Error::unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
-                Ok(SqlDatabase { engine: Engine::Sqlite { writer, readers } })
+                    .map_err(|e| {
+                        Error::unavailable(format!(
+                            "cannot open SQLite database {}: {e}",
+                            path.display()
+                        ))
+                    })?;
+                Ok(SqlDatabase {
+                    engine: Engine::Sqlite { writer, readers },
+                })
             }
-            DatabaseConfig::Postgres { url, pool, prepared_statements } => {
+            DatabaseConfig::Postgres {
+                url,
+                pool,
+                prepared_statements,
+            } => {
                 let options = PgConnectOptions::from_str(url)
                     .map_err(|e| Error::validation(format!("invalid DATABASE_URL: {e}")))?
                     .application_name("ferrodon");
                 // With prepared statements off, no named statement may ever be created: a zero
                 // cache plus unnamed statements (see crates.md, note B).
-                let options = if *prepared_statements { options } else { options.statement_cache_capacity(0) };
+                let options = if *prepared_statements {
+                    options
+                } else {
+                    options.statement_cache_capacity(0)
+                };
                 let pool = PgPoolOptions::new()
                     .max_connections(*pool)
                     .acquire_timeout(Duration::from_secs(10))
@@ -89,8 +116,15 @@ impl SqlDatabase {
                     .max_lifetime(Duration::from_secs(1800))
                     .connect_with(options)
                     .await
-                    .map_err(|e| Error::unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
-                Ok(SqlDatabase { engine: Engine::Postgres { pool, persistent: *prepared_statements } })
+                    .map_err(|e| {
+                        Error::unavailable(format!("cannot connect to PostgreSQL: {e}"))
+                    })?;
+                Ok(SqlDatabase {
+                    engine: Engine::Postgres {
+                        pool,
+                        persistent: *prepared_statements,
+                    },
+                })
             }
         }
     }
@@ -108,26 +142,22 @@ impl SqlDatabase {
     async fn begin(&self, write: bool) -> Result<SqlTx> {
         let conn = match &self.engine {
             Engine::Sqlite { writer, readers } => {
-                let tx = if write { writer.begin_with("BEGIN IMMEDIATE").await } else { readers.begin().await };
+                let tx = if write {
+                    writer.begin_with("BEGIN IMMEDIATE").await
+                } else {
+                    readers.begin().await
+                };
                 Conn::Sqlite(tx.map_err(sql::db_error)?)
             }
-            Engine::Postgres { pool, .. } => Conn::Postgres(pool.begin().await.map_err(sql::db_error)?),
+            Engine::Postgres { pool, .. } => {
+                Conn::Postgres(pool.begin().await.map_err(sql::db_error)?)
+            }
         };
         let persistent = match &self.engine {
             Engine::Sqlite { .. } => true,
             Engine::Postgres { persistent, .. } => *persistent,
         };
         Ok(SqlTx::new(conn, persistent))
-    }
-
-    pub async fn close(&self) {
-        match &self.engine {
-            Engine::Sqlite { writer, readers } => {
-                readers.close().await;
-                writer.close().await;
-            }
-            Engine::Postgres { pool, .. } => pool.close().await,
-        }
     }
 }
 
@@ -145,6 +175,16 @@ impl Database for SqlDatabase {
         match self.engine {
             Engine::Sqlite { .. } => "sqlite",
             Engine::Postgres { .. } => "postgres",
+        }
+    }
+
+    async fn close(&self) {
+        match &self.engine {
+            Engine::Sqlite { writer, readers } => {
+                readers.close().await;
+                writer.close().await;
+            }
+            Engine::Postgres { pool, .. } => pool.close().await,
         }
     }
 }

@@ -21,7 +21,10 @@ string_enum!(
 impl NotificationType {
     /// Types the grouped API folds together (the rest get `ungrouped-<id>`).
     pub fn groupable(self) -> bool {
-        matches!(self, Self::Favourite | Self::Follow | Self::Reblog | Self::AdminSignUp)
+        matches!(
+            self,
+            Self::Favourite | Self::Follow | Self::Reblog | Self::AdminSignUp
+        )
     }
 }
 

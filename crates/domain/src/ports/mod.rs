@@ -26,10 +26,14 @@ pub trait Database: Send + Sync + 'static {
     async fn write(&self) -> Result<Box<dyn Tx>>;
     /// `sqlite` or `postgres`, for logs and `config check`.
     fn engine(&self) -> &'static str;
+    /// Closes every connection (graceful shutdown; SQLite checkpoints its WAL).
+    async fn close(&self);
 }
 
 /// One transaction with every store. Dropped without `commit` it rolls back.
 #[async_trait]
-pub trait Tx: AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + Send {
+pub trait Tx:
+    AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + Send
+{
     async fn commit(self: Box<Self>) -> Result<()>;
 }

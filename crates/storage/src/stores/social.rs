@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use ferrodon_domain::model::{Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship};
+use ferrodon_domain::model::{
+    Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship,
+};
 use ferrodon_domain::ports::{NotificationStore, RelationshipStore};
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
@@ -7,7 +9,8 @@ use super::accounts::page_clause;
 use super::relation_kind;
 use crate::sql::{Arg, SqlTx, args, placeholders};
 
-const FOLLOW_COLS: &str = "id, account_id, target_account_id, show_reblogs, notify, languages, created_at";
+const FOLLOW_COLS: &str =
+    "id, account_id, target_account_id, show_reblogs, notify, languages, created_at";
 
 #[derive(sqlx::FromRow)]
 struct RelationRow {
@@ -27,13 +30,20 @@ struct RelationRow {
 impl RelationshipStore for SqlTx {
     async fn upsert_follow(&mut self, kind: RelationKind, f: &Follow) -> Result<(Follow, bool)> {
         let k = relation_kind(kind);
-        if let Some(existing) = self.get_follow(kind, f.account_id, f.target_account_id).await? {
+        if let Some(existing) = self
+            .get_follow(kind, f.account_id, f.target_account_id)
+            .await?
+        {
             self.exec(
                 "UPDATE relations SET show_reblogs = $2, notify = $3, languages = $4 WHERE id = $1",
                 args![existing.id, f.show_reblogs, f.notify, &f.languages],
             )
             .await?;
-            let updated = Follow { id: existing.id, created_at: existing.created_at, ..f.clone() };
+            let updated = Follow {
+                id: existing.id,
+                created_at: existing.created_at,
+                ..f.clone()
+            };
             return Ok((updated, false));
         }
         self.exec(
@@ -43,14 +53,26 @@ impl RelationshipStore for SqlTx {
         )
         .await?;
         if kind == RelationKind::Follow {
-            self.exec("UPDATE accounts SET following_count = following_count + 1 WHERE id = $1", args![f.account_id]).await?;
-            self.exec("UPDATE accounts SET followers_count = followers_count + 1 WHERE id = $1", args![f.target_account_id])
-                .await?;
+            self.exec(
+                "UPDATE accounts SET following_count = following_count + 1 WHERE id = $1",
+                args![f.account_id],
+            )
+            .await?;
+            self.exec(
+                "UPDATE accounts SET followers_count = followers_count + 1 WHERE id = $1",
+                args![f.target_account_id],
+            )
+            .await?;
         }
         Ok((f.clone(), true))
     }
 
-    async fn get_follow(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<Option<Follow>> {
+    async fn get_follow(
+        &mut self,
+        kind: RelationKind,
+        account_id: Id,
+        target_id: Id,
+    ) -> Result<Option<Follow>> {
         self.opt(
             format!("SELECT {FOLLOW_COLS} FROM relations WHERE kind = $1 AND account_id = $2 AND target_account_id = $3"),
             args![relation_kind(kind), account_id, target_id],
@@ -58,7 +80,12 @@ impl RelationshipStore for SqlTx {
         .await
     }
 
-    async fn delete_relation(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<bool> {
+    async fn delete_relation(
+        &mut self,
+        kind: RelationKind,
+        account_id: Id,
+        target_id: Id,
+    ) -> Result<bool> {
         let n = self
             .exec(
                 "DELETE FROM relations WHERE kind = $1 AND account_id = $2 AND target_account_id = $3",
@@ -80,7 +107,13 @@ impl RelationshipStore for SqlTx {
         Ok(n > 0)
     }
 
-    async fn create_block(&mut self, id: Id, account_id: Id, target_id: Id, now: Millis) -> Result<()> {
+    async fn create_block(
+        &mut self,
+        id: Id,
+        account_id: Id,
+        target_id: Id,
+        now: Millis,
+    ) -> Result<()> {
         self.exec(
             "INSERT INTO relations (id, kind, account_id, target_account_id, created_at) VALUES ($1, 'block', $2, $3, $4) \
              ON CONFLICT (kind, account_id, target_account_id) DO NOTHING",
@@ -117,7 +150,10 @@ impl RelationshipStore for SqlTx {
         Ok(targets
             .iter()
             .map(|t| {
-                let mut rel = Relationship { target_id: *t, ..Default::default() };
+                let mut rel = Relationship {
+                    target_id: *t,
+                    ..Default::default()
+                };
                 for r in rows.iter() {
                     let outgoing = r.account_id == viewer && r.target_account_id == *t;
                     let incoming = r.target_account_id == viewer && r.account_id == *t;
@@ -176,7 +212,8 @@ impl RelationshipStore for SqlTx {
     }
 }
 
-const NOTIFICATION_COLS: &str = "id, account_id, from_account_id, type, status_id, group_key, created_at";
+const NOTIFICATION_COLS: &str =
+    "id, account_id, from_account_id, type, status_id, group_key, created_at";
 
 #[async_trait]
 impl NotificationStore for SqlTx {
@@ -192,24 +229,37 @@ impl NotificationStore for SqlTx {
 
     async fn notification(&mut self, account_id: Id, id: Id) -> Result<Option<Notification>> {
         self.opt(
-            format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE account_id = $1 AND id = $2"),
+            format!(
+                "SELECT {NOTIFICATION_COLS} FROM notifications WHERE account_id = $1 AND id = $2"
+            ),
             args![account_id, id],
         )
         .await
     }
 
-    async fn notifications(&mut self, account_id: Id, f: &NotificationFilter, page: &PageRequest) -> Result<Vec<Notification>> {
+    async fn notifications(
+        &mut self,
+        account_id: Id,
+        f: &NotificationFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Notification>> {
         let (mut clause, order, mut a) = page_clause("id", page, 2);
         let mut all = args![account_id];
         all.append(&mut a);
         let mut n = all.len() + 1;
         if !f.types.is_empty() {
-            clause.push_str(&format!(" AND type IN ({})", placeholders(n, f.types.len())));
+            clause.push_str(&format!(
+                " AND type IN ({})",
+                placeholders(n, f.types.len())
+            ));
             n += f.types.len();
             all.extend(f.types.iter().map(|t| Arg::from(t.as_str())));
         }
         if !f.exclude_types.is_empty() {
-            clause.push_str(&format!(" AND type NOT IN ({})", placeholders(n, f.exclude_types.len())));
+            clause.push_str(&format!(
+                " AND type NOT IN ({})",
+                placeholders(n, f.exclude_types.len())
+            ));
             n += f.exclude_types.len();
             all.extend(f.exclude_types.iter().map(|t| Arg::from(t.as_str())));
         }
@@ -229,25 +279,51 @@ impl NotificationStore for SqlTx {
     }
 
     async fn dismiss_notification(&mut self, account_id: Id, id: Id) -> Result<bool> {
-        Ok(self.exec("DELETE FROM notifications WHERE account_id = $1 AND id = $2", args![account_id, id]).await? > 0)
+        Ok(self
+            .exec(
+                "DELETE FROM notifications WHERE account_id = $1 AND id = $2",
+                args![account_id, id],
+            )
+            .await?
+            > 0)
     }
 
     async fn clear_notifications(&mut self, account_id: Id) -> Result<()> {
-        self.exec("DELETE FROM notifications WHERE account_id = $1", args![account_id]).await?;
-        Ok(())
-    }
-
-    async fn delete_notifications_for(&mut self, from_account_id: Id, status_id: Option<Id>, kind: &str) -> Result<()> {
         self.exec(
-            "DELETE FROM notifications WHERE from_account_id = $1 AND type = $3 AND \
-             (status_id = $2 OR ($2 IS NULL AND status_id IS NULL))",
-            args![from_account_id, status_id, kind],
+            "DELETE FROM notifications WHERE account_id = $1",
+            args![account_id],
         )
         .await?;
         Ok(())
     }
 
-    async fn unread_notifications(&mut self, account_id: Id, after: Option<Id>, limit: u32) -> Result<i64> {
+    async fn delete_notifications_for(
+        &mut self,
+        account_id: Id,
+        from_account_id: Id,
+        status_id: Option<Id>,
+        kind: &str,
+    ) -> Result<()> {
+        let (sql, a) = match status_id {
+            Some(sid) => (
+                "DELETE FROM notifications WHERE account_id = $1 AND from_account_id = $2 AND type = $3 AND status_id = $4",
+                args![account_id, from_account_id, kind, sid],
+            ),
+            None => (
+                "DELETE FROM notifications WHERE account_id = $1 AND from_account_id = $2 AND type = $3 AND status_id IS NULL",
+                args![account_id, from_account_id, kind],
+            ),
+        };
+        self.exec(sql, a).await?;
+        Ok(())
+    }
+
+    async fn unread_notifications(
+        &mut self,
+        account_id: Id,
+        after: Option<Id>,
+        limit: u32,
+    ) -> Result<i64> {
         self.int(
             "SELECT COUNT(*) FROM (SELECT id FROM notifications WHERE account_id = $1 AND id > $2 LIMIT $3) t",
             args![account_id, after.unwrap_or_default(), limit as i64],
@@ -256,11 +332,20 @@ impl NotificationStore for SqlTx {
     }
 
     async fn markers(&mut self, account_id: Id) -> Result<Vec<Marker>> {
-        self.all("SELECT timeline, last_read_id, version, updated_at FROM markers WHERE account_id = $1", args![account_id])
-            .await
+        self.all(
+            "SELECT timeline, last_read_id, version, updated_at FROM markers WHERE account_id = $1",
+            args![account_id],
+        )
+        .await
     }
 
-    async fn set_marker(&mut self, account_id: Id, timeline: &str, last_read_id: Id, now: Millis) -> Result<Marker> {
+    async fn set_marker(
+        &mut self,
+        account_id: Id,
+        timeline: &str,
+        last_read_id: Id,
+        now: Millis,
+    ) -> Result<Marker> {
         self.one(
             "INSERT INTO markers (account_id, timeline, last_read_id, version, updated_at) VALUES ($1, $2, $3, 1, $4) \
              ON CONFLICT (account_id, timeline) DO UPDATE SET last_read_id = excluded.last_read_id, \

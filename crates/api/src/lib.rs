@@ -1,0 +1,72 @@
+//! HTTP: the Mastodon client API, OAuth and its HTML pages, and the well-known documents, on
+//! axum. Handlers extract inputs, make one service call and present the result.
+//!
+//! Finding an endpoint from its URL: every route is listed in one table per area
+//! ([`mastodon::routes`], [`oauth::routes`]), and handlers live in a file per resource that
+//! mirrors the URL (`/api/v1/statuses/:id/favourite` is `mastodon/v1/statuses.rs`, function
+//! `favourite`, documented with its route). One file per resource rather than per action keeps
+//! the ~100 small handlers of a resource together with their shared helpers.
+
+pub mod error;
+pub mod extract;
+pub mod link;
+pub mod mastodon;
+pub mod oauth;
+pub mod params;
+mod well_known;
+
+use axum::Router;
+use axum::http::{HeaderValue, Method, header};
+use axum::routing::get;
+use ferrodon_service::Services;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub svc: Services,
+}
+
+/// The whole HTTP application.
+pub fn router(svc: Services) -> Router {
+    let state = AppState { svc };
+    // Mastodon allows any origin on the API, OAuth token endpoints and well-known documents.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::LINK,
+            header::HeaderName::from_static("x-ratelimit-reset"),
+        ]);
+    let api = mastodon::routes()
+        .merge(well_known::routes())
+        .merge(oauth::api_routes())
+        .layer(cors);
+    Router::new()
+        .merge(api)
+        .merge(oauth::routes())
+        .route(
+            "/health",
+            get(|| async {
+                (
+                    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+                    "OK",
+                )
+            }),
+        )
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

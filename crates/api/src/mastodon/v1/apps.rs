@@ -1,0 +1,34 @@
+//! `/api/v1/apps`
+
+use axum::Json;
+use axum::extract::State;
+use ferrodon_mastodon_api::Application;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::Auth;
+use crate::params::Params;
+
+/// `POST /api/v1/apps`
+pub async fn create(State(s): State<AppState>, p: Params) -> ApiResult<Json<Application>> {
+    let redirect_uris = p.list("redirect_uris");
+    let app = ferrodon_service::oauth::create_app(
+        &s.svc,
+        p.str("client_name").as_deref(),
+        &redirect_uris,
+        p.str("scopes").as_deref(),
+        p.str("website").as_deref(),
+    )
+    .await?;
+    Ok(Json(app))
+}
+
+/// `GET /api/v1/apps/verify_credentials`
+pub async fn verify_credentials(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Application>> {
+    Ok(Json(
+        ferrodon_service::oauth::verify_app(&s.svc, &caller).await?,
+    ))
+}

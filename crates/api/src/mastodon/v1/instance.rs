@@ -1,0 +1,17 @@
+//! `/api/v1/instance` and `/api/v1/custom_emojis`
+
+use axum::Json;
+use axum::extract::State;
+
+use crate::AppState;
+use crate::error::ApiResult;
+
+/// `GET /api/v1/instance`
+pub async fn v1(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(ferrodon_service::instance::v1(&s.svc).await?))
+}
+
+/// `GET /api/v1/custom_emojis` (none until custom emoji management exists)
+pub async fn custom_emojis() -> Json<Vec<ferrodon_mastodon_api::CustomEmoji>> {
+    Json(Vec::new())
+}

@@ -1,0 +1,27 @@
+//! `/api/v1/*` handlers, one file per resource.
+
+pub mod accounts;
+pub mod apps;
+pub mod follow_requests;
+pub mod instance;
+pub mod lists;
+pub mod markers;
+pub mod notifications;
+pub mod polls;
+pub mod statuses;
+pub mod timelines;
+
+use axum::http::Uri;
+use ferrodon_kernel::Page;
+
+use crate::AppState;
+use crate::link::Paged;
+
+/// Wraps a page for the `Link` header.
+pub(crate) fn paged<T>(s: &AppState, uri: Uri, page: Page<T>) -> Paged<T> {
+    Paged {
+        page,
+        base_url: s.svc.base_url(),
+        uri,
+    }
+}

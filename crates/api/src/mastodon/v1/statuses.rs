@@ -1,0 +1,252 @@
+//! `/api/v1/statuses/*`
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use ferrodon_mastodon_api::{Context, Status, StatusEdit, StatusSource};
+use ferrodon_service::statuses::{self, Action, PollParams, StatusParams};
+
+use super::paged;
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Auth, page};
+use crate::params::Params;
+
+fn status_params(p: &Params) -> ApiResult<StatusParams> {
+    let poll = match p.object("poll") {
+        Some(poll) => Some(PollParams {
+            options: poll.list("options"),
+            expires_in: poll.int("expires_in")?,
+            multiple: poll.bool("multiple").unwrap_or(false),
+            hide_totals: poll.bool("hide_totals").unwrap_or(false),
+        }),
+        None => None,
+    };
+    Ok(StatusParams {
+        status: p.str("status"),
+        spoiler_text: p.str("spoiler_text"),
+        sensitive: p.bool("sensitive"),
+        visibility: p.str("visibility"),
+        language: p.str("language"),
+        in_reply_to_id: p.str("in_reply_to_id"),
+        media_ids: p.list("media_ids"),
+        poll,
+        scheduled_at: p.str("scheduled_at"),
+    })
+}
+
+/// `POST /api/v1/statuses`
+pub async fn create(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    headers: HeaderMap,
+    p: Params,
+) -> ApiResult<Json<Status>> {
+    let me = caller.require_user("write:statuses")?;
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    Ok(Json(
+        statuses::create(&s.svc, me, status_params(&p)?, key).await?,
+    ))
+}
+
+/// `GET /api/v1/statuses?id[]=`
+pub async fn index(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    p: Params,
+) -> ApiResult<Json<Vec<Status>>> {
+    Ok(Json(
+        statuses::get_many(&s.svc, &caller, &p.list("id")).await?,
+    ))
+}
+
+/// `GET /api/v1/statuses/:id`
+pub async fn show(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    Ok(Json(statuses::get(&s.svc, &caller, &id).await?))
+}
+
+/// `DELETE /api/v1/statuses/:id`
+pub async fn destroy(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    let me = caller.require_user("write:statuses")?;
+    Ok(Json(statuses::delete(&s.svc, me, &id).await?))
+}
+
+/// `PUT /api/v1/statuses/:id`
+pub async fn update(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Json<Status>> {
+    let me = caller.require_user("write:statuses")?;
+    Ok(Json(
+        statuses::edit(&s.svc, me, &id, status_params(&p)?).await?,
+    ))
+}
+
+/// `GET /api/v1/statuses/:id/context`
+pub async fn context(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Context>> {
+    Ok(Json(statuses::context(&s.svc, &caller, &id).await?))
+}
+
+/// `GET /api/v1/statuses/:id/history`
+pub async fn history(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<StatusEdit>>> {
+    Ok(Json(statuses::history(&s.svc, &caller, &id).await?))
+}
+
+/// `GET /api/v1/statuses/:id/source`
+pub async fn source(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StatusSource>> {
+    caller.require_token("read:statuses")?;
+    Ok(Json(statuses::source(&s.svc, &caller, &id).await?))
+}
+
+/// `GET /api/v1/statuses/:id/favourited_by`
+pub async fn favourited_by(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    p: Params,
+) -> ApiResult<Response> {
+    let page = statuses::interacted_by(&s.svc, &caller, &id, false, &page(&p, 40)?).await?;
+    Ok(paged(&s, uri, page).into_response())
+}
+
+/// `GET /api/v1/statuses/:id/reblogged_by`
+pub async fn reblogged_by(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    p: Params,
+) -> ApiResult<Response> {
+    let page = statuses::interacted_by(&s.svc, &caller, &id, true, &page(&p, 40)?).await?;
+    Ok(paged(&s, uri, page).into_response())
+}
+
+async fn act(
+    s: AppState,
+    caller: ferrodon_service::Caller,
+    id: String,
+    scope: &str,
+    action: Action,
+) -> ApiResult<Json<Status>> {
+    let me = caller.require_user(scope)?;
+    Ok(Json(statuses::act(&s.svc, me, &id, action).await?))
+}
+
+/// `POST /api/v1/statuses/:id/favourite`
+pub async fn favourite(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    act(s, c, id, "write:favourites", Action::Favourite).await
+}
+
+/// `POST /api/v1/statuses/:id/unfavourite`
+pub async fn unfavourite(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    act(s, c, id, "write:favourites", Action::Unfavourite).await
+}
+
+/// `POST /api/v1/statuses/:id/bookmark`
+pub async fn bookmark(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    act(s, c, id, "write:bookmarks", Action::Bookmark).await
+}
+
+/// `POST /api/v1/statuses/:id/unbookmark`
+pub async fn unbookmark(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    act(s, c, id, "write:bookmarks", Action::Unbookmark).await
+}
+
+/// `POST /api/v1/statuses/:id/pin`
+pub async fn pin(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    act(s, c, id, "write:accounts", Action::Pin).await
+}
+
+/// `POST /api/v1/statuses/:id/unpin`
+pub async fn unpin(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    act(s, c, id, "write:accounts", Action::Unpin).await
+}
+
+/// `POST /api/v1/statuses/:id/mute`
+pub async fn mute(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    act(s, c, id, "write:mutes", Action::Mute).await
+}
+
+/// `POST /api/v1/statuses/:id/unmute`
+pub async fn unmute(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    act(s, c, id, "write:mutes", Action::Unmute).await
+}
+
+/// `POST /api/v1/statuses/:id/reblog`
+pub async fn reblog(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Json<Status>> {
+    let me = caller.require_user("write:statuses")?;
+    Ok(Json(
+        statuses::reblog(&s.svc, me, &id, p.str("visibility").as_deref()).await?,
+    ))
+}
+
+/// `POST /api/v1/statuses/:id/unreblog`
+pub async fn unreblog(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
+    let me = caller.require_user("write:statuses")?;
+    Ok(Json(statuses::unreblog(&s.svc, me, &id).await?))
+}

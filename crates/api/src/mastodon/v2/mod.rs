@@ -1,0 +1,5 @@
+//! `/api/v2/*` handlers.
+
+pub mod instance;
+pub mod notifications;
+pub mod search;

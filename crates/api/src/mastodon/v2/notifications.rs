@@ -1,0 +1,56 @@
+//! `/api/v2/notifications`
+
+use axum::extract::{OriginalUri, State};
+use axum::response::{IntoResponse, Response};
+use ferrodon_domain::model::NotificationType;
+use ferrodon_service::notifications;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Auth, page};
+use crate::link::link_header;
+use crate::params::Params;
+
+/// `GET /api/v2/notifications` (grouped)
+pub async fn index(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    OriginalUri(uri): OriginalUri,
+    p: Params,
+) -> ApiResult<Response> {
+    let me = caller.require_user("read:notifications")?;
+    let grouped: Vec<NotificationType> = match p.get("grouped_types") {
+        Some(_) => notifications::parse_types(&p.list("grouped_types")),
+        None => NotificationType::ALL
+            .iter()
+            .copied()
+            .filter(|t| t.groupable())
+            .collect(),
+    };
+    let mut page = notifications::grouped(
+        &s.svc,
+        me,
+        &crate::mastodon::v1::notifications::filter(&p),
+        &page(&p, 40)?,
+        &grouped,
+    )
+    .await?;
+    let body = page
+        .items
+        .pop()
+        .unwrap_or(ferrodon_mastodon_api::GroupedNotifications {
+            accounts: Vec::new(),
+            statuses: Vec::new(),
+            notification_groups: Vec::new(),
+        });
+    let header = if body.notification_groups.is_empty() {
+        None
+    } else {
+        link_header(&s.svc.base_url(), &uri, page.next_max_id, page.prev_min_id)
+    };
+    let mut response = axum::Json(body).into_response();
+    if let Some(v) = header {
+        response.headers_mut().insert(axum::http::header::LINK, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,502 @@
+//! Accounts: registration, the admin commands, profiles and lookups.
+
+use ferrodon_domain::model::{
+    Account, NewLocalAccount, ProfileField, ProfileUpdate, Role, User, UserPreferences, Visibility,
+};
+use ferrodon_domain::ports::{RelatedAccounts, Tx};
+use ferrodon_domain::rules::text;
+use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
+use ferrodon_mastodon_api as api;
+use rand::Rng;
+
+use crate::auth::{Caller, Viewer, hash_password, now};
+use crate::{Services, limits, present};
+
+/// What an admin command or a registration asks for.
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub confirmed: bool,
+    pub approved: bool,
+    pub role: Role,
+    pub locale: &'a str,
+}
+
+fn validate_username(username: &str) -> Result<()> {
+    if username.is_empty() {
+        return Err(Error::validation(
+            "Validation failed: Username can't be blank",
+        ));
+    }
+    if username.chars().count() > limits::USERNAME_MAX_CHARS {
+        return Err(Error::validation(
+            "Validation failed: Username is too long (maximum is 30 characters)",
+        ));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(Error::validation(
+            "Validation failed: Username must contain only letters, numbers and underscores",
+        ));
+    }
+    const RESERVED: &[&str] = &[
+        "admin",
+        "support",
+        "help",
+        "root",
+        "webmaster",
+        "administrator",
+        "mod",
+        "moderator",
+    ];
+    if RESERVED.contains(&username.to_lowercase().as_str()) {
+        return Err(Error::validation("Validation failed: Username is reserved"));
+    }
+    Ok(())
+}
+
+fn validate_email(email: &str) -> Result<()> {
+    let ok = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !email.contains(char::is_whitespace)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::validation("Validation failed: Email is invalid"))
+    }
+}
+
+fn validate_password(password: &str) -> Result<()> {
+    let n = password.chars().count();
+    if n < 8 {
+        return Err(Error::validation(
+            "Validation failed: Password is too short (minimum is 8 characters)",
+        ));
+    }
+    if password.len() > 72 {
+        return Err(Error::validation(
+            "Validation failed: Password is too long (maximum is 72 characters)",
+        ));
+    }
+    Ok(())
+}
+
+/// A password as tootctl prints it: 32 hex characters.
+pub fn generate_password() -> String {
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+        .collect()
+}
+
+/// Creates a local account (CLI and registration). `Conflict` on a taken username or e-mail.
+pub async fn create(svc: &Services, new: NewAccount<'_>) -> Result<(Account, User)> {
+    validate_username(new.username)?;
+    validate_email(new.email)?;
+    validate_password(new.password)?;
+    let encrypted_password = hash_password(new.password).await?;
+    let base = svc.base_url();
+    let record = NewLocalAccount {
+        username: new.username.to_string(),
+        email: new.email.to_string(),
+        encrypted_password,
+        confirmed: new.confirmed,
+        approved: new.approved,
+        role: new.role,
+        locale: new.locale.to_string(),
+        uri: format!("{base}/users/{}", new.username),
+        url: format!("{base}/@{}", new.username),
+    };
+    let mut tx = svc.db.write().await?;
+    let created = tx.create_local_account(&record, now()).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// `POST /api/v1/accounts`: registration with an app token. Returns a user token, like Mastodon.
+pub async fn register(
+    svc: &Services,
+    caller: &Caller,
+    username: &str,
+    email: &str,
+    password: &str,
+    agreement: bool,
+    locale: &str,
+) -> Result<api::Token> {
+    let (app, scopes) = match caller {
+        Caller::App { app, scopes, .. } => (app.clone(), scopes.clone()),
+        Caller::Anonymous => return Err(Error::unauthorized("The access token is invalid")),
+        Caller::User(_) => return Err(Error::forbidden("This method requires an app token")),
+    };
+    if !scopes.allows("write:accounts") {
+        return Err(Error::forbidden(
+            "This action is outside the authorized scopes",
+        ));
+    }
+    use ferrodon_config::RegistrationsMode;
+    if svc.config.registrations_mode == RegistrationsMode::None || svc.config.single_user_mode {
+        return Err(Error::forbidden("Registrations are closed"));
+    }
+    if !agreement {
+        return Err(Error::validation(
+            "Validation failed: Agreement must be accepted",
+        ));
+    }
+    let approved = svc.config.registrations_mode == RegistrationsMode::Open;
+    let (_, user) = create(
+        svc,
+        NewAccount {
+            username,
+            email,
+            password,
+            confirmed: false,
+            approved,
+            role: Role::User,
+            locale,
+        },
+    )
+    .await?;
+    // The token belongs to the registering app and carries its scopes.
+    let raw = crate::auth::random_token();
+    let token = ferrodon_domain::model::AccessToken {
+        id: Id::generate(),
+        application_id: app.id,
+        user_id: Some(user.id),
+        token_hash: crate::auth::hash_secret(&raw),
+        scopes: app.scopes.clone(),
+        created_at: now(),
+        revoked_at: None,
+    };
+    let mut tx = svc.db.write().await?;
+    tx.create_token(&token).await?;
+    tx.commit().await?;
+    Ok(api::Token {
+        access_token: raw,
+        token_type: "Bearer".into(),
+        scope: token.scopes,
+        created_at: token.created_at / 1000,
+    })
+}
+
+/// Changes requested by `ferrodon accounts modify`.
+#[derive(Default)]
+pub struct Modification {
+    pub reset_password: bool,
+    pub role: Option<Role>,
+    pub confirm: bool,
+    pub approve: bool,
+    pub disable: bool,
+    pub enable: bool,
+}
+
+/// Applies an admin modification; returns a new password when one was generated.
+pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<Option<String>> {
+    let mut tx = svc.db.write().await?;
+    let account = tx
+        .account_by_username(username, "")
+        .await?
+        .ok_or_else(|| Error::not_found())?;
+    let user = tx
+        .user_by_account(account.id)
+        .await?
+        .ok_or_else(|| Error::not_found())?;
+    if let Some(role) = m.role {
+        tx.set_user_role(user.id, role).await?;
+    }
+    let confirmed_at = if m.confirm {
+        user.confirmed_at.or(Some(now()))
+    } else {
+        user.confirmed_at
+    };
+    let approved = user.approved || m.approve || m.confirm;
+    let disabled = if m.disable {
+        true
+    } else if m.enable {
+        false
+    } else {
+        user.disabled
+    };
+    tx.set_user_flags(user.id, confirmed_at, approved, disabled)
+        .await?;
+    if m.disable {
+        tx.revoke_user_tokens(user.id, now()).await?;
+    }
+    let mut password = None;
+    if m.reset_password {
+        let p = generate_password();
+        tx.set_user_password(user.id, &hash_password(&p).await?)
+            .await?;
+        tx.revoke_user_tokens(user.id, now()).await?;
+        password = Some(p);
+    }
+    tx.commit().await?;
+    Ok(password)
+}
+
+/// Deletes a local account with everything it owns.
+pub async fn delete(svc: &Services, username: &str) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    let account = tx
+        .account_by_username(username, "")
+        .await?
+        .ok_or_else(Error::not_found)?;
+    tx.delete_account(account.id).await?;
+    tx.commit().await
+}
+
+async fn follow_requests_count(tx: &mut Box<dyn Tx>, account_id: Id) -> Result<i64> {
+    let page = PageRequest {
+        limit: 1000,
+        ..Default::default()
+    };
+    Ok(tx
+        .list_related_accounts(RelatedAccounts::FollowRequests(account_id), &page)
+        .await?
+        .len() as i64)
+}
+
+/// `GET /api/v1/accounts/verify_credentials`.
+pub async fn verify_credentials(svc: &Services, caller: &Caller) -> Result<api::Account> {
+    let me = match caller.require_user("read:accounts") {
+        Ok(v) => v,
+        Err(e) if e.kind == ferrodon_kernel::ErrorKind::Forbidden => {
+            caller.require_user("profile")?
+        }
+        Err(e) => return Err(e),
+    };
+    let mut tx = svc.db.read().await?;
+    let count = follow_requests_count(&mut tx, me.account.id).await?;
+    Ok(present::credential_account(
+        svc,
+        &me.account,
+        &me.user,
+        count,
+    ))
+}
+
+/// `PATCH /api/v1/accounts/update_credentials`: absent fields stay as they are.
+#[derive(Default, Debug)]
+pub struct CredentialsUpdate {
+    pub display_name: Option<String>,
+    pub note: Option<String>,
+    pub locked: Option<bool>,
+    pub bot: Option<bool>,
+    pub discoverable: Option<bool>,
+    pub indexable: Option<bool>,
+    pub hide_collections: Option<bool>,
+    pub fields: Option<Vec<ProfileField>>,
+    pub privacy: Option<String>,
+    pub sensitive: Option<bool>,
+    pub language: Option<String>,
+}
+
+pub async fn update_credentials(
+    svc: &Services,
+    me: &Viewer,
+    u: CredentialsUpdate,
+) -> Result<api::Account> {
+    let a = &me.account;
+    let display_name = u.display_name.unwrap_or_else(|| a.display_name.clone());
+    if display_name.chars().count() > limits::MAX_DISPLAY_NAME_CHARS {
+        return Err(Error::validation(
+            "Validation failed: Display name is too long (maximum is 30 characters)",
+        ));
+    }
+    let note_source = u.note.unwrap_or_else(|| a.note_source.clone());
+    if note_source.chars().count() > limits::MAX_NOTE_CHARS {
+        return Err(Error::validation(
+            "Validation failed: Note is too long (maximum is 500 characters)",
+        ));
+    }
+    let fields = match u.fields {
+        None => a.fields(),
+        Some(f) => f
+            .into_iter()
+            .filter(|f| !(f.name.trim().is_empty() && f.value.trim().is_empty()))
+            .collect(),
+    };
+    if fields.len() > limits::MAX_PROFILE_FIELDS {
+        return Err(Error::validation(
+            "Validation failed: Fields is too long (maximum is 4 fields)",
+        ));
+    }
+    if fields.iter().any(|f| {
+        f.name.chars().count() > limits::PROFILE_FIELD_NAME_CHARS
+            || f.value.chars().count() > limits::PROFILE_FIELD_VALUE_CHARS
+    }) {
+        return Err(Error::validation(
+            "Validation failed: Fields is too long (maximum is 255 characters)",
+        ));
+    }
+    let prefs = UserPreferences {
+        default_visibility: match u.privacy.as_deref() {
+            None => me.user.default_visibility,
+            Some(p) => Visibility::parse(p)
+                .filter(|v| *v != Visibility::Direct)
+                .ok_or_else(|| {
+                    Error::validation("Validation failed: Privacy is not included in the list")
+                })?,
+        },
+        default_sensitive: u.sensitive.unwrap_or(me.user.default_sensitive),
+        default_language: match u.language {
+            None => me.user.default_language.clone(),
+            Some(l) if l.is_empty() => None,
+            Some(l) => Some(l),
+        },
+    };
+    let mut tx = svc.db.write().await?;
+    let note = render_note(svc, &mut tx, &note_source).await?;
+    let update = ProfileUpdate {
+        display_name,
+        note_source,
+        note,
+        fields_json: serde_json::to_string(&fields).map_err(Error::internal)?,
+        locked: u.locked.unwrap_or(a.locked),
+        bot: u.bot.unwrap_or(a.bot),
+        discoverable: u.discoverable.unwrap_or(a.discoverable),
+        indexable: u.indexable.unwrap_or(a.indexable),
+        hide_collections: u.hide_collections.unwrap_or(a.hide_collections),
+    };
+    tx.update_profile(a.id, &update, now()).await?;
+    tx.set_user_preferences(me.user.id, &prefs).await?;
+    let account = tx.account_by_id(a.id).await?.ok_or_else(Error::not_found)?;
+    let user = tx
+        .user_by_id(me.user.id)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    let count = follow_requests_count(&mut tx, a.id).await?;
+    tx.commit().await?;
+    Ok(present::credential_account(svc, &account, &user, count))
+}
+
+async fn render_note(svc: &Services, tx: &mut Box<dyn Tx>, source: &str) -> Result<String> {
+    let resolved = crate::statuses::resolve_mentions(svc, tx, source).await?;
+    let base = svc.base_url();
+    let resolve = |m: &text::MentionRef| {
+        resolved
+            .iter()
+            .find(|(r, _)| r == m)
+            .map(|(_, a)| text::ResolvedMention {
+                url: a.url.clone(),
+                username: a.username.clone(),
+            })
+    };
+    let ctx = text::FormatContext {
+        local_domain: &svc.config.local_domain,
+        base_url: &base,
+        resolve_mention: &resolve,
+    };
+    Ok(text::format_note(source, &ctx))
+}
+
+/// An account as `caller` may see it (404 for unknown ids).
+pub async fn get(svc: &Services, id: Id) -> Result<api::Account> {
+    let mut tx = svc.db.read().await?;
+    let a = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
+    Ok(present::account(svc, &a))
+}
+
+/// `GET /api/v1/accounts/lookup?acct=`.
+pub async fn lookup(svc: &Services, acct: &str) -> Result<api::Account> {
+    let acct = acct.trim().trim_start_matches('@');
+    let (username, domain) = match acct.split_once('@') {
+        Some((u, d))
+            if d.eq_ignore_ascii_case(&svc.config.local_domain)
+                || d.eq_ignore_ascii_case(&svc.config.web_domain) =>
+        {
+            (u, "")
+        }
+        Some((u, d)) => (u, d),
+        None => (acct, ""),
+    };
+    let mut tx = svc.db.read().await?;
+    let a = tx
+        .account_by_username(username, domain)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    Ok(present::account(svc, &a))
+}
+
+/// Lists of accounts behind a relation (followers, following, blocks, …), newest relation first.
+pub async fn related(
+    svc: &Services,
+    query: RelatedAccounts,
+    page: &PageRequest,
+) -> Result<Page<api::Account>> {
+    let mut tx = svc.db.read().await?;
+    let rows = tx.list_related_accounts(query, page).await?;
+    let page = Page::from_rows(rows, |r| r.key);
+    Ok(page.map(|r| present::account(svc, &r.item)))
+}
+
+/// Followers/following of an account: hidden (empty) when the owner hides their collections,
+/// except from the owner.
+pub async fn follow_list(
+    svc: &Services,
+    caller: &Caller,
+    id: Id,
+    followers: bool,
+    page: &PageRequest,
+) -> Result<Page<api::Account>> {
+    let viewer = caller.optional_user("read:accounts")?.map(|v| v.account.id);
+    let account = {
+        let mut tx = svc.db.read().await?;
+        let a = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
+        if let Some(v) = viewer {
+            if v != id
+                && tx
+                    .relationships(v, &[id])
+                    .await?
+                    .first()
+                    .is_some_and(|r| r.blocked_by)
+            {
+                return Ok(Page::empty());
+            }
+        }
+        a
+    };
+    if account.hide_collections && viewer != Some(id) {
+        return Ok(Page::empty());
+    }
+    let q = if followers {
+        RelatedAccounts::Followers(id)
+    } else {
+        RelatedAccounts::Following(id)
+    };
+    related(svc, q, page).await
+}
+
+/// `GET /api/v1/accounts/search` (local prefix search).
+pub async fn search(svc: &Services, q: &str, limit: u32, offset: u32) -> Result<Vec<api::Account>> {
+    let q = q.trim().trim_start_matches('@');
+    let q = q.split('@').next().unwrap_or("");
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = svc.db.read().await?;
+    Ok(tx
+        .search_accounts(q, limit, offset)
+        .await?
+        .iter()
+        .map(|a| present::account(svc, a))
+        .collect())
+}
+
+/// `GET /api/v1/preferences`.
+pub fn preferences(me: &Viewer) -> serde_json::Value {
+    serde_json::json!({
+        "posting:default:visibility": me.user.default_visibility.as_str(),
+        "posting:default:sensitive": me.user.default_sensitive,
+        "posting:default:language": me.user.default_language,
+        "posting:default:quote_policy": "public",
+        "reading:expand:media": "default",
+        "reading:expand:spoilers": false,
+        "reading:autoplay:gifs": false,
+    })
+}

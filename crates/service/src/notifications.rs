@@ -1,0 +1,252 @@
+//! Notifications (v1 and grouped v2) and read markers. [`notify`] is the one way a
+//! notification is created.
+
+use std::collections::HashMap;
+
+use ferrodon_domain::model::{Notification, NotificationFilter, NotificationType};
+use ferrodon_domain::ports::Tx;
+use ferrodon_kernel::time::rfc3339;
+use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
+use ferrodon_mastodon_api as api;
+
+use crate::auth::{Viewer, now};
+use crate::{Services, present};
+
+/// Notifies `to` of what `from` did, unless it is themself, `to` is remote, or `to` blocks
+/// `from` or mutes them with notifications hidden.
+pub(crate) async fn notify(
+    tx: &mut Box<dyn Tx>,
+    to: Id,
+    from: Id,
+    kind: NotificationType,
+    status_id: Option<Id>,
+) -> Result<()> {
+    if to == from {
+        return Ok(());
+    }
+    if !tx.account_by_id(to).await?.is_some_and(|a| a.is_local()) {
+        return Ok(());
+    }
+    let rel = tx
+        .relationships(to, &[from])
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let muted = rel
+        .muting
+        .as_ref()
+        .is_some_and(|m| m.hide_notifications && m.expires_at.is_none_or(|e| e > now()));
+    if rel.blocking || muted {
+        return Ok(());
+    }
+    let id = Id::generate();
+    // Grouped types share a key per status (or per hour for follows), like Mastodon's.
+    let group_key = match (kind.groupable(), status_id) {
+        (true, Some(s)) => format!("{}-{s}", kind.as_str()),
+        (true, None) => format!("{}-{}", kind.as_str(), now() / 3_600_000),
+        (false, _) => format!("ungrouped-{id}"),
+    };
+    tx.create_notification(&Notification {
+        id,
+        account_id: to,
+        from_account_id: from,
+        kind,
+        status_id,
+        group_key,
+        created_at: now(),
+    })
+    .await
+}
+
+/// Parses `types[]` / `exclude_types[]`; unknown types are ignored, as Mastodon does.
+pub fn parse_types(raw: &[String]) -> Vec<NotificationType> {
+    raw.iter()
+        .filter_map(|t| NotificationType::parse(t))
+        .collect()
+}
+
+/// `GET /api/v1/notifications`.
+pub async fn list(
+    svc: &Services,
+    me: &Viewer,
+    filter: &NotificationFilter,
+    page: &PageRequest,
+) -> Result<Page<api::Notification>> {
+    let mut tx = svc.db.read().await?;
+    let rows = tx.notifications(me.account.id, filter, page).await?;
+    let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id);
+    let items = present::notifications(svc, &mut tx, me.account.id, &rows).await?;
+    Ok(Page {
+        items,
+        next_max_id: cursor.next_max_id,
+        prev_min_id: cursor.prev_min_id,
+    })
+}
+
+pub async fn get(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Notification> {
+    let id = Id::parse(raw_id).ok_or_else(Error::not_found)?;
+    let mut tx = svc.db.read().await?;
+    let n = tx
+        .notification(me.account.id, id)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    present::notifications(svc, &mut tx, me.account.id, &[n])
+        .await?
+        .pop()
+        .ok_or_else(Error::not_found)
+}
+
+pub async fn dismiss(svc: &Services, me: &Viewer, raw_id: &str) -> Result<()> {
+    let id = Id::parse(raw_id).ok_or_else(Error::not_found)?;
+    let mut tx = svc.db.write().await?;
+    if !tx.dismiss_notification(me.account.id, id).await? {
+        return Err(Error::not_found());
+    }
+    tx.commit().await
+}
+
+pub async fn clear(svc: &Services, me: &Viewer) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    tx.clear_notifications(me.account.id).await?;
+    tx.commit().await
+}
+
+/// `GET /api/v1/notifications/unread_count`: since the notifications marker.
+pub async fn unread_count(svc: &Services, me: &Viewer, limit: u32) -> Result<i64> {
+    let mut tx = svc.db.read().await?;
+    let marker = tx
+        .markers(me.account.id)
+        .await?
+        .into_iter()
+        .find(|m| m.timeline == "notifications");
+    tx.unread_notifications(me.account.id, marker.map(|m| m.last_read_id), limit)
+        .await
+}
+
+/// `GET /api/v2/notifications`: the page's notifications folded by group key, in order of each
+/// group's newest notification.
+pub async fn grouped(
+    svc: &Services,
+    me: &Viewer,
+    filter: &NotificationFilter,
+    page: &PageRequest,
+    grouped_types: &[NotificationType],
+) -> Result<Page<api::GroupedNotifications>> {
+    let mut tx = svc.db.read().await?;
+    let rows = tx.notifications(me.account.id, filter, page).await?;
+    let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id);
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: HashMap<String, Vec<&Notification>> = HashMap::new();
+    for n in &rows {
+        let key = if grouped_types.contains(&n.kind) {
+            n.group_key.clone()
+        } else {
+            format!("ungrouped-{}", n.id)
+        };
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        groups.entry(key).or_default().push(n);
+    }
+    let mut account_ids: Vec<Id> = rows.iter().map(|n| n.from_account_id).collect();
+    account_ids.sort_unstable();
+    account_ids.dedup();
+    let accounts: Vec<api::Account> = tx
+        .accounts_by_ids(&account_ids)
+        .await?
+        .iter()
+        .map(|a| present::account(svc, a))
+        .collect();
+    let mut status_ids: Vec<Id> = rows.iter().filter_map(|n| n.status_id).collect();
+    status_ids.sort_unstable();
+    status_ids.dedup();
+    let found = tx.statuses_by_ids(&status_ids).await?;
+    let statuses = present::statuses(svc, &mut tx, Some(me.account.id), &found).await?;
+    let notification_groups = order
+        .iter()
+        .map(|key| {
+            let members = &groups[key];
+            let newest = members[0];
+            let mut samples: Vec<String> = Vec::new();
+            for m in members.iter() {
+                let id = m.from_account_id.to_string();
+                if !samples.contains(&id) && samples.len() < 8 {
+                    samples.push(id);
+                }
+            }
+            api::NotificationGroup {
+                group_key: key.clone(),
+                notifications_count: members.len() as i64,
+                kind: newest.kind.as_str().into(),
+                most_recent_notification_id: newest.id.to_string(),
+                page_min_id: members[members.len() - 1].id.to_string(),
+                page_max_id: newest.id.to_string(),
+                latest_page_notification_at: rfc3339(newest.created_at),
+                sample_account_ids: samples,
+                status_id: newest.status_id.map(|s| s.to_string()),
+            }
+        })
+        .collect();
+    Ok(Page {
+        items: vec![api::GroupedNotifications {
+            accounts,
+            statuses,
+            notification_groups,
+        }],
+        next_max_id: cursor.next_max_id,
+        prev_min_id: cursor.prev_min_id,
+    })
+}
+
+/// `GET /api/v1/markers?timeline[]=`.
+pub async fn markers(
+    svc: &Services,
+    me: &Viewer,
+    timelines: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut tx = svc.db.read().await?;
+    let mut out = serde_json::Map::new();
+    for m in tx.markers(me.account.id).await? {
+        if timelines.is_empty() || timelines.contains(&m.timeline) {
+            let marker = api::Marker {
+                last_read_id: m.last_read_id.to_string(),
+                version: m.version,
+                updated_at: rfc3339(m.updated_at),
+            };
+            out.insert(
+                m.timeline,
+                serde_json::to_value(marker).map_err(Error::internal)?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /api/v1/markers`: `home[last_read_id]`, `notifications[last_read_id]`.
+pub async fn set_markers(
+    svc: &Services,
+    me: &Viewer,
+    updates: &[(String, String)],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut tx = svc.db.write().await?;
+    let mut out = serde_json::Map::new();
+    for (timeline, raw) in updates {
+        if timeline != "home" && timeline != "notifications" {
+            continue;
+        }
+        let id = Id::parse(raw)
+            .ok_or_else(|| Error::validation("Validation failed: Last read id is invalid"))?;
+        let m = tx.set_marker(me.account.id, timeline, id, now()).await?;
+        let marker = api::Marker {
+            last_read_id: m.last_read_id.to_string(),
+            version: m.version,
+            updated_at: rfc3339(m.updated_at),
+        };
+        out.insert(
+            m.timeline,
+            serde_json::to_value(marker).map_err(Error::internal)?,
+        );
+    }
+    tx.commit().await?;
+    Ok(out)
+}

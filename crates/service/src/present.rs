@@ -1,0 +1,431 @@
+//! Domain -> Mastodon entities. The only module that knows Mastodon's JSON shapes; it loads
+//! what a list of statuses needs in a fixed number of queries, whatever the list's length.
+
+use std::collections::HashMap;
+
+use ferrodon_domain::model::{
+    Account, Notification, Poll, Relationship, Status, StatusInteractions, User,
+};
+use ferrodon_domain::ports::Tx;
+use ferrodon_kernel::time::{date, now_ms, rfc3339};
+use ferrodon_kernel::{Id, Result};
+use ferrodon_mastodon_api as api;
+
+use crate::Services;
+
+impl Services {
+    pub(crate) fn avatar_missing(&self) -> String {
+        format!("{}/avatars/original/missing.png", self.base_url())
+    }
+    pub(crate) fn header_missing(&self) -> String {
+        format!("{}/headers/original/missing.png", self.base_url())
+    }
+}
+
+pub fn account(svc: &Services, a: &Account) -> api::Account {
+    let suspended = a.suspended_at.is_some();
+    api::Account {
+        id: a.id.to_string(),
+        username: a.username.clone(),
+        acct: a.acct(),
+        url: a.url.clone(),
+        uri: a.uri.clone(),
+        display_name: if suspended {
+            String::new()
+        } else {
+            a.display_name.clone()
+        },
+        note: if suspended {
+            String::new()
+        } else {
+            a.note.clone()
+        },
+        avatar: svc.avatar_missing(),
+        avatar_static: svc.avatar_missing(),
+        avatar_description: String::new(),
+        header: svc.header_missing(),
+        header_static: svc.header_missing(),
+        header_description: String::new(),
+        locked: a.locked,
+        fields: if suspended {
+            Vec::new()
+        } else {
+            a.fields()
+                .into_iter()
+                .map(|f| api::Field {
+                    value: ferrodon_domain::rules::text::escape_html(&f.value),
+                    name: f.name,
+                    verified_at: None,
+                })
+                .collect()
+        },
+        emojis: Vec::new(),
+        bot: a.bot,
+        group: false,
+        discoverable: Some(a.discoverable),
+        indexable: a.indexable,
+        hide_collections: Some(a.hide_collections),
+        noindex: Some(!a.indexable),
+        memorial: false,
+        suspended,
+        limited: false,
+        created_at: rfc3339(a.created_at - a.created_at.rem_euclid(86_400_000)),
+        last_status_at: a.last_status_at.map(date),
+        statuses_count: a.statuses_count,
+        followers_count: a.followers_count,
+        following_count: a.following_count,
+        roles: Vec::new(),
+        source: None,
+        role: None,
+    }
+}
+
+/// The account with `source` and `role`, for its owner (verify_credentials).
+pub fn credential_account(
+    svc: &Services,
+    a: &Account,
+    u: &User,
+    follow_requests_count: i64,
+) -> api::Account {
+    let mut out = account(svc, a);
+    out.source = Some(api::Source {
+        note: a.note_source.clone(),
+        fields: a
+            .fields()
+            .into_iter()
+            .map(|f| api::Field {
+                name: f.name,
+                value: f.value,
+                verified_at: None,
+            })
+            .collect(),
+        privacy: u.default_visibility.as_str().into(),
+        sensitive: u.default_sensitive,
+        language: u.default_language.clone(),
+        follow_requests_count,
+        hide_collections: Some(a.hide_collections),
+        discoverable: Some(a.discoverable),
+        indexable: a.indexable,
+        attribution_domains: Vec::new(),
+        quote_policy: "public".into(),
+    });
+    out.role = Some(api::Role {
+        id: u.role.mastodon_id().into(),
+        name: u.role.display_name().into(),
+        color: String::new(),
+        permissions: u.role.permissions().into(),
+        highlighted: u.role != ferrodon_domain::model::Role::User,
+    });
+    out
+}
+
+pub fn relationship(r: &Relationship) -> api::Relationship {
+    let f = r.following.as_ref().or(r.requested.as_ref());
+    api::Relationship {
+        id: r.target_id.to_string(),
+        following: r.following.is_some(),
+        showing_reblogs: f.is_some_and(|f| f.show_reblogs),
+        notifying: f.is_some_and(|f| f.notify),
+        languages: f
+            .and_then(|f| f.languages.as_ref())
+            .map(|l| l.split(',').map(str::to_string).collect()),
+        followed_by: r.followed_by,
+        blocking: r.blocking,
+        blocked_by: r.blocked_by,
+        muting: r.muting.is_some(),
+        muting_notifications: r.muting.as_ref().is_some_and(|m| m.hide_notifications),
+        muting_expires_at: r.muting.as_ref().and_then(|m| m.expires_at).map(rfc3339),
+        requested: r.requested.is_some(),
+        requested_by: r.requested_by,
+        domain_blocking: false,
+        endorsed: false,
+        note: r.note.clone(),
+    }
+}
+
+pub fn poll(p: &Poll, viewer_votes: Option<&[i64]>) -> api::Poll {
+    let votes = p.votes();
+    let expired = p.expired(now_ms());
+    let hide = p.hide_totals && !expired;
+    api::Poll {
+        id: p.id.to_string(),
+        expires_at: Some(rfc3339(p.expires_at)),
+        expired,
+        multiple: p.multiple,
+        votes_count: p.votes_count,
+        voters_count: if p.multiple {
+            Some(p.voters_count)
+        } else {
+            None
+        },
+        options: p
+            .options()
+            .into_iter()
+            .zip(votes)
+            .map(|(title, v)| api::PollOption {
+                title,
+                votes_count: if hide { None } else { Some(v) },
+            })
+            .collect(),
+        emojis: Vec::new(),
+        voted: viewer_votes.map(|v| !v.is_empty()),
+        own_votes: viewer_votes.map(<[i64]>::to_vec),
+    }
+}
+
+/// Everything needed to render a batch of statuses, loaded in bulk.
+struct Loaded {
+    accounts: HashMap<Id, Account>,
+    mentions: HashMap<Id, Vec<Id>>,
+    tags: HashMap<Id, Vec<String>>,
+    polls: HashMap<Id, Poll>,
+    interactions: HashMap<Id, StatusInteractions>,
+    applications: HashMap<Id, (String, Option<String>)>,
+    reblogged: HashMap<Id, Status>,
+}
+
+async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> Result<Loaded> {
+    let originals: Vec<Id> = statuses.iter().filter_map(|s| s.reblog_of_id).collect();
+    let reblogged: HashMap<Id, Status> = tx
+        .statuses_by_ids(&originals)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+    let all: Vec<&Status> = statuses.iter().chain(reblogged.values()).collect();
+    let ids: Vec<Id> = all.iter().map(|s| s.id).collect();
+    let mention_rows = tx.mentions_of(&ids).await?;
+    let mut account_ids: Vec<Id> = all.iter().map(|s| s.account_id).collect();
+    account_ids.extend(mention_rows.iter().map(|m| m.account_id));
+    account_ids.sort_unstable();
+    account_ids.dedup();
+    let accounts = tx
+        .accounts_by_ids(&account_ids)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let mut mentions: HashMap<Id, Vec<Id>> = HashMap::new();
+    for m in mention_rows {
+        mentions.entry(m.status_id).or_default().push(m.account_id);
+    }
+    let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
+    for (sid, t) in tx.tags_of(&ids).await? {
+        tags.entry(sid).or_default().push(t.name);
+    }
+    let polls = tx
+        .polls_of(&ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.status_id, p))
+        .collect();
+    let interactions = match viewer {
+        Some(v) => tx.interactions(v, &all).await?.into_iter().collect(),
+        None => HashMap::new(),
+    };
+    let mut applications = HashMap::new();
+    let mut app_ids: Vec<Id> = all.iter().filter_map(|s| s.application_id).collect();
+    app_ids.sort_unstable();
+    app_ids.dedup();
+    for id in app_ids {
+        if let Some(app) = tx.application_by_id(id).await? {
+            applications.insert(id, (app.name, app.website));
+        }
+    }
+    Ok(Loaded {
+        accounts,
+        mentions,
+        tags,
+        polls,
+        interactions,
+        applications,
+        reblogged,
+    })
+}
+
+fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Option<api::Status> {
+    let author = l.accounts.get(&s.account_id)?;
+    let reblog = match s.reblog_of_id {
+        Some(id) => Some(Box::new(render_one(svc, l, l.reblogged.get(&id)?, viewer)?)),
+        None => None,
+    };
+    let inter = l.interactions.get(&s.id);
+    let flag = |f: fn(&StatusInteractions) -> bool| viewer.map(|_| inter.is_some_and(f));
+    let base = svc.base_url();
+    let mentions = l
+        .mentions
+        .get(&s.id)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| l.accounts.get(id))
+                .map(|a| api::StatusMention {
+                    id: a.id.to_string(),
+                    username: a.username.clone(),
+                    url: a.url.clone(),
+                    acct: a.acct(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let tags = l
+        .tags
+        .get(&s.id)
+        .map(|t| {
+            t.iter()
+                .map(|n| api::StatusTag {
+                    url: format!("{base}/tags/{}", n.to_lowercase()),
+                    name: n.to_lowercase(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let is_owner = viewer == Some(s.account_id);
+    Some(api::Status {
+        id: s.id.to_string(),
+        uri: s.uri.clone(),
+        url: if s.reblog_of_id.is_some() {
+            None
+        } else {
+            Some(s.url.clone())
+        },
+        created_at: rfc3339(s.created_at),
+        edited_at: s.edited_at.map(rfc3339),
+        account: account(svc, author),
+        content: s.content.clone(),
+        visibility: s.visibility.as_str().into(),
+        sensitive: s.sensitive,
+        spoiler_text: s.spoiler_text.clone(),
+        media_attachments: Vec::new(),
+        application: s
+            .application_id
+            .filter(|_| is_owner || s.local)
+            .and_then(|id| l.applications.get(&id))
+            .map(|(name, website)| api::StatusApplication {
+                name: name.clone(),
+                website: website.clone(),
+            }),
+        mentions,
+        tags,
+        emojis: Vec::new(),
+        reblogs_count: s.reblogs_count,
+        favourites_count: s.favourites_count,
+        replies_count: s.replies_count,
+        quotes_count: 0,
+        in_reply_to_id: s.in_reply_to_id.map(|i| i.to_string()),
+        in_reply_to_account_id: s.in_reply_to_account_id.map(|i| i.to_string()),
+        reblog,
+        poll: l.polls.get(&s.id).map(|p| {
+            let own = viewer.map(|v| {
+                if v == s.account_id {
+                    &[][..]
+                } else {
+                    inter.map(|i| &i.poll_votes[..]).unwrap_or(&[])
+                }
+            });
+            let mut rendered = poll(p, own);
+            if is_owner {
+                rendered.voted = Some(true);
+            }
+            rendered
+        }),
+        card: None,
+        language: s.language.clone(),
+        text: None,
+        quote: None,
+        quote_approval: api::QuoteApproval {
+            automatic: if matches!(
+                s.visibility,
+                ferrodon_domain::model::Visibility::Public
+                    | ferrodon_domain::model::Visibility::Unlisted
+            ) {
+                vec!["public".into()]
+            } else {
+                Vec::new()
+            },
+            manual: Vec::new(),
+            current_user: if viewer.is_some() {
+                "automatic".into()
+            } else {
+                "unknown".into()
+            },
+        },
+        favourited: flag(|i| i.favourited),
+        reblogged: flag(|i| i.reblogged),
+        muted: flag(|i| i.muted),
+        bookmarked: flag(|i| i.bookmarked),
+        pinned: if is_owner && s.reblog_of_id.is_none() {
+            flag(|i| i.pinned)
+        } else {
+            None
+        },
+        filtered: viewer.map(|_| Vec::new()),
+    })
+}
+
+/// Renders statuses in the given order; statuses whose author or original is gone are skipped.
+pub async fn statuses(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    viewer: Option<Id>,
+    list: &[Status],
+) -> Result<Vec<api::Status>> {
+    let loaded = load(tx, viewer, list).await?;
+    Ok(list
+        .iter()
+        .filter_map(|s| render_one(svc, &loaded, s, viewer))
+        .collect())
+}
+
+pub async fn status(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    viewer: Option<Id>,
+    s: &Status,
+) -> Result<api::Status> {
+    statuses(svc, tx, viewer, std::slice::from_ref(s))
+        .await?
+        .pop()
+        .ok_or_else(ferrodon_kernel::Error::not_found)
+}
+
+pub async fn notifications(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    viewer: Id,
+    list: &[Notification],
+) -> Result<Vec<api::Notification>> {
+    let mut account_ids: Vec<Id> = list.iter().map(|n| n.from_account_id).collect();
+    account_ids.sort_unstable();
+    account_ids.dedup();
+    let accounts: HashMap<Id, Account> = tx
+        .accounts_by_ids(&account_ids)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let status_ids: Vec<Id> = list.iter().filter_map(|n| n.status_id).collect();
+    let found = tx.statuses_by_ids(&status_ids).await?;
+    let rendered: HashMap<String, api::Status> = statuses(svc, tx, Some(viewer), &found)
+        .await?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    Ok(list
+        .iter()
+        .filter_map(|n| {
+            let from = accounts.get(&n.from_account_id)?;
+            let status = match n.status_id {
+                Some(id) => Some(rendered.get(&id.to_string())?.clone()),
+                None => None,
+            };
+            Some(api::Notification {
+                id: n.id.to_string(),
+                kind: n.kind.as_str().into(),
+                group_key: n.group_key.clone(),
+                created_at: rfc3339(n.created_at),
+                account: account(svc, from),
+                status,
+            })
+        })
+        .collect())
+}

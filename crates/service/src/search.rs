@@ -1,0 +1,58 @@
+//! `GET /api/v2/search`: local accounts and hashtags (status full text comes with the search
+//! backends).
+
+use ferrodon_kernel::{Error, Result};
+use ferrodon_mastodon_api as api;
+
+use crate::auth::Caller;
+use crate::{Services, accounts};
+
+pub struct SearchQuery<'a> {
+    pub q: &'a str,
+    pub kind: Option<&'a str>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Result<api::Search> {
+    caller.optional_user("read:search")?;
+    if q.offset > 0 && (caller.viewer().is_none() || q.kind.is_none()) {
+        return Err(Error::unauthorized(
+            "Search queries with offset require an authenticated user and a type",
+        ));
+    }
+    let want = |k: &str| q.kind.is_none_or(|t| t == k);
+    let mut out = api::Search {
+        accounts: Vec::new(),
+        statuses: Vec::new(),
+        hashtags: Vec::new(),
+    };
+    let text = q.q.trim();
+    if text.is_empty() {
+        return Ok(out);
+    }
+    if want("accounts") && !text.starts_with('#') {
+        out.accounts = accounts::search(svc, text, q.limit, q.offset).await?;
+    }
+    if want("hashtags") && !text.starts_with('@') {
+        let name = text.trim_start_matches('#');
+        if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            let mut tx = svc.db.read().await?;
+            let base = svc.base_url();
+            out.hashtags = tx
+                .search_tags(name, q.limit, q.offset)
+                .await?
+                .into_iter()
+                .map(|t| api::Tag {
+                    id: t.id.to_string(),
+                    url: format!("{base}/tags/{}", t.name.to_lowercase()),
+                    name: t.name.to_lowercase(),
+                    history: Vec::new(),
+                    following: false,
+                    featuring: false,
+                })
+                .collect();
+        }
+    }
+    Ok(out)
+}

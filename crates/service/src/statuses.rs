@@ -1,0 +1,871 @@
+//! Statuses: posting, editing, deleting, and everything done to a status (favourite, reblog,
+//! bookmark, pin, mute, polls), with the notifications these cause.
+
+use ferrodon_domain::model::{
+    Account, Keyed, NewPoll, NewStatus, NotificationType, Status, StatusEdit as EditRecord,
+    Visibility,
+};
+use ferrodon_domain::ports::{RelatedAccounts, StatusMark, Tx};
+use ferrodon_domain::rules::text;
+use ferrodon_kernel::time::rfc3339;
+use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
+use ferrodon_mastodon_api as api;
+
+use crate::auth::{Caller, Viewer, now};
+use crate::notifications::notify;
+use crate::visibility::{can_view, visible};
+use crate::{Services, limits, present};
+
+/// Accounts mentioned in `source` that exist here (local ones, or remote ones we know).
+pub(crate) async fn resolve_mentions(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    source: &str,
+) -> Result<Vec<(text::MentionRef, Account)>> {
+    let mut out = Vec::new();
+    for m in text::extract_mentions(source) {
+        let domain = match m.domain.as_deref() {
+            Some(d)
+                if d.eq_ignore_ascii_case(&svc.config.local_domain)
+                    || d.eq_ignore_ascii_case(&svc.config.web_domain) =>
+            {
+                ""
+            }
+            Some(d) => d,
+            None => "",
+        };
+        if let Some(a) = tx.account_by_username(&m.username, domain).await? {
+            if a.suspended_at.is_none() {
+                out.push((m, a));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parameters of a new status (`POST /api/v1/statuses`) or an edit (`PUT`).
+#[derive(Clone, Debug, Default)]
+pub struct StatusParams {
+    pub status: Option<String>,
+    pub spoiler_text: Option<String>,
+    pub sensitive: Option<bool>,
+    pub visibility: Option<String>,
+    pub language: Option<String>,
+    pub in_reply_to_id: Option<String>,
+    pub media_ids: Vec<String>,
+    pub poll: Option<PollParams>,
+    pub scheduled_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PollParams {
+    pub options: Vec<String>,
+    pub expires_in: Option<i64>,
+    pub multiple: bool,
+    pub hide_totals: bool,
+}
+
+struct Rendered {
+    text: String,
+    content: String,
+    spoiler_text: String,
+    mentions: Vec<Account>,
+    tags: Vec<String>,
+    poll: Option<NewPoll>,
+    language: Option<String>,
+}
+
+fn validate_language(l: Option<&str>) -> Result<Option<String>> {
+    match l.map(str::trim).filter(|l| !l.is_empty()) {
+        None => Ok(None),
+        Some(l)
+            if l.len() <= 3 && l.chars().all(|c| c.is_ascii_lowercase())
+                || (l.len() <= 10 && l.contains('-')) =>
+        {
+            Ok(Some(l.to_string()))
+        }
+        Some(l) => Err(Error::validation(format!(
+            "Validation failed: Language {l} is not a valid language code"
+        ))),
+    }
+}
+
+fn build_poll(p: &PollParams) -> Result<NewPoll> {
+    if p.options.len() < 2 {
+        return Err(Error::validation(
+            "Validation failed: Poll options must have at least 2 items",
+        ));
+    }
+    if p.options.len() > limits::MAX_POLL_OPTIONS {
+        return Err(Error::validation(format!(
+            "Validation failed: Poll options must have at most {} items",
+            limits::MAX_POLL_OPTIONS
+        )));
+    }
+    if p.options.iter().any(|o| o.trim().is_empty()) {
+        return Err(Error::validation(
+            "Validation failed: Poll options must not be blank",
+        ));
+    }
+    if p.options
+        .iter()
+        .any(|o| o.chars().count() > limits::MAX_POLL_OPTION_CHARS)
+    {
+        return Err(Error::validation(format!(
+            "Validation failed: Poll options must not exceed {} characters each",
+            limits::MAX_POLL_OPTION_CHARS
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !p.options.iter().all(|o| seen.insert(o.trim().to_string())) {
+        return Err(Error::validation(
+            "Validation failed: Poll options must not contain duplicate items",
+        ));
+    }
+    let expires_in = p
+        .expires_in
+        .ok_or_else(|| Error::validation("Validation failed: Poll expires in can't be blank"))?;
+    if expires_in < limits::MIN_POLL_EXPIRATION {
+        return Err(Error::validation(
+            "Validation failed: Poll expiration time is too short",
+        ));
+    }
+    if expires_in > limits::MAX_POLL_EXPIRATION {
+        return Err(Error::validation(
+            "Validation failed: Poll expiration time is too long",
+        ));
+    }
+    Ok(NewPoll {
+        id: Id::generate(),
+        options: p.options.iter().map(|o| o.trim().to_string()).collect(),
+        expires_at: now() + expires_in * 1000,
+        multiple: p.multiple,
+        hide_totals: p.hide_totals,
+    })
+}
+
+async fn render(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    p: &StatusParams,
+    default_language: Option<&str>,
+) -> Result<Rendered> {
+    let text_source = p.status.clone().unwrap_or_default();
+    if !p.media_ids.is_empty() {
+        return Err(Error::validation(
+            "Validation failed: Media attachments are not supported yet",
+        ));
+    }
+    if text_source.trim().is_empty() && p.poll.is_none() {
+        return Err(Error::validation("Validation failed: Text can't be blank"));
+    }
+    let spoiler_text = p.spoiler_text.clone().unwrap_or_default();
+    let length = text::status_length(&text_source) + spoiler_text.chars().count();
+    if length > limits::MAX_STATUS_CHARS {
+        return Err(Error::validation(format!(
+            "Validation failed: Text character limit of {} exceeded",
+            limits::MAX_STATUS_CHARS
+        )));
+    }
+    let poll = p.poll.as_ref().map(build_poll).transpose()?;
+    let language =
+        validate_language(p.language.as_deref())?.or_else(|| default_language.map(str::to_string));
+    let resolved = resolve_mentions(svc, tx, &text_source).await?;
+    let base = svc.base_url();
+    let resolve = |m: &text::MentionRef| {
+        resolved
+            .iter()
+            .find(|(r, _)| r.username.eq_ignore_ascii_case(&m.username) && r.domain == m.domain)
+            .map(|(_, a)| text::ResolvedMention {
+                url: a.url.clone(),
+                username: a.username.clone(),
+            })
+    };
+    let ctx = text::FormatContext {
+        local_domain: &svc.config.local_domain,
+        base_url: &base,
+        resolve_mention: &resolve,
+    };
+    let content = text::format_status(&text_source, &ctx);
+    let mut mentions: Vec<Account> = Vec::new();
+    for (_, a) in resolved {
+        if !mentions.iter().any(|m| m.id == a.id) {
+            mentions.push(a);
+        }
+    }
+    Ok(Rendered {
+        tags: text::extract_hashtags(&text_source),
+        text: text_source,
+        content,
+        spoiler_text,
+        mentions,
+        poll,
+        language,
+    })
+}
+
+fn status_id(raw: &str) -> Result<Id> {
+    Id::parse(raw).ok_or_else(Error::not_found)
+}
+
+/// `POST /api/v1/statuses`. With an `Idempotency-Key` seen in the last hour, returns that status.
+pub async fn create(
+    svc: &Services,
+    me: &Viewer,
+    p: StatusParams,
+    idempotency_key: Option<&str>,
+) -> Result<api::Status> {
+    if p.scheduled_at.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(Error::validation(
+            "Validation failed: Scheduled statuses are not supported yet",
+        ));
+    }
+    if !p.media_ids.is_empty() && p.poll.is_some() {
+        return Err(Error::validation(
+            "Validation failed: Cannot attach files to a status with a poll",
+        ));
+    }
+    let visibility = match p.visibility.as_deref().filter(|v| !v.is_empty()) {
+        None => me.user.default_visibility,
+        Some(v) => Visibility::parse(v).ok_or_else(|| {
+            Error::validation("Validation failed: Visibility is not included in the list")
+        })?,
+    };
+    let mut tx = svc.db.write().await?;
+    if let Some(key) = idempotency_key.filter(|k| !k.is_empty()) {
+        if let Some(id) = tx
+            .idempotent_status(me.account.id, key, now() - 3_600_000)
+            .await?
+        {
+            if let Some(existing) = tx.status_by_id(id).await? {
+                return present::status(svc, &mut tx, Some(me.account.id), &existing).await;
+            }
+        }
+    }
+    let parent = match p.in_reply_to_id.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => {
+            let parent = Id::parse(raw).ok_or_else(Error::not_found)?;
+            let parent = tx
+                .status_by_id(parent)
+                .await?
+                .filter(|s| s.reblog_of_id.is_none())
+                .ok_or_else(Error::not_found)?;
+            if !can_view(&mut tx, Some(me.account.id), &parent).await? {
+                return Err(Error::not_found());
+            }
+            Some(parent)
+        }
+    };
+    let r = render(svc, &mut tx, &p, me.user.default_language.as_deref()).await?;
+    let id = Id::generate();
+    let base = svc.base_url();
+    let new = NewStatus {
+        id,
+        account_id: me.account.id,
+        uri: format!("{base}/users/{}/statuses/{id}", me.account.username),
+        url: format!("{base}/@{}/{id}", me.account.username),
+        text: r.text,
+        content: r.content,
+        sensitive: p.sensitive.unwrap_or(me.user.default_sensitive) || !r.spoiler_text.is_empty(),
+        spoiler_text: r.spoiler_text,
+        visibility,
+        language: r.language,
+        in_reply_to_id: parent.as_ref().map(|s| s.id),
+        in_reply_to_account_id: parent.as_ref().map(|s| s.account_id),
+        reblog_of_id: None,
+        conversation_id: parent.as_ref().map(|s| s.conversation_id).unwrap_or(id),
+        application_id: Some(me.token.application_id),
+        created_at: now(),
+        mentions: r.mentions.iter().map(|a| a.id).collect(),
+        tags: r.tags,
+        poll: r.poll,
+    };
+    let status = tx.insert_status(&new).await?;
+    for m in &r.mentions {
+        // A mentioned account that blocks the author gets nothing; private/direct reach only mentions.
+        notify(
+            &mut tx,
+            m.id,
+            me.account.id,
+            NotificationType::Mention,
+            Some(status.id),
+        )
+        .await?;
+    }
+    if let Some(key) = idempotency_key.filter(|k| !k.is_empty()) {
+        tx.remember_idempotency(me.account.id, key, status.id, now())
+            .await?;
+    }
+    let out = present::status(svc, &mut tx, Some(me.account.id), &status).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// A status the viewer may see, or 404.
+async fn visible_status(tx: &mut Box<dyn Tx>, viewer: Option<Id>, id: Id) -> Result<Status> {
+    let s = tx.status_by_id(id).await?.ok_or_else(Error::not_found)?;
+    if !can_view(tx, viewer, &s).await? {
+        return Err(Error::not_found());
+    }
+    Ok(s)
+}
+
+/// `GET /api/v1/statuses/:id`.
+pub async fn get(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::Status> {
+    let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
+    let mut tx = svc.db.read().await?;
+    let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
+    present::status(svc, &mut tx, viewer, &s).await
+}
+
+/// `GET /api/v1/statuses?id[]=`: the visible ones, in the order asked.
+pub async fn get_many(
+    svc: &Services,
+    caller: &Caller,
+    raw_ids: &[String],
+) -> Result<Vec<api::Status>> {
+    let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
+    let ids: Vec<Id> = raw_ids
+        .iter()
+        .filter_map(|r| Id::parse(r))
+        .take(20)
+        .collect();
+    let mut tx = svc.db.read().await?;
+    let found = tx.statuses_by_ids(&ids).await?;
+    let ordered: Vec<Status> = ids
+        .iter()
+        .filter_map(|id| found.iter().find(|s| s.id == *id).cloned())
+        .collect();
+    let list = visible(&mut tx, viewer, &ordered, false).await?;
+    present::statuses(svc, &mut tx, viewer, &list).await
+}
+
+/// `DELETE /api/v1/statuses/:id`: returns the status with its source `text` (for redraft).
+pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Status> {
+    let mut tx = svc.db.write().await?;
+    let s = tx
+        .status_by_id(status_id(raw_id)?)
+        .await?
+        .filter(|s| s.account_id == me.account.id && s.reblog_of_id.is_none());
+    let s = s.ok_or_else(Error::not_found)?;
+    let mut out = present::status(svc, &mut tx, Some(me.account.id), &s).await?;
+    out.text = Some(s.text.clone());
+    tx.delete_status(s.id).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `PUT /api/v1/statuses/:id`.
+pub async fn edit(
+    svc: &Services,
+    me: &Viewer,
+    raw_id: &str,
+    p: StatusParams,
+) -> Result<api::Status> {
+    let mut tx = svc.db.write().await?;
+    let s = tx
+        .status_by_id(status_id(raw_id)?)
+        .await?
+        .filter(|s| s.account_id == me.account.id && s.reblog_of_id.is_none());
+    let s = s.ok_or_else(Error::not_found)?;
+    let current_poll = tx.polls_of(&[s.id]).await?.pop();
+    let r = render(svc, &mut tx, &p, s.language.as_deref()).await?;
+    // An unchanged poll keeps its votes (the store compares options).
+    let poll = match (r.poll, current_poll) {
+        (Some(mut new), Some(old))
+            if new.options == old.options() && new.multiple == old.multiple =>
+        {
+            new.expires_at = old.expires_at;
+            Some(new)
+        }
+        (poll, _) => poll,
+    };
+    let edit = EditRecord {
+        text: r.text,
+        content: r.content,
+        sensitive: p.sensitive.unwrap_or(s.sensitive) || !r.spoiler_text.is_empty(),
+        spoiler_text: r.spoiler_text,
+        language: r.language,
+        mentions: r.mentions.iter().map(|a| a.id).collect(),
+        tags: r.tags,
+        poll,
+        edited_at: now(),
+    };
+    tx.edit_status(s.id, &edit).await?;
+    // People who reblogged it hear about the edit, as in Mastodon.
+    let page = PageRequest {
+        limit: 1000,
+        ..Default::default()
+    };
+    for rebloggers in tx
+        .list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page)
+        .await?
+    {
+        notify(
+            &mut tx,
+            rebloggers.item.id,
+            me.account.id,
+            NotificationType::Update,
+            Some(s.id),
+        )
+        .await?;
+    }
+    let updated = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
+    let out = present::status(svc, &mut tx, Some(me.account.id), &updated).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `GET /api/v1/statuses/:id/history`, oldest first; a never-edited status has one entry.
+pub async fn history(
+    svc: &Services,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Vec<api::StatusEdit>> {
+    let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
+    let mut tx = svc.db.read().await?;
+    let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
+    let author = tx
+        .account_by_id(s.account_id)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    let account = present::account(svc, &author);
+    let revisions = tx.status_revisions(s.id).await?;
+    let poll_json = |options: Option<&str>| {
+        options.and_then(|o| serde_json::from_str::<Vec<String>>(o).ok()).map(|opts| {
+            serde_json::json!({ "options": opts.into_iter().map(|t| serde_json::json!({"title": t})).collect::<Vec<_>>() })
+        })
+    };
+    if revisions.is_empty() {
+        let poll = tx.polls_of(&[s.id]).await?.pop();
+        return Ok(vec![api::StatusEdit {
+            content: s.content.clone(),
+            spoiler_text: s.spoiler_text.clone(),
+            sensitive: s.sensitive,
+            created_at: rfc3339(s.created_at),
+            account,
+            poll: poll_json(poll.as_ref().map(|p| p.options_json.as_str())),
+            media_attachments: Vec::new(),
+            emojis: Vec::new(),
+        }]);
+    }
+    Ok(revisions
+        .iter()
+        .map(|r| api::StatusEdit {
+            content: r.content.clone(),
+            spoiler_text: r.spoiler_text.clone(),
+            sensitive: r.sensitive,
+            created_at: rfc3339(r.created_at),
+            account: account.clone(),
+            poll: poll_json(r.poll_options_json.as_deref()),
+            media_attachments: Vec::new(),
+            emojis: Vec::new(),
+        })
+        .collect())
+}
+
+/// `GET /api/v1/statuses/:id/source`.
+pub async fn source(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::StatusSource> {
+    let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
+    let mut tx = svc.db.read().await?;
+    let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
+    Ok(api::StatusSource {
+        id: s.id.to_string(),
+        text: s.text,
+        spoiler_text: s.spoiler_text,
+    })
+}
+
+/// `GET /api/v1/statuses/:id/context`: ancestors oldest first, descendants depth-first.
+pub async fn context(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::Context> {
+    let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
+    let mut tx = svc.db.read().await?;
+    let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
+    let s = match s.reblog_of_id {
+        Some(original) => visible_status(&mut tx, viewer, original).await?,
+        None => s,
+    };
+    let thread = tx.conversation(s.conversation_id, 4096).await?;
+    let (max_ancestors, max_descendants) = if viewer.is_some() {
+        (4096, 4096)
+    } else {
+        (40, 60)
+    };
+    let mut ancestors = Vec::new();
+    let mut cursor = s.in_reply_to_id;
+    while let Some(id) = cursor {
+        let Some(parent) = thread.iter().find(|t| t.id == id) else {
+            break;
+        };
+        ancestors.push(parent.clone());
+        cursor = parent.in_reply_to_id;
+        if ancestors.len() >= max_ancestors {
+            break;
+        }
+    }
+    ancestors.reverse();
+    let mut descendants = Vec::new();
+    let mut stack = vec![(s.id, 0usize)];
+    while let Some((id, depth)) = stack.pop() {
+        if id != s.id {
+            if let Some(st) = thread.iter().find(|t| t.id == id) {
+                descendants.push(st.clone());
+            }
+        }
+        if depth >= 20 {
+            continue;
+        }
+        let mut children: Vec<Id> = thread
+            .iter()
+            .filter(|t| t.in_reply_to_id == Some(id))
+            .map(|t| t.id)
+            .collect();
+        children.reverse();
+        stack.extend(children.into_iter().map(|c| (c, depth + 1)));
+    }
+    descendants.truncate(max_descendants);
+    let ancestors = visible(&mut tx, viewer, &ancestors, false).await?;
+    let descendants = visible(&mut tx, viewer, &descendants, true).await?;
+    Ok(api::Context {
+        ancestors: present::statuses(svc, &mut tx, viewer, &ancestors).await?,
+        descendants: present::statuses(svc, &mut tx, viewer, &descendants).await?,
+    })
+}
+
+/// What can be done to a status by its viewer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Favourite,
+    Unfavourite,
+    Bookmark,
+    Unbookmark,
+    Pin,
+    Unpin,
+    Mute,
+    Unmute,
+}
+
+/// favourite / bookmark / pin / mute and their undo. Returns the status as the viewer now sees it.
+pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> Result<api::Status> {
+    let mut tx = svc.db.write().await?;
+    let target = visible_status(&mut tx, Some(me.account.id), status_id(raw_id)?).await?;
+    // Acting on a reblog acts on the original.
+    let s = match target.reblog_of_id {
+        Some(id) => visible_status(&mut tx, Some(me.account.id), id).await?,
+        None => target,
+    };
+    let me_id = me.account.id;
+    let t = now();
+    match action {
+        Action::Favourite => {
+            if tx
+                .add_mark(StatusMark::Favourite, Id::generate(), me_id, s.id, t)
+                .await?
+            {
+                notify(
+                    &mut tx,
+                    s.account_id,
+                    me_id,
+                    NotificationType::Favourite,
+                    Some(s.id),
+                )
+                .await?;
+            }
+        }
+        Action::Unfavourite => {
+            if tx.remove_mark(StatusMark::Favourite, me_id, s.id).await? {
+                tx.delete_notifications_for(s.account_id, me_id, Some(s.id), "favourite")
+                    .await?;
+            }
+        }
+        Action::Bookmark => {
+            tx.add_mark(StatusMark::Bookmark, Id::generate(), me_id, s.id, t)
+                .await?;
+        }
+        Action::Unbookmark => {
+            tx.remove_mark(StatusMark::Bookmark, me_id, s.id).await?;
+        }
+        Action::Pin => {
+            if s.account_id != me_id {
+                return Err(Error::validation(
+                    "Validation failed: You can only pin your own posts",
+                ));
+            }
+            if matches!(s.visibility, Visibility::Direct | Visibility::Private) {
+                return Err(Error::validation(
+                    "Validation failed: Private and direct posts cannot be pinned",
+                ));
+            }
+            let page = PageRequest {
+                limit: 100,
+                ..Default::default()
+            };
+            let pinned = tx
+                .marked_statuses(StatusMark::Pin, me_id, &page)
+                .await?
+                .len() as i64;
+            if pinned >= limits::MAX_PINNED_STATUSES
+                && !tx
+                    .interactions(me_id, &[&s])
+                    .await?
+                    .first()
+                    .is_some_and(|i| i.1.pinned)
+            {
+                return Err(Error::validation(
+                    "Validation failed: You have already pinned the maximum number of posts",
+                ));
+            }
+            tx.add_mark(StatusMark::Pin, Id::generate(), me_id, s.id, t)
+                .await?;
+        }
+        Action::Unpin => {
+            tx.remove_mark(StatusMark::Pin, me_id, s.id).await?;
+        }
+        Action::Mute => {
+            tx.add_mark(
+                StatusMark::Mute,
+                Id::generate(),
+                me_id,
+                s.conversation_id,
+                t,
+            )
+            .await?;
+        }
+        Action::Unmute => {
+            tx.remove_mark(StatusMark::Mute, me_id, s.conversation_id)
+                .await?;
+        }
+    }
+    let fresh = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
+    let out = present::status(svc, &mut tx, Some(me_id), &fresh).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `POST /api/v1/statuses/:id/reblog`: idempotent; returns the reblog wrapping the original.
+pub async fn reblog(
+    svc: &Services,
+    me: &Viewer,
+    raw_id: &str,
+    visibility: Option<&str>,
+) -> Result<api::Status> {
+    let mut tx = svc.db.write().await?;
+    let target = visible_status(&mut tx, Some(me.account.id), status_id(raw_id)?).await?;
+    let original = match target.reblog_of_id {
+        Some(id) => visible_status(&mut tx, Some(me.account.id), id).await?,
+        None => target,
+    };
+    let can_reblog = matches!(
+        original.visibility,
+        Visibility::Public | Visibility::Unlisted
+    ) || (original.visibility == Visibility::Private
+        && original.account_id == me.account.id);
+    if !can_reblog {
+        return Err(Error::forbidden("This action is not allowed"));
+    }
+    let reblog = match tx.reblog_of(me.account.id, original.id).await? {
+        Some(existing) => existing,
+        None => {
+            let visibility = match visibility.filter(|v| !v.is_empty()) {
+                Some(v) => Visibility::parse(v)
+                    .filter(|v| *v != Visibility::Direct)
+                    .ok_or_else(|| {
+                        Error::validation(
+                            "Validation failed: Visibility is not included in the list",
+                        )
+                    })?,
+                None => me.user.default_visibility,
+            };
+            // A reblog is never more visible than its original.
+            let visibility = if original.visibility == Visibility::Private {
+                Visibility::Private
+            } else {
+                visibility
+            };
+            let id = Id::generate();
+            let base = svc.base_url();
+            let new = NewStatus {
+                id,
+                account_id: me.account.id,
+                uri: format!(
+                    "{base}/users/{}/statuses/{id}/activity",
+                    me.account.username
+                ),
+                url: format!("{base}/@{}/{id}", me.account.username),
+                text: String::new(),
+                content: String::new(),
+                spoiler_text: String::new(),
+                sensitive: false,
+                visibility,
+                language: None,
+                in_reply_to_id: None,
+                in_reply_to_account_id: None,
+                reblog_of_id: Some(original.id),
+                conversation_id: id,
+                application_id: Some(me.token.application_id),
+                created_at: now(),
+                mentions: Vec::new(),
+                tags: Vec::new(),
+                poll: None,
+            };
+            let created = tx.insert_status(&new).await?;
+            notify(
+                &mut tx,
+                original.account_id,
+                me.account.id,
+                NotificationType::Reblog,
+                Some(original.id),
+            )
+            .await?;
+            created
+        }
+    };
+    let out = present::status(svc, &mut tx, Some(me.account.id), &reblog).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `POST /api/v1/statuses/:id/unreblog`: returns the original.
+pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Status> {
+    let mut tx = svc.db.write().await?;
+    let target = tx
+        .status_by_id(status_id(raw_id)?)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    let original_id = target.reblog_of_id.unwrap_or(target.id);
+    let original = visible_status(&mut tx, Some(me.account.id), original_id).await?;
+    if let Some(reblog) = tx.reblog_of(me.account.id, original.id).await? {
+        tx.delete_status(reblog.id).await?;
+        tx.delete_notifications_for(
+            original.account_id,
+            me.account.id,
+            Some(original.id),
+            "reblog",
+        )
+        .await?;
+    }
+    let fresh = tx
+        .status_by_id(original.id)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    let out = present::status(svc, &mut tx, Some(me.account.id), &fresh).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `GET /api/v1/statuses/:id/favourited_by` and `reblogged_by`.
+pub async fn interacted_by(
+    svc: &Services,
+    caller: &Caller,
+    raw_id: &str,
+    reblogs: bool,
+    page: &PageRequest,
+) -> Result<Page<api::Account>> {
+    let viewer = caller.optional_user("read:accounts")?.map(|v| v.account.id);
+    {
+        let mut tx = svc.db.read().await?;
+        visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
+    }
+    let id = status_id(raw_id)?;
+    let q = if reblogs {
+        RelatedAccounts::RebloggedBy(id)
+    } else {
+        RelatedAccounts::FavouritedBy(id)
+    };
+    crate::accounts::related(svc, q, page).await
+}
+
+/// `GET /api/v1/polls/:id`.
+pub async fn poll(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::Poll> {
+    let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
+    let mut tx = svc.db.read().await?;
+    let p = tx
+        .poll_by_id(status_id(raw_id)?)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    let s = visible_status(&mut tx, viewer, p.status_id).await?;
+    Ok(present::status(svc, &mut tx, viewer, &s)
+        .await?
+        .poll
+        .ok_or_else(Error::not_found)?)
+}
+
+/// `POST /api/v1/polls/:id/votes`.
+pub async fn vote(
+    svc: &Services,
+    me: &Viewer,
+    raw_id: &str,
+    choices: &[String],
+) -> Result<api::Poll> {
+    let mut tx = svc.db.write().await?;
+    let p = tx
+        .poll_by_id(status_id(raw_id)?)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    let s = visible_status(&mut tx, Some(me.account.id), p.status_id).await?;
+    if p.expired(now()) {
+        return Err(Error::validation(
+            "Validation failed: The poll has already ended",
+        ));
+    }
+    if s.account_id == me.account.id {
+        return Err(Error::validation(
+            "Validation failed: You cannot vote in your own poll",
+        ));
+    }
+    let mut parsed: Vec<i64> = Vec::new();
+    for c in choices {
+        let n: i64 = c
+            .trim()
+            .parse()
+            .map_err(|_| Error::validation("Validation failed: Choice is invalid"))?;
+        if n < 0 || n as usize >= p.options().len() {
+            return Err(Error::validation("Validation failed: Choice is invalid"));
+        }
+        if !parsed.contains(&n) {
+            parsed.push(n);
+        }
+    }
+    if parsed.is_empty() {
+        return Err(Error::validation("Validation failed: Votes can't be blank"));
+    }
+    if !p.multiple && parsed.len() > 1 {
+        return Err(Error::validation(
+            "Validation failed: You have already voted on this poll",
+        ));
+    }
+    tx.vote(p.id, me.account.id, &parsed, now()).await?;
+    let out = present::status(svc, &mut tx, Some(me.account.id), &s)
+        .await?
+        .poll
+        .ok_or_else(Error::not_found)?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Statuses the viewer favourited or bookmarked, paged by the mark id.
+pub async fn marked(
+    svc: &Services,
+    me: &Viewer,
+    mark: StatusMark,
+    page: &PageRequest,
+) -> Result<Page<api::Status>> {
+    let mut tx = svc.db.read().await?;
+    let rows: Vec<Keyed<Id>> = tx.marked_statuses(mark, me.account.id, page).await?;
+    let ids: Vec<Id> = rows.iter().map(|r| r.item).collect();
+    let found = tx.statuses_by_ids(&ids).await?;
+    let ordered: Vec<Status> = ids
+        .iter()
+        .filter_map(|id| found.iter().find(|s| s.id == *id).cloned())
+        .collect();
+    let list = visible(&mut tx, Some(me.account.id), &ordered, false).await?;
+    let rendered = present::statuses(svc, &mut tx, Some(me.account.id), &list).await?;
+    let mut page = Page::from_rows(rows, |r| r.key).map(|_| ());
+    page.items.clear();
+    Ok(Page {
+        items: rendered,
+        next_max_id: page.next_max_id,
+        prev_min_id: page.prev_min_id,
+    })
+}
