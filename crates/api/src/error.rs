@@ -43,11 +43,18 @@ impl IntoResponse for ApiError {
             }
             _ => self.0.message,
         };
-        (
-            status_of(self.0.kind),
-            Json(serde_json::json!({ "error": message })),
-        )
-            .into_response()
+        let mut body = serde_json::json!({ "error": message });
+        if !self.0.details.is_empty() {
+            let mut details = serde_json::Map::new();
+            for d in &self.0.details {
+                let entry = details.entry(d.field.clone()).or_insert_with(|| serde_json::Value::Array(Vec::new()));
+                if let Some(list) = entry.as_array_mut() {
+                    list.push(serde_json::json!({ "error": d.code, "description": d.description }));
+                }
+            }
+            body["details"] = serde_json::Value::Object(details);
+        }
+        (status_of(self.0.kind), Json(body)).into_response()
     }
 }
 
@@ -65,8 +72,7 @@ impl IntoResponse for OAuthApiError {
         if self.0.code == "server_error" {
             return ApiError(Error::new(self.0.kind, self.0.description)).into_response();
         }
-        let body =
-            serde_json::json!({ "error": self.0.code, "error_description": self.0.description });
+        let body = serde_json::json!({ "error": self.0.code, "error_description": self.0.description });
         (status_of(self.0.kind), Json(body)).into_response()
     }
 }

@@ -15,31 +15,21 @@ pub struct Auth(pub Caller);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(|t| t.trim().to_string());
         let token = header.or_else(|| {
-            parts.uri.query().and_then(|q| {
-                q.split('&')
-                    .find_map(|kv| kv.strip_prefix("access_token="))
-                    .map(|t| t.to_string())
-            })
+            parts
+                .uri
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")).map(|t| t.to_string()))
         });
-        let caller = ferrodon_service::auth::authenticate(
-            &state.svc,
-            token.as_deref().filter(|t| !t.is_empty()),
-        )
-        .await?;
+        let caller =
+            ferrodon_service::auth::authenticate(&state.svc, token.as_deref().filter(|t| !t.is_empty())).await?;
         Ok(Auth(caller))
     }
 }
@@ -57,11 +47,5 @@ pub fn page(params: &crate::params::Params, default: u32) -> Result<PageRequest,
         return Err(Error::bad_request("limit must be a positive number").into());
     }
     let max_id = id("max_id")?.filter(|i| i.0 > 0);
-    Ok(PageRequest::new(
-        max_id,
-        id("since_id")?,
-        id("min_id")?,
-        limit,
-        default,
-    ))
+    Ok(PageRequest::new(max_id, id("since_id")?, id("min_id")?, limit, default))
 }

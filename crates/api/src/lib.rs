@@ -19,7 +19,9 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::routing::get;
 use ferrodon_service::Services;
+use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
 /// State shared by every handler.
@@ -28,45 +30,30 @@ pub struct AppState {
     pub svc: Services,
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application, as a service: paths are matched with any trailing slash removed
+/// (Rails does the same, and clients such as Mastodon.py request `/api/v2/instance/`).
+pub fn app(svc: Services) -> NormalizePath<Router> {
+    NormalizePathLayer::trim_trailing_slash().layer(router(svc))
+}
+
+/// The routes (without path normalisation; see [`app`]).
 pub fn router(svc: Services) -> Router {
     let state = AppState { svc };
     // Mastodon allows any origin on the API, OAuth token endpoints and well-known documents.
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([
-            header::LINK,
-            header::HeaderName::from_static("x-ratelimit-reset"),
-        ]);
-    let api = mastodon::routes()
-        .merge(well_known::routes())
-        .merge(oauth::api_routes())
-        .layer(cors);
+        .expose_headers([header::LINK, header::HeaderName::from_static("x-ratelimit-reset")]);
+    let api = mastodon::routes().merge(well_known::routes()).merge(oauth::api_routes()).layer(cors);
     Router::new()
         .merge(api)
         .merge(oauth::routes())
-        .route(
-            "/health",
-            get(|| async {
-                (
-                    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-                    "OK",
-                )
-            }),
-        )
+        .route("/health", get(|| async { ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], "OK") }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

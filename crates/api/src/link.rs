@@ -31,30 +31,15 @@ fn url_with(base: &str, uri: &Uri, key: &str, id: Id) -> String {
 }
 
 /// The `Link` header for a page whose cursors are `next` (older) and `prev` (newer).
-pub fn link_header(
-    base: &str,
-    uri: &Uri,
-    next: Option<Id>,
-    prev: Option<Id>,
-) -> Option<HeaderValue> {
+pub fn link_header(base: &str, uri: &Uri, next: Option<Id>, prev: Option<Id>) -> Option<HeaderValue> {
     let mut links = Vec::new();
     if let Some(max) = next {
-        links.push(format!(
-            "<{}>; rel=\"next\"",
-            url_with(base, uri, "max_id", max)
-        ));
+        links.push(format!("<{}>; rel=\"next\"", url_with(base, uri, "max_id", max)));
     }
     if let Some(min) = prev {
-        links.push(format!(
-            "<{}>; rel=\"prev\"",
-            url_with(base, uri, "min_id", min)
-        ));
+        links.push(format!("<{}>; rel=\"prev\"", url_with(base, uri, "min_id", min)));
     }
-    if links.is_empty() {
-        None
-    } else {
-        HeaderValue::from_str(&links.join(", ")).ok()
-    }
+    if links.is_empty() { None } else { HeaderValue::from_str(&links.join(", ")).ok() }
 }
 
 impl<T: Serialize> IntoResponse for Paged<T> {
@@ -62,12 +47,7 @@ impl<T: Serialize> IntoResponse for Paged<T> {
         let header = if self.page.items.is_empty() {
             None
         } else {
-            link_header(
-                &self.base_url,
-                &self.uri,
-                self.page.next_max_id,
-                self.page.prev_min_id,
-            )
+            link_header(&self.base_url, &self.uri, self.page.next_max_id, self.page.prev_min_id)
         };
         let mut response = Json(self.page.items).into_response();
         if let Some(v) = header {

@@ -20,31 +20,20 @@ impl<S: Send + Sync> FromRequest<S> for Params {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let query = req.uri().query().unwrap_or("").to_string();
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| Error::bad_request("Request body could not be read"))?;
+        let content_type =
+            req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let body =
+            Bytes::from_request(req, state).await.map_err(|_| Error::bad_request("Request body could not be read"))?;
         let mut params = Params::default();
         params.merge_form(&query);
         if content_type.starts_with("application/json") {
             if !body.is_empty() {
-                let v: Value = serde_json::from_slice(&body).map_err(|e| {
-                    Error::bad_request(format!(
-                        "Error occurred while parsing request parameters: {e}"
-                    ))
-                })?;
+                let v: Value = serde_json::from_slice(&body)
+                    .map_err(|e| Error::bad_request(format!("Error occurred while parsing request parameters: {e}")))?;
                 match v {
                     Value::Object(m) => params.0.extend(m),
                     _ => {
-                        return Err(Error::bad_request(
-                            "Error occurred while parsing request parameters",
-                        )
-                        .into());
+                        return Err(Error::bad_request("Error occurred while parsing request parameters").into());
                     }
                 }
             }
@@ -123,11 +112,7 @@ fn insert(root: &mut Map<String, Value>, key: &str, value: Value) {
                     *slot = Value::Object(Map::new());
                 }
                 let obj = slot.as_object_mut().expect("object");
-                place(
-                    obj.entry(key.to_string()).or_insert(Value::Null),
-                    rest,
-                    value,
-                );
+                place(obj.entry(key.to_string()).or_insert(Value::Null), rest, value);
             }
         }
     }
@@ -148,11 +133,7 @@ impl Params {
 
     /// Text fields of a multipart body (files are ignored until media uploads exist).
     fn merge_multipart(&mut self, content_type: &str, body: &[u8]) {
-        let Some(boundary) = content_type
-            .split("boundary=")
-            .nth(1)
-            .map(|b| b.trim_matches('"').to_string())
-        else {
+        let Some(boundary) = content_type.split("boundary=").nth(1).map(|b| b.trim_matches('"').to_string()) else {
             return;
         };
         let delimiter = format!("--{boundary}");
@@ -164,11 +145,7 @@ impl Params {
             if headers.contains("filename=") {
                 continue;
             }
-            let Some(name) = headers
-                .split("name=\"")
-                .nth(1)
-                .and_then(|n| n.split('"').next())
-            else {
+            let Some(name) = headers.split("name=\"").nth(1).and_then(|n| n.split('"').next()) else {
                 continue;
             };
             let value = content.strip_suffix("\r\n").unwrap_or(content);
@@ -265,10 +242,7 @@ mod tests {
         assert_eq!(poll.int("expires_in").unwrap(), Some(300));
         assert_eq!(p.list("media_ids"), vec!["1"]);
         let fields = p.object("fields_attributes").unwrap();
-        assert_eq!(
-            fields.object("0").unwrap().str("name").as_deref(),
-            Some("x y")
-        );
+        assert_eq!(fields.object("0").unwrap().str("name").as_deref(), Some("x y"));
     }
 
     #[test]

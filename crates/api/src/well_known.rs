@@ -8,10 +8,7 @@ use axum::routing::get;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/.well-known/oauth-authorization-server",
-        get(oauth_authorization_server),
-    )
+    Router::new().route("/.well-known/oauth-authorization-server", get(oauth_authorization_server))
 }
 
 /// `GET /.well-known/oauth-authorization-server`

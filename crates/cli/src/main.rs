@@ -10,11 +10,7 @@ use ferrodon_config::Config;
 use ferrodon_domain::model::Role;
 
 #[derive(Parser)]
-#[command(
-    name = "ferrodon",
-    version,
-    about = "A Mastodon-compatible social network server"
-)]
+#[command(name = "ferrodon", version, about = "A Mastodon-compatible social network server")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,9 +82,7 @@ fn parse_role(raw: Option<&str>) -> Result<Option<Role>, String> {
             "admin" => Ok(Some(Role::Admin)),
             "moderator" => Ok(Some(Role::Moderator)),
             "user" | "" => Ok(Some(Role::User)),
-            _ => Err(format!(
-                "Cannot find user role with that name: {r} (use Owner, Admin or Moderator)"
-            )),
+            _ => Err(format!("Cannot find user role with that name: {r} (use Owner, Admin or Moderator)")),
         },
     }
 }
@@ -103,10 +97,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -137,9 +128,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Config {
-            command: ConfigCommand::Check,
-        } => {
+        Command::Config { command: ConfigCommand::Check } => {
             for (k, v) in config.describe() {
                 println!("{k}={v}");
             }
@@ -158,18 +147,10 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     }
 }
 
-async fn accounts(
-    svc: &ferrodon_service::Services,
-    command: AccountsCommand,
-) -> Result<(), String> {
+async fn accounts(svc: &ferrodon_service::Services, command: AccountsCommand) -> Result<(), String> {
     use ferrodon_service::accounts as a;
     match command {
-        AccountsCommand::Create {
-            username,
-            email,
-            confirmed,
-            role,
-        } => {
+        AccountsCommand::Create { username, email, confirmed, role } => {
             let role = parse_role(role.as_deref())?.unwrap_or(Role::User);
             let password = a::generate_password();
             let new = a::NewAccount {
@@ -186,32 +167,13 @@ async fn accounts(
             println!("New password: {password}");
             Ok(())
         }
-        AccountsCommand::Modify {
-            username,
-            reset_password,
-            role,
-            confirm,
-            approve,
-            disable,
-            enable,
-        } => {
+        AccountsCommand::Modify { username, reset_password, role, confirm, approve, disable, enable } => {
             let role = parse_role(role.as_deref())?;
-            let m = a::Modification {
-                reset_password,
-                role,
-                confirm,
-                approve,
-                disable,
-                enable,
-            };
-            let password = a::modify(svc, &username, m)
-                .await
-                .map_err(|e| match e.kind {
-                    ferrodon_kernel::ErrorKind::NotFound => {
-                        "No user with such username".to_string()
-                    }
-                    _ => e.message,
-                })?;
+            let m = a::Modification { reset_password, role, confirm, approve, disable, enable };
+            let password = a::modify(svc, &username, m).await.map_err(|e| match e.kind {
+                ferrodon_kernel::ErrorKind::NotFound => "No user with such username".to_string(),
+                _ => e.message,
+            })?;
             println!("OK");
             if let Some(p) = password {
                 println!("New password: {p}");

@@ -11,20 +11,13 @@ use ferrodon_storage::SqlDatabase;
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| {
-            EnvFilter::try_new(std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into()))
-        })
+        .or_else(|_| EnvFilter::try_new(std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into())))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 pub async fn connect(config: &Config) -> Result<SqlDatabase, String> {
-    SqlDatabase::connect(&config.database)
-        .await
-        .map_err(|e| e.message)
+    SqlDatabase::connect(&config.database).await.map_err(|e| e.message)
 }
 
 /// Connects and checks the schema. The embedded SQLite database migrates itself; PostgreSQL
@@ -53,20 +46,14 @@ pub async fn services(config: &Config, serving: bool) -> Result<Services, String
 /// `ferrodon serve`: every role in one process, until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> Result<(), String> {
     let svc = services(&config, true).await?;
-    let app = ferrodon_api::router(svc.clone());
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(ferrodon_api::app(svc.clone()));
     let address = format!("{}:{}", config.bind, config.port);
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     tracing::info!(%address, url = %config.base_url(), database = svc.db.engine(), "ferrodon is listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())?;
     tracing::info!("shutting down");
-    tokio::time::timeout(Duration::from_secs(10), svc.db.close())
-        .await
-        .ok();
+    tokio::time::timeout(Duration::from_secs(10), svc.db.close()).await.ok();
     Ok(())
 }
 
@@ -76,8 +63,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -72,12 +72,10 @@ impl Vars {
         for file in [".env", ".env.production"] {
             let path = dir.join(file);
             if path.exists() {
-                let iter = dotenvy::from_path_iter(&path).map_err(|e| {
-                    Error::validation(format!("cannot read {}: {e}", path.display()))
-                })?;
+                let iter = dotenvy::from_path_iter(&path)
+                    .map_err(|e| Error::validation(format!("cannot read {}: {e}", path.display())))?;
                 for item in iter {
-                    let (k, v) =
-                        item.map_err(|e| Error::validation(format!("{}: {e}", path.display())))?;
+                    let (k, v) = item.map_err(|e| Error::validation(format!("{}: {e}", path.display())))?;
                     map.insert(k, v);
                 }
             }
@@ -87,12 +85,7 @@ impl Vars {
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vars {
-        Vars(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Vars(pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -105,9 +98,7 @@ impl Vars {
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => Ok(true),
                 "false" | "0" | "no" | "off" => Ok(false),
-                _ => Err(Error::validation(format!(
-                    "{key} must be true or false, got {v:?}"
-                ))),
+                _ => Err(Error::validation(format!("{key} must be true or false, got {v:?}"))),
             },
         }
     }
@@ -115,9 +106,7 @@ impl Vars {
     fn number<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| Error::validation(format!("{key} must be a number, got {v:?}"))),
+            Some(v) => v.parse().map_err(|_| Error::validation(format!("{key} must be a number, got {v:?}"))),
         }
     }
 }
@@ -131,19 +120,11 @@ impl Config {
     }
 
     pub fn from_vars(v: &Vars) -> Result<Config> {
-        let local_domain = v
-            .get("LOCAL_DOMAIN")
-            .unwrap_or("localhost:3000")
-            .to_ascii_lowercase();
+        let local_domain = v.get("LOCAL_DOMAIN").unwrap_or("localhost:3000").to_ascii_lowercase();
         validate_domain("LOCAL_DOMAIN", &local_domain)?;
-        let web_domain = v
-            .get("WEB_DOMAIN")
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_else(|| local_domain.clone());
+        let web_domain = v.get("WEB_DOMAIN").map(str::to_ascii_lowercase).unwrap_or_else(|| local_domain.clone());
         validate_domain("WEB_DOMAIN", &web_domain)?;
-        let host = web_domain
-            .rsplit_once(':')
-            .map_or(web_domain.as_str(), |(h, _)| h);
+        let host = web_domain.rsplit_once(':').map_or(web_domain.as_str(), |(h, _)| h);
         let loopback = host == "localhost" || host.starts_with("127.") || host == "[::1]";
         let https = v.bool("LOCAL_HTTPS", !loopback)?;
         let port: u16 = v.number("PORT", 3000)?;
@@ -175,12 +156,7 @@ impl Config {
             contact_email: v
                 .get("SMTP_FROM_ADDRESS")
                 .map(str::to_string)
-                .unwrap_or_else(|| {
-                    format!(
-                        "notifications@{}",
-                        local_domain.split(':').next().unwrap_or("")
-                    )
-                }),
+                .unwrap_or_else(|| format!("notifications@{}", local_domain.split(':').next().unwrap_or(""))),
             local_domain,
             web_domain,
             scheme: if https { "https" } else { "http" },
@@ -208,34 +184,21 @@ impl Config {
             ("LOCAL_HTTPS".into(), (self.scheme == "https").to_string()),
             ("BIND".into(), self.bind.clone()),
             ("PORT".into(), self.port.to_string()),
-            (
-                "FERRODON_DATA_DIR".into(),
-                self.data_dir.display().to_string(),
-            ),
+            ("FERRODON_DATA_DIR".into(), self.data_dir.display().to_string()),
         ];
         match &self.database {
             DatabaseConfig::Sqlite { path } => {
                 out.push(("DATABASE".into(), format!("sqlite:{}", path.display())));
             }
-            DatabaseConfig::Postgres {
-                url,
-                pool,
-                prepared_statements,
-            } => {
+            DatabaseConfig::Postgres { url, pool, prepared_statements } => {
                 out.push(("DATABASE_URL".into(), mask_url(url)));
                 out.push(("DB_POOL".into(), pool.to_string()));
-                out.push((
-                    "PREPARED_STATEMENTS".into(),
-                    prepared_statements.to_string(),
-                ));
+                out.push(("PREPARED_STATEMENTS".into(), prepared_statements.to_string()));
             }
         }
         out.push(("SECRET_KEY_BASE".into(), mask(&self.secret_key_base)));
         out.push(("SINGLE_USER_MODE".into(), self.single_user_mode.to_string()));
-        out.push((
-            "FERRODON_REGISTRATIONS".into(),
-            self.registrations_mode.as_str().into(),
-        ));
+        out.push(("FERRODON_REGISTRATIONS".into(), self.registrations_mode.as_str().into()));
         if let Some(s) = &self.streaming_api_base_url {
             out.push(("STREAMING_API_BASE_URL".into(), s.clone()));
         }
@@ -257,15 +220,8 @@ fn validate_domain(key: &str, d: &str) -> Result<()> {
     let ok = !d.is_empty()
         && !d.contains('/')
         && !d.contains("://")
-        && d.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::validation(format!(
-            "{key} must be a bare domain like example.com, got {d:?}"
-        )))
-    }
+        && d.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if ok { Ok(()) } else { Err(Error::validation(format!("{key} must be a bare domain like example.com, got {d:?}"))) }
 }
 
 fn database_config(v: &Vars, data_dir: &Path) -> Result<DatabaseConfig> {
@@ -276,19 +232,10 @@ fn database_config(v: &Vars, data_dir: &Path) -> Result<DatabaseConfig> {
     }
     if let Some(url) = v.get("DATABASE_URL") {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DatabaseConfig::Postgres {
-                url: url.to_string(),
-                pool,
-                prepared_statements,
-            });
+            return Ok(DatabaseConfig::Postgres { url: url.to_string(), pool, prepared_statements });
         }
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            return Ok(DatabaseConfig::Sqlite {
-                path: PathBuf::from(path),
-            });
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            return Ok(DatabaseConfig::Sqlite { path: PathBuf::from(path) });
         }
         return Err(Error::validation(format!(
             "DATABASE_URL must start with postgres:// or sqlite:, got {:?}",
@@ -307,31 +254,15 @@ fn database_config(v: &Vars, data_dir: &Path) -> Result<DatabaseConfig> {
         }
         url.push_str(&format!("@{host}:{port}/{}", enc(name)));
         if let Some(mode) = v.get("DB_SSLMODE") {
-            const MODES: [&str; 6] = [
-                "disable",
-                "allow",
-                "prefer",
-                "require",
-                "verify-ca",
-                "verify-full",
-            ];
+            const MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
             if !MODES.contains(&mode) {
-                return Err(Error::validation(format!(
-                    "DB_SSLMODE must be one of {}, got {mode:?}",
-                    MODES.join(", ")
-                )));
+                return Err(Error::validation(format!("DB_SSLMODE must be one of {}, got {mode:?}", MODES.join(", "))));
             }
             url.push_str(&format!("?sslmode={mode}"));
         }
-        return Ok(DatabaseConfig::Postgres {
-            url,
-            pool,
-            prepared_statements,
-        });
+        return Ok(DatabaseConfig::Postgres { url, pool, prepared_statements });
     }
-    Ok(DatabaseConfig::Sqlite {
-        path: data_dir.join("ferrodon.db"),
-    })
+    Ok(DatabaseConfig::Sqlite { path: data_dir.join("ferrodon.db") })
 }
 
 fn enc(s: &str) -> String {
@@ -361,11 +292,7 @@ pub fn mask_url(url: &str) -> String {
 }
 
 fn mask(secret: &str) -> String {
-    format!(
-        "****{} ({} characters)",
-        &secret[secret.len().saturating_sub(4)..],
-        secret.len()
-    )
+    format!("****{} ({} characters)", &secret[secret.len().saturating_sub(4)..], secret.len())
 }
 
 /// Reads a secret kept in the data directory, generating it on first start.
@@ -379,12 +306,8 @@ fn generated_secret(data_dir: &Path, name: &str) -> Result<String> {
             return Ok(s);
         }
     }
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        Error::validation(format!(
-            "cannot create data directory {}: {e}",
-            data_dir.display()
-        ))
-    })?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| Error::validation(format!("cannot create data directory {}: {e}", data_dir.display())))?;
     let mut bytes = [0u8; 64];
     rand::rng().fill_bytes(&mut bytes);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -400,10 +323,7 @@ mod tests {
     use super::*;
 
     fn tmp() -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "ferrodon-config-{}",
-            ferrodon_kernel::Id::generate()
-        ));
+        let d = std::env::temp_dir().join(format!("ferrodon-config-{}", ferrodon_kernel::Id::generate()));
         std::fs::create_dir_all(&d).unwrap();
         d
     }
@@ -411,27 +331,14 @@ mod tests {
     #[test]
     fn defaults_are_the_embedded_server() {
         let dir = tmp();
-        let c = Config::from_vars(&Vars::from_pairs([(
-            "FERRODON_DATA_DIR",
-            dir.to_str().unwrap(),
-        )]))
-        .unwrap();
+        let c = Config::from_vars(&Vars::from_pairs([("FERRODON_DATA_DIR", dir.to_str().unwrap())])).unwrap();
         assert_eq!(c.local_domain, "localhost:3000");
         assert_eq!(c.base_url(), "http://localhost:3000");
         assert_eq!(c.port, 3000);
         assert_eq!(c.bind, "127.0.0.1");
-        assert_eq!(
-            c.database,
-            DatabaseConfig::Sqlite {
-                path: dir.join("ferrodon.db")
-            }
-        );
+        assert_eq!(c.database, DatabaseConfig::Sqlite { path: dir.join("ferrodon.db") });
         // The generated secret is kept.
-        let again = Config::from_vars(&Vars::from_pairs([(
-            "FERRODON_DATA_DIR",
-            dir.to_str().unwrap(),
-        )]))
-        .unwrap();
+        let again = Config::from_vars(&Vars::from_pairs([("FERRODON_DATA_DIR", dir.to_str().unwrap())])).unwrap();
         assert_eq!(c.secret_key_base, again.secret_key_base);
     }
 
@@ -459,21 +366,15 @@ mod tests {
         assert_eq!(c.base_url(), "https://example.com");
         let described = format!("{c:?}");
         assert!(!described.contains("p%40ss"), "{described}");
-        assert!(
-            !described.contains("0123456789abcdef0123456789"),
-            "{described}"
-        );
+        assert!(!described.contains("0123456789abcdef0123456789"), "{described}");
     }
 
     #[test]
     fn invalid_values_are_named() {
         let bad = |k: &'static str, val: &'static str| {
-            Config::from_vars(&Vars::from_pairs([
-                (k, val),
-                ("SECRET_KEY_BASE", "x".repeat(40).leak()),
-            ]))
-            .unwrap_err()
-            .message
+            Config::from_vars(&Vars::from_pairs([(k, val), ("SECRET_KEY_BASE", "x".repeat(40).leak())]))
+                .unwrap_err()
+                .message
         };
         assert!(bad("PORT", "eighty").contains("PORT"));
         let sslmode = Vars::from_pairs([
@@ -481,12 +382,7 @@ mod tests {
             ("DB_SSLMODE", "sometimes"),
             ("SECRET_KEY_BASE", "x".repeat(40).leak()),
         ]);
-        assert!(
-            Config::from_vars(&sslmode)
-                .unwrap_err()
-                .message
-                .contains("DB_SSLMODE")
-        );
+        assert!(Config::from_vars(&sslmode).unwrap_err().message.contains("DB_SSLMODE"));
         assert!(bad("LOCAL_DOMAIN", "https://x.org/").contains("LOCAL_DOMAIN"));
         assert!(bad("SINGLE_USER_MODE", "maybe").contains("SINGLE_USER_MODE"));
         assert!(bad("BIND", "everywhere").contains("BIND"));

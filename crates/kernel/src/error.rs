@@ -30,15 +30,35 @@ pub enum ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// Per-field validation details (Mastodon's registration `details`).
+    pub details: Vec<FieldError>,
+}
+
+/// One failed rule on one input field: `ERR_TAKEN`, `ERR_BLANK`, …
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+    pub description: String,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), details: Vec::new() }
+    }
+
+    /// A validation error on one field, with Mastodon's error code.
+    pub fn field(field: &str, code: &str, description: &str) -> Self {
+        let label = {
+            let mut c = field.chars();
+            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default().replace('_', " ")
+        };
         Self {
-            kind,
-            message: message.into(),
+            kind: ErrorKind::Validation,
+            message: format!("Validation failed: {label} {description}"),
+            details: vec![FieldError { field: field.into(), code: code.into(), description: description.into() }],
         }
     }
     pub fn bad_request(m: impl Into<String>) -> Self {

@@ -10,19 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::time::{Millis, now_ms};
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
 #[serde(transparent)]
 pub struct Id(pub i64);
@@ -35,11 +23,7 @@ impl Id {
         let floor = (now_ms().max(0) as u64) << 16;
         let mut prev = LAST.load(Ordering::Relaxed);
         loop {
-            let next = if prev >= floor {
-                prev + 1
-            } else {
-                floor | seed()
-            };
+            let next = if prev >= floor { prev + 1 } else { floor | seed() };
             match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return Id(next as i64),
                 Err(p) => prev = p,

@@ -5,6 +5,6 @@ pub mod id;
 pub mod page;
 pub mod time;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, FieldError, Result};
 pub use id::Id;
 pub use page::{Page, PageRequest};

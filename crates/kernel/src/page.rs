@@ -16,24 +16,13 @@ pub struct PageRequest {
 
 impl PageRequest {
     /// Mastodon clamps `limit` to `[1, 2 × default]`; missing or zero means the default.
-    pub fn new(
-        max_id: Option<Id>,
-        since_id: Option<Id>,
-        min_id: Option<Id>,
-        limit: Option<i64>,
-        default: u32,
-    ) -> Self {
+    pub fn new(max_id: Option<Id>, since_id: Option<Id>, min_id: Option<Id>, limit: Option<i64>, default: u32) -> Self {
         let max = default * 2;
         let limit = match limit {
             None | Some(0) => default,
             Some(l) => (l.unsigned_abs().min(max as u64) as u32).max(1),
         };
-        Self {
-            max_id,
-            since_id,
-            min_id,
-            limit,
-        }
+        Self { max_id, since_id, min_id, limit }
     }
 
     /// Lower bound and whether the page hugs it (`min_id`) rather than the top (`since_id`).
@@ -61,11 +50,7 @@ impl<T> Page<T> {
     pub fn from_rows(items: Vec<T>, key: impl Fn(&T) -> Id) -> Self {
         let next_max_id = items.last().map(&key);
         let prev_min_id = items.first().map(&key);
-        Page {
-            items,
-            next_max_id,
-            prev_min_id,
-        }
+        Page { items, next_max_id, prev_min_id }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
@@ -77,11 +62,7 @@ impl<T> Page<T> {
     }
 
     pub fn empty() -> Self {
-        Page {
-            items: Vec::new(),
-            next_max_id: None,
-            prev_min_id: None,
-        }
+        Page { items: Vec::new(), next_max_id: None, prev_min_id: None }
     }
 }
 

@@ -6,10 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub type Millis = i64;
 
 pub fn now_ms() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Renders as Mastodon does: RFC 3339 with milliseconds and `Z` (`2019-12-05T04:05:08.302Z`).
@@ -35,24 +32,11 @@ pub fn date(ms: Millis) -> String {
 /// offset). Returns `None` on anything else.
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
     let b = s.trim().as_bytes();
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
-    {
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        std::str::from_utf8(&b[r]).ok()?.parse().ok()
-    };
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { std::str::from_utf8(&b[r]).ok()?.parse().ok() };
+    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -126,14 +110,8 @@ mod tests {
 
     #[test]
     fn parses_round_trip_and_offsets() {
-        assert_eq!(
-            parse_rfc3339("2019-12-05T04:05:08.302Z"),
-            Some(1_575_518_708_302)
-        );
-        assert_eq!(
-            parse_rfc3339("2019-12-05T05:05:08+01:00"),
-            Some(1_575_518_708_000)
-        );
+        assert_eq!(parse_rfc3339("2019-12-05T04:05:08.302Z"), Some(1_575_518_708_302));
+        assert_eq!(parse_rfc3339("2019-12-05T05:05:08+01:00"), Some(1_575_518_708_000));
         assert_eq!(parse_rfc3339("2019-12-05"), None);
         assert_eq!(parse_rfc3339("garbage-not-a-date"), None);
     }

@@ -248,7 +248,8 @@ pub struct NotificationGroup {
     pub notifications_count: i64,
     #[serde(rename = "type")]
     pub kind: String,
-    pub most_recent_notification_id: String,
+    /// An integer in Mastodon's JSON, unlike every other id.
+    pub most_recent_notification_id: i64,
     pub page_min_id: String,
     pub page_max_id: String,
     pub latest_page_notification_at: String,

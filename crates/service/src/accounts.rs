@@ -25,64 +25,40 @@ pub struct NewAccount<'a> {
 
 fn validate_username(username: &str) -> Result<()> {
     if username.is_empty() {
-        return Err(Error::validation(
-            "Validation failed: Username can't be blank",
-        ));
+        return Err(Error::field("username", "ERR_BLANK", "can't be blank"));
     }
     if username.chars().count() > limits::USERNAME_MAX_CHARS {
-        return Err(Error::validation(
-            "Validation failed: Username is too long (maximum is 30 characters)",
-        ));
+        return Err(Error::field("username", "ERR_TOO_LONG", "is too long (maximum is 30 characters)"));
     }
-    if !username
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return Err(Error::validation(
-            "Validation failed: Username must contain only letters, numbers and underscores",
-        ));
+    if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::field("username", "ERR_INVALID", "must contain only letters, numbers and underscores"));
     }
-    const RESERVED: &[&str] = &[
-        "admin",
-        "support",
-        "help",
-        "root",
-        "webmaster",
-        "administrator",
-        "mod",
-        "moderator",
-    ];
+    const RESERVED: &[&str] = &["admin", "support", "help", "root", "webmaster", "administrator", "mod", "moderator"];
     if RESERVED.contains(&username.to_lowercase().as_str()) {
-        return Err(Error::validation("Validation failed: Username is reserved"));
+        return Err(Error::field("username", "ERR_RESERVED", "is reserved"));
     }
     Ok(())
 }
 
 fn validate_email(email: &str) -> Result<()> {
-    let ok = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !email.contains(char::is_whitespace)
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::validation("Validation failed: Email is invalid"))
+    if email.trim().is_empty() {
+        return Err(Error::field("email", "ERR_BLANK", "can't be blank"));
     }
+    let ok = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !email.contains(char::is_whitespace)
+    });
+    if ok { Ok(()) } else { Err(Error::field("email", "ERR_INVALID", "is invalid")) }
 }
 
 fn validate_password(password: &str) -> Result<()> {
-    let n = password.chars().count();
-    if n < 8 {
-        return Err(Error::validation(
-            "Validation failed: Password is too short (minimum is 8 characters)",
-        ));
+    if password.is_empty() {
+        return Err(Error::field("password", "ERR_BLANK", "can't be blank"));
+    }
+    if password.chars().count() < 8 {
+        return Err(Error::field("password", "ERR_TOO_SHORT", "is too short (minimum is 8 characters)"));
     }
     if password.len() > 72 {
-        return Err(Error::validation(
-            "Validation failed: Password is too long (maximum is 72 characters)",
-        ));
+        return Err(Error::field("password", "ERR_TOO_LONG", "is too long (maximum is 72 characters)"));
     }
     Ok(())
 }
@@ -90,9 +66,7 @@ fn validate_password(password: &str) -> Result<()> {
 /// A password as tootctl prints it: 32 hex characters.
 pub fn generate_password() -> String {
     let mut rng = rand::rng();
-    (0..32)
-        .map(|_| format!("{:x}", rng.random_range(0..16u8)))
-        .collect()
+    (0..32).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect()
 }
 
 /// Creates a local account (CLI and registration). `Conflict` on a taken username or e-mail.
@@ -100,6 +74,15 @@ pub async fn create(svc: &Services, new: NewAccount<'_>) -> Result<(Account, Use
     validate_username(new.username)?;
     validate_email(new.email)?;
     validate_password(new.password)?;
+    {
+        let mut tx = svc.db.read().await?;
+        if tx.account_by_username(new.username, "").await?.is_some() {
+            return Err(Error::field("username", "ERR_TAKEN", "has already been taken"));
+        }
+        if tx.user_by_email(new.email).await?.is_some() {
+            return Err(Error::field("email", "ERR_TAKEN", "has already been taken"));
+        }
+    }
     let encrypted_password = hash_password(new.password).await?;
     let base = svc.base_url();
     let record = NewLocalAccount {
@@ -135,33 +118,19 @@ pub async fn register(
         Caller::User(_) => return Err(Error::forbidden("This method requires an app token")),
     };
     if !scopes.allows("write:accounts") {
-        return Err(Error::forbidden(
-            "This action is outside the authorized scopes",
-        ));
+        return Err(Error::forbidden("This action is outside the authorized scopes"));
     }
     use ferrodon_config::RegistrationsMode;
     if svc.config.registrations_mode == RegistrationsMode::None || svc.config.single_user_mode {
         return Err(Error::forbidden("Registrations are closed"));
     }
     if !agreement {
-        return Err(Error::validation(
-            "Validation failed: Agreement must be accepted",
-        ));
+        return Err(Error::field("agreement", "ERR_ACCEPTED", "must be accepted"));
     }
     let approved = svc.config.registrations_mode == RegistrationsMode::Open;
-    let (_, user) = create(
-        svc,
-        NewAccount {
-            username,
-            email,
-            password,
-            confirmed: false,
-            approved,
-            role: Role::User,
-            locale,
-        },
-    )
-    .await?;
+    let (_, user) =
+        create(svc, NewAccount { username, email, password, confirmed: false, approved, role: Role::User, locale })
+            .await?;
     // The token belongs to the registering app and carries its scopes.
     let raw = crate::auth::random_token();
     let token = ferrodon_domain::model::AccessToken {
@@ -198,22 +167,12 @@ pub struct Modification {
 /// Applies an admin modification; returns a new password when one was generated.
 pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<Option<String>> {
     let mut tx = svc.db.write().await?;
-    let account = tx
-        .account_by_username(username, "")
-        .await?
-        .ok_or_else(|| Error::not_found())?;
-    let user = tx
-        .user_by_account(account.id)
-        .await?
-        .ok_or_else(|| Error::not_found())?;
+    let account = tx.account_by_username(username, "").await?.ok_or_else(|| Error::not_found())?;
+    let user = tx.user_by_account(account.id).await?.ok_or_else(|| Error::not_found())?;
     if let Some(role) = m.role {
         tx.set_user_role(user.id, role).await?;
     }
-    let confirmed_at = if m.confirm {
-        user.confirmed_at.or(Some(now()))
-    } else {
-        user.confirmed_at
-    };
+    let confirmed_at = if m.confirm { user.confirmed_at.or(Some(now())) } else { user.confirmed_at };
     let approved = user.approved || m.approve || m.confirm;
     let disabled = if m.disable {
         true
@@ -222,16 +181,14 @@ pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<O
     } else {
         user.disabled
     };
-    tx.set_user_flags(user.id, confirmed_at, approved, disabled)
-        .await?;
+    tx.set_user_flags(user.id, confirmed_at, approved, disabled).await?;
     if m.disable {
         tx.revoke_user_tokens(user.id, now()).await?;
     }
     let mut password = None;
     if m.reset_password {
         let p = generate_password();
-        tx.set_user_password(user.id, &hash_password(&p).await?)
-            .await?;
+        tx.set_user_password(user.id, &hash_password(&p).await?).await?;
         tx.revoke_user_tokens(user.id, now()).await?;
         password = Some(p);
     }
@@ -242,42 +199,26 @@ pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<O
 /// Deletes a local account with everything it owns.
 pub async fn delete(svc: &Services, username: &str) -> Result<()> {
     let mut tx = svc.db.write().await?;
-    let account = tx
-        .account_by_username(username, "")
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let account = tx.account_by_username(username, "").await?.ok_or_else(Error::not_found)?;
     tx.delete_account(account.id).await?;
     tx.commit().await
 }
 
 async fn follow_requests_count(tx: &mut Box<dyn Tx>, account_id: Id) -> Result<i64> {
-    let page = PageRequest {
-        limit: 1000,
-        ..Default::default()
-    };
-    Ok(tx
-        .list_related_accounts(RelatedAccounts::FollowRequests(account_id), &page)
-        .await?
-        .len() as i64)
+    let page = PageRequest { limit: 1000, ..Default::default() };
+    Ok(tx.list_related_accounts(RelatedAccounts::FollowRequests(account_id), &page).await?.len() as i64)
 }
 
 /// `GET /api/v1/accounts/verify_credentials`.
 pub async fn verify_credentials(svc: &Services, caller: &Caller) -> Result<api::Account> {
     let me = match caller.require_user("read:accounts") {
         Ok(v) => v,
-        Err(e) if e.kind == ferrodon_kernel::ErrorKind::Forbidden => {
-            caller.require_user("profile")?
-        }
+        Err(e) if e.kind == ferrodon_kernel::ErrorKind::Forbidden => caller.require_user("profile")?,
         Err(e) => return Err(e),
     };
     let mut tx = svc.db.read().await?;
     let count = follow_requests_count(&mut tx, me.account.id).await?;
-    Ok(present::credential_account(
-        svc,
-        &me.account,
-        &me.user,
-        count,
-    ))
+    Ok(present::credential_account(svc, &me.account, &me.user, count))
 }
 
 /// `PATCH /api/v1/accounts/update_credentials`: absent fields stay as they are.
@@ -296,52 +237,35 @@ pub struct CredentialsUpdate {
     pub language: Option<String>,
 }
 
-pub async fn update_credentials(
-    svc: &Services,
-    me: &Viewer,
-    u: CredentialsUpdate,
-) -> Result<api::Account> {
+pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdate) -> Result<api::Account> {
     let a = &me.account;
     let display_name = u.display_name.unwrap_or_else(|| a.display_name.clone());
     if display_name.chars().count() > limits::MAX_DISPLAY_NAME_CHARS {
-        return Err(Error::validation(
-            "Validation failed: Display name is too long (maximum is 30 characters)",
-        ));
+        return Err(Error::validation("Validation failed: Display name is too long (maximum is 30 characters)"));
     }
     let note_source = u.note.unwrap_or_else(|| a.note_source.clone());
     if note_source.chars().count() > limits::MAX_NOTE_CHARS {
-        return Err(Error::validation(
-            "Validation failed: Note is too long (maximum is 500 characters)",
-        ));
+        return Err(Error::validation("Validation failed: Note is too long (maximum is 500 characters)"));
     }
     let fields = match u.fields {
         None => a.fields(),
-        Some(f) => f
-            .into_iter()
-            .filter(|f| !(f.name.trim().is_empty() && f.value.trim().is_empty()))
-            .collect(),
+        Some(f) => f.into_iter().filter(|f| !(f.name.trim().is_empty() && f.value.trim().is_empty())).collect(),
     };
     if fields.len() > limits::MAX_PROFILE_FIELDS {
-        return Err(Error::validation(
-            "Validation failed: Fields is too long (maximum is 4 fields)",
-        ));
+        return Err(Error::validation("Validation failed: Fields is too long (maximum is 4 fields)"));
     }
     if fields.iter().any(|f| {
         f.name.chars().count() > limits::PROFILE_FIELD_NAME_CHARS
             || f.value.chars().count() > limits::PROFILE_FIELD_VALUE_CHARS
     }) {
-        return Err(Error::validation(
-            "Validation failed: Fields is too long (maximum is 255 characters)",
-        ));
+        return Err(Error::validation("Validation failed: Fields is too long (maximum is 255 characters)"));
     }
     let prefs = UserPreferences {
         default_visibility: match u.privacy.as_deref() {
             None => me.user.default_visibility,
             Some(p) => Visibility::parse(p)
                 .filter(|v| *v != Visibility::Direct)
-                .ok_or_else(|| {
-                    Error::validation("Validation failed: Privacy is not included in the list")
-                })?,
+                .ok_or_else(|| Error::validation("Validation failed: Privacy is not included in the list"))?,
         },
         default_sensitive: u.sensitive.unwrap_or(me.user.default_sensitive),
         default_language: match u.language {
@@ -366,10 +290,7 @@ pub async fn update_credentials(
     tx.update_profile(a.id, &update, now()).await?;
     tx.set_user_preferences(me.user.id, &prefs).await?;
     let account = tx.account_by_id(a.id).await?.ok_or_else(Error::not_found)?;
-    let user = tx
-        .user_by_id(me.user.id)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let user = tx.user_by_id(me.user.id).await?.ok_or_else(Error::not_found)?;
     let count = follow_requests_count(&mut tx, a.id).await?;
     tx.commit().await?;
     Ok(present::credential_account(svc, &account, &user, count))
@@ -382,16 +303,10 @@ async fn render_note(svc: &Services, tx: &mut Box<dyn Tx>, source: &str) -> Resu
         resolved
             .iter()
             .find(|(r, _)| r == m)
-            .map(|(_, a)| text::ResolvedMention {
-                url: a.url.clone(),
-                username: a.username.clone(),
-            })
+            .map(|(_, a)| text::ResolvedMention { url: a.url.clone(), username: a.username.clone() })
     };
-    let ctx = text::FormatContext {
-        local_domain: &svc.config.local_domain,
-        base_url: &base,
-        resolve_mention: &resolve,
-    };
+    let ctx =
+        text::FormatContext { local_domain: &svc.config.local_domain, base_url: &base, resolve_mention: &resolve };
     Ok(text::format_note(source, &ctx))
 }
 
@@ -407,8 +322,7 @@ pub async fn lookup(svc: &Services, acct: &str) -> Result<api::Account> {
     let acct = acct.trim().trim_start_matches('@');
     let (username, domain) = match acct.split_once('@') {
         Some((u, d))
-            if d.eq_ignore_ascii_case(&svc.config.local_domain)
-                || d.eq_ignore_ascii_case(&svc.config.web_domain) =>
+            if d.eq_ignore_ascii_case(&svc.config.local_domain) || d.eq_ignore_ascii_case(&svc.config.web_domain) =>
         {
             (u, "")
         }
@@ -416,19 +330,12 @@ pub async fn lookup(svc: &Services, acct: &str) -> Result<api::Account> {
         None => (acct, ""),
     };
     let mut tx = svc.db.read().await?;
-    let a = tx
-        .account_by_username(username, domain)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let a = tx.account_by_username(username, domain).await?.ok_or_else(Error::not_found)?;
     Ok(present::account(svc, &a))
 }
 
 /// Lists of accounts behind a relation (followers, following, blocks, …), newest relation first.
-pub async fn related(
-    svc: &Services,
-    query: RelatedAccounts,
-    page: &PageRequest,
-) -> Result<Page<api::Account>> {
+pub async fn related(svc: &Services, query: RelatedAccounts, page: &PageRequest) -> Result<Page<api::Account>> {
     let mut tx = svc.db.read().await?;
     let rows = tx.list_related_accounts(query, page).await?;
     let page = Page::from_rows(rows, |r| r.key);
@@ -449,13 +356,7 @@ pub async fn follow_list(
         let mut tx = svc.db.read().await?;
         let a = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
         if let Some(v) = viewer {
-            if v != id
-                && tx
-                    .relationships(v, &[id])
-                    .await?
-                    .first()
-                    .is_some_and(|r| r.blocked_by)
-            {
+            if v != id && tx.relationships(v, &[id]).await?.first().is_some_and(|r| r.blocked_by) {
                 return Ok(Page::empty());
             }
         }
@@ -464,11 +365,7 @@ pub async fn follow_list(
     if account.hide_collections && viewer != Some(id) {
         return Ok(Page::empty());
     }
-    let q = if followers {
-        RelatedAccounts::Followers(id)
-    } else {
-        RelatedAccounts::Following(id)
-    };
+    let q = if followers { RelatedAccounts::Followers(id) } else { RelatedAccounts::Following(id) };
     related(svc, q, page).await
 }
 
@@ -480,12 +377,7 @@ pub async fn search(svc: &Services, q: &str, limit: u32, offset: u32) -> Result<
         return Ok(Vec::new());
     }
     let mut tx = svc.db.read().await?;
-    Ok(tx
-        .search_accounts(q, limit, offset)
-        .await?
-        .iter()
-        .map(|a| present::account(svc, a))
-        .collect())
+    Ok(tx.search_accounts(q, limit, offset).await?.iter().map(|a| present::account(svc, a)).collect())
 }
 
 /// `GET /api/v1/preferences`.

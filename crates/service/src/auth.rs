@@ -65,11 +65,7 @@ impl Scopes {
     /// Parses a space- (or `+`-) separated list; unknown scopes are an error.
     pub fn parse(s: &str) -> Result<Scopes> {
         let mut out: Vec<String> = Vec::new();
-        for part in s
-            .split([' ', '+', ','])
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
+        for part in s.split([' ', '+', ',']).map(str::trim).filter(|p| !p.is_empty()) {
             if !ALL_SCOPES.contains(&part) {
                 return Err(Error::bad_request(format!(
                     "The requested scope is invalid, unknown, or malformed: {part}"
@@ -95,9 +91,7 @@ impl Scopes {
     pub fn allows(&self, required: &str) -> bool {
         self.0.iter().any(|granted| {
             granted == required
-                || required
-                    .strip_prefix(granted.as_str())
-                    .is_some_and(|rest| rest.starts_with(':'))
+                || required.strip_prefix(granted.as_str()).is_some_and(|rest| rest.starts_with(':'))
                 || (granted == "follow"
                     && matches!(
                         required,
@@ -175,14 +169,10 @@ impl Caller {
     pub fn require_user(&self, scope: &str) -> Result<&Viewer> {
         match self {
             Caller::Anonymous => Err(Error::unauthorized("The access token is invalid")),
-            Caller::App { .. } => Err(Error::validation(
-                "This method requires an authenticated user",
-            )),
+            Caller::App { .. } => Err(Error::validation("This method requires an authenticated user")),
             Caller::User(v) => {
                 if !v.scopes.allows(scope) {
-                    return Err(Error::forbidden(
-                        "This action is outside the authorized scopes",
-                    ));
+                    return Err(Error::forbidden("This action is outside the authorized scopes"));
                 }
                 Ok(v)
             }
@@ -193,9 +183,7 @@ impl Caller {
     pub fn require_token(&self, scope: &str) -> Result<()> {
         match self.scopes() {
             None => Err(Error::unauthorized("The access token is invalid")),
-            Some(s) if !s.allows(scope) => Err(Error::forbidden(
-                "This action is outside the authorized scopes",
-            )),
+            Some(s) if !s.allows(scope) => Err(Error::forbidden("This action is outside the authorized scopes")),
             Some(_) => Ok(()),
         }
     }
@@ -208,18 +196,14 @@ impl Caller {
                 if scopes.allows(scope) {
                     Ok(None)
                 } else {
-                    Err(Error::forbidden(
-                        "This action is outside the authorized scopes",
-                    ))
+                    Err(Error::forbidden("This action is outside the authorized scopes"))
                 }
             }
             Caller::User(v) => {
                 if v.scopes.allows(scope) {
                     Ok(Some(v))
                 } else {
-                    Err(Error::forbidden(
-                        "This action is outside the authorized scopes",
-                    ))
+                    Err(Error::forbidden("This action is outside the authorized scopes"))
                 }
             }
         }
@@ -246,33 +230,19 @@ pub async fn authenticate(svc: &Services, bearer: Option<&str>) -> Result<Caller
     };
     let mut tx = svc.db.read().await?;
     let invalid = || Error::unauthorized("The access token is invalid");
-    let token = tx
-        .token_by_hash(&hash_secret(raw))
-        .await?
-        .ok_or_else(invalid)?;
+    let token = tx.token_by_hash(&hash_secret(raw)).await?.ok_or_else(invalid)?;
     if token.revoked_at.is_some() {
         return Err(Error::unauthorized("The access token was revoked"));
     }
     let scopes = Scopes::parse(&token.scopes).unwrap_or(Scopes(Vec::new()));
     let Some(user_id) = token.user_id else {
-        let app = tx
-            .application_by_id(token.application_id)
-            .await?
-            .ok_or_else(invalid)?;
+        let app = tx.application_by_id(token.application_id).await?.ok_or_else(invalid)?;
         return Ok(Caller::App { app, token, scopes });
     };
     let user = tx.user_by_id(user_id).await?.ok_or_else(invalid)?;
-    let account = tx
-        .account_by_id(user.account_id)
-        .await?
-        .ok_or_else(invalid)?;
+    let account = tx.account_by_id(user.account_id).await?.ok_or_else(invalid)?;
     check_user_may_act(&user, &account)?;
-    Ok(Caller::User(Box::new(Viewer {
-        account,
-        user,
-        token,
-        scopes,
-    })))
+    Ok(Caller::User(Box::new(Viewer { account, user, token, scopes })))
 }
 
 /// Mastodon's 403s for users who cannot act yet (or any more).
@@ -284,9 +254,7 @@ pub fn check_user_may_act(user: &User, account: &Account) -> Result<()> {
         return Err(Error::forbidden("Your login is currently disabled"));
     }
     if user.confirmed_at.is_none() {
-        return Err(Error::forbidden(
-            "Your login is missing a confirmed e-mail address",
-        ));
+        return Err(Error::forbidden("Your login is missing a confirmed e-mail address"));
     }
     if !user.approved {
         return Err(Error::forbidden("Your login is currently pending approval"));
@@ -305,9 +273,7 @@ pub async fn hash_password(password: &str) -> Result<String> {
 
 pub async fn verify_password(password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false)).await.unwrap_or(false)
 }
 
 pub fn now() -> i64 {
@@ -329,15 +295,7 @@ mod tests {
         assert!(s.allows("write:follows"));
         assert!(!Scopes::parse("read:statuses").unwrap().allows("read"));
         assert!(!Scopes::parse("readx").is_ok());
-        assert!(
-            Scopes::parse("read:statuses")
-                .unwrap()
-                .within(&Scopes::parse("read write").unwrap())
-        );
-        assert!(
-            !Scopes::parse("write")
-                .unwrap()
-                .within(&Scopes::parse("read").unwrap())
-        );
+        assert!(Scopes::parse("read:statuses").unwrap().within(&Scopes::parse("read write").unwrap()));
+        assert!(!Scopes::parse("write").unwrap().within(&Scopes::parse("read").unwrap()));
     }
 }

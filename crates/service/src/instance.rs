@@ -8,28 +8,16 @@ use ferrodon_kernel::Result;
 use crate::{Services, auth::ALL_SCOPES, limits};
 
 /// The Mastodon version we implement, with ours, as Mastodon-compatible servers report it.
-pub const VERSION: &str = concat!(
-    "4.5.0 (compatible; ferrodon ",
-    env!("CARGO_PKG_VERSION"),
-    ")"
-);
+pub const VERSION: &str = concat!("4.5.0 (compatible; ferrodon ", env!("CARGO_PKG_VERSION"), ")");
 /// `api_versions.mastodon`: the API level really implemented (4.5.0 reports 6–7; 6 without quotes).
 pub const API_VERSION: i64 = 6;
 pub const SOURCE_URL: &str = "https://github.com/ferrodon/ferrodon";
 
 fn configuration(svc: &Services) -> Value {
-    let streaming = svc
-        .config
-        .streaming_api_base_url
-        .clone()
-        .unwrap_or_else(|| {
-            let ws = if svc.config.scheme == "https" {
-                "wss"
-            } else {
-                "ws"
-            };
-            format!("{ws}://{}", svc.config.web_domain)
-        });
+    let streaming = svc.config.streaming_api_base_url.clone().unwrap_or_else(|| {
+        let ws = if svc.config.scheme == "https" { "wss" } else { "ws" };
+        format!("{ws}://{}", svc.config.web_domain)
+    });
     json!({
         "urls": {
             "streaming": streaming,
@@ -114,10 +102,7 @@ pub async fn v2(svc: &Services) -> Result<Value> {
 pub async fn v1(svc: &Services) -> Result<Value> {
     let (users, statuses) = {
         let mut tx = svc.db.read().await?;
-        (
-            tx.count_local_accounts().await?,
-            tx.count_local_statuses().await?,
-        )
+        (tx.count_local_accounts().await?, tx.count_local_statuses().await?)
     };
     let mode = svc.config.registrations_mode;
     let mut config = configuration(svc);
@@ -128,18 +113,10 @@ pub async fn v1(svc: &Services) -> Result<Value> {
         c.remove("limited_federation");
         c.remove("translation");
     }
-    let streaming = svc
-        .config
-        .streaming_api_base_url
-        .clone()
-        .unwrap_or_else(|| {
-            let ws = if svc.config.scheme == "https" {
-                "wss"
-            } else {
-                "ws"
-            };
-            format!("{ws}://{}", svc.config.web_domain)
-        });
+    let streaming = svc.config.streaming_api_base_url.clone().unwrap_or_else(|| {
+        let ws = if svc.config.scheme == "https" { "wss" } else { "ws" };
+        format!("{ws}://{}", svc.config.web_domain)
+    });
     Ok(json!({
         "uri": svc.config.local_domain,
         "title": "ferrodon",
@@ -170,6 +147,7 @@ pub fn oauth_metadata(svc: &Services) -> Value {
         "token_endpoint": format!("{base}/oauth/token"),
         "app_registration_endpoint": format!("{base}/api/v1/apps"),
         "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "userinfo_endpoint": format!("{base}/oauth/userinfo"),
         "scopes_supported": ALL_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],

@@ -27,15 +27,8 @@ pub(crate) async fn notify(
     if !tx.account_by_id(to).await?.is_some_and(|a| a.is_local()) {
         return Ok(());
     }
-    let rel = tx
-        .relationships(to, &[from])
-        .await?
-        .pop()
-        .unwrap_or_default();
-    let muted = rel
-        .muting
-        .as_ref()
-        .is_some_and(|m| m.hide_notifications && m.expires_at.is_none_or(|e| e > now()));
+    let rel = tx.relationships(to, &[from]).await?.pop().unwrap_or_default();
+    let muted = rel.muting.as_ref().is_some_and(|m| m.hide_notifications && m.expires_at.is_none_or(|e| e > now()));
     if rel.blocking || muted {
         return Ok(());
     }
@@ -60,9 +53,7 @@ pub(crate) async fn notify(
 
 /// Parses `types[]` / `exclude_types[]`; unknown types are ignored, as Mastodon does.
 pub fn parse_types(raw: &[String]) -> Vec<NotificationType> {
-    raw.iter()
-        .filter_map(|t| NotificationType::parse(t))
-        .collect()
+    raw.iter().filter_map(|t| NotificationType::parse(t)).collect()
 }
 
 /// `GET /api/v1/notifications`.
@@ -76,24 +67,14 @@ pub async fn list(
     let rows = tx.notifications(me.account.id, filter, page).await?;
     let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id);
     let items = present::notifications(svc, &mut tx, me.account.id, &rows).await?;
-    Ok(Page {
-        items,
-        next_max_id: cursor.next_max_id,
-        prev_min_id: cursor.prev_min_id,
-    })
+    Ok(Page { items, next_max_id: cursor.next_max_id, prev_min_id: cursor.prev_min_id })
 }
 
 pub async fn get(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Notification> {
     let id = Id::parse(raw_id).ok_or_else(Error::not_found)?;
     let mut tx = svc.db.read().await?;
-    let n = tx
-        .notification(me.account.id, id)
-        .await?
-        .ok_or_else(Error::not_found)?;
-    present::notifications(svc, &mut tx, me.account.id, &[n])
-        .await?
-        .pop()
-        .ok_or_else(Error::not_found)
+    let n = tx.notification(me.account.id, id).await?.ok_or_else(Error::not_found)?;
+    present::notifications(svc, &mut tx, me.account.id, &[n]).await?.pop().ok_or_else(Error::not_found)
 }
 
 pub async fn dismiss(svc: &Services, me: &Viewer, raw_id: &str) -> Result<()> {
@@ -114,13 +95,8 @@ pub async fn clear(svc: &Services, me: &Viewer) -> Result<()> {
 /// `GET /api/v1/notifications/unread_count`: since the notifications marker.
 pub async fn unread_count(svc: &Services, me: &Viewer, limit: u32) -> Result<i64> {
     let mut tx = svc.db.read().await?;
-    let marker = tx
-        .markers(me.account.id)
-        .await?
-        .into_iter()
-        .find(|m| m.timeline == "notifications");
-    tx.unread_notifications(me.account.id, marker.map(|m| m.last_read_id), limit)
-        .await
+    let marker = tx.markers(me.account.id).await?.into_iter().find(|m| m.timeline == "notifications");
+    tx.unread_notifications(me.account.id, marker.map(|m| m.last_read_id), limit).await
 }
 
 /// `GET /api/v2/notifications`: the page's notifications folded by group key, in order of each
@@ -138,11 +114,7 @@ pub async fn grouped(
     let mut order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, Vec<&Notification>> = HashMap::new();
     for n in &rows {
-        let key = if grouped_types.contains(&n.kind) {
-            n.group_key.clone()
-        } else {
-            format!("ungrouped-{}", n.id)
-        };
+        let key = if grouped_types.contains(&n.kind) { n.group_key.clone() } else { format!("ungrouped-{}", n.id) };
         if !groups.contains_key(&key) {
             order.push(key.clone());
         }
@@ -151,12 +123,8 @@ pub async fn grouped(
     let mut account_ids: Vec<Id> = rows.iter().map(|n| n.from_account_id).collect();
     account_ids.sort_unstable();
     account_ids.dedup();
-    let accounts: Vec<api::Account> = tx
-        .accounts_by_ids(&account_ids)
-        .await?
-        .iter()
-        .map(|a| present::account(svc, a))
-        .collect();
+    let accounts: Vec<api::Account> =
+        tx.accounts_by_ids(&account_ids).await?.iter().map(|a| present::account(svc, a)).collect();
     let mut status_ids: Vec<Id> = rows.iter().filter_map(|n| n.status_id).collect();
     status_ids.sort_unstable();
     status_ids.dedup();
@@ -178,7 +146,7 @@ pub async fn grouped(
                 group_key: key.clone(),
                 notifications_count: members.len() as i64,
                 kind: newest.kind.as_str().into(),
-                most_recent_notification_id: newest.id.to_string(),
+                most_recent_notification_id: newest.id.0,
                 page_min_id: members[members.len() - 1].id.to_string(),
                 page_max_id: newest.id.to_string(),
                 latest_page_notification_at: rfc3339(newest.created_at),
@@ -188,14 +156,39 @@ pub async fn grouped(
         })
         .collect();
     Ok(Page {
-        items: vec![api::GroupedNotifications {
-            accounts,
-            statuses,
-            notification_groups,
-        }],
+        items: vec![api::GroupedNotifications { accounts, statuses, notification_groups }],
         next_max_id: cursor.next_max_id,
         prev_min_id: cursor.prev_min_id,
     })
+}
+
+/// `GET /api/v2/notifications/:group_key`: every notification of one group.
+pub async fn group(svc: &Services, me: &Viewer, group_key: &str) -> Result<api::GroupedNotifications> {
+    let filter = group_filter(group_key);
+    let page = PageRequest { limit: 1000, ..Default::default() };
+    let all_types: Vec<NotificationType> = NotificationType::ALL.to_vec();
+    let mut result = grouped(svc, me, &filter, &page, &all_types).await?;
+    let body = result.items.pop().ok_or_else(Error::not_found)?;
+    if body.notification_groups.is_empty() {
+        return Err(Error::not_found());
+    }
+    Ok(body)
+}
+
+/// `POST /api/v2/notifications/:group_key/dismiss`.
+pub async fn dismiss_group(svc: &Services, me: &Viewer, group_key: &str) -> Result<()> {
+    let filter = group_filter(group_key);
+    let page = PageRequest { limit: 1000, ..Default::default() };
+    let mut tx = svc.db.write().await?;
+    for n in tx.notifications(me.account.id, &filter, &page).await? {
+        tx.dismiss_notification(me.account.id, n.id).await?;
+    }
+    tx.commit().await
+}
+
+/// Ungrouped notifications have the key `ungrouped-<id>`, which is stored as such.
+fn group_filter(group_key: &str) -> NotificationFilter {
+    NotificationFilter { group_key: Some(group_key.to_string()), ..Default::default() }
 }
 
 /// `GET /api/v1/markers?timeline[]=`.
@@ -213,10 +206,7 @@ pub async fn markers(
                 version: m.version,
                 updated_at: rfc3339(m.updated_at),
             };
-            out.insert(
-                m.timeline,
-                serde_json::to_value(marker).map_err(Error::internal)?,
-            );
+            out.insert(m.timeline, serde_json::to_value(marker).map_err(Error::internal)?);
         }
     }
     Ok(out)
@@ -234,18 +224,14 @@ pub async fn set_markers(
         if timeline != "home" && timeline != "notifications" {
             continue;
         }
-        let id = Id::parse(raw)
-            .ok_or_else(|| Error::validation("Validation failed: Last read id is invalid"))?;
+        let id = Id::parse(raw).ok_or_else(|| Error::validation("Validation failed: Last read id is invalid"))?;
         let m = tx.set_marker(me.account.id, timeline, id, now()).await?;
         let marker = api::Marker {
             last_read_id: m.last_read_id.to_string(),
             version: m.version,
             updated_at: rfc3339(m.updated_at),
         };
-        out.insert(
-            m.timeline,
-            serde_json::to_value(marker).map_err(Error::internal)?,
-        );
+        out.insert(m.timeline, serde_json::to_value(marker).map_err(Error::internal)?);
     }
     tx.commit().await?;
     Ok(out)

@@ -23,11 +23,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(kind: ErrorKind, code: &'static str, description: impl Into<String>) -> Self {
-        OAuthError {
-            kind,
-            code,
-            description: description.into(),
-        }
+        OAuthError { kind, code, description: description.into() }
     }
     fn invalid_grant() -> Self {
         Self::new(
@@ -47,27 +43,17 @@ impl OAuthError {
 
 impl From<Error> for OAuthError {
     fn from(e: Error) -> Self {
-        OAuthError {
-            kind: e.kind,
-            code: "server_error",
-            description: e.message,
-        }
+        OAuthError { kind: e.kind, code: "server_error", description: e.message }
     }
 }
 
 fn application_entity(app: &Application, with_secret: bool) -> api::Application {
-    let uris: Vec<String> = app
-        .redirect_uri_list()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let uris: Vec<String> = app.redirect_uri_list().into_iter().map(str::to_string).collect();
     api::Application {
         id: app.id.to_string(),
         name: app.name.clone(),
         website: app.website.clone(),
-        scopes: Scopes::parse(&app.scopes)
-            .map(|s| s.to_vec())
-            .unwrap_or_default(),
+        scopes: Scopes::parse(&app.scopes).map(|s| s.to_vec()).unwrap_or_default(),
         redirect_uri: uris.join("\n"),
         redirect_uris: uris,
         vapid_key: String::new(),
@@ -88,13 +74,8 @@ fn valid_redirect_uri(uri: &str) -> bool {
     !rest.is_empty()
         && !uri.contains('#')
         && !matches!(scheme.as_str(), "javascript" | "data" | "vbscript")
-        && scheme
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 /// `POST /api/v1/apps`.
@@ -107,14 +88,10 @@ pub async fn create_app(
 ) -> Result<api::Application> {
     let name = name.map(str::trim).unwrap_or("");
     if name.is_empty() {
-        return Err(Error::validation(
-            "Validation failed: Application name can't be blank",
-        ));
+        return Err(Error::validation("Validation failed: Application name can't be blank"));
     }
     if name.chars().count() > 60 {
-        return Err(Error::validation(
-            "Validation failed: Application name is too long (maximum is 60 characters)",
-        ));
+        return Err(Error::validation("Validation failed: Application name is too long (maximum is 60 characters)"));
     }
     let uris: Vec<String> = redirect_uris
         .iter()
@@ -123,28 +100,15 @@ pub async fn create_app(
         .filter(|u| !u.is_empty())
         .collect();
     if uris.is_empty() {
-        return Err(Error::validation(
-            "Validation failed: Redirect URI can't be blank",
-        ));
+        return Err(Error::validation("Validation failed: Redirect URI can't be blank"));
     }
-    if let Some(bad) = uris
-        .iter()
-        .find(|u| !valid_redirect_uri(u) || u.len() > 2000)
-    {
-        return Err(Error::validation(format!(
-            "Validation failed: Redirect URI must be an absolute URI ({bad})"
-        )));
+    if let Some(bad) = uris.iter().find(|u| !valid_redirect_uri(u) || u.len() > 2000) {
+        return Err(Error::validation(format!("Validation failed: Redirect URI must be an absolute URI ({bad})")));
     }
     let scopes = Scopes::parse_or_default(scopes)
         .map_err(|e| Error::validation(format!("Validation failed: Scopes {}", e.message)))?;
-    let website = website
-        .map(str::trim)
-        .filter(|w| !w.is_empty())
-        .map(str::to_string);
-    if website
-        .as_ref()
-        .is_some_and(|w| w.len() > 2000 || !(w.starts_with("http://") || w.starts_with("https://")))
-    {
+    let website = website.map(str::trim).filter(|w| !w.is_empty()).map(str::to_string);
+    if website.as_ref().is_some_and(|w| w.len() > 2000 || !(w.starts_with("http://") || w.starts_with("https://"))) {
         return Err(Error::validation("Validation failed: Website is invalid"));
     }
     let app = Application {
@@ -171,10 +135,7 @@ pub async fn verify_app(svc: &Services, caller: &Caller) -> Result<api::Applicat
         Caller::User(v) => v.token.application_id,
     };
     let mut tx = svc.db.read().await?;
-    let app = tx
-        .application_by_id(app_id)
-        .await?
-        .ok_or_else(|| Error::unauthorized("The access token is invalid"))?;
+    let app = tx.application_by_id(app_id).await?.ok_or_else(|| Error::unauthorized("The access token is invalid"))?;
     Ok(application_entity(&app, false))
 }
 
@@ -211,15 +172,9 @@ pub struct AuthorizeRequest {
 
 /// Checks an authorization request. Errors here are shown on a page, never redirected (the
 /// redirect URI is not trusted yet), except the ones `redirect_error` is for.
-pub async fn check_authorize(
-    svc: &Services,
-    p: &AuthorizeParams,
-) -> std::result::Result<AuthorizeRequest, OAuthError> {
+pub async fn check_authorize(svc: &Services, p: &AuthorizeParams) -> std::result::Result<AuthorizeRequest, OAuthError> {
     let mut tx = svc.db.read().await?;
-    let app = tx
-        .application_by_client_id(&p.client_id)
-        .await?
-        .ok_or_else(OAuthError::invalid_client)?;
+    let app = tx.application_by_client_id(&p.client_id).await?.ok_or_else(OAuthError::invalid_client)?;
     if !app.redirect_uri_list().contains(&p.redirect_uri.as_str()) {
         return Err(OAuthError::new(
             ErrorKind::BadRequest,
@@ -235,10 +190,8 @@ pub async fn check_authorize(
         ));
     }
     let registered = Scopes::parse(&app.scopes).unwrap_or_else(|_| Scopes::parse("read").unwrap());
-    let scopes = Scopes::parse_or_default(p.scope.as_deref())
-        .ok()
-        .filter(|s| s.within(&registered))
-        .ok_or_else(|| {
+    let scopes =
+        Scopes::parse_or_default(p.scope.as_deref()).ok().filter(|s| s.within(&registered)).ok_or_else(|| {
             OAuthError::new(
                 ErrorKind::BadRequest,
                 "invalid_scope",
@@ -254,11 +207,7 @@ pub async fn check_authorize(
             ));
         }
     }
-    Ok(AuthorizeRequest {
-        app,
-        scopes,
-        params: p.clone(),
-    })
+    Ok(AuthorizeRequest { app, scopes, params: p.clone() })
 }
 
 fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
@@ -318,10 +267,7 @@ pub async fn approve(svc: &Services, user: &User, req: &AuthorizeRequest) -> Res
 pub fn deny(req: &AuthorizeRequest) -> String {
     let mut pairs = vec![
         ("error", "access_denied"),
-        (
-            "error_description",
-            "The resource owner or authorization server denied the request.",
-        ),
+        ("error_description", "The resource owner or authorization server denied the request."),
     ];
     if let Some(state) = req.params.state.as_deref() {
         pairs.push(("state", state));
@@ -347,11 +293,7 @@ pub struct TokenRequest {
 
 fn same_secret(a: &str, b: &str) -> bool {
     // Constant time over the length of the known secret.
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn authenticate_client(
@@ -359,10 +301,7 @@ async fn authenticate_client(
     client_id: Option<&str>,
     client_secret: Option<&str>,
 ) -> std::result::Result<Application, OAuthError> {
-    let app = tx
-        .application_by_client_id(client_id.unwrap_or(""))
-        .await?
-        .ok_or_else(OAuthError::invalid_client)?;
+    let app = tx.application_by_client_id(client_id.unwrap_or("")).await?.ok_or_else(OAuthError::invalid_client)?;
     if !same_secret(&app.client_secret, client_secret.unwrap_or("")) {
         return Err(OAuthError::invalid_client());
     }
@@ -379,36 +318,18 @@ fn token_entity(raw: String, t: &AccessToken) -> api::Token {
 }
 
 /// `POST /oauth/token`.
-pub async fn token(
-    svc: &Services,
-    r: &TokenRequest,
-) -> std::result::Result<api::Token, OAuthError> {
+pub async fn token(svc: &Services, r: &TokenRequest) -> std::result::Result<api::Token, OAuthError> {
     let mut tx = svc.db.write().await?;
-    let app =
-        authenticate_client(&mut tx, r.client_id.as_deref(), r.client_secret.as_deref()).await?;
+    let app = authenticate_client(&mut tx, r.client_id.as_deref(), r.client_secret.as_deref()).await?;
     let now = now();
     let (user_id, scopes) = match r.grant_type.as_str() {
         "authorization_code" => {
             let code = r.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| {
-                OAuthError::new(
-                    ErrorKind::BadRequest,
-                    "invalid_request",
-                    "Missing required parameter: code.",
-                )
+                OAuthError::new(ErrorKind::BadRequest, "invalid_request", "Missing required parameter: code.")
             })?;
-            let grant = tx
-                .grant_by_code_hash(&hash_secret(code))
-                .await?
-                .ok_or_else(OAuthError::invalid_grant)?;
-            let redirect_ok = r
-                .redirect_uri
-                .as_deref()
-                .is_none_or(|u| u == grant.redirect_uri);
-            if grant.application_id != app.id
-                || grant.used_at.is_some()
-                || grant.expires_at < now
-                || !redirect_ok
-            {
+            let grant = tx.grant_by_code_hash(&hash_secret(code)).await?.ok_or_else(OAuthError::invalid_grant)?;
+            let redirect_ok = r.redirect_uri.as_deref().is_none_or(|u| u == grant.redirect_uri);
+            if grant.application_id != app.id || grant.used_at.is_some() || grant.expires_at < now || !redirect_ok {
                 return Err(OAuthError::invalid_grant());
             }
             if let Some(challenge) = &grant.code_challenge {
@@ -422,15 +343,11 @@ pub async fn token(
             if !tx.use_grant(grant.id, now).await? {
                 return Err(OAuthError::invalid_grant());
             }
-            let user = tx
-                .user_by_id(grant.user_id)
-                .await?
-                .ok_or_else(OAuthError::invalid_grant)?;
+            let user = tx.user_by_id(grant.user_id).await?.ok_or_else(OAuthError::invalid_grant)?;
             (Some(user.id), grant.scopes)
         }
         "client_credentials" => {
-            let registered =
-                Scopes::parse(&app.scopes).unwrap_or_else(|_| Scopes::parse("read").unwrap());
+            let registered = Scopes::parse(&app.scopes).unwrap_or_else(|_| Scopes::parse("read").unwrap());
             let requested = match r.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 None => Scopes::parse("read").unwrap(),
                 Some(s) => Scopes::parse(s).map_err(|_| invalid_scope())?,
@@ -471,11 +388,7 @@ pub async fn token(
 }
 
 fn invalid_scope() -> OAuthError {
-    OAuthError::new(
-        ErrorKind::BadRequest,
-        "invalid_scope",
-        "The requested scope is invalid, unknown, or malformed.",
-    )
+    OAuthError::new(ErrorKind::BadRequest, "invalid_scope", "The requested scope is invalid, unknown, or malformed.")
 }
 
 /// `POST /oauth/revoke` (RFC 7009): revokes a token of this client; unknown tokens are fine.
@@ -486,15 +399,9 @@ pub async fn revoke(
     token: &str,
 ) -> std::result::Result<(), OAuthError> {
     let mut tx = svc.db.write().await?;
-    let app = authenticate_client(&mut tx, client_id, client_secret)
-        .await
-        .map_err(|_| {
-            OAuthError::new(
-                ErrorKind::Forbidden,
-                "unauthorized_client",
-                "You are not authorized to revoke this token",
-            )
-        })?;
+    let app = authenticate_client(&mut tx, client_id, client_secret).await.map_err(|_| {
+        OAuthError::new(ErrorKind::Forbidden, "unauthorized_client", "You are not authorized to revoke this token")
+    })?;
     if let Some(t) = tx.token_by_hash(&hash_secret(token)).await? {
         if t.application_id != app.id {
             return Err(OAuthError::new(
@@ -509,6 +416,24 @@ pub async fn revoke(
     Ok(())
 }
 
+/// `GET|POST /oauth/userinfo` (OpenID Connect claims, `profile` scope).
+pub async fn userinfo(svc: &Services, caller: &Caller) -> Result<serde_json::Value> {
+    let me = match caller.require_user("profile") {
+        Ok(v) => v,
+        Err(e) if e.kind == ErrorKind::Forbidden => caller.require_user("read:accounts")?,
+        Err(e) => return Err(e),
+    };
+    let a = &me.account;
+    Ok(serde_json::json!({
+        "iss": format!("{}/", svc.base_url()),
+        "sub": a.uri,
+        "name": if a.display_name.is_empty() { &a.username } else { &a.display_name },
+        "preferred_username": a.username,
+        "profile": a.url,
+        "picture": svc.avatar_missing(),
+    }))
+}
+
 /// A browser session of the HTML pages, with its raw cookie value.
 pub struct BrowserSession {
     pub cookie: String,
@@ -520,10 +445,7 @@ pub async fn browser_session(svc: &Services, cookie: Option<&str>) -> Result<Bro
     if let Some(c) = cookie.filter(|c| !c.is_empty()) {
         let mut tx = svc.db.read().await?;
         if let Some(session) = tx.web_session(&hash_secret(c)).await? {
-            return Ok(BrowserSession {
-                cookie: c.to_string(),
-                session,
-            });
+            return Ok(BrowserSession { cookie: c.to_string(), session });
         }
     }
     let cookie = random_token();
@@ -560,12 +482,7 @@ pub async fn session_user(svc: &Services, session: &WebSession) -> Result<Option
 }
 
 /// Signs a browser session in with e-mail and password.
-pub async fn sign_in(
-    svc: &Services,
-    session: &WebSession,
-    email: &str,
-    password: &str,
-) -> Result<User> {
+pub async fn sign_in(svc: &Services, session: &WebSession, email: &str, password: &str) -> Result<User> {
     let invalid = || Error::unauthorized("Invalid E-mail address or password.");
     let user = {
         let mut tx = svc.db.read().await?;
@@ -583,9 +500,7 @@ pub async fn sign_in(
         return Err(Error::forbidden("Your account is disabled."));
     }
     if user.confirmed_at.is_none() {
-        return Err(Error::forbidden(
-            "You have to confirm your email address before continuing.",
-        ));
+        return Err(Error::forbidden("You have to confirm your email address before continuing."));
     }
     let mut tx = svc.db.write().await?;
     tx.set_web_session_user(session.id, Some(user.id)).await?;
@@ -614,13 +529,7 @@ mod tests {
 
     #[test]
     fn query_is_appended() {
-        assert_eq!(
-            with_query("https://a/cb", &[("code", "x y")]),
-            "https://a/cb?code=x%20y"
-        );
-        assert_eq!(
-            with_query("https://a/cb?x=1", &[("code", "z")]),
-            "https://a/cb?x=1&code=z"
-        );
+        assert_eq!(with_query("https://a/cb", &[("code", "x y")]), "https://a/cb?code=x%20y");
+        assert_eq!(with_query("https://a/cb?x=1", &[("code", "z")]), "https://a/cb?x=1&code=z");
     }
 }

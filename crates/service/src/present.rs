@@ -3,9 +3,7 @@
 
 use std::collections::HashMap;
 
-use ferrodon_domain::model::{
-    Account, Notification, Poll, Relationship, Status, StatusInteractions, User,
-};
+use ferrodon_domain::model::{Account, Notification, Poll, Relationship, Status, StatusInteractions, User};
 use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::time::{date, now_ms, rfc3339};
 use ferrodon_kernel::{Id, Result};
@@ -22,6 +20,18 @@ impl Services {
     }
 }
 
+/// A profile field value as Mastodon shows it: one line, links and hashtags made clickable.
+fn field_html(svc: &Services, value: &str) -> String {
+    use ferrodon_domain::rules::text;
+    let base = svc.base_url();
+    let no_mentions = |_: &text::MentionRef| None;
+    let ctx =
+        text::FormatContext { local_domain: &svc.config.local_domain, base_url: &base, resolve_mention: &no_mentions };
+    let one_line = value.replace(['\r', '\n'], " ");
+    let html = text::format_note(one_line.trim(), &ctx);
+    html.strip_prefix("<p>").and_then(|h| h.strip_suffix("</p>")).map(str::to_string).unwrap_or(html)
+}
+
 pub fn account(svc: &Services, a: &Account) -> api::Account {
     let suspended = a.suspended_at.is_some();
     api::Account {
@@ -30,16 +40,8 @@ pub fn account(svc: &Services, a: &Account) -> api::Account {
         acct: a.acct(),
         url: a.url.clone(),
         uri: a.uri.clone(),
-        display_name: if suspended {
-            String::new()
-        } else {
-            a.display_name.clone()
-        },
-        note: if suspended {
-            String::new()
-        } else {
-            a.note.clone()
-        },
+        display_name: if suspended { String::new() } else { a.display_name.clone() },
+        note: if suspended { String::new() } else { a.note.clone() },
         avatar: svc.avatar_missing(),
         avatar_static: svc.avatar_missing(),
         avatar_description: String::new(),
@@ -52,11 +54,7 @@ pub fn account(svc: &Services, a: &Account) -> api::Account {
         } else {
             a.fields()
                 .into_iter()
-                .map(|f| api::Field {
-                    value: ferrodon_domain::rules::text::escape_html(&f.value),
-                    name: f.name,
-                    verified_at: None,
-                })
+                .map(|f| api::Field { value: field_html(svc, &f.value), name: f.name, verified_at: None })
                 .collect()
         },
         emojis: Vec::new(),
@@ -81,23 +79,14 @@ pub fn account(svc: &Services, a: &Account) -> api::Account {
 }
 
 /// The account with `source` and `role`, for its owner (verify_credentials).
-pub fn credential_account(
-    svc: &Services,
-    a: &Account,
-    u: &User,
-    follow_requests_count: i64,
-) -> api::Account {
+pub fn credential_account(svc: &Services, a: &Account, u: &User, follow_requests_count: i64) -> api::Account {
     let mut out = account(svc, a);
     out.source = Some(api::Source {
         note: a.note_source.clone(),
         fields: a
             .fields()
             .into_iter()
-            .map(|f| api::Field {
-                name: f.name,
-                value: f.value,
-                verified_at: None,
-            })
+            .map(|f| api::Field { name: f.name, value: f.value, verified_at: None })
             .collect(),
         privacy: u.default_visibility.as_str().into(),
         sensitive: u.default_sensitive,
@@ -126,9 +115,7 @@ pub fn relationship(r: &Relationship) -> api::Relationship {
         following: r.following.is_some(),
         showing_reblogs: f.is_some_and(|f| f.show_reblogs),
         notifying: f.is_some_and(|f| f.notify),
-        languages: f
-            .and_then(|f| f.languages.as_ref())
-            .map(|l| l.split(',').map(str::to_string).collect()),
+        languages: f.and_then(|f| f.languages.as_ref()).map(|l| l.split(',').map(str::to_string).collect()),
         followed_by: r.followed_by,
         blocking: r.blocking,
         blocked_by: r.blocked_by,
@@ -153,19 +140,12 @@ pub fn poll(p: &Poll, viewer_votes: Option<&[i64]>) -> api::Poll {
         expired,
         multiple: p.multiple,
         votes_count: p.votes_count,
-        voters_count: if p.multiple {
-            Some(p.voters_count)
-        } else {
-            None
-        },
+        voters_count: if p.multiple { Some(p.voters_count) } else { None },
         options: p
             .options()
             .into_iter()
             .zip(votes)
-            .map(|(title, v)| api::PollOption {
-                title,
-                votes_count: if hide { None } else { Some(v) },
-            })
+            .map(|(title, v)| api::PollOption { title, votes_count: if hide { None } else { Some(v) } })
             .collect(),
         emojis: Vec::new(),
         voted: viewer_votes.map(|v| !v.is_empty()),
@@ -186,12 +166,7 @@ struct Loaded {
 
 async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> Result<Loaded> {
     let originals: Vec<Id> = statuses.iter().filter_map(|s| s.reblog_of_id).collect();
-    let reblogged: HashMap<Id, Status> = tx
-        .statuses_by_ids(&originals)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect();
+    let reblogged: HashMap<Id, Status> = tx.statuses_by_ids(&originals).await?.into_iter().map(|s| (s.id, s)).collect();
     let all: Vec<&Status> = statuses.iter().chain(reblogged.values()).collect();
     let ids: Vec<Id> = all.iter().map(|s| s.id).collect();
     let mention_rows = tx.mentions_of(&ids).await?;
@@ -199,12 +174,7 @@ async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> 
     account_ids.extend(mention_rows.iter().map(|m| m.account_id));
     account_ids.sort_unstable();
     account_ids.dedup();
-    let accounts = tx
-        .accounts_by_ids(&account_ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect();
+    let accounts = tx.accounts_by_ids(&account_ids).await?.into_iter().map(|a| (a.id, a)).collect();
     let mut mentions: HashMap<Id, Vec<Id>> = HashMap::new();
     for m in mention_rows {
         mentions.entry(m.status_id).or_default().push(m.account_id);
@@ -213,12 +183,7 @@ async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> 
     for (sid, t) in tx.tags_of(&ids).await? {
         tags.entry(sid).or_default().push(t.name);
     }
-    let polls = tx
-        .polls_of(&ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.status_id, p))
-        .collect();
+    let polls = tx.polls_of(&ids).await?.into_iter().map(|p| (p.status_id, p)).collect();
     let interactions = match viewer {
         Some(v) => tx.interactions(v, &all).await?.into_iter().collect(),
         None => HashMap::new(),
@@ -232,15 +197,7 @@ async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> 
             applications.insert(id, (app.name, app.website));
         }
     }
-    Ok(Loaded {
-        accounts,
-        mentions,
-        tags,
-        polls,
-        interactions,
-        applications,
-        reblogged,
-    })
+    Ok(Loaded { accounts, mentions, tags, polls, interactions, applications, reblogged })
 }
 
 fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Option<api::Status> {
@@ -272,10 +229,7 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
         .get(&s.id)
         .map(|t| {
             t.iter()
-                .map(|n| api::StatusTag {
-                    url: format!("{base}/tags/{}", n.to_lowercase()),
-                    name: n.to_lowercase(),
-                })
+                .map(|n| api::StatusTag { url: format!("{base}/tags/{}", n.to_lowercase()), name: n.to_lowercase() })
                 .collect()
         })
         .unwrap_or_default();
@@ -283,11 +237,7 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
     Some(api::Status {
         id: s.id.to_string(),
         uri: s.uri.clone(),
-        url: if s.reblog_of_id.is_some() {
-            None
-        } else {
-            Some(s.url.clone())
-        },
+        url: if s.reblog_of_id.is_some() { None } else { Some(s.url.clone()) },
         created_at: rfc3339(s.created_at),
         edited_at: s.edited_at.map(rfc3339),
         account: account(svc, author),
@@ -300,10 +250,7 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
             .application_id
             .filter(|_| is_owner || s.local)
             .and_then(|id| l.applications.get(&id))
-            .map(|(name, website)| api::StatusApplication {
-                name: name.clone(),
-                website: website.clone(),
-            }),
+            .map(|(name, website)| api::StatusApplication { name: name.clone(), website: website.clone() }),
         mentions,
         tags,
         emojis: Vec::new(),
@@ -315,13 +262,8 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
         in_reply_to_account_id: s.in_reply_to_account_id.map(|i| i.to_string()),
         reblog,
         poll: l.polls.get(&s.id).map(|p| {
-            let own = viewer.map(|v| {
-                if v == s.account_id {
-                    &[][..]
-                } else {
-                    inter.map(|i| &i.poll_votes[..]).unwrap_or(&[])
-                }
-            });
+            let own = viewer
+                .map(|v| if v == s.account_id { &[][..] } else { inter.map(|i| &i.poll_votes[..]).unwrap_or(&[]) });
             let mut rendered = poll(p, own);
             if is_owner {
                 rendered.voted = Some(true);
@@ -335,29 +277,20 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
         quote_approval: api::QuoteApproval {
             automatic: if matches!(
                 s.visibility,
-                ferrodon_domain::model::Visibility::Public
-                    | ferrodon_domain::model::Visibility::Unlisted
+                ferrodon_domain::model::Visibility::Public | ferrodon_domain::model::Visibility::Unlisted
             ) {
                 vec!["public".into()]
             } else {
                 Vec::new()
             },
             manual: Vec::new(),
-            current_user: if viewer.is_some() {
-                "automatic".into()
-            } else {
-                "unknown".into()
-            },
+            current_user: if viewer.is_some() { "automatic".into() } else { "unknown".into() },
         },
         favourited: flag(|i| i.favourited),
         reblogged: flag(|i| i.reblogged),
         muted: flag(|i| i.muted),
         bookmarked: flag(|i| i.bookmarked),
-        pinned: if is_owner && s.reblog_of_id.is_none() {
-            flag(|i| i.pinned)
-        } else {
-            None
-        },
+        pinned: if is_owner && s.reblog_of_id.is_none() { flag(|i| i.pinned) } else { None },
         filtered: viewer.map(|_| Vec::new()),
     })
 }
@@ -370,22 +303,11 @@ pub async fn statuses(
     list: &[Status],
 ) -> Result<Vec<api::Status>> {
     let loaded = load(tx, viewer, list).await?;
-    Ok(list
-        .iter()
-        .filter_map(|s| render_one(svc, &loaded, s, viewer))
-        .collect())
+    Ok(list.iter().filter_map(|s| render_one(svc, &loaded, s, viewer)).collect())
 }
 
-pub async fn status(
-    svc: &Services,
-    tx: &mut Box<dyn Tx>,
-    viewer: Option<Id>,
-    s: &Status,
-) -> Result<api::Status> {
-    statuses(svc, tx, viewer, std::slice::from_ref(s))
-        .await?
-        .pop()
-        .ok_or_else(ferrodon_kernel::Error::not_found)
+pub async fn status(svc: &Services, tx: &mut Box<dyn Tx>, viewer: Option<Id>, s: &Status) -> Result<api::Status> {
+    statuses(svc, tx, viewer, std::slice::from_ref(s)).await?.pop().ok_or_else(ferrodon_kernel::Error::not_found)
 }
 
 pub async fn notifications(
@@ -397,19 +319,12 @@ pub async fn notifications(
     let mut account_ids: Vec<Id> = list.iter().map(|n| n.from_account_id).collect();
     account_ids.sort_unstable();
     account_ids.dedup();
-    let accounts: HashMap<Id, Account> = tx
-        .accounts_by_ids(&account_ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect();
+    let accounts: HashMap<Id, Account> =
+        tx.accounts_by_ids(&account_ids).await?.into_iter().map(|a| (a.id, a)).collect();
     let status_ids: Vec<Id> = list.iter().filter_map(|n| n.status_id).collect();
     let found = tx.statuses_by_ids(&status_ids).await?;
-    let rendered: HashMap<String, api::Status> = statuses(svc, tx, Some(viewer), &found)
-        .await?
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
+    let rendered: HashMap<String, api::Status> =
+        statuses(svc, tx, Some(viewer), &found).await?.into_iter().map(|s| (s.id.clone(), s)).collect();
     Ok(list
         .iter()
         .filter_map(|n| {

@@ -18,10 +18,7 @@ async fn relationship_of(tx: &mut Box<dyn Tx>, me: Id, target: Id) -> Result<api
         .relationships(me, &[target])
         .await?
         .pop()
-        .unwrap_or(Relationship {
-            target_id: target,
-            ..Default::default()
-        });
+        .unwrap_or(Relationship { target_id: target, ..Default::default() });
     Ok(present::relationship(&rel))
 }
 
@@ -34,46 +31,26 @@ pub struct FollowOptions {
 }
 
 /// Follows `target`, or asks to when the account is locked. Following again updates the options.
-pub async fn follow(
-    svc: &Services,
-    me: &Viewer,
-    raw_id: &str,
-    o: FollowOptions,
-) -> Result<api::Relationship> {
+pub async fn follow(svc: &Services, me: &Viewer, raw_id: &str, o: FollowOptions) -> Result<api::Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
-    let account = tx
-        .account_by_id(target)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
     if target == me.account.id {
         return Err(Error::forbidden("This action is not allowed"));
     }
     if tx.blocked_either_way(me.account.id, target).await? || account.suspended_at.is_some() {
         return Err(Error::forbidden("This action is not allowed"));
     }
-    let existing = match tx
-        .get_follow(RelationKind::Follow, me.account.id, target)
-        .await?
-    {
+    let existing = match tx.get_follow(RelationKind::Follow, me.account.id, target).await? {
         Some(f) => Some(f),
-        None => {
-            tx.get_follow(RelationKind::FollowRequest, me.account.id, target)
-                .await?
-        }
+        None => tx.get_follow(RelationKind::FollowRequest, me.account.id, target).await?,
     };
     let follow = Follow {
         id: Id::generate(),
         account_id: me.account.id,
         target_account_id: target,
-        show_reblogs: o
-            .reblogs
-            .or(existing.as_ref().map(|f| f.show_reblogs))
-            .unwrap_or(true),
-        notify: o
-            .notify
-            .or(existing.as_ref().map(|f| f.notify))
-            .unwrap_or(false),
+        show_reblogs: o.reblogs.or(existing.as_ref().map(|f| f.show_reblogs)).unwrap_or(true),
+        notify: o.notify.or(existing.as_ref().map(|f| f.notify)).unwrap_or(false),
         languages: match o.languages {
             Some(l) if l.is_empty() => None,
             Some(l) => Some(l.join(",")),
@@ -81,35 +58,16 @@ pub async fn follow(
         },
         created_at: now(),
     };
-    let already_following = tx
-        .get_follow(RelationKind::Follow, me.account.id, target)
-        .await?
-        .is_some();
+    let already_following = tx.get_follow(RelationKind::Follow, me.account.id, target).await?.is_some();
     if already_following || !account.locked {
         let (_, created) = tx.upsert_follow(RelationKind::Follow, &follow).await?;
         if created {
-            notify(
-                &mut tx,
-                target,
-                me.account.id,
-                NotificationType::Follow,
-                None,
-            )
-            .await?;
+            notify(&mut tx, target, me.account.id, NotificationType::Follow, None).await?;
         }
     } else {
-        let (_, created) = tx
-            .upsert_follow(RelationKind::FollowRequest, &follow)
-            .await?;
+        let (_, created) = tx.upsert_follow(RelationKind::FollowRequest, &follow).await?;
         if created {
-            notify(
-                &mut tx,
-                target,
-                me.account.id,
-                NotificationType::FollowRequest,
-                None,
-            )
-            .await?;
+            notify(&mut tx, target, me.account.id, NotificationType::FollowRequest, None).await?;
         }
     }
     let out = relationship_of(&mut tx, me.account.id, target).await?;
@@ -120,31 +78,20 @@ pub async fn follow(
 pub async fn unfollow(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target)
-        .await?
-        .ok_or_else(Error::not_found)?;
-    tx.delete_relation(RelationKind::Follow, me.account.id, target)
-        .await?;
-    tx.delete_relation(RelationKind::FollowRequest, me.account.id, target)
-        .await?;
+    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    tx.delete_relation(RelationKind::Follow, me.account.id, target).await?;
+    tx.delete_relation(RelationKind::FollowRequest, me.account.id, target).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
     Ok(out)
 }
 
 /// `POST /api/v1/accounts/:id/remove_from_followers`.
-pub async fn remove_from_followers(
-    svc: &Services,
-    me: &Viewer,
-    raw_id: &str,
-) -> Result<api::Relationship> {
+pub async fn remove_from_followers(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target)
-        .await?
-        .ok_or_else(Error::not_found)?;
-    tx.delete_relation(RelationKind::Follow, target, me.account.id)
-        .await?;
+    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    tx.delete_relation(RelationKind::Follow, target, me.account.id).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
     Ok(out)
@@ -157,17 +104,13 @@ pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Rel
         return Err(Error::forbidden("This action is not allowed"));
     }
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
     let me_id = me.account.id;
     for (a, b) in [(me_id, target), (target, me_id)] {
         tx.delete_relation(RelationKind::Follow, a, b).await?;
-        tx.delete_relation(RelationKind::FollowRequest, a, b)
-            .await?;
+        tx.delete_relation(RelationKind::FollowRequest, a, b).await?;
     }
-    tx.create_block(Id::generate(), me_id, target, now())
-        .await?;
+    tx.create_block(Id::generate(), me_id, target, now()).await?;
     let out = relationship_of(&mut tx, me_id, target).await?;
     tx.commit().await?;
     Ok(out)
@@ -176,11 +119,8 @@ pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Rel
 pub async fn unblock(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target)
-        .await?
-        .ok_or_else(Error::not_found)?;
-    tx.delete_relation(RelationKind::Block, me.account.id, target)
-        .await?;
+    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    tx.delete_relation(RelationKind::Block, me.account.id, target).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
     Ok(out)
@@ -199,14 +139,10 @@ pub async fn mute(
         return Err(Error::forbidden("This action is not allowed"));
     }
     if duration.is_some_and(|d| d < 0) {
-        return Err(Error::validation(
-            "Validation failed: Duration must be positive",
-        ));
+        return Err(Error::validation("Validation failed: Duration must be positive"));
     }
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
     let mute = Mute {
         id: Id::generate(),
         account_id: me.account.id,
@@ -223,37 +159,20 @@ pub async fn mute(
 pub async fn unmute(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target)
-        .await?
-        .ok_or_else(Error::not_found)?;
-    tx.delete_relation(RelationKind::Mute, me.account.id, target)
-        .await?;
+    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    tx.delete_relation(RelationKind::Mute, me.account.id, target).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
     Ok(out)
 }
 
 /// `GET /api/v1/accounts/relationships?id[]=`; unknown ids are left out.
-pub async fn relationships(
-    svc: &Services,
-    me: &Viewer,
-    raw_ids: &[String],
-) -> Result<Vec<api::Relationship>> {
+pub async fn relationships(svc: &Services, me: &Viewer, raw_ids: &[String]) -> Result<Vec<api::Relationship>> {
     let ids: Vec<Id> = raw_ids.iter().filter_map(|r| Id::parse(r)).collect();
     let mut tx = svc.db.read().await?;
-    let known: Vec<Id> = tx
-        .accounts_by_ids(&ids)
-        .await?
-        .iter()
-        .map(|a| a.id)
-        .collect();
+    let known: Vec<Id> = tx.accounts_by_ids(&ids).await?.iter().map(|a| a.id).collect();
     let ordered: Vec<Id> = ids.into_iter().filter(|i| known.contains(i)).collect();
-    Ok(tx
-        .relationships(me.account.id, &ordered)
-        .await?
-        .iter()
-        .map(present::relationship)
-        .collect())
+    Ok(tx.relationships(me.account.id, &ordered).await?.iter().map(present::relationship).collect())
 }
 
 /// Accepts (`authorize`) or rejects a follow request.
@@ -265,34 +184,14 @@ pub async fn answer_follow_request(
 ) -> Result<api::Relationship> {
     let requester = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
-    let request = tx
-        .get_follow(RelationKind::FollowRequest, requester, me.account.id)
-        .await?
-        .ok_or_else(Error::not_found)?;
-    tx.delete_relation(RelationKind::FollowRequest, requester, me.account.id)
-        .await?;
+    let request =
+        tx.get_follow(RelationKind::FollowRequest, requester, me.account.id).await?.ok_or_else(Error::not_found)?;
+    tx.delete_relation(RelationKind::FollowRequest, requester, me.account.id).await?;
     if accept {
-        let follow = Follow {
-            id: Id::generate(),
-            created_at: now(),
-            ..request
-        };
+        let follow = Follow { id: Id::generate(), created_at: now(), ..request };
         tx.upsert_follow(RelationKind::Follow, &follow).await?;
-        tx.delete_notifications_for(
-            me.account.id,
-            requester,
-            None,
-            NotificationType::FollowRequest.as_str(),
-        )
-        .await?;
-        notify(
-            &mut tx,
-            me.account.id,
-            requester,
-            NotificationType::Follow,
-            None,
-        )
-        .await?;
+        tx.delete_notifications_for(me.account.id, requester, None, NotificationType::FollowRequest.as_str()).await?;
+        notify(&mut tx, me.account.id, requester, NotificationType::Follow, None).await?;
     }
     let out = relationship_of(&mut tx, me.account.id, requester).await?;
     tx.commit().await?;

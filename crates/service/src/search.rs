@@ -17,16 +17,10 @@ pub struct SearchQuery<'a> {
 pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Result<api::Search> {
     caller.optional_user("read:search")?;
     if q.offset > 0 && (caller.viewer().is_none() || q.kind.is_none()) {
-        return Err(Error::unauthorized(
-            "Search queries with offset require an authenticated user and a type",
-        ));
+        return Err(Error::unauthorized("Search queries with offset require an authenticated user and a type"));
     }
     let want = |k: &str| q.kind.is_none_or(|t| t == k);
-    let mut out = api::Search {
-        accounts: Vec::new(),
-        statuses: Vec::new(),
-        hashtags: Vec::new(),
-    };
+    let mut out = api::Search { accounts: Vec::new(), statuses: Vec::new(), hashtags: Vec::new() };
     let text = q.q.trim();
     if text.is_empty() {
         return Ok(out);

@@ -2,8 +2,7 @@
 //! bookmark, pin, mute, polls), with the notifications these cause.
 
 use ferrodon_domain::model::{
-    Account, Keyed, NewPoll, NewStatus, NotificationType, Status, StatusEdit as EditRecord,
-    Visibility,
+    Account, Keyed, NewPoll, NewStatus, NotificationType, Status, StatusEdit as EditRecord, Visibility,
 };
 use ferrodon_domain::ports::{RelatedAccounts, StatusMark, Tx};
 use ferrodon_domain::rules::text;
@@ -78,23 +77,16 @@ struct Rendered {
 fn validate_language(l: Option<&str>) -> Result<Option<String>> {
     match l.map(str::trim).filter(|l| !l.is_empty()) {
         None => Ok(None),
-        Some(l)
-            if l.len() <= 3 && l.chars().all(|c| c.is_ascii_lowercase())
-                || (l.len() <= 10 && l.contains('-')) =>
-        {
+        Some(l) if l.len() <= 3 && l.chars().all(|c| c.is_ascii_lowercase()) || (l.len() <= 10 && l.contains('-')) => {
             Ok(Some(l.to_string()))
         }
-        Some(l) => Err(Error::validation(format!(
-            "Validation failed: Language {l} is not a valid language code"
-        ))),
+        Some(l) => Err(Error::validation(format!("Validation failed: Language {l} is not a valid language code"))),
     }
 }
 
 fn build_poll(p: &PollParams) -> Result<NewPoll> {
     if p.options.len() < 2 {
-        return Err(Error::validation(
-            "Validation failed: Poll options must have at least 2 items",
-        ));
+        return Err(Error::validation("Validation failed: Poll options must have at least 2 items"));
     }
     if p.options.len() > limits::MAX_POLL_OPTIONS {
         return Err(Error::validation(format!(
@@ -103,14 +95,9 @@ fn build_poll(p: &PollParams) -> Result<NewPoll> {
         )));
     }
     if p.options.iter().any(|o| o.trim().is_empty()) {
-        return Err(Error::validation(
-            "Validation failed: Poll options must not be blank",
-        ));
+        return Err(Error::validation("Validation failed: Poll options must not be blank"));
     }
-    if p.options
-        .iter()
-        .any(|o| o.chars().count() > limits::MAX_POLL_OPTION_CHARS)
-    {
+    if p.options.iter().any(|o| o.chars().count() > limits::MAX_POLL_OPTION_CHARS) {
         return Err(Error::validation(format!(
             "Validation failed: Poll options must not exceed {} characters each",
             limits::MAX_POLL_OPTION_CHARS
@@ -118,22 +105,15 @@ fn build_poll(p: &PollParams) -> Result<NewPoll> {
     }
     let mut seen = std::collections::HashSet::new();
     if !p.options.iter().all(|o| seen.insert(o.trim().to_string())) {
-        return Err(Error::validation(
-            "Validation failed: Poll options must not contain duplicate items",
-        ));
+        return Err(Error::validation("Validation failed: Poll options must not contain duplicate items"));
     }
-    let expires_in = p
-        .expires_in
-        .ok_or_else(|| Error::validation("Validation failed: Poll expires in can't be blank"))?;
+    let expires_in =
+        p.expires_in.ok_or_else(|| Error::validation("Validation failed: Poll expires in can't be blank"))?;
     if expires_in < limits::MIN_POLL_EXPIRATION {
-        return Err(Error::validation(
-            "Validation failed: Poll expiration time is too short",
-        ));
+        return Err(Error::validation("Validation failed: Poll expiration time is too short"));
     }
     if expires_in > limits::MAX_POLL_EXPIRATION {
-        return Err(Error::validation(
-            "Validation failed: Poll expiration time is too long",
-        ));
+        return Err(Error::validation("Validation failed: Poll expiration time is too long"));
     }
     Ok(NewPoll {
         id: Id::generate(),
@@ -150,17 +130,16 @@ async fn render(
     p: &StatusParams,
     default_language: Option<&str>,
 ) -> Result<Rendered> {
-    let text_source = p.status.clone().unwrap_or_default();
+    // Mastodon strips surrounding white space before saving.
+    let text_source = p.status.as_deref().unwrap_or("").trim().to_string();
     if !p.media_ids.is_empty() {
-        return Err(Error::validation(
-            "Validation failed: Media attachments are not supported yet",
-        ));
+        return Err(Error::validation("Validation failed: Media attachments are not supported yet"));
     }
     if text_source.trim().is_empty() && p.poll.is_none() {
         return Err(Error::validation("Validation failed: Text can't be blank"));
     }
-    let spoiler_text = p.spoiler_text.clone().unwrap_or_default();
-    let length = text::status_length(&text_source) + spoiler_text.chars().count();
+    let spoiler_text = p.spoiler_text.as_deref().unwrap_or("").trim().to_string();
+    let length = text::status_length(&text_source) + text::grapheme_count(&spoiler_text);
     if length > limits::MAX_STATUS_CHARS {
         return Err(Error::validation(format!(
             "Validation failed: Text character limit of {} exceeded",
@@ -168,24 +147,17 @@ async fn render(
         )));
     }
     let poll = p.poll.as_ref().map(build_poll).transpose()?;
-    let language =
-        validate_language(p.language.as_deref())?.or_else(|| default_language.map(str::to_string));
+    let language = validate_language(p.language.as_deref())?.or_else(|| default_language.map(str::to_string));
     let resolved = resolve_mentions(svc, tx, &text_source).await?;
     let base = svc.base_url();
     let resolve = |m: &text::MentionRef| {
         resolved
             .iter()
             .find(|(r, _)| r.username.eq_ignore_ascii_case(&m.username) && r.domain == m.domain)
-            .map(|(_, a)| text::ResolvedMention {
-                url: a.url.clone(),
-                username: a.username.clone(),
-            })
+            .map(|(_, a)| text::ResolvedMention { url: a.url.clone(), username: a.username.clone() })
     };
-    let ctx = text::FormatContext {
-        local_domain: &svc.config.local_domain,
-        base_url: &base,
-        resolve_mention: &resolve,
-    };
+    let ctx =
+        text::FormatContext { local_domain: &svc.config.local_domain, base_url: &base, resolve_mention: &resolve };
     let content = text::format_status(&text_source, &ctx);
     let mut mentions: Vec<Account> = Vec::new();
     for (_, a) in resolved {
@@ -216,27 +188,19 @@ pub async fn create(
     idempotency_key: Option<&str>,
 ) -> Result<api::Status> {
     if p.scheduled_at.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Err(Error::validation(
-            "Validation failed: Scheduled statuses are not supported yet",
-        ));
+        return Err(Error::validation("Validation failed: Scheduled statuses are not supported yet"));
     }
     if !p.media_ids.is_empty() && p.poll.is_some() {
-        return Err(Error::validation(
-            "Validation failed: Cannot attach files to a status with a poll",
-        ));
+        return Err(Error::validation("Validation failed: Cannot attach files to a status with a poll"));
     }
     let visibility = match p.visibility.as_deref().filter(|v| !v.is_empty()) {
         None => me.user.default_visibility,
-        Some(v) => Visibility::parse(v).ok_or_else(|| {
-            Error::validation("Validation failed: Visibility is not included in the list")
-        })?,
+        Some(v) => Visibility::parse(v)
+            .ok_or_else(|| Error::validation("Validation failed: Visibility is not included in the list"))?,
     };
     let mut tx = svc.db.write().await?;
     if let Some(key) = idempotency_key.filter(|k| !k.is_empty()) {
-        if let Some(id) = tx
-            .idempotent_status(me.account.id, key, now() - 3_600_000)
-            .await?
-        {
+        if let Some(id) = tx.idempotent_status(me.account.id, key, now() - 3_600_000).await? {
             if let Some(existing) = tx.status_by_id(id).await? {
                 return present::status(svc, &mut tx, Some(me.account.id), &existing).await;
             }
@@ -246,11 +210,8 @@ pub async fn create(
         None => None,
         Some(raw) => {
             let parent = Id::parse(raw).ok_or_else(Error::not_found)?;
-            let parent = tx
-                .status_by_id(parent)
-                .await?
-                .filter(|s| s.reblog_of_id.is_none())
-                .ok_or_else(Error::not_found)?;
+            let parent =
+                tx.status_by_id(parent).await?.filter(|s| s.reblog_of_id.is_none()).ok_or_else(Error::not_found)?;
             if !can_view(&mut tx, Some(me.account.id), &parent).await? {
                 return Err(Error::not_found());
             }
@@ -284,18 +245,10 @@ pub async fn create(
     let status = tx.insert_status(&new).await?;
     for m in &r.mentions {
         // A mentioned account that blocks the author gets nothing; private/direct reach only mentions.
-        notify(
-            &mut tx,
-            m.id,
-            me.account.id,
-            NotificationType::Mention,
-            Some(status.id),
-        )
-        .await?;
+        notify(&mut tx, m.id, me.account.id, NotificationType::Mention, Some(status.id)).await?;
     }
     if let Some(key) = idempotency_key.filter(|k| !k.is_empty()) {
-        tx.remember_idempotency(me.account.id, key, status.id, now())
-            .await?;
+        tx.remember_idempotency(me.account.id, key, status.id, now()).await?;
     }
     let out = present::status(svc, &mut tx, Some(me.account.id), &status).await?;
     tx.commit().await?;
@@ -320,23 +273,12 @@ pub async fn get(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::S
 }
 
 /// `GET /api/v1/statuses?id[]=`: the visible ones, in the order asked.
-pub async fn get_many(
-    svc: &Services,
-    caller: &Caller,
-    raw_ids: &[String],
-) -> Result<Vec<api::Status>> {
+pub async fn get_many(svc: &Services, caller: &Caller, raw_ids: &[String]) -> Result<Vec<api::Status>> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
-    let ids: Vec<Id> = raw_ids
-        .iter()
-        .filter_map(|r| Id::parse(r))
-        .take(20)
-        .collect();
+    let ids: Vec<Id> = raw_ids.iter().filter_map(|r| Id::parse(r)).take(20).collect();
     let mut tx = svc.db.read().await?;
     let found = tx.statuses_by_ids(&ids).await?;
-    let ordered: Vec<Status> = ids
-        .iter()
-        .filter_map(|id| found.iter().find(|s| s.id == *id).cloned())
-        .collect();
+    let ordered: Vec<Status> = ids.iter().filter_map(|id| found.iter().find(|s| s.id == *id).cloned()).collect();
     let list = visible(&mut tx, viewer, &ordered, false).await?;
     present::statuses(svc, &mut tx, viewer, &list).await
 }
@@ -357,12 +299,7 @@ pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::St
 }
 
 /// `PUT /api/v1/statuses/:id`.
-pub async fn edit(
-    svc: &Services,
-    me: &Viewer,
-    raw_id: &str,
-    p: StatusParams,
-) -> Result<api::Status> {
+pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) -> Result<api::Status> {
     let mut tx = svc.db.write().await?;
     let s = tx
         .status_by_id(status_id(raw_id)?)
@@ -373,9 +310,7 @@ pub async fn edit(
     let r = render(svc, &mut tx, &p, s.language.as_deref()).await?;
     // An unchanged poll keeps its votes (the store compares options).
     let poll = match (r.poll, current_poll) {
-        (Some(mut new), Some(old))
-            if new.options == old.options() && new.multiple == old.multiple =>
-        {
+        (Some(mut new), Some(old)) if new.options == old.options() && new.multiple == old.multiple => {
             new.expires_at = old.expires_at;
             Some(new)
         }
@@ -394,22 +329,9 @@ pub async fn edit(
     };
     tx.edit_status(s.id, &edit).await?;
     // People who reblogged it hear about the edit, as in Mastodon.
-    let page = PageRequest {
-        limit: 1000,
-        ..Default::default()
-    };
-    for rebloggers in tx
-        .list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page)
-        .await?
-    {
-        notify(
-            &mut tx,
-            rebloggers.item.id,
-            me.account.id,
-            NotificationType::Update,
-            Some(s.id),
-        )
-        .await?;
+    let page = PageRequest { limit: 1000, ..Default::default() };
+    for rebloggers in tx.list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page).await? {
+        notify(&mut tx, rebloggers.item.id, me.account.id, NotificationType::Update, Some(s.id)).await?;
     }
     let updated = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
     let out = present::status(svc, &mut tx, Some(me.account.id), &updated).await?;
@@ -418,18 +340,11 @@ pub async fn edit(
 }
 
 /// `GET /api/v1/statuses/:id/history`, oldest first; a never-edited status has one entry.
-pub async fn history(
-    svc: &Services,
-    caller: &Caller,
-    raw_id: &str,
-) -> Result<Vec<api::StatusEdit>> {
+pub async fn history(svc: &Services, caller: &Caller, raw_id: &str) -> Result<Vec<api::StatusEdit>> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
     let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
-    let author = tx
-        .account_by_id(s.account_id)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let author = tx.account_by_id(s.account_id).await?.ok_or_else(Error::not_found)?;
     let account = present::account(svc, &author);
     let revisions = tx.status_revisions(s.id).await?;
     let poll_json = |options: Option<&str>| {
@@ -470,11 +385,7 @@ pub async fn source(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
     let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
-    Ok(api::StatusSource {
-        id: s.id.to_string(),
-        text: s.text,
-        spoiler_text: s.spoiler_text,
-    })
+    Ok(api::StatusSource { id: s.id.to_string(), text: s.text, spoiler_text: s.spoiler_text })
 }
 
 /// `GET /api/v1/statuses/:id/context`: ancestors oldest first, descendants depth-first.
@@ -487,11 +398,7 @@ pub async fn context(svc: &Services, caller: &Caller, raw_id: &str) -> Result<ap
         None => s,
     };
     let thread = tx.conversation(s.conversation_id, 4096).await?;
-    let (max_ancestors, max_descendants) = if viewer.is_some() {
-        (4096, 4096)
-    } else {
-        (40, 60)
-    };
+    let (max_ancestors, max_descendants) = if viewer.is_some() { (4096, 4096) } else { (40, 60) };
     let mut ancestors = Vec::new();
     let mut cursor = s.in_reply_to_id;
     while let Some(id) = cursor {
@@ -516,11 +423,7 @@ pub async fn context(svc: &Services, caller: &Caller, raw_id: &str) -> Result<ap
         if depth >= 20 {
             continue;
         }
-        let mut children: Vec<Id> = thread
-            .iter()
-            .filter(|t| t.in_reply_to_id == Some(id))
-            .map(|t| t.id)
-            .collect();
+        let mut children: Vec<Id> = thread.iter().filter(|t| t.in_reply_to_id == Some(id)).map(|t| t.id).collect();
         children.reverse();
         stack.extend(children.into_iter().map(|c| (c, depth + 1)));
     }
@@ -559,82 +462,47 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
     let t = now();
     match action {
         Action::Favourite => {
-            if tx
-                .add_mark(StatusMark::Favourite, Id::generate(), me_id, s.id, t)
-                .await?
-            {
-                notify(
-                    &mut tx,
-                    s.account_id,
-                    me_id,
-                    NotificationType::Favourite,
-                    Some(s.id),
-                )
-                .await?;
+            if tx.add_mark(StatusMark::Favourite, Id::generate(), me_id, s.id, t).await? {
+                notify(&mut tx, s.account_id, me_id, NotificationType::Favourite, Some(s.id)).await?;
             }
         }
         Action::Unfavourite => {
             if tx.remove_mark(StatusMark::Favourite, me_id, s.id).await? {
-                tx.delete_notifications_for(s.account_id, me_id, Some(s.id), "favourite")
-                    .await?;
+                tx.delete_notifications_for(s.account_id, me_id, Some(s.id), "favourite").await?;
             }
         }
         Action::Bookmark => {
-            tx.add_mark(StatusMark::Bookmark, Id::generate(), me_id, s.id, t)
-                .await?;
+            tx.add_mark(StatusMark::Bookmark, Id::generate(), me_id, s.id, t).await?;
         }
         Action::Unbookmark => {
             tx.remove_mark(StatusMark::Bookmark, me_id, s.id).await?;
         }
         Action::Pin => {
             if s.account_id != me_id {
-                return Err(Error::validation(
-                    "Validation failed: You can only pin your own posts",
-                ));
+                return Err(Error::validation("Validation failed: You can only pin your own posts"));
             }
             if matches!(s.visibility, Visibility::Direct | Visibility::Private) {
-                return Err(Error::validation(
-                    "Validation failed: Private and direct posts cannot be pinned",
-                ));
+                return Err(Error::validation("Validation failed: Private and direct posts cannot be pinned"));
             }
-            let page = PageRequest {
-                limit: 100,
-                ..Default::default()
-            };
-            let pinned = tx
-                .marked_statuses(StatusMark::Pin, me_id, &page)
-                .await?
-                .len() as i64;
+            let page = PageRequest { limit: 100, ..Default::default() };
+            let pinned = tx.marked_statuses(StatusMark::Pin, me_id, &page).await?.len() as i64;
             if pinned >= limits::MAX_PINNED_STATUSES
-                && !tx
-                    .interactions(me_id, &[&s])
-                    .await?
-                    .first()
-                    .is_some_and(|i| i.1.pinned)
+                && !tx.interactions(me_id, &[&s]).await?.first().is_some_and(|i| i.1.pinned)
             {
                 return Err(Error::validation(
                     "Validation failed: You have already pinned the maximum number of posts",
                 ));
             }
-            tx.add_mark(StatusMark::Pin, Id::generate(), me_id, s.id, t)
-                .await?;
+            tx.add_mark(StatusMark::Pin, Id::generate(), me_id, s.id, t).await?;
         }
         Action::Unpin => {
             tx.remove_mark(StatusMark::Pin, me_id, s.id).await?;
         }
         Action::Mute => {
-            tx.add_mark(
-                StatusMark::Mute,
-                Id::generate(),
-                me_id,
-                s.conversation_id,
-                t,
-            )
-            .await?;
+            tx.add_mark(StatusMark::Mute, Id::generate(), me_id, s.conversation_id, t).await?;
         }
         Action::Unmute => {
-            tx.remove_mark(StatusMark::Mute, me_id, s.conversation_id)
-                .await?;
+            tx.remove_mark(StatusMark::Mute, me_id, s.conversation_id).await?;
         }
     }
     let fresh = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
@@ -644,23 +512,15 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
 }
 
 /// `POST /api/v1/statuses/:id/reblog`: idempotent; returns the reblog wrapping the original.
-pub async fn reblog(
-    svc: &Services,
-    me: &Viewer,
-    raw_id: &str,
-    visibility: Option<&str>,
-) -> Result<api::Status> {
+pub async fn reblog(svc: &Services, me: &Viewer, raw_id: &str, visibility: Option<&str>) -> Result<api::Status> {
     let mut tx = svc.db.write().await?;
     let target = visible_status(&mut tx, Some(me.account.id), status_id(raw_id)?).await?;
     let original = match target.reblog_of_id {
         Some(id) => visible_status(&mut tx, Some(me.account.id), id).await?,
         None => target,
     };
-    let can_reblog = matches!(
-        original.visibility,
-        Visibility::Public | Visibility::Unlisted
-    ) || (original.visibility == Visibility::Private
-        && original.account_id == me.account.id);
+    let can_reblog = matches!(original.visibility, Visibility::Public | Visibility::Unlisted)
+        || (original.visibility == Visibility::Private && original.account_id == me.account.id);
     if !can_reblog {
         return Err(Error::forbidden("This action is not allowed"));
     }
@@ -670,28 +530,17 @@ pub async fn reblog(
             let visibility = match visibility.filter(|v| !v.is_empty()) {
                 Some(v) => Visibility::parse(v)
                     .filter(|v| *v != Visibility::Direct)
-                    .ok_or_else(|| {
-                        Error::validation(
-                            "Validation failed: Visibility is not included in the list",
-                        )
-                    })?,
+                    .ok_or_else(|| Error::validation("Validation failed: Visibility is not included in the list"))?,
                 None => me.user.default_visibility,
             };
             // A reblog is never more visible than its original.
-            let visibility = if original.visibility == Visibility::Private {
-                Visibility::Private
-            } else {
-                visibility
-            };
+            let visibility = if original.visibility == Visibility::Private { Visibility::Private } else { visibility };
             let id = Id::generate();
             let base = svc.base_url();
             let new = NewStatus {
                 id,
                 account_id: me.account.id,
-                uri: format!(
-                    "{base}/users/{}/statuses/{id}/activity",
-                    me.account.username
-                ),
+                uri: format!("{base}/users/{}/statuses/{id}/activity", me.account.username),
                 url: format!("{base}/@{}/{id}", me.account.username),
                 text: String::new(),
                 content: String::new(),
@@ -710,14 +559,7 @@ pub async fn reblog(
                 poll: None,
             };
             let created = tx.insert_status(&new).await?;
-            notify(
-                &mut tx,
-                original.account_id,
-                me.account.id,
-                NotificationType::Reblog,
-                Some(original.id),
-            )
-            .await?;
+            notify(&mut tx, original.account_id, me.account.id, NotificationType::Reblog, Some(original.id)).await?;
             created
         }
     };
@@ -729,26 +571,14 @@ pub async fn reblog(
 /// `POST /api/v1/statuses/:id/unreblog`: returns the original.
 pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Status> {
     let mut tx = svc.db.write().await?;
-    let target = tx
-        .status_by_id(status_id(raw_id)?)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let target = tx.status_by_id(status_id(raw_id)?).await?.ok_or_else(Error::not_found)?;
     let original_id = target.reblog_of_id.unwrap_or(target.id);
     let original = visible_status(&mut tx, Some(me.account.id), original_id).await?;
     if let Some(reblog) = tx.reblog_of(me.account.id, original.id).await? {
         tx.delete_status(reblog.id).await?;
-        tx.delete_notifications_for(
-            original.account_id,
-            me.account.id,
-            Some(original.id),
-            "reblog",
-        )
-        .await?;
+        tx.delete_notifications_for(original.account_id, me.account.id, Some(original.id), "reblog").await?;
     }
-    let fresh = tx
-        .status_by_id(original.id)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let fresh = tx.status_by_id(original.id).await?.ok_or_else(Error::not_found)?;
     let out = present::status(svc, &mut tx, Some(me.account.id), &fresh).await?;
     tx.commit().await?;
     Ok(out)
@@ -768,11 +598,7 @@ pub async fn interacted_by(
         visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
     }
     let id = status_id(raw_id)?;
-    let q = if reblogs {
-        RelatedAccounts::RebloggedBy(id)
-    } else {
-        RelatedAccounts::FavouritedBy(id)
-    };
+    let q = if reblogs { RelatedAccounts::RebloggedBy(id) } else { RelatedAccounts::FavouritedBy(id) };
     crate::accounts::related(svc, q, page).await
 }
 
@@ -780,46 +606,25 @@ pub async fn interacted_by(
 pub async fn poll(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::Poll> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
-    let p = tx
-        .poll_by_id(status_id(raw_id)?)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let p = tx.poll_by_id(status_id(raw_id)?).await?.ok_or_else(Error::not_found)?;
     let s = visible_status(&mut tx, viewer, p.status_id).await?;
-    Ok(present::status(svc, &mut tx, viewer, &s)
-        .await?
-        .poll
-        .ok_or_else(Error::not_found)?)
+    Ok(present::status(svc, &mut tx, viewer, &s).await?.poll.ok_or_else(Error::not_found)?)
 }
 
 /// `POST /api/v1/polls/:id/votes`.
-pub async fn vote(
-    svc: &Services,
-    me: &Viewer,
-    raw_id: &str,
-    choices: &[String],
-) -> Result<api::Poll> {
+pub async fn vote(svc: &Services, me: &Viewer, raw_id: &str, choices: &[String]) -> Result<api::Poll> {
     let mut tx = svc.db.write().await?;
-    let p = tx
-        .poll_by_id(status_id(raw_id)?)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let p = tx.poll_by_id(status_id(raw_id)?).await?.ok_or_else(Error::not_found)?;
     let s = visible_status(&mut tx, Some(me.account.id), p.status_id).await?;
     if p.expired(now()) {
-        return Err(Error::validation(
-            "Validation failed: The poll has already ended",
-        ));
+        return Err(Error::validation("Validation failed: The poll has already ended"));
     }
     if s.account_id == me.account.id {
-        return Err(Error::validation(
-            "Validation failed: You cannot vote in your own poll",
-        ));
+        return Err(Error::validation("Validation failed: You cannot vote in your own poll"));
     }
     let mut parsed: Vec<i64> = Vec::new();
     for c in choices {
-        let n: i64 = c
-            .trim()
-            .parse()
-            .map_err(|_| Error::validation("Validation failed: Choice is invalid"))?;
+        let n: i64 = c.trim().parse().map_err(|_| Error::validation("Validation failed: Choice is invalid"))?;
         if n < 0 || n as usize >= p.options().len() {
             return Err(Error::validation("Validation failed: Choice is invalid"));
         }
@@ -831,41 +636,24 @@ pub async fn vote(
         return Err(Error::validation("Validation failed: Votes can't be blank"));
     }
     if !p.multiple && parsed.len() > 1 {
-        return Err(Error::validation(
-            "Validation failed: You have already voted on this poll",
-        ));
+        return Err(Error::validation("Validation failed: You have already voted on this poll"));
     }
     tx.vote(p.id, me.account.id, &parsed, now()).await?;
-    let out = present::status(svc, &mut tx, Some(me.account.id), &s)
-        .await?
-        .poll
-        .ok_or_else(Error::not_found)?;
+    let out = present::status(svc, &mut tx, Some(me.account.id), &s).await?.poll.ok_or_else(Error::not_found)?;
     tx.commit().await?;
     Ok(out)
 }
 
 /// Statuses the viewer favourited or bookmarked, paged by the mark id.
-pub async fn marked(
-    svc: &Services,
-    me: &Viewer,
-    mark: StatusMark,
-    page: &PageRequest,
-) -> Result<Page<api::Status>> {
+pub async fn marked(svc: &Services, me: &Viewer, mark: StatusMark, page: &PageRequest) -> Result<Page<api::Status>> {
     let mut tx = svc.db.read().await?;
     let rows: Vec<Keyed<Id>> = tx.marked_statuses(mark, me.account.id, page).await?;
     let ids: Vec<Id> = rows.iter().map(|r| r.item).collect();
     let found = tx.statuses_by_ids(&ids).await?;
-    let ordered: Vec<Status> = ids
-        .iter()
-        .filter_map(|id| found.iter().find(|s| s.id == *id).cloned())
-        .collect();
+    let ordered: Vec<Status> = ids.iter().filter_map(|id| found.iter().find(|s| s.id == *id).cloned()).collect();
     let list = visible(&mut tx, Some(me.account.id), &ordered, false).await?;
     let rendered = present::statuses(svc, &mut tx, Some(me.account.id), &list).await?;
     let mut page = Page::from_rows(rows, |r| r.key).map(|_| ());
     page.items.clear();
-    Ok(Page {
-        items: rendered,
-        next_max_id: page.next_max_id,
-        prev_min_id: page.prev_min_id,
-    })
+    Ok(Page { items: rendered, next_max_id: page.next_max_id, prev_min_id: page.prev_min_id })
 }

@@ -11,24 +11,12 @@ use crate::{Services, present};
 
 /// Loads, filters and renders a page of status ids (newest first). The page's cursors come
 /// from the ids read, so filtered-out rows never stall paging.
-async fn page_of(
-    svc: &Services,
-    tx: &mut Box<dyn Tx>,
-    viewer: Option<Id>,
-    ids: Vec<Id>,
-) -> Result<Page<api::Status>> {
+async fn page_of(svc: &Services, tx: &mut Box<dyn Tx>, viewer: Option<Id>, ids: Vec<Id>) -> Result<Page<api::Status>> {
     let found = tx.statuses_by_ids(&ids).await?;
-    let ordered: Vec<Status> = ids
-        .iter()
-        .filter_map(|id| found.iter().find(|s| s.id == *id).cloned())
-        .collect();
+    let ordered: Vec<Status> = ids.iter().filter_map(|id| found.iter().find(|s| s.id == *id).cloned()).collect();
     let list = visible(tx, viewer, &ordered, true).await?;
     let items = present::statuses(svc, tx, viewer, &list).await?;
-    Ok(Page {
-        items,
-        next_max_id: ids.last().copied(),
-        prev_min_id: ids.first().copied(),
-    })
+    Ok(Page { items, next_max_id: ids.last().copied(), prev_min_id: ids.first().copied() })
 }
 
 /// `GET /api/v1/timelines/home`.
@@ -61,9 +49,7 @@ pub async fn tag(
 ) -> Result<Page<api::Status>> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
-    let ids = tx
-        .tag_timeline(tag.trim_start_matches('#'), filter, page)
-        .await?;
+    let ids = tx.tag_timeline(tag.trim_start_matches('#'), filter, page).await?;
     page_of(svc, &mut tx, viewer, ids).await
 }
 
@@ -83,28 +69,15 @@ pub async fn account(
         return Ok(Page::empty());
     }
     if let Some(v) = viewer {
-        if v != id
-            && tx
-                .relationships(v, &[id])
-                .await?
-                .first()
-                .is_some_and(|r| r.blocked_by)
-        {
+        if v != id && tx.relationships(v, &[id]).await?.first().is_some_and(|r| r.blocked_by) {
             return Ok(Page::empty());
         }
     }
     let ids = tx.account_statuses(id, &filter, page).await?;
     let found = tx.statuses_by_ids(&ids).await?;
-    let ordered: Vec<Status> = ids
-        .iter()
-        .filter_map(|i| found.iter().find(|s| s.id == *i).cloned())
-        .collect();
+    let ordered: Vec<Status> = ids.iter().filter_map(|i| found.iter().find(|s| s.id == *i).cloned()).collect();
     // Not a feed: the viewer's own mutes do not hide a profile they opened.
     let list = visible(&mut tx, viewer, &ordered, false).await?;
     let items = present::statuses(svc, &mut tx, viewer, &list).await?;
-    Ok(Page {
-        items,
-        next_max_id: ids.last().copied(),
-        prev_min_id: ids.first().copied(),
-    })
+    Ok(Page { items, next_max_id: ids.last().copied(), prev_min_id: ids.first().copied() })
 }

@@ -8,14 +8,8 @@ use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::{Id, Result};
 
 /// May `viewer` (None = anonymous) see `status`? A reblog needs its original to be visible too.
-pub(crate) async fn can_view(
-    tx: &mut Box<dyn Tx>,
-    viewer: Option<Id>,
-    status: &Status,
-) -> Result<bool> {
-    Ok(!visible(tx, viewer, std::slice::from_ref(status), false)
-        .await?
-        .is_empty())
+pub(crate) async fn can_view(tx: &mut Box<dyn Tx>, viewer: Option<Id>, status: &Status) -> Result<bool> {
+    Ok(!visible(tx, viewer, std::slice::from_ref(status), false).await?.is_empty())
 }
 
 /// Keeps the statuses `viewer` may see, in order. With `timeline`, statuses by (or reblogging)
@@ -30,26 +24,14 @@ pub(crate) async fn visible(
         return Ok(Vec::new());
     }
     let original_ids: Vec<Id> = statuses.iter().filter_map(|s| s.reblog_of_id).collect();
-    let originals: HashMap<Id, Status> = tx
-        .statuses_by_ids(&original_ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect();
-    let mut authors: Vec<Id> = statuses
-        .iter()
-        .map(|s| s.account_id)
-        .chain(originals.values().map(|s| s.account_id))
-        .collect();
+    let originals: HashMap<Id, Status> =
+        tx.statuses_by_ids(&original_ids).await?.into_iter().map(|s| (s.id, s)).collect();
+    let mut authors: Vec<Id> =
+        statuses.iter().map(|s| s.account_id).chain(originals.values().map(|s| s.account_id)).collect();
     authors.sort_unstable();
     authors.dedup();
     let relations: HashMap<Id, Relationship> = match viewer {
-        Some(v) => tx
-            .relationships(v, &authors)
-            .await?
-            .into_iter()
-            .map(|r| (r.target_id, r))
-            .collect(),
+        Some(v) => tx.relationships(v, &authors).await?.into_iter().map(|r| (r.target_id, r)).collect(),
         None => HashMap::new(),
     };
     // Mentions decide access to private and direct statuses.
@@ -60,13 +42,9 @@ pub(crate) async fn visible(
         .map(|s| s.id)
         .collect();
     let mentioned: HashSet<Id> = match viewer {
-        Some(v) if !restricted.is_empty() => tx
-            .mentions_of(&restricted)
-            .await?
-            .into_iter()
-            .filter(|m| m.account_id == v)
-            .map(|m| m.status_id)
-            .collect(),
+        Some(v) if !restricted.is_empty() => {
+            tx.mentions_of(&restricted).await?.into_iter().filter(|m| m.account_id == v).map(|m| m.status_id).collect()
+        }
         _ => HashSet::new(),
     };
     let allowed = |s: &Status| -> bool {
@@ -83,9 +61,7 @@ pub(crate) async fn visible(
         }
         match s.visibility {
             Visibility::Direct => mentioned.contains(&s.id),
-            Visibility::Private => {
-                mentioned.contains(&s.id) || rel.is_some_and(|r| r.following.is_some())
-            }
+            Visibility::Private => mentioned.contains(&s.id) || rel.is_some_and(|r| r.following.is_some()),
             Visibility::Public | Visibility::Unlisted => true,
         }
     };

@@ -54,9 +54,8 @@ impl SqlDatabase {
         match config {
             DatabaseConfig::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        Error::unavailable(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| Error::unavailable(format!("cannot create {}: {e}", dir.display())))?;
                 }
                 let options = SqliteConnectOptions::new()
                     .filename(path)
@@ -73,42 +72,22 @@ impl SqlDatabase {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options.clone())
                     .await
-                    .map_err(|e| {
-                        Error::unavailable(format!(
-                            "cannot open SQLite database {}: {e}",
-                            path.display()
-                        ))
-                    })?;
+                    .map_err(|e| Error::unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
                 let readers = SqlitePoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options.read_only(true))
                     .await
-                    .map_err(|e| {
-                        Error::unavailable(format!(
-                            "cannot open SQLite database {}: {e}",
-                            path.display()
-                        ))
-                    })?;
-                Ok(SqlDatabase {
-                    engine: Engine::Sqlite { writer, readers },
-                })
+                    .map_err(|e| Error::unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
+                Ok(SqlDatabase { engine: Engine::Sqlite { writer, readers } })
             }
-            DatabaseConfig::Postgres {
-                url,
-                pool,
-                prepared_statements,
-            } => {
+            DatabaseConfig::Postgres { url, pool, prepared_statements } => {
                 let options = PgConnectOptions::from_str(url)
                     .map_err(|e| Error::validation(format!("invalid DATABASE_URL: {e}")))?
                     .application_name("ferrodon");
                 // With prepared statements off, no named statement may ever be created: a zero
                 // cache plus unnamed statements (see crates.md, note B).
-                let options = if *prepared_statements {
-                    options
-                } else {
-                    options.statement_cache_capacity(0)
-                };
+                let options = if *prepared_statements { options } else { options.statement_cache_capacity(0) };
                 let pool = PgPoolOptions::new()
                     .max_connections(*pool)
                     .acquire_timeout(Duration::from_secs(10))
@@ -116,15 +95,8 @@ impl SqlDatabase {
                     .max_lifetime(Duration::from_secs(1800))
                     .connect_with(options)
                     .await
-                    .map_err(|e| {
-                        Error::unavailable(format!("cannot connect to PostgreSQL: {e}"))
-                    })?;
-                Ok(SqlDatabase {
-                    engine: Engine::Postgres {
-                        pool,
-                        persistent: *prepared_statements,
-                    },
-                })
+                    .map_err(|e| Error::unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+                Ok(SqlDatabase { engine: Engine::Postgres { pool, persistent: *prepared_statements } })
             }
         }
     }
@@ -142,16 +114,10 @@ impl SqlDatabase {
     async fn begin(&self, write: bool) -> Result<SqlTx> {
         let conn = match &self.engine {
             Engine::Sqlite { writer, readers } => {
-                let tx = if write {
-                    writer.begin_with("BEGIN IMMEDIATE").await
-                } else {
-                    readers.begin().await
-                };
+                let tx = if write { writer.begin_with("BEGIN IMMEDIATE").await } else { readers.begin().await };
                 Conn::Sqlite(tx.map_err(sql::db_error)?)
             }
-            Engine::Postgres { pool, .. } => {
-                Conn::Postgres(pool.begin().await.map_err(sql::db_error)?)
-            }
+            Engine::Postgres { pool, .. } => Conn::Postgres(pool.begin().await.map_err(sql::db_error)?),
         };
         let persistent = match &self.engine {
             Engine::Sqlite { .. } => true,

@@ -13,26 +13,16 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[(
     include_str!("../migrations/postgres/0001_core.sql"),
 )];
 
-const CREATE_TABLE: &str =
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";
 
 async fn applied(db: &SqlDatabase) -> Result<Vec<String>> {
     let rows: Vec<(String,)> = match &db.engine {
         Engine::Sqlite { writer, .. } => {
-            sqlx::raw_sql(CREATE_TABLE)
-                .execute(writer)
-                .await
-                .map_err(db_error)?;
-            sqlx::query_as("SELECT version FROM schema_migrations")
-                .fetch_all(writer)
-                .await
-                .map_err(db_error)?
+            sqlx::raw_sql(CREATE_TABLE).execute(writer).await.map_err(db_error)?;
+            sqlx::query_as("SELECT version FROM schema_migrations").fetch_all(writer).await.map_err(db_error)?
         }
         Engine::Postgres { pool, .. } => {
-            sqlx::raw_sql(CREATE_TABLE)
-                .execute(pool)
-                .await
-                .map_err(db_error)?;
+            sqlx::raw_sql(CREATE_TABLE).execute(pool).await.map_err(db_error)?;
             sqlx::raw_sql("SELECT version FROM schema_migrations")
                 .fetch_all(pool)
                 .await
@@ -50,11 +40,7 @@ async fn applied(db: &SqlDatabase) -> Result<Vec<String>> {
 
 pub(crate) async fn pending(db: &SqlDatabase) -> Result<Vec<&'static str>> {
     let done = applied(db).await?;
-    Ok(MIGRATIONS
-        .iter()
-        .map(|m| m.0)
-        .filter(|v| !done.iter().any(|d| d == v))
-        .collect())
+    Ok(MIGRATIONS.iter().map(|m| m.0).filter(|v| !done.iter().any(|d| d == v)).collect())
 }
 
 pub(crate) async fn run(db: &SqlDatabase) -> Result<Vec<&'static str>> {
@@ -64,37 +50,18 @@ pub(crate) async fn run(db: &SqlDatabase) -> Result<Vec<&'static str>> {
         // Several processes may start at once: the first one migrates, the others wait and skip.
         let already = match &mut tx.conn {
             Conn::Sqlite(c) => {
-                sqlx::raw_sql(CREATE_TABLE)
-                    .execute(&mut **c)
-                    .await
-                    .map_err(db_error)?;
-                let q = sqlx::query_as::<_, (String,)>(
-                    "SELECT version FROM schema_migrations WHERE version = $1",
-                )
-                .bind(*version);
-                q.fetch_optional(&mut **c)
-                    .await
-                    .map_err(db_error)?
-                    .is_some()
+                sqlx::raw_sql(CREATE_TABLE).execute(&mut **c).await.map_err(db_error)?;
+                let q = sqlx::query_as::<_, (String,)>("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(*version);
+                q.fetch_optional(&mut **c).await.map_err(db_error)?.is_some()
             }
             Conn::Postgres(c) => {
-                sqlx::raw_sql("SELECT pg_advisory_xact_lock(7305431090)")
-                    .execute(&mut **c)
-                    .await
-                    .map_err(db_error)?;
-                sqlx::raw_sql(CREATE_TABLE)
-                    .execute(&mut **c)
-                    .await
-                    .map_err(db_error)?;
-                let q = sqlx::query_as::<_, (String,)>(
-                    "SELECT version FROM schema_migrations WHERE version = $1",
-                )
-                .bind(*version)
-                .persistent(false);
-                q.fetch_optional(&mut **c)
-                    .await
-                    .map_err(db_error)?
-                    .is_some()
+                sqlx::raw_sql("SELECT pg_advisory_xact_lock(7305431090)").execute(&mut **c).await.map_err(db_error)?;
+                sqlx::raw_sql(CREATE_TABLE).execute(&mut **c).await.map_err(db_error)?;
+                let q = sqlx::query_as::<_, (String,)>("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(*version)
+                    .persistent(false);
+                q.fetch_optional(&mut **c).await.map_err(db_error)?.is_some()
             }
         };
         if already {
@@ -102,10 +69,7 @@ pub(crate) async fn run(db: &SqlDatabase) -> Result<Vec<&'static str>> {
         }
         match &mut tx.conn {
             Conn::Sqlite(c) => {
-                sqlx::raw_sql(*sqlite)
-                    .execute(&mut **c)
-                    .await
-                    .map_err(db_error)?;
+                sqlx::raw_sql(*sqlite).execute(&mut **c).await.map_err(db_error)?;
                 sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
                     .bind(*version)
                     .execute(&mut **c)
@@ -113,10 +77,7 @@ pub(crate) async fn run(db: &SqlDatabase) -> Result<Vec<&'static str>> {
                     .map_err(db_error)?;
             }
             Conn::Postgres(c) => {
-                sqlx::raw_sql(*postgres)
-                    .execute(&mut **c)
-                    .await
-                    .map_err(db_error)?;
+                sqlx::raw_sql(*postgres).execute(&mut **c).await.map_err(db_error)?;
                 sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
                     .bind(*version)
                     .persistent(false)

@@ -89,12 +89,8 @@ macro_rules! args {
 pub(crate) use args;
 
 /// A row type both engines can decode.
-pub(crate) trait Row:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
-{
-}
-impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
-{}
+pub(crate) trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 
 /// A SQL text: static, or built from trusted fragments (never from input: values are bound).
 pub(crate) enum Sql {
@@ -132,22 +128,12 @@ macro_rules! run {
         let persistent = $self.persistent;
         match (&mut $self.conn, $sql) {
             (Conn::Sqlite(c), Sql::Static(s)) => bind_all!($make(s), $args).$method(&mut **c).await,
-            (Conn::Sqlite(c), Sql::Built(s)) => {
-                bind_all!($make(AssertSqlSafe(s)), $args)
-                    .$method(&mut **c)
-                    .await
-            }
+            (Conn::Sqlite(c), Sql::Built(s)) => bind_all!($make(AssertSqlSafe(s)), $args).$method(&mut **c).await,
             (Conn::Postgres(c), Sql::Static(s)) => {
-                bind_all!($make(s), $args)
-                    .persistent(persistent)
-                    .$method(&mut **c)
-                    .await
+                bind_all!($make(s), $args).persistent(persistent).$method(&mut **c).await
             }
             (Conn::Postgres(c), Sql::Built(s)) => {
-                bind_all!($make(AssertSqlSafe(s)), $args)
-                    .persistent(persistent)
-                    .$method(&mut **c)
-                    .await
+                bind_all!($make(AssertSqlSafe(s)), $args).persistent(persistent).$method(&mut **c).await
             }
         }
         .map_err(db_error)
@@ -159,20 +145,12 @@ impl SqlTx {
         SqlTx { conn, persistent }
     }
 
-    pub(crate) async fn all<T: Row>(
-        &mut self,
-        sql: impl Into<Sql>,
-        args: Vec<Arg>,
-    ) -> Result<Vec<T>> {
+    pub(crate) async fn all<T: Row>(&mut self, sql: impl Into<Sql>, args: Vec<Arg>) -> Result<Vec<T>> {
         let sql = sql.into();
         run!(self, sql, args, sqlx::query_as, fetch_all)
     }
 
-    pub(crate) async fn opt<T: Row>(
-        &mut self,
-        sql: impl Into<Sql>,
-        args: Vec<Arg>,
-    ) -> Result<Option<T>> {
+    pub(crate) async fn opt<T: Row>(&mut self, sql: impl Into<Sql>, args: Vec<Arg>) -> Result<Option<T>> {
         let sql = sql.into();
         run!(self, sql, args, sqlx::query_as, fetch_optional)
     }
@@ -187,14 +165,12 @@ impl SqlTx {
         let sql = sql.into();
         let persistent = self.persistent;
         match (&mut self.conn, sql) {
-            (Conn::Sqlite(c), Sql::Static(s)) => bind_all!(sqlx::query(s), args)
-                .execute(&mut **c)
-                .await
-                .map(|r| r.rows_affected()),
-            (Conn::Sqlite(c), Sql::Built(s)) => bind_all!(sqlx::query(AssertSqlSafe(s)), args)
-                .execute(&mut **c)
-                .await
-                .map(|r| r.rows_affected()),
+            (Conn::Sqlite(c), Sql::Static(s)) => {
+                bind_all!(sqlx::query(s), args).execute(&mut **c).await.map(|r| r.rows_affected())
+            }
+            (Conn::Sqlite(c), Sql::Built(s)) => {
+                bind_all!(sqlx::query(AssertSqlSafe(s)), args).execute(&mut **c).await.map(|r| r.rows_affected())
+            }
             (Conn::Postgres(c), Sql::Static(s)) => bind_all!(sqlx::query(s), args)
                 .persistent(persistent)
                 .execute(&mut **c)
@@ -225,10 +201,7 @@ impl SqlTx {
 
 /// `$start, $start+1, …` for `n` values (IN lists).
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) fn db_error(e: sqlx::Error) -> Error {

@@ -12,18 +12,9 @@ pub fn routes() -> Router<AppState> {
     use v1::*;
     Router::new()
         .route("/api/v1/accounts", post(accounts::register))
-        .route(
-            "/api/v1/accounts/verify_credentials",
-            get(accounts::verify_credentials),
-        )
-        .route(
-            "/api/v1/accounts/update_credentials",
-            patch(accounts::update_credentials),
-        )
-        .route(
-            "/api/v1/accounts/relationships",
-            get(accounts::relationships),
-        )
+        .route("/api/v1/accounts/verify_credentials", get(accounts::verify_credentials))
+        .route("/api/v1/accounts/update_credentials", patch(accounts::update_credentials))
+        .route("/api/v1/accounts/relationships", get(accounts::relationships))
         .route("/api/v1/accounts/lookup", get(accounts::lookup))
         .route("/api/v1/accounts/search", get(accounts::search))
         .route("/api/v1/accounts/{id}", get(accounts::show))
@@ -32,82 +23,44 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/accounts/{id}/following", get(accounts::following))
         .route("/api/v1/accounts/{id}/follow", post(accounts::follow))
         .route("/api/v1/accounts/{id}/unfollow", post(accounts::unfollow))
-        .route(
-            "/api/v1/accounts/{id}/remove_from_followers",
-            post(accounts::remove_from_followers),
-        )
+        .route("/api/v1/accounts/{id}/remove_from_followers", post(accounts::remove_from_followers))
         .route("/api/v1/accounts/{id}/block", post(accounts::block))
         .route("/api/v1/accounts/{id}/unblock", post(accounts::unblock))
         .route("/api/v1/accounts/{id}/mute", post(accounts::mute))
         .route("/api/v1/accounts/{id}/unmute", post(accounts::unmute))
         .route("/api/v1/apps", post(apps::create))
-        .route(
-            "/api/v1/apps/verify_credentials",
-            get(apps::verify_credentials),
-        )
+        .route("/api/v1/apps/verify_credentials", get(apps::verify_credentials))
         .route("/api/v1/blocks", get(lists::blocks))
         .route("/api/v1/bookmarks", get(lists::bookmarks))
         .route("/api/v1/custom_emojis", get(instance::custom_emojis))
         .route("/api/v1/favourites", get(lists::favourites))
         .route("/api/v1/follow_requests", get(follow_requests::index))
-        .route(
-            "/api/v1/follow_requests/{id}/authorize",
-            post(follow_requests::authorize),
-        )
-        .route(
-            "/api/v1/follow_requests/{id}/reject",
-            post(follow_requests::reject),
-        )
+        .route("/api/v1/follow_requests/{id}/authorize", post(follow_requests::authorize))
+        .route("/api/v1/follow_requests/{id}/reject", post(follow_requests::reject))
         .route("/api/v1/instance", get(instance::v1))
         .route("/api/v1/markers", get(markers::show).post(markers::update))
         .route("/api/v1/mutes", get(lists::mutes))
         .route("/api/v1/notifications", get(notifications::index))
         .route("/api/v1/notifications/clear", post(notifications::clear))
-        .route(
-            "/api/v1/notifications/unread_count",
-            get(notifications::unread_count),
-        )
+        .route("/api/v1/notifications/unread_count", get(notifications::unread_count))
         .route("/api/v1/notifications/{id}", get(notifications::show))
-        .route(
-            "/api/v1/notifications/{id}/dismiss",
-            post(notifications::dismiss),
-        )
+        .route("/api/v1/notifications/{id}/dismiss", post(notifications::dismiss))
         .route("/api/v1/polls/{id}", get(polls::show))
         .route("/api/v1/polls/{id}/votes", post(polls::vote))
         .route("/api/v1/preferences", get(accounts::preferences))
-        .route(
-            "/api/v1/statuses",
-            post(statuses::create).get(statuses::index),
-        )
-        .route(
-            "/api/v1/statuses/{id}",
-            get(statuses::show)
-                .delete(statuses::destroy)
-                .put(statuses::update),
-        )
+        .route("/api/v1/statuses", post(statuses::create).get(statuses::index))
+        .route("/api/v1/statuses/{id}", get(statuses::show).delete(statuses::destroy).put(statuses::update))
         .route("/api/v1/statuses/{id}/context", get(statuses::context))
         .route("/api/v1/statuses/{id}/history", get(statuses::history))
         .route("/api/v1/statuses/{id}/source", get(statuses::source))
-        .route(
-            "/api/v1/statuses/{id}/favourited_by",
-            get(statuses::favourited_by),
-        )
-        .route(
-            "/api/v1/statuses/{id}/reblogged_by",
-            get(statuses::reblogged_by),
-        )
+        .route("/api/v1/statuses/{id}/favourited_by", get(statuses::favourited_by))
+        .route("/api/v1/statuses/{id}/reblogged_by", get(statuses::reblogged_by))
         .route("/api/v1/statuses/{id}/favourite", post(statuses::favourite))
-        .route(
-            "/api/v1/statuses/{id}/unfavourite",
-            post(statuses::unfavourite),
-        )
+        .route("/api/v1/statuses/{id}/unfavourite", post(statuses::unfavourite))
         .route("/api/v1/statuses/{id}/reblog", post(statuses::reblog))
         .route("/api/v1/statuses/{id}/unreblog", post(statuses::unreblog))
         .route("/api/v1/statuses/{id}/bookmark", post(statuses::bookmark))
-        .route(
-            "/api/v1/statuses/{id}/unbookmark",
-            post(statuses::unbookmark),
-        )
+        .route("/api/v1/statuses/{id}/unbookmark", post(statuses::unbookmark))
         .route("/api/v1/statuses/{id}/pin", post(statuses::pin))
         .route("/api/v1/statuses/{id}/unpin", post(statuses::unpin))
         .route("/api/v1/statuses/{id}/mute", post(statuses::mute))
@@ -117,6 +70,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/timelines/tag/{hashtag}", get(timelines::tag))
         .route("/api/v2/instance", get(v2::instance::show))
         .route("/api/v2/notifications", get(v2::notifications::index))
+        .route("/api/v2/notifications/unread_count", get(v2::notifications::unread_count))
+        .route("/api/v2/notifications/{group_key}", get(v2::notifications::show))
+        .route("/api/v2/notifications/{group_key}/dismiss", post(v2::notifications::dismiss))
         .route("/api/v2/search", get(v2::search::index))
         .fallback(not_found)
 }

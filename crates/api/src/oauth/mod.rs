@@ -2,7 +2,7 @@
 //! (plain HTML forms, no JavaScript, CSRF token per browser session).
 //!
 //! Routes:
-//! - `POST /oauth/token`, `POST /oauth/revoke` (`api_routes`)
+//! - `POST /oauth/token`, `POST /oauth/revoke`, `GET|POST /oauth/userinfo` (`api_routes`)
 //! - `GET|POST /oauth/authorize`, `GET /oauth/authorize/native`
 //! - `GET|POST /auth/sign_in`, `POST /auth/sign_out`
 
@@ -27,6 +27,7 @@ pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
+        .route("/oauth/userinfo", get(userinfo).post(userinfo))
 }
 
 pub fn routes() -> Router<AppState> {
@@ -39,14 +40,8 @@ pub fn routes() -> Router<AppState> {
 
 /// HTTP Basic client credentials, if sent (`client_secret_basic`).
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()?;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some((oauth_decode(id), oauth_decode(secret)))
@@ -59,23 +54,13 @@ fn oauth_decode(s: &str) -> String {
 }
 
 /// `POST /oauth/token`
-async fn token(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    p: Params,
-) -> Result<Response, OAuthApiError> {
+async fn token(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, OAuthApiError> {
     let basic = basic_credentials(&headers);
     let request = TokenRequest {
         grant_type: p.str("grant_type").unwrap_or_default(),
         code: p.str("code"),
-        client_id: basic
-            .as_ref()
-            .map(|b| b.0.clone())
-            .or_else(|| p.str("client_id")),
-        client_secret: basic
-            .as_ref()
-            .map(|b| b.1.clone())
-            .or_else(|| p.str("client_secret")),
+        client_id: basic.as_ref().map(|b| b.0.clone()).or_else(|| p.str("client_id")),
+        client_secret: basic.as_ref().map(|b| b.1.clone()).or_else(|| p.str("client_secret")),
         redirect_uri: p.str("redirect_uri"),
         code_verifier: p.str("code_verifier"),
         scope: p.str("scope"),
@@ -91,34 +76,25 @@ async fn revoke(
     p: Params,
 ) -> Result<Json<serde_json::Value>, OAuthApiError> {
     let basic = basic_credentials(&headers);
-    let client_id = basic
-        .as_ref()
-        .map(|b| b.0.clone())
-        .or_else(|| p.str("client_id"));
-    let client_secret = basic
-        .as_ref()
-        .map(|b| b.1.clone())
-        .or_else(|| p.str("client_secret"));
-    oauth::revoke(
-        &s.svc,
-        client_id.as_deref(),
-        client_secret.as_deref(),
-        &p.str("token").unwrap_or_default(),
-    )
-    .await?;
+    let client_id = basic.as_ref().map(|b| b.0.clone()).or_else(|| p.str("client_id"));
+    let client_secret = basic.as_ref().map(|b| b.1.clone()).or_else(|| p.str("client_secret"));
+    oauth::revoke(&s.svc, client_id.as_deref(), client_secret.as_deref(), &p.str("token").unwrap_or_default()).await?;
     Ok(Json(serde_json::json!({})))
 }
 
+/// `GET|POST /oauth/userinfo`
+async fn userinfo(
+    State(s): State<AppState>,
+    crate::extract::Auth(caller): crate::extract::Auth,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(oauth::userinfo(&s.svc, &caller).await?))
+}
+
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == SESSION_COOKIE).then(|| v.to_string())
-        })
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == SESSION_COOKIE).then(|| v.to_string())
+    })
 }
 
 /// Adds the session cookie to a response.
@@ -131,9 +107,7 @@ fn with_session(session: &BrowserSession, secure: bool, mut response: Response) 
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -179,46 +153,24 @@ async fn authorize(
         Ok(r) => r,
         Err(e) => {
             let page = pages::error(&e.code, &e.description);
-            return Ok(with_session(
-                &session,
-                secure(&s),
-                (StatusCode::BAD_REQUEST, Html(page)).into_response(),
-            ));
+            return Ok(with_session(&session, secure(&s), (StatusCode::BAD_REQUEST, Html(page)).into_response()));
         }
     };
-    let force_login = p
-        .force_login
-        .as_deref()
-        .is_some_and(|v| matches!(v, "true" | "1"));
+    let force_login = p.force_login.as_deref().is_some_and(|v| matches!(v, "true" | "1"));
     let user = oauth::session_user(&s.svc, &session.session).await?;
     let Some(user) = user.filter(|_| !force_login) else {
         if force_login {
             oauth::sign_out(&s.svc, &session.session).await?;
         }
-        let to = format!(
-            "/auth/sign_in?return_to={}",
-            oauth::percent_encode(&authorize_path(&p))
-        );
-        return Ok(with_session(
-            &session,
-            secure(&s),
-            Redirect::to(&to).into_response(),
-        ));
+        let to = format!("/auth/sign_in?return_to={}", oauth::percent_encode(&authorize_path(&p)));
+        return Ok(with_session(&session, secure(&s), Redirect::to(&to).into_response()));
     };
     let page = pages::consent(&req, &session.session.csrf_token, &user.email);
-    Ok(with_session(
-        &session,
-        secure(&s),
-        Html(page).into_response(),
-    ))
+    Ok(with_session(&session, secure(&s), Html(page).into_response()))
 }
 
 /// `POST /oauth/authorize`: the consent form (approve, or deny with `_method=delete`).
-async fn authorize_answer(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    p: Params,
-) -> Result<Response, ApiError> {
+async fn authorize_answer(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
     let session = oauth::browser_session(&s.svc, session_cookie(&headers).as_deref()).await?;
     oauth::check_csrf(&session.session, p.str("authenticity_token").as_deref())?;
     let Some(user) = oauth::session_user(&s.svc, &session.session).await? else {
@@ -238,26 +190,15 @@ async fn authorize_answer(
     let req = match oauth::check_authorize(&s.svc, &params).await {
         Ok(r) => r,
         Err(e) => {
-            return Ok((
-                StatusCode::BAD_REQUEST,
-                Html(pages::error(&e.code, &e.description)),
-            )
-                .into_response());
+            return Ok((StatusCode::BAD_REQUEST, Html(pages::error(&e.code, &e.description))).into_response());
         }
     };
-    let target = if p
-        .str("_method")
-        .is_some_and(|m| m.eq_ignore_ascii_case("delete"))
-    {
+    let target = if p.str("_method").is_some_and(|m| m.eq_ignore_ascii_case("delete")) {
         oauth::deny(&req)
     } else {
         oauth::approve(&s.svc, &user, &req).await?
     };
-    Ok(with_session(
-        &session,
-        secure(&s),
-        Redirect::to(&target).into_response(),
-    ))
+    Ok(with_session(&session, secure(&s), Redirect::to(&target).into_response()))
 }
 
 #[derive(serde::Deserialize)]
@@ -271,16 +212,8 @@ struct NativeQuery {
 async fn native(Query(q): Query<NativeQuery>) -> Response {
     match (q.code, q.error) {
         (Some(code), _) => Html(pages::native_code(&code)).into_response(),
-        (None, Some(error)) => Html(pages::error(
-            &error,
-            q.error_description.as_deref().unwrap_or(""),
-        ))
-        .into_response(),
-        (None, None) => (
-            StatusCode::BAD_REQUEST,
-            Html(pages::error("invalid_request", "No code.")),
-        )
-            .into_response(),
+        (None, Some(error)) => Html(pages::error(&error, q.error_description.as_deref().unwrap_or(""))).into_response(),
+        (None, None) => (StatusCode::BAD_REQUEST, Html(pages::error("invalid_request", "No code."))).into_response(),
     }
 }
 
@@ -296,91 +229,41 @@ async fn sign_in_page(
     Query(q): Query<SignInQuery>,
 ) -> Result<Response, ApiError> {
     let session = oauth::browser_session(&s.svc, session_cookie(&headers).as_deref()).await?;
-    let return_to = q
-        .return_to
-        .as_deref()
-        .and_then(safe_return_path)
-        .unwrap_or_else(|| "/".into());
-    if oauth::session_user(&s.svc, &session.session)
-        .await?
-        .is_some()
-        && return_to != "/"
-    {
-        return Ok(with_session(
-            &session,
-            secure(&s),
-            Redirect::to(&return_to).into_response(),
-        ));
+    let return_to = q.return_to.as_deref().and_then(safe_return_path).unwrap_or_else(|| "/".into());
+    if oauth::session_user(&s.svc, &session.session).await?.is_some() && return_to != "/" {
+        return Ok(with_session(&session, secure(&s), Redirect::to(&return_to).into_response()));
     }
     let page = pages::sign_in(&session.session.csrf_token, &return_to, None, "");
-    Ok(with_session(
-        &session,
-        secure(&s),
-        Html(page).into_response(),
-    ))
+    Ok(with_session(&session, secure(&s), Html(page).into_response()))
 }
 
 /// `POST /auth/sign_in`
-async fn sign_in(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    p: Params,
-) -> Result<Response, ApiError> {
+async fn sign_in(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
     let session = oauth::browser_session(&s.svc, session_cookie(&headers).as_deref()).await?;
     if let Err(e) = oauth::check_csrf(&session.session, p.str("authenticity_token").as_deref()) {
         let page = pages::sign_in(&session.session.csrf_token, "/", Some(&e.message), "");
-        return Ok(with_session(
-            &session,
-            secure(&s),
-            (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response(),
-        ));
+        return Ok(with_session(&session, secure(&s), (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response()));
     }
     let user = p.object("user").unwrap_or_default();
     let email = user.str("email").unwrap_or_default();
     let password = user.str("password").unwrap_or_default();
-    let return_to = p
-        .str("return_to")
-        .as_deref()
-        .and_then(safe_return_path)
-        .unwrap_or_else(|| "/".into());
+    let return_to = p.str("return_to").as_deref().and_then(safe_return_path).unwrap_or_else(|| "/".into());
     match oauth::sign_in(&s.svc, &session.session, &email, &password).await {
-        Ok(_) => Ok(with_session(
-            &session,
-            secure(&s),
-            Redirect::to(&return_to).into_response(),
-        )),
+        Ok(_) => Ok(with_session(&session, secure(&s), Redirect::to(&return_to).into_response())),
         Err(e)
-            if e.kind != ferrodon_kernel::ErrorKind::Internal
-                && e.kind != ferrodon_kernel::ErrorKind::Unavailable =>
+            if e.kind != ferrodon_kernel::ErrorKind::Internal && e.kind != ferrodon_kernel::ErrorKind::Unavailable =>
         {
-            let page = pages::sign_in(
-                &session.session.csrf_token,
-                &return_to,
-                Some(&e.message),
-                &email,
-            );
-            Ok(with_session(
-                &session,
-                secure(&s),
-                (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response(),
-            ))
+            let page = pages::sign_in(&session.session.csrf_token, &return_to, Some(&e.message), &email);
+            Ok(with_session(&session, secure(&s), (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response()))
         }
         Err(e) => Err(e.into()),
     }
 }
 
 /// `POST /auth/sign_out`
-async fn sign_out(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    p: Params,
-) -> Result<Response, ApiError> {
+async fn sign_out(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
     let session = oauth::browser_session(&s.svc, session_cookie(&headers).as_deref()).await?;
     oauth::check_csrf(&session.session, p.str("authenticity_token").as_deref())?;
     oauth::sign_out(&s.svc, &session.session).await?;
-    Ok(with_session(
-        &session,
-        secure(&s),
-        Redirect::to("/auth/sign_in").into_response(),
-    ))
+    Ok(with_session(&session, secure(&s), Redirect::to("/auth/sign_in").into_response()))
 }

@@ -16,9 +16,7 @@ button{{margin-top:1rem;padding:.5rem 1rem}}.flash{{color:#b00020}}.scopes li{{m
 }
 
 pub fn sign_in(csrf: &str, return_to: &str, error: Option<&str>, email: &str) -> String {
-    let flash = error
-        .map(|m| format!("<p class=\"flash\" role=\"alert\">{}</p>", e(m)))
-        .unwrap_or_default();
+    let flash = error.map(|m| format!("<p class=\"flash\" role=\"alert\">{}</p>", e(m))).unwrap_or_default();
     layout(
         "Log in",
         &format!(
@@ -49,22 +47,12 @@ fn hidden_fields(req: &AuthorizeRequest, csrf: &str) -> String {
     ];
     fields
         .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
-                e(v.unwrap_or(""))
-            )
-        })
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", e(v.unwrap_or(""))))
         .collect()
 }
 
 pub fn consent(req: &AuthorizeRequest, csrf: &str, email: &str) -> String {
-    let scopes: String = req
-        .scopes
-        .to_vec()
-        .iter()
-        .map(|s| format!("<li><code>{}</code></li>", e(s)))
-        .collect();
+    let scopes: String = req.scopes.to_vec().iter().map(|s| format!("<li><code>{}</code></li>", e(s))).collect();
     let hidden = hidden_fields(req, csrf);
     layout(
         "Authorization required",

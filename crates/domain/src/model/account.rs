@@ -39,11 +39,7 @@ impl Account {
 
     /// `username` for local accounts, `username@domain` for remote ones.
     pub fn acct(&self) -> String {
-        if self.is_local() {
-            self.username.clone()
-        } else {
-            format!("{}@{}", self.username, self.domain)
-        }
+        if self.is_local() { self.username.clone() } else { format!("{}@{}", self.username, self.domain) }
     }
 
     pub fn fields(&self) -> Vec<ProfileField> {

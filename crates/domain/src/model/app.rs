@@ -18,11 +18,7 @@ pub struct Application {
 
 impl Application {
     pub fn redirect_uri_list(&self) -> Vec<&str> {
-        self.redirect_uris
-            .split('\n')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect()
+        self.redirect_uris.split('\n').map(str::trim).filter(|s| !s.is_empty()).collect()
     }
 }
 

@@ -21,10 +21,7 @@ string_enum!(
 impl NotificationType {
     /// Types the grouped API folds together (the rest get `ungrouped-<id>`).
     pub fn groupable(self) -> bool {
-        matches!(
-            self,
-            Self::Favourite | Self::Follow | Self::Reblog | Self::AdminSignUp
-        )
+        matches!(self, Self::Favourite | Self::Follow | Self::Reblog | Self::AdminSignUp)
     }
 }
 
@@ -46,6 +43,8 @@ pub struct NotificationFilter {
     pub types: Vec<NotificationType>,
     pub exclude_types: Vec<NotificationType>,
     pub account_id: Option<Id>,
+    /// Only the notifications of one group (grouped API).
+    pub group_key: Option<String>,
 }
 
 #[derive(Clone, Debug)]

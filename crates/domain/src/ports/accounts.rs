@@ -6,32 +6,14 @@ use crate::model::{Account, NewLocalAccount, ProfileUpdate, Role, User, UserPref
 #[async_trait]
 pub trait AccountStore {
     /// Creates a local account and its user. `Conflict` when the username or e-mail is taken.
-    async fn create_local_account(
-        &mut self,
-        new: &NewLocalAccount,
-        now: Millis,
-    ) -> Result<(Account, User)>;
+    async fn create_local_account(&mut self, new: &NewLocalAccount, now: Millis) -> Result<(Account, User)>;
     async fn account_by_id(&mut self, id: Id) -> Result<Option<Account>>;
     async fn accounts_by_ids(&mut self, ids: &[Id]) -> Result<Vec<Account>>;
     /// Case-insensitive; `domain` empty for local accounts.
-    async fn account_by_username(
-        &mut self,
-        username: &str,
-        domain: &str,
-    ) -> Result<Option<Account>>;
+    async fn account_by_username(&mut self, username: &str, domain: &str) -> Result<Option<Account>>;
     /// Local and known accounts whose username or display name starts with `prefix`.
-    async fn search_accounts(
-        &mut self,
-        prefix: &str,
-        limit: u32,
-        offset: u32,
-    ) -> Result<Vec<Account>>;
-    async fn update_profile(
-        &mut self,
-        account_id: Id,
-        update: &ProfileUpdate,
-        now: Millis,
-    ) -> Result<()>;
+    async fn search_accounts(&mut self, prefix: &str, limit: u32, offset: u32) -> Result<Vec<Account>>;
+    async fn update_profile(&mut self, account_id: Id, update: &ProfileUpdate, now: Millis) -> Result<()>;
     async fn delete_account(&mut self, account_id: Id) -> Result<()>;
     async fn count_local_accounts(&mut self) -> Result<i64>;
     async fn count_local_statuses(&mut self) -> Result<i64>;

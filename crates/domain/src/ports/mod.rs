@@ -32,8 +32,6 @@ pub trait Database: Send + Sync + 'static {
 
 /// One transaction with every store. Dropped without `commit` it rolls back.
 #[async_trait]
-pub trait Tx:
-    AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + Send
-{
+pub trait Tx: AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -17,12 +17,7 @@ pub trait OAuthStore {
     async fn create_token(&mut self, token: &AccessToken) -> Result<()>;
     async fn token_by_hash(&mut self, token_hash: &str) -> Result<Option<AccessToken>>;
     /// An unrevoked token of this app and user with exactly these scopes (Mastodon reuses tokens).
-    async fn reusable_token(
-        &mut self,
-        application_id: Id,
-        user_id: Id,
-        scopes: &str,
-    ) -> Result<Option<AccessToken>>;
+    async fn reusable_token(&mut self, application_id: Id, user_id: Id, scopes: &str) -> Result<Option<AccessToken>>;
     async fn revoke_token(&mut self, id: Id, now: Millis) -> Result<()>;
     async fn revoke_user_tokens(&mut self, user_id: Id, now: Millis) -> Result<()>;
 

@@ -1,39 +1,17 @@
 use async_trait::async_trait;
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
-use crate::model::{
-    Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship,
-};
+use crate::model::{Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship};
 
 #[async_trait]
 pub trait RelationshipStore {
     /// Creates or updates a follow (or follow request); returns the row and whether it is new.
     /// Counters on both accounts move only for a new follow.
-    async fn upsert_follow(
-        &mut self,
-        kind: RelationKind,
-        follow: &Follow,
-    ) -> Result<(Follow, bool)>;
-    async fn get_follow(
-        &mut self,
-        kind: RelationKind,
-        account_id: Id,
-        target_id: Id,
-    ) -> Result<Option<Follow>>;
+    async fn upsert_follow(&mut self, kind: RelationKind, follow: &Follow) -> Result<(Follow, bool)>;
+    async fn get_follow(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<Option<Follow>>;
     /// Removes a follow, follow request, block or mute; returns whether one existed.
-    async fn delete_relation(
-        &mut self,
-        kind: RelationKind,
-        account_id: Id,
-        target_id: Id,
-    ) -> Result<bool>;
-    async fn create_block(
-        &mut self,
-        id: Id,
-        account_id: Id,
-        target_id: Id,
-        now: Millis,
-    ) -> Result<()>;
+    async fn delete_relation(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<bool>;
+    async fn create_block(&mut self, id: Id, account_id: Id, target_id: Id, now: Millis) -> Result<()>;
     async fn upsert_mute(&mut self, mute: &Mute, now: Millis) -> Result<()>;
     async fn relationships(&mut self, viewer: Id, targets: &[Id]) -> Result<Vec<Relationship>>;
     /// True if either account blocks the other.
@@ -62,19 +40,8 @@ pub trait NotificationStore {
         status_id: Option<Id>,
         kind: &str,
     ) -> Result<()>;
-    async fn unread_notifications(
-        &mut self,
-        account_id: Id,
-        after: Option<Id>,
-        limit: u32,
-    ) -> Result<i64>;
+    async fn unread_notifications(&mut self, account_id: Id, after: Option<Id>, limit: u32) -> Result<i64>;
 
     async fn markers(&mut self, account_id: Id) -> Result<Vec<Marker>>;
-    async fn set_marker(
-        &mut self,
-        account_id: Id,
-        timeline: &str,
-        last_read_id: Id,
-        now: Millis,
-    ) -> Result<Marker>;
+    async fn set_marker(&mut self, account_id: Id, timeline: &str, last_read_id: Id, now: Millis) -> Result<Marker>;
 }

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
 use crate::model::{
-    AccountStatusFilter, Keyed, Mention, NewStatus, Poll, PublicFilter, Status, StatusEdit,
-    StatusInteractions, StatusRevision, Tag,
+    AccountStatusFilter, Keyed, Mention, NewStatus, Poll, PublicFilter, Status, StatusEdit, StatusInteractions,
+    StatusRevision, Tag,
 };
 
 /// Per-viewer status interactions kept as rows.
@@ -36,55 +36,20 @@ pub trait StatusStore {
     async fn polls_of(&mut self, status_ids: &[Id]) -> Result<Vec<Poll>>;
     async fn poll_by_id(&mut self, id: Id) -> Result<Option<Poll>>;
     /// Records votes; `Conflict` if the account already voted.
-    async fn vote(
-        &mut self,
-        poll_id: Id,
-        account_id: Id,
-        choices: &[i64],
-        now: Millis,
-    ) -> Result<()>;
-    async fn interactions(
-        &mut self,
-        viewer: Id,
-        statuses: &[&Status],
-    ) -> Result<Vec<(Id, StatusInteractions)>>;
+    async fn vote(&mut self, poll_id: Id, account_id: Id, choices: &[i64], now: Millis) -> Result<()>;
+    async fn interactions(&mut self, viewer: Id, statuses: &[&Status]) -> Result<Vec<(Id, StatusInteractions)>>;
 
     /// Adds a mark; returns false if it was already there. Moves the favourites counter.
-    async fn add_mark(
-        &mut self,
-        mark: StatusMark,
-        id: Id,
-        account_id: Id,
-        status_id: Id,
-        now: Millis,
-    ) -> Result<bool>;
-    async fn remove_mark(
-        &mut self,
-        mark: StatusMark,
-        account_id: Id,
-        status_id: Id,
-    ) -> Result<bool>;
+    async fn add_mark(&mut self, mark: StatusMark, id: Id, account_id: Id, status_id: Id, now: Millis) -> Result<bool>;
+    async fn remove_mark(&mut self, mark: StatusMark, account_id: Id, status_id: Id) -> Result<bool>;
     /// Statuses the account favourited or bookmarked, paged by the mark's row id.
-    async fn marked_statuses(
-        &mut self,
-        mark: StatusMark,
-        account_id: Id,
-        page: &PageRequest,
-    ) -> Result<Vec<Keyed<Id>>>;
+    async fn marked_statuses(&mut self, mark: StatusMark, account_id: Id, page: &PageRequest)
+    -> Result<Vec<Keyed<Id>>>;
 
     /// Status ids of the home timeline, before visibility filtering by the service.
     async fn home_timeline(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Id>>;
-    async fn public_timeline(
-        &mut self,
-        filter: PublicFilter,
-        page: &PageRequest,
-    ) -> Result<Vec<Id>>;
-    async fn tag_timeline(
-        &mut self,
-        tag: &str,
-        filter: PublicFilter,
-        page: &PageRequest,
-    ) -> Result<Vec<Id>>;
+    async fn public_timeline(&mut self, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Id>>;
+    async fn tag_timeline(&mut self, tag: &str, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Id>>;
     async fn account_statuses(
         &mut self,
         account_id: Id,
@@ -98,17 +63,6 @@ pub trait StatusStore {
     async fn tag_by_name(&mut self, name: &str) -> Result<Option<Tag>>;
 
     /// Idempotency keys of status creation (kept one hour).
-    async fn idempotent_status(
-        &mut self,
-        account_id: Id,
-        key: &str,
-        since: Millis,
-    ) -> Result<Option<Id>>;
-    async fn remember_idempotency(
-        &mut self,
-        account_id: Id,
-        key: &str,
-        status_id: Id,
-        now: Millis,
-    ) -> Result<()>;
+    async fn idempotent_status(&mut self, account_id: Id, key: &str, since: Millis) -> Result<Option<Id>>;
+    async fn remember_idempotency(&mut self, account_id: Id, key: &str, status_id: Id, now: Millis) -> Result<()>;
 }

@@ -33,7 +33,9 @@ pub struct ResolvedMention {
 
 /// Everything `format_status` needs from the caller.
 pub struct FormatContext<'a> {
-    /// e.g. "example.com" or "localhost:3000"
+    /// e.g. "example.com" or "localhost:3000". Not read here: mentions reach
+    /// `resolve_mention` with their domain as written, and the resolver treats
+    /// this domain like no domain.
     pub local_domain: &'a str,
     /// e.g. "https://example.com" (no trailing slash)
     pub base_url: &'a str,
@@ -46,8 +48,10 @@ pub struct FormatContext<'a> {
 const URL_PLACEHOLDER_LEN: usize = 23;
 /// Visible characters of a link before the rest is hidden behind an ellipsis.
 const DISPLAY_URL_LEN: usize = 30;
-/// Mentions whose domain is longer than this are not linked.
+/// Mentions whose domain is longer than this are not linked; no URL domain is longer.
 const MAX_DOMAIN_LENGTH: usize = 253;
+/// No URL domain label is longer.
+const MAX_LABEL_LENGTH: usize = 63;
 /// twitter-text refuses URLs longer than this.
 const MAX_URL_LENGTH: usize = 4096;
 /// twitter-text refuses t.co links with a longer slug.
@@ -73,10 +77,7 @@ pub fn extract_mentions(text: &str) -> Vec<MentionRef> {
             continue;
         }
         seen.push(key);
-        out.push(MentionRef {
-            username: m.username.to_string(),
-            domain: m.domain.map(str::to_string),
-        });
+        out.push(MentionRef { username: m.username.to_string(), domain: m.domain.map(str::to_string) });
     }
     out
 }
@@ -186,11 +187,7 @@ pub fn grapheme_count(s: &str) -> usize {
         }
         zwj_after_pict = class == Gcb::Zwj && pict_run;
         pict_run = pict || (class == Gcb::Extend && pict_run);
-        ri_run = if class == Gcb::RegionalIndicator {
-            ri_run + 1
-        } else {
-            0
-        };
+        ri_run = if class == Gcb::RegionalIndicator { ri_run + 1 } else { 0 };
         prev = Some(class);
     }
     count
@@ -212,11 +209,9 @@ fn format_plain_text(text: &str, ctx: &FormatContext) -> String {
         match entity.kind {
             EntityKind::Url(url) => html.push_str(&link_to_url(url)),
             EntityKind::Hashtag(name) => html.push_str(&link_to_hashtag(name, base_url)),
-            EntityKind::Mention {
-                screen_name,
-                username,
-                domain,
-            } => html.push_str(&link_to_mention(screen_name, username, domain, ctx)),
+            EntityKind::Mention { screen_name, username, domain } => {
+                html.push_str(&link_to_mention(screen_name, username, domain, ctx))
+            }
         }
         last = entity.end;
     }
@@ -267,10 +262,7 @@ fn link_to_url(url: &str) -> String {
     let prefix_len = url_display_prefix_len(url);
     let (prefix, rest) = url.split_at(prefix_len);
     let rest_chars = rest.chars().count();
-    let split = rest
-        .char_indices()
-        .nth(DISPLAY_URL_LEN)
-        .map_or(rest.len(), |(i, _)| i);
+    let split = rest.char_indices().nth(DISPLAY_URL_LEN).map_or(rest.len(), |(i, _)| i);
     let mut display = &rest[..split];
     // Ruby: `url[prefix.length + 30..]` is nil when shorter than 30 characters.
     let mut suffix = (rest_chars >= DISPLAY_URL_LEN).then_some(&rest[split..]);
@@ -298,11 +290,7 @@ fn link_to_url(url: &str) -> String {
 fn url_display_prefix_len(url: &str) -> usize {
     for scheme in ["https://", "http://"] {
         if let Some(rest) = url.strip_prefix(scheme) {
-            return if rest.starts_with("www.") {
-                scheme.len() + 4
-            } else {
-                scheme.len()
-            };
+            return if rest.starts_with("www.") { scheme.len() + 4 } else { scheme.len() };
         }
     }
     if url.starts_with("xmpp:") { 5 } else { 0 }
@@ -317,16 +305,8 @@ fn link_to_hashtag(name: &str, base_url: &str) -> String {
     )
 }
 
-fn link_to_mention(
-    screen_name: &str,
-    username: &str,
-    domain: Option<&str>,
-    ctx: &FormatContext,
-) -> String {
-    let mention = MentionRef {
-        username: username.to_string(),
-        domain: domain.map(str::to_string),
-    };
+fn link_to_mention(screen_name: &str, username: &str, domain: Option<&str>, ctx: &FormatContext) -> String {
+    let mention = MentionRef { username: username.to_string(), domain: domain.map(str::to_string) };
     match (ctx.resolve_mention)(&mention) {
         Some(account) => format!(
             "<span class=\"h-card\" translate=\"no\"><a href=\"{}\" class=\"u-url mention\">@<span>{}</span></a></span>",
@@ -408,35 +388,22 @@ fn url_entities(text: &str) -> Vec<Entity<'_>> {
     }
     scan_after_url_preceding(text, |j| valid_url_at(text, j))
         .into_iter()
-        .filter_map(
-            |(
-                start,
-                end,
-                UrlParts {
-                    has_protocol,
-                    domain,
-                },
-            )| {
-                if !has_protocol {
+        .filter_map(|(start, end, UrlParts { has_protocol, domain })| {
+            if !has_protocol {
+                return None;
+            }
+            let mut url = &text[start..end];
+            if let Some(caps) = TCO_RE.captures(url) {
+                if caps[1].chars().count() > MAX_TCO_SLUG_LENGTH {
                     return None;
                 }
-                let mut url = &text[start..end];
-                if let Some(caps) = TCO_RE.captures(url) {
-                    if caps[1].chars().count() > MAX_TCO_SLUG_LENGTH {
-                        return None;
-                    }
-                    url = caps.get(0).map_or(url, |m| m.as_str());
-                }
-                if url.chars().count() > MAX_URL_LENGTH || !is_encodable_domain(domain) {
-                    return None;
-                }
-                Some(Entity {
-                    start,
-                    end: start + url.len(),
-                    kind: EntityKind::Url(url),
-                })
-            },
-        )
+                url = caps.get(0).map_or(url, |m| m.as_str());
+            }
+            if url.chars().count() > MAX_URL_LENGTH || !is_encodable_domain(domain) {
+                return None;
+            }
+            Some(Entity { start, end: start + url.len(), kind: EntityKind::Url(url) })
+        })
         .collect()
 }
 
@@ -447,11 +414,7 @@ fn extended_uri_entities(text: &str) -> Vec<Entity<'_>> {
     }
     scan_after_url_preceding(text, |j| extended_uri_at(text, j).map(|end| (end, ())))
         .into_iter()
-        .map(|(start, end, ())| Entity {
-            start,
-            end,
-            kind: EntityKind::Url(&text[start..end]),
-        })
+        .map(|(start, end, ())| Entity { start, end, kind: EntityKind::Url(&text[start..end]) })
         .collect()
 }
 
@@ -498,18 +461,12 @@ fn valid_url_at(text: &str, j: usize) -> Option<(usize, UrlParts<'_>)> {
     if let Some(m) = PROTOCOL_RE.find(rest) {
         let domain_start = j + m.end();
         if let Some(domain_end) = match_domain(text, domain_start) {
-            let parts = UrlParts {
-                has_protocol: true,
-                domain: &text[domain_start..domain_end],
-            };
+            let parts = UrlParts { has_protocol: true, domain: &text[domain_start..domain_end] };
             return Some((url_tail_end(text, domain_end), parts));
         }
     }
     let domain_end = match_domain(text, j)?;
-    let parts = UrlParts {
-        has_protocol: false,
-        domain: &text[j..domain_end],
-    };
+    let parts = UrlParts { has_protocol: false, domain: &text[j..domain_end] };
     Some((url_tail_end(text, domain_end), parts))
 }
 
@@ -520,18 +477,16 @@ fn valid_url_at(text: &str, j: usize) -> Option<(usize, UrlParts<'_>)> {
 fn is_encodable_domain(domain: &str) -> bool {
     domain.split('.').all(|label| {
         if label.is_ascii() {
-            label.len() <= 63
+            label.len() <= MAX_LABEL_LENGTH
         } else {
-            !starts_with_ignore_ascii_case(label, "xn--") && 4 + label.chars().count() <= 63
+            !starts_with_ignore_ascii_case(label, "xn--") && 4 + label.chars().count() <= MAX_LABEL_LENGTH
         }
     })
 }
 
 /// End of the optional port, path and query after a domain.
 fn url_tail_end(text: &str, domain_end: usize) -> usize {
-    URL_TAIL_RE
-        .find(&text[domain_end..])
-        .map_or(domain_end, |m| domain_end + m.end())
+    URL_TAIL_RE.find(&text[domain_end..]).map_or(domain_end, |m| domain_end + m.end())
 }
 
 /// An `xmpp:` or `magnet:` URI at `j`; returns its end.
@@ -567,9 +522,7 @@ fn extended_uri_at(text: &str, j: usize) -> Option<usize> {
         None
     } else if starts_with_ignore_ascii_case(rest, "magnet:") {
         let query_start = j + "magnet:".len();
-        QUERY_RE
-            .find(&text[query_start..])
-            .map(|m| query_start + m.end())
+        QUERY_RE.find(&text[query_start..]).map(|m| query_start + m.end())
     } else {
         None
     }
@@ -581,9 +534,7 @@ fn xmpp_authority_end(text: &str, pos: usize) -> Option<usize> {
     }
     let domain_start = nodeid_and_at_end(text, pos + 2)?;
     let domain_end = match_domain(text, domain_start)?;
-    text[domain_end..]
-        .starts_with('/')
-        .then_some(domain_end + 1)
+    text[domain_end..].starts_with('/').then_some(domain_end + 1)
 }
 
 /// `NODEID+@` at `pos`; returns the position after the '@'.
@@ -596,36 +547,45 @@ fn nodeid_and_at_end(text: &str, pos: usize) -> Option<usize> {
 /// twitter-text's `valid_domain`: `valid_subdomain* valid_domain_name TLD`,
 /// matched at `start` with the regex's preference order (most labels first).
 /// See [`match_tld`] for the TLD.
+///
+/// To keep scanning linear this stops where DNS would: a run of more than 63
+/// characters is never taken as a label, and labels totalling more than 253
+/// characters are not a domain (the regex has neither limit).
 fn match_domain(text: &str, start: usize) -> Option<usize> {
     // Labels that end in '.', as (start, end) without the dot.
     let mut labels: Vec<(usize, usize)> = Vec::new();
-    let mut pos = start;
-    loop {
-        let run = text[pos..]
-            .char_indices()
-            .find(|&(_, c)| !is_label_char(c))
-            .map_or(text.len() - pos, |(i, _)| i);
-        if run > 0 && text[pos + run..].starts_with('.') {
-            labels.push((pos, pos + run));
-            pos += run + 1;
+    let mut label_start = start;
+    let mut run_chars = 0usize;
+    let mut total_chars = 0usize;
+    for (i, c) in text[start..].char_indices() {
+        let at = start + i;
+        if is_label_char(c) {
+            run_chars += 1;
+            if run_chars > MAX_LABEL_LENGTH {
+                break;
+            }
+        } else if c == '.' && run_chars > 0 {
+            labels.push((label_start, at));
+            total_chars += run_chars + 1;
+            if total_chars > MAX_DOMAIN_LENGTH {
+                return None;
+            }
+            label_start = at + 1;
+            run_chars = 0;
         } else {
             break;
         }
     }
-    if labels.is_empty() {
-        return None;
-    }
-    let valid_subdomains = labels
-        .iter()
-        .take_while(|&&(s, e)| is_valid_label(&text[s..e], true))
-        .count();
+    // Where the TLD may begin when it follows the last label.
+    let last_start = labels.last().map(|&(_, end)| end + 1)?;
+    let valid_subdomains = labels.iter().take_while(|&&(s, e)| is_valid_label(&text[s..e], true)).count();
     let most_subdomains = valid_subdomains.min(labels.len() - 1);
     for subdomains in (0..=most_subdomains).rev() {
         let (s, e) = labels[subdomains];
         if !is_valid_label(&text[s..e], false) {
             continue;
         }
-        let tld_start = labels.get(subdomains + 1).map_or(pos, |&(s, _)| s);
+        let tld_start = labels.get(subdomains + 1).map_or(last_start, |&(s, _)| s);
         if let Some(end) = match_tld(text, tld_start) {
             return Some(end);
         }
@@ -644,24 +604,27 @@ fn is_valid_label(label: &str, allow_underscore: bool) -> bool {
 /// (case-insensitive), or any punycode label `xn--[0-9a-z]+`; returns its end.
 fn match_tld(text: &str, start: usize) -> Option<usize> {
     let rest = &text[start..];
-    // Ends of the candidate prefixes: TLDs hold letters only, never punctuation.
-    let ends: Vec<usize> = rest
-        .char_indices()
-        .take_while(|&(_, c)| is_domain_char(c))
-        .take(TLDS.max_chars)
-        .map(|(i, c)| i + c.len_utf8())
-        .collect();
-    for &end in ends.iter().rev() {
-        let candidate = &rest[..end];
-        if is_tld_boundary(&rest[end..]) && TLDS.names.contains(candidate.to_lowercase().as_str()) {
+    // TLDs start with a letter; most positions fail here without allocating.
+    if !rest.chars().next().is_some_and(char::is_alphabetic) {
+        return None;
+    }
+    // Lower-cased candidate, with the end of each prefix in `rest` and in `lower`.
+    let mut lower = String::new();
+    let mut ends: Vec<(usize, usize)> = Vec::new();
+    for (i, c) in rest.char_indices().take(TLDS.max_chars) {
+        if !is_domain_char(c) {
+            break;
+        }
+        lower.extend(c.to_lowercase());
+        ends.push((i + c.len_utf8(), lower.len()));
+    }
+    for &(end, lower_end) in ends.iter().rev() {
+        if is_tld_boundary(&rest[end..]) && TLDS.names.contains(&lower[..lower_end]) {
             return Some(start + end);
         }
     }
     if rest.len() > 4 && rest.as_bytes()[..4].eq_ignore_ascii_case(b"xn--") {
-        let label = rest[4..]
-            .bytes()
-            .take_while(u8::is_ascii_alphanumeric)
-            .count();
+        let label = rest[4..].bytes().take_while(u8::is_ascii_alphanumeric).count();
         if label > 0 {
             return Some(start + 4 + label);
         }
@@ -671,10 +634,7 @@ fn match_tld(text: &str, start: usize) -> Option<usize> {
 
 /// twitter-text's TLD look-ahead `(?=[^0-9a-z@+-]|$)`, case-insensitive.
 fn is_tld_boundary(after: &str) -> bool {
-    after
-        .chars()
-        .next()
-        .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '@' | '+' | '-')))
+    after.chars().next().is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '@' | '+' | '-')))
 }
 
 // --- Hashtags ---------------------------------------------------------------
@@ -714,11 +674,7 @@ fn hashtag_entities(text: &str) -> Vec<Entity<'_>> {
                 }
             }
         }
-        out.push(Entity {
-            start,
-            end,
-            kind: EntityKind::Hashtag(&text[start + 1..end]),
-        });
+        out.push(Entity { start, end, kind: EntityKind::Hashtag(&text[start + 1..end]) });
     }
     out
 }
@@ -741,11 +697,7 @@ fn hashtag_name_end(text: &str, start: usize) -> Option<usize> {
         if !(word || sep) {
             break;
         }
-        run.push(HashtagChar {
-            end: start + i + c.len_utf8(),
-            word,
-            alpha_or_sep: sep || c.is_alphabetic(),
-        });
+        run.push(HashtagChar { end: start + i + c.len_utf8(), word, alpha_or_sep: sep || c.is_alphabetic() });
     }
     if run.first().is_some_and(|c| c.word)
         && let Some(last_word) = run.iter().rposition(|c| c.word)
@@ -791,12 +743,7 @@ fn scan_mention_re(text: &str) -> Vec<MentionMatch<'_>> {
             domain = Some(&text[username_end + 1..domain_end]);
             end = domain_end;
         }
-        out.push(MentionMatch {
-            start: at,
-            end,
-            username: &text[at + 1..username_end],
-            domain,
-        });
+        out.push(MentionMatch { start: at, end, username: &text[at + 1..username_end], domain });
         pos = end;
     }
     out
@@ -816,9 +763,7 @@ fn linkable_mention_entities(text: &str) -> Vec<Entity<'_>> {
             let continues = after.starts_with(['@', '＠'])
                 || after.starts_with("://")
                 || after.chars().next().is_some_and(is_latin_accent);
-            let domain_ok = m
-                .domain
-                .is_none_or(|d| d.chars().count() <= MAX_DOMAIN_LENGTH);
+            let domain_ok = m.domain.is_none_or(|d| d.chars().count() <= MAX_DOMAIN_LENGTH);
             !continues && domain_ok
         })
         .map(|m| Entity {
@@ -1005,8 +950,7 @@ fn query_pattern() -> String {
 }
 
 static PROTOCOL_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\A(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://")
-        .expect("valid protocol pattern")
+    Regex::new(r"(?i)\A(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://").expect("valid protocol pattern")
 });
 
 static TCO_RE: LazyLock<Regex> =
@@ -1020,16 +964,14 @@ static TCO_RE: LazyLock<Regex> =
 static URL_TAIL_RE: LazyLock<Regex> = LazyLock::new(|| {
     let general = r"[^\p{White_Space}<>()?]";
     // twitter-text's own path characters, used by its balanced-parens ending.
-    let old_general =
-        format!(r"[a-zA-Z\p{{Cyrillic}}0-9!*';:=+,.$/%#\[\]\p{{Pd}}_~&|@{LATIN_ACCENT_CLASS}]");
+    let old_general = format!(r"[a-zA-Z\p{{Cyrillic}}0-9!*';:=+,.$/%#\[\]\p{{Pd}}_~&|@{LATIN_ACCENT_CLASS}]");
     let parens = |c: &str| format!(r"\((?:{c}+|{c}*\({c}+\){c}*)\)");
     let old_parens = parens(&old_general);
     let balanced = parens(general);
     let ending = format!(r#"(?:[^\p{{White_Space}}()?!*"'「」<>;:=,.$%\[\]~&|]|{old_parens})"#);
     let path = format!(r"(?:{general}*(?:{balanced}{general}*)*{ending}|{general}+/)");
     let query = query_pattern();
-    Regex::new(&format!(r"\A(?::[0-9]+)?(?:/{path}*)?(?:{query})?"))
-        .expect("valid URL tail pattern")
+    Regex::new(&format!(r"\A(?::[0-9]+)?(?:/{path}*)?(?:{query})?")).expect("valid URL tail pattern")
 });
 
 static QUERY_RE: LazyLock<Regex> =
@@ -1037,14 +979,12 @@ static QUERY_RE: LazyLock<Regex> =
 
 /// `(unreserved | pct-encoded | [!$()*+,;=])+`.
 static NODEID_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\A(?:[a-zA-Z\p{Cyrillic}0-9\p{Pd}._~!$()*+,;=]|%[0-9a-fA-F]{2})+")
-        .expect("valid node id pattern")
+    Regex::new(r"\A(?:[a-zA-Z\p{Cyrillic}0-9\p{Pd}._~!$()*+,;=]|%[0-9a-fA-F]{2})+").expect("valid node id pattern")
 });
 
 /// `(unreserved | pct-encoded | sub-delims)+`.
 static RESID_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\A(?:[a-zA-Z\p{Cyrillic}0-9\p{Pd}._~!$&'()*+,;=]|%[0-9a-fA-F]{2})+")
-        .expect("valid resource pattern")
+    Regex::new(r"\A(?:[a-zA-Z\p{Cyrillic}0-9\p{Pd}._~!$&'()*+,;=]|%[0-9a-fA-F]{2})+").expect("valid resource pattern")
 });
 
 // ---------------------------------------------------------------------------
@@ -1058,10 +998,8 @@ struct TldSet {
 }
 
 static TLDS: LazyLock<TldSet> = LazyLock::new(|| {
-    let names: std::collections::HashSet<&'static str> = TLD_NAMES_ASCII
-        .split_whitespace()
-        .chain(TLD_NAMES_IDN.split_whitespace())
-        .collect();
+    let names: std::collections::HashSet<&'static str> =
+        TLD_NAMES_ASCII.split_whitespace().chain(TLD_NAMES_IDN.split_whitespace()).collect();
     let max_chars = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     TldSet { names, max_chars }
 });
@@ -1237,20 +1175,11 @@ fn grapheme_props(c: char) -> (Gcb, bool) {
     }
     let mut buf = [0u8; 4];
     let matches = GCB_SET.matches(c.encode_utf8(&mut buf));
-    let class = matches
-        .iter()
-        .find_map(|i| GCB_CLASSES.get(i).copied())
-        .unwrap_or(Gcb::Other);
+    let class = matches.iter().find_map(|i| GCB_CLASSES.get(i).copied()).unwrap_or(Gcb::Other);
     (class, matches.matched(GCB_CLASSES.len()))
 }
 
-fn is_grapheme_boundary(
-    prev: Gcb,
-    cur: Gcb,
-    cur_pict: bool,
-    ri_before: usize,
-    zwj_after_pict: bool,
-) -> bool {
+fn is_grapheme_boundary(prev: Gcb, cur: Gcb, cur_pict: bool, ri_before: usize, zwj_after_pict: bool) -> bool {
     use Gcb::*;
     match (prev, cur) {
         (Cr, Lf) => false,                                                     // GB3
@@ -1279,14 +1208,12 @@ mod tests {
         let username = m.username.to_lowercase();
         let domain = m.domain.as_deref().map(str::to_lowercase);
         match (username.as_str(), domain.as_deref()) {
-            ("alice", None) | ("alice", Some(LOCAL)) => Some(ResolvedMention {
-                url: format!("{BASE}/@alice"),
-                username: "alice".into(),
-            }),
-            ("bob", Some("remote.example")) => Some(ResolvedMention {
-                url: "https://remote.example/@bob".into(),
-                username: "bob".into(),
-            }),
+            ("alice", None) | ("alice", Some(LOCAL)) => {
+                Some(ResolvedMention { url: format!("{BASE}/@alice"), username: "alice".into() })
+            }
+            ("bob", Some("remote.example")) => {
+                Some(ResolvedMention { url: "https://remote.example/@bob".into(), username: "bob".into() })
+            }
             _ => None,
         }
     }
@@ -1296,11 +1223,7 @@ mod tests {
     }
 
     fn fmt(text: &str) -> String {
-        let ctx = FormatContext {
-            local_domain: LOCAL,
-            base_url: BASE,
-            resolve_mention: &resolver,
-        };
+        let ctx = FormatContext { local_domain: LOCAL, base_url: BASE, resolve_mention: &resolver };
         format_status(text, &ctx)
     }
 
@@ -1311,9 +1234,7 @@ mod tests {
     }
 
     fn hashtag_link(path: &str, name: &str) -> String {
-        format!(
-            "<a href=\"{BASE}/tags/{path}\" class=\"mention hashtag\" rel=\"tag\">#<span>{name}</span></a>"
-        )
+        format!("<a href=\"{BASE}/tags/{path}\" class=\"mention hashtag\" rel=\"tag\">#<span>{name}</span></a>")
     }
 
     fn urls(text: &str) -> Vec<&str> {
@@ -1352,11 +1273,7 @@ mod tests {
 
     #[test]
     fn leaves_unknown_mentions_as_text() {
-        let ctx = FormatContext {
-            local_domain: LOCAL,
-            base_url: BASE,
-            resolve_mention: &no_accounts,
-        };
+        let ctx = FormatContext { local_domain: LOCAL, base_url: BASE, resolve_mention: &no_accounts };
         assert_eq!(format_status("@alice", &ctx), "<p>@alice</p>");
     }
 
@@ -1398,10 +1315,7 @@ mod tests {
             ("<https://example.com/>", "https://example.com/"),
             ("https://example.com/　abc123", "https://example.com/"),
             ("「[https://example.org/」", "https://example.org/"),
-            (
-                "https://gta.fandom.com/wiki/TW@ Content",
-                "https://gta.fandom.com/wiki/TW@",
-            ),
+            ("https://gta.fandom.com/wiki/TW@ Content", "https://gta.fandom.com/wiki/TW@"),
         ];
         for (text, url) in cases {
             assert!(fmt(text).contains(&format!("href=\"{url}\"")), "{text}");
@@ -1420,10 +1334,7 @@ mod tests {
                 "https://www.ruby-toolbox.com/search?utf8=✓&q=autolink",
                 "https://www.ruby-toolbox.com/search?utf8=✓&amp;q=autolink",
             ),
-            (
-                "https://www.ruby-toolbox.com/search?utf8=✓",
-                "https://www.ruby-toolbox.com/search?utf8=✓",
-            ),
+            ("https://www.ruby-toolbox.com/search?utf8=✓", "https://www.ruby-toolbox.com/search?utf8=✓"),
             (
                 "https://www.ruby-toolbox.com/search?utf8=%E2%9C%93&utf81=✓&q=autolink",
                 "https://www.ruby-toolbox.com/search?utf8=%E2%9C%93&amp;utf81=✓&amp;q=autolink",
@@ -1462,10 +1373,7 @@ mod tests {
 
     #[test]
     fn invalid_url_is_left_alone() {
-        assert_eq!(
-            fmt("http://www\\.google\\.com"),
-            "<p>http://www\\.google\\.com</p>"
-        );
+        assert_eq!(fmt("http://www\\.google\\.com"), "<p>http://www\\.google\\.com</p>");
     }
 
     #[test]
@@ -1486,9 +1394,9 @@ mod tests {
 
     #[test]
     fn links_hashtags() {
-        assert!(fmt("#hashtag").contains(
-            "/tags/hashtag\" class=\"mention hashtag\" rel=\"tag\">#<span>hashtag</span></a>"
-        ));
+        assert!(
+            fmt("#hashtag").contains("/tags/hashtag\" class=\"mention hashtag\" rel=\"tag\">#<span>hashtag</span></a>")
+        );
         assert!(fmt("#hashtagタグ").contains(
             "/tags/hashtag%E3%82%BF%E3%82%B0\" class=\"mention hashtag\" rel=\"tag\">#<span>hashtagタグ</span></a>"
         ));
@@ -1498,19 +1406,14 @@ mod tests {
     fn links_xmpp_and_magnet_uris() {
         let html = fmt("xmpp:user@instance.com");
         assert!(html.contains("href=\"xmpp:user@instance.com\""));
-        assert!(html.contains(
-            "<span class=\"invisible\">xmpp:</span><span class=\"\">user@instance.com</span>"
-        ));
+        assert!(html.contains("<span class=\"invisible\">xmpp:</span><span class=\"\">user@instance.com</span>"));
         assert!(
-            fmt("please join xmpp:muc@instance.com?join right now")
-                .contains("href=\"xmpp:muc@instance.com?join\"")
+            fmt("please join xmpp:muc@instance.com?join right now").contains("href=\"xmpp:muc@instance.com?join\"")
         );
         let magnet = "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
         assert!(
-            fmt(&format!(
-                "wikipedia gives this example of a magnet uri: {magnet}"
-            ))
-            .contains(&format!("href=\"{magnet}\""))
+            fmt(&format!("wikipedia gives this example of a magnet uri: {magnet}"))
+                .contains(&format!("href=\"{magnet}\""))
         );
     }
 
@@ -1520,16 +1423,7 @@ mod tests {
     fn exact_short_url_markup() {
         assert_eq!(
             fmt("https://example.com/short"),
-            format!(
-                "<p>{}</p>",
-                link(
-                    "https://example.com/short",
-                    "https://",
-                    "example.com/short",
-                    "",
-                    ""
-                )
-            )
+            format!("<p>{}</p>", link("https://example.com/short", "https://", "example.com/short", "", ""))
         );
     }
 
@@ -1540,13 +1434,7 @@ mod tests {
             fmt(&format!("see {url} now")),
             format!(
                 "<p>see {} now</p>",
-                link(
-                    url,
-                    "https://www.",
-                    "example.com/a/rather/long/path",
-                    "ellipsis",
-                    "/to/somewhere?x=1"
-                )
+                link(url, "https://www.", "example.com/a/rather/long/path", "ellipsis", "/to/somewhere?x=1")
             )
         );
     }
@@ -1559,13 +1447,7 @@ mod tests {
         assert!(fmt(url).contains(&link(url, "https://", &url[8..], "", "")));
         // 32 characters: cut at 30.
         let url = "https://abcdefghij.com/0123456789abcdefg";
-        assert!(fmt(url).contains(&link(
-            url,
-            "https://",
-            "abcdefghij.com/0123456789abcde",
-            "ellipsis",
-            "fg"
-        )));
+        assert!(fmt(url).contains(&link(url, "https://", "abcdefghij.com/0123456789abcde", "ellipsis", "fg")));
     }
 
     #[test]
@@ -1576,10 +1458,7 @@ mod tests {
 
     #[test]
     fn other_schemes_from_mastodon_are_linked() {
-        assert_eq!(
-            urls("gemini://example.org/page"),
-            vec!["gemini://example.org/page"]
-        );
+        assert_eq!(urls("gemini://example.org/page"), vec!["gemini://example.org/page"]);
         assert_eq!(urls("ftp://example.org/file"), Vec::<&str>::new());
         assert_eq!(urls("javascript:alert(1)"), Vec::<&str>::new());
     }
@@ -1597,29 +1476,23 @@ mod tests {
         assert_eq!(urls("HTTP://EXAMPLE.ORG/x"), vec!["HTTP://EXAMPLE.ORG/x"]);
         assert_eq!(urls("https://пример.рф/"), vec!["https://пример.рф/"]);
         assert_eq!(urls("https://ПРИМЕР.РФ"), vec!["https://ПРИМЕР.РФ"]);
-        assert_eq!(
-            urls("https://example.xn--p1ai/"),
-            vec!["https://example.xn--p1ai/"]
-        );
-        assert_eq!(
-            urls("https://a.vermögensberater"),
-            vec!["https://a.vermögensberater"]
-        );
+        assert_eq!(urls("https://example.xn--p1ai/"), vec!["https://example.xn--p1ai/"]);
+        assert_eq!(urls("https://a.vermögensberater"), vec!["https://a.vermögensberater"]);
         // The domain ends at the last label that is a TLD.
-        assert_eq!(
-            urls("http://example.comだよね.comtest/x"),
-            vec!["http://example.com"]
-        );
+        assert_eq!(urls("http://example.comだよね.comtest/x"), vec!["http://example.com"]);
         assert_eq!(urls("http://a.b.co.uk."), vec!["http://a.b.co.uk"]);
-        assert_eq!(
-            urls("http://trailingunderscore.twitter_.com"),
-            Vec::<&str>::new()
-        );
-        assert_eq!(
-            urls("http://sub_domain.example.com"),
-            vec!["http://sub_domain.example.com"]
-        );
+        assert_eq!(urls("http://trailingunderscore.twitter_.com"), Vec::<&str>::new());
+        assert_eq!(urls("http://sub_domain.example.com"), vec!["http://sub_domain.example.com"]);
         assert_eq!(urls("http://-bad.example.com"), Vec::<&str>::new());
+        // A long run of text after the TLD does not matter.
+        let tail = "をご覧ください".repeat(100);
+        assert_eq!(urls(&format!("詳細はhttps://example.com{tail}")), vec!["https://example.com"]);
+        assert_eq!(urls(&format!("https://例え.テスト.jp{tail}")), vec!["https://例え.テスト.jp"]);
+        // A name over 253 characters is not a domain.
+        let huge = format!("http://{}example.com", "ab.".repeat(90));
+        assert_eq!(urls(&huge), Vec::<&str>::new());
+        let big = format!("http://{}example.com", "ab.".repeat(70));
+        assert_eq!(urls(&big), vec![big.as_str()]);
         // Labels that cannot be encoded are refused.
         let long = format!("http://{}.com", "a".repeat(64));
         assert_eq!(urls(&long), Vec::<&str>::new());
@@ -1627,49 +1500,25 @@ mod tests {
         // Preceded by a letter or '@': not a URL.
         assert_eq!(urls("xhttps://example.com"), Vec::<&str>::new());
         // A port is kept.
-        assert_eq!(
-            urls("http://example.com:8080/x"),
-            vec!["http://example.com:8080/x"]
-        );
+        assert_eq!(urls("http://example.com:8080/x"), vec!["http://example.com:8080/x"]);
         // The TLD ends at a non-ASCII character.
-        assert_eq!(
-            urls("詳細はhttps://example.comをご覧ください"),
-            vec!["https://example.com"]
-        );
+        assert_eq!(urls("詳細はhttps://example.comをご覧ください"), vec!["https://example.com"]);
         // Nested balanced parentheses.
         assert_eq!(
             urls("https://example.com/track/We_Up_(Album_Version_(Edited))"),
             vec!["https://example.com/track/We_Up_(Album_Version_(Edited))"]
         );
         // Unbalanced parentheses are not part of the URL.
-        assert_eq!(
-            urls("(see https://example.com/foo_(bar)"),
-            vec!["https://example.com/foo_(bar)"]
-        );
-        assert_eq!(
-            urls("https://example.com/foo)"),
-            vec!["https://example.com/foo"]
-        );
+        assert_eq!(urls("(see https://example.com/foo_(bar)"), vec!["https://example.com/foo_(bar)"]);
+        assert_eq!(urls("https://example.com/foo)"), vec!["https://example.com/foo"]);
         // Trailing punctuation in a query string.
-        assert_eq!(
-            urls("https://example.com/?q=a."),
-            vec!["https://example.com/?q=a"]
-        );
+        assert_eq!(urls("https://example.com/?q=a."), vec!["https://example.com/?q=a"]);
         // t.co links lose any extra path.
-        assert_eq!(
-            urls("https://t.co/abc123/extra"),
-            vec!["https://t.co/abc123"]
-        );
+        assert_eq!(urls("https://t.co/abc123/extra"), vec!["https://t.co/abc123"]);
         // A scheme-less match swallows what follows, as in Mastodon.
-        assert_eq!(
-            urls("example.com/https://other.example"),
-            Vec::<&str>::new()
-        );
+        assert_eq!(urls("example.com/https://other.example"), Vec::<&str>::new());
         // Two URLs.
-        assert_eq!(
-            urls("http://a.com and https://b.org/x."),
-            vec!["http://a.com", "https://b.org/x"]
-        );
+        assert_eq!(urls("http://a.com and https://b.org/x."), vec!["http://a.com", "https://b.org/x"]);
     }
 
     #[test]
@@ -1716,14 +1565,8 @@ mod tests {
 
     #[test]
     fn hashtag_markup() {
-        assert_eq!(
-            fmt("I like #Rust!"),
-            format!("<p>I like {}!</p>", hashtag_link("Rust", "Rust"))
-        );
-        assert_eq!(
-            fmt("#foohttps://example.com"),
-            format!("<p>{}https://example.com</p>", hashtag_link("foo", "foo"))
-        );
+        assert_eq!(fmt("I like #Rust!"), format!("<p>I like {}!</p>", hashtag_link("Rust", "Rust")));
+        assert_eq!(fmt("#foohttps://example.com"), format!("<p>{}https://example.com</p>", hashtag_link("foo", "foo")));
         // The middle dot is percent-encoded in the link.
         assert!(fmt("#foo·bar").contains("/tags/foo%C2%B7bar\""));
     }
@@ -1747,10 +1590,7 @@ mod tests {
         assert_eq!(fmt("cc @bob@remote.example"), format!("<p>cc {bob}</p>"));
         assert_eq!(fmt("@carol@remote.example"), "<p>@carol@remote.example</p>");
         // Not mentions.
-        assert_eq!(
-            fmt("mail me: alice@example.org"),
-            "<p>mail me: alice@example.org</p>"
-        );
+        assert_eq!(fmt("mail me: alice@example.org"), "<p>mail me: alice@example.org</p>");
         assert_eq!(fmt("a=@alice"), "<p>a=@alice</p>");
         assert_eq!(fmt("/@alice"), "<p>/@alice</p>");
         // Followed by an at sign, an accented letter or "://": not linked.
@@ -1773,27 +1613,14 @@ mod tests {
             seen.borrow_mut().push(m.clone());
             None
         };
-        let ctx = FormatContext {
-            local_domain: LOCAL,
-            base_url: BASE,
-            resolve_mention: &record,
-        };
+        let ctx = FormatContext { local_domain: LOCAL, base_url: BASE, resolve_mention: &record };
         format_status("@alice @Bob@Remote.Example @carol@cb6e6126.ngrok.io", &ctx);
         assert_eq!(
             *seen.borrow(),
             vec![
-                MentionRef {
-                    username: "alice".into(),
-                    domain: None
-                },
-                MentionRef {
-                    username: "Bob".into(),
-                    domain: Some("Remote.Example".into())
-                },
-                MentionRef {
-                    username: "carol".into(),
-                    domain: Some(LOCAL.into())
-                },
+                MentionRef { username: "alice".into(), domain: None },
+                MentionRef { username: "Bob".into(), domain: Some("Remote.Example".into()) },
+                MentionRef { username: "carol".into(), domain: Some(LOCAL.into()) },
             ]
         );
     }
@@ -1805,45 +1632,23 @@ mod tests {
                 "@alice @Alice @bob@remote.example, @BOB@Remote.Example (@carol) x@dave @a.b-c_d. @e@f.g-h"
             ),
             vec![
-                MentionRef {
-                    username: "alice".into(),
-                    domain: None
-                },
-                MentionRef {
-                    username: "bob".into(),
-                    domain: Some("remote.example".into())
-                },
-                MentionRef {
-                    username: "carol".into(),
-                    domain: None
-                },
-                MentionRef {
-                    username: "a.b-c_d".into(),
-                    domain: None
-                },
-                MentionRef {
-                    username: "e".into(),
-                    domain: Some("f.g-h".into())
-                },
+                MentionRef { username: "alice".into(), domain: None },
+                MentionRef { username: "bob".into(), domain: Some("remote.example".into()) },
+                MentionRef { username: "carol".into(), domain: None },
+                MentionRef { username: "a.b-c_d".into(), domain: None },
+                MentionRef { username: "e".into(), domain: Some("f.g-h".into()) },
             ]
         );
         assert_eq!(extract_mentions("no mentions here"), vec![]);
         assert_eq!(
             extract_mentions("@user@日本.example"),
-            vec![MentionRef {
-                username: "user".into(),
-                domain: Some("日本.example".into())
-            }]
+            vec![MentionRef { username: "user".into(), domain: Some("日本.example".into()) }]
         );
     }
 
     #[test]
     fn format_note_matches_format_status() {
-        let ctx = FormatContext {
-            local_domain: LOCAL,
-            base_url: BASE,
-            resolve_mention: &resolver,
-        };
+        let ctx = FormatContext { local_domain: LOCAL, base_url: BASE, resolve_mention: &resolver };
         let text = "Hi, I'm @alice.\n\nI post about #rust at https://example.com/blog";
         assert_eq!(format_note(text, &ctx), format_status(text, &ctx));
         assert!(format_note(text, &ctx).starts_with("<p>Hi, I&#39;m <span class=\"h-card\""));
@@ -1851,20 +1656,14 @@ mod tests {
 
     #[test]
     fn base_url_trailing_slash_is_tolerated() {
-        let ctx = FormatContext {
-            local_domain: LOCAL,
-            base_url: "https://example.com/",
-            resolve_mention: &no_accounts,
-        };
+        let ctx =
+            FormatContext { local_domain: LOCAL, base_url: "https://example.com/", resolve_mention: &no_accounts };
         assert!(format_status("#tag", &ctx).contains("href=\"https://example.com/tags/tag\""));
     }
 
     #[test]
     fn escapes_html() {
-        assert_eq!(
-            escape_html("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
+        assert_eq!(escape_html("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
         assert_eq!(escape_html("plain ünïcode"), "plain ünïcode");
     }
 

@@ -1,7 +1,5 @@
 use async_trait::async_trait;
-use ferrodon_domain::model::{
-    Account, Keyed, NewLocalAccount, ProfileUpdate, Role, User, UserPreferences,
-};
+use ferrodon_domain::model::{Account, Keyed, NewLocalAccount, ProfileUpdate, Role, User, UserPreferences};
 use ferrodon_domain::ports::{AccountStore, RelatedAccounts};
 use ferrodon_kernel::{Error, Id, PageRequest, Result, time::Millis};
 
@@ -23,11 +21,7 @@ struct KeyedAccount {
 
 #[async_trait]
 impl AccountStore for SqlTx {
-    async fn create_local_account(
-        &mut self,
-        new: &NewLocalAccount,
-        now: Millis,
-    ) -> Result<(Account, User)> {
+    async fn create_local_account(&mut self, new: &NewLocalAccount, now: Millis) -> Result<(Account, User)> {
         let taken = self
             .int(
                 "SELECT COUNT(*) FROM accounts WHERE username_lower = $1 AND domain = ''",
@@ -37,12 +31,8 @@ impl AccountStore for SqlTx {
         if taken > 0 {
             return Err(Error::conflict("Username has already been taken"));
         }
-        let email_taken = self
-            .int(
-                "SELECT COUNT(*) FROM users WHERE email = $1",
-                args![new.email.to_lowercase()],
-            )
-            .await?;
+        let email_taken =
+            self.int("SELECT COUNT(*) FROM users WHERE email = $1", args![new.email.to_lowercase()]).await?;
         if email_taken > 0 {
             return Err(Error::conflict("E-mail has already been taken"));
         }
@@ -70,42 +60,24 @@ impl AccountStore for SqlTx {
             ],
         )
         .await?;
-        let account = self
-            .account_by_id(account_id)
-            .await?
-            .ok_or_else(|| Error::internal("account vanished"))?;
-        let user = self
-            .user_by_id(user_id)
-            .await?
-            .ok_or_else(|| Error::internal("user vanished"))?;
+        let account = self.account_by_id(account_id).await?.ok_or_else(|| Error::internal("account vanished"))?;
+        let user = self.user_by_id(user_id).await?.ok_or_else(|| Error::internal("user vanished"))?;
         Ok((account, user))
     }
 
     async fn account_by_id(&mut self, id: Id) -> Result<Option<Account>> {
-        self.opt(
-            format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.id = $1"),
-            args![id],
-        )
-        .await
+        self.opt(format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.id = $1"), args![id]).await
     }
 
     async fn accounts_by_ids(&mut self, ids: &[Id]) -> Result<Vec<Account>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.id IN ({})",
-            placeholders(1, ids.len())
-        );
-        self.all(sql, ids.iter().map(|i| (*i).into()).collect())
-            .await
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.id IN ({})", placeholders(1, ids.len()));
+        self.all(sql, ids.iter().map(|i| (*i).into()).collect()).await
     }
 
-    async fn account_by_username(
-        &mut self,
-        username: &str,
-        domain: &str,
-    ) -> Result<Option<Account>> {
+    async fn account_by_username(&mut self, username: &str, domain: &str) -> Result<Option<Account>> {
         self.opt(
             format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.username_lower = $1 AND a.domain = $2"),
             args![username.to_lowercase(), domain.to_lowercase()],
@@ -113,17 +85,8 @@ impl AccountStore for SqlTx {
         .await
     }
 
-    async fn search_accounts(
-        &mut self,
-        prefix: &str,
-        limit: u32,
-        offset: u32,
-    ) -> Result<Vec<Account>> {
-        let p = prefix
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+    async fn search_accounts(&mut self, prefix: &str, limit: u32, offset: u32) -> Result<Vec<Account>> {
+        let p = prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         self.all(
             format!(
                 "SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.suspended_at IS NULL \
@@ -135,12 +98,7 @@ impl AccountStore for SqlTx {
         .await
     }
 
-    async fn update_profile(
-        &mut self,
-        account_id: Id,
-        u: &ProfileUpdate,
-        now: Millis,
-    ) -> Result<()> {
+    async fn update_profile(&mut self, account_id: Id, u: &ProfileUpdate, now: Millis) -> Result<()> {
         self.exec(
             "UPDATE accounts SET display_name = $2, display_name_lower = $3, note_source = $4, note = $5, fields_json = $6, \
              locked = $7, bot = $8, discoverable = $9, indexable = $10, hide_collections = $11, updated_at = $12 WHERE id = $1",
@@ -179,65 +137,42 @@ impl AccountStore for SqlTx {
         .await?;
         // Reblogs of its statuses and marks on them go with them (ON DELETE CASCADE); marks that
         // referenced its statuses are removed explicitly (no foreign key on status_marks.status_id).
-        self.exec("DELETE FROM status_marks WHERE status_id IN (SELECT id FROM statuses WHERE account_id = $1)", args![account_id])
-            .await?;
-        self.exec("DELETE FROM accounts WHERE id = $1", args![account_id])
-            .await?;
+        self.exec(
+            "DELETE FROM status_marks WHERE status_id IN (SELECT id FROM statuses WHERE account_id = $1)",
+            args![account_id],
+        )
+        .await?;
+        self.exec("DELETE FROM accounts WHERE id = $1", args![account_id]).await?;
         Ok(())
     }
 
     async fn count_local_accounts(&mut self) -> Result<i64> {
-        self.int("SELECT COUNT(*) FROM accounts WHERE domain = ''", args![])
-            .await
+        self.int("SELECT COUNT(*) FROM accounts WHERE domain = ''", args![]).await
     }
 
     async fn count_local_statuses(&mut self) -> Result<i64> {
-        self.int(
-            "SELECT COALESCE(SUM(statuses_count), 0) FROM accounts WHERE domain = ''",
-            args![],
-        )
-        .await
+        self.int("SELECT CAST(COALESCE(SUM(statuses_count), 0) AS BIGINT) FROM accounts WHERE domain = ''", args![]).await
     }
 
     async fn user_by_id(&mut self, id: Id) -> Result<Option<User>> {
-        self.opt(
-            format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
-            args![id],
-        )
-        .await
+        self.opt(format!("SELECT {USER_COLS} FROM users WHERE id = $1"), args![id]).await
     }
 
     async fn user_by_email(&mut self, email: &str) -> Result<Option<User>> {
-        self.opt(
-            format!("SELECT {USER_COLS} FROM users WHERE email = $1"),
-            args![email.trim().to_lowercase()],
-        )
-        .await
+        self.opt(format!("SELECT {USER_COLS} FROM users WHERE email = $1"), args![email.trim().to_lowercase()]).await
     }
 
     async fn user_by_account(&mut self, account_id: Id) -> Result<Option<User>> {
-        self.opt(
-            format!("SELECT {USER_COLS} FROM users WHERE account_id = $1"),
-            args![account_id],
-        )
-        .await
+        self.opt(format!("SELECT {USER_COLS} FROM users WHERE account_id = $1"), args![account_id]).await
     }
 
     async fn set_user_password(&mut self, user_id: Id, encrypted_password: &str) -> Result<()> {
-        self.exec(
-            "UPDATE users SET encrypted_password = $2 WHERE id = $1",
-            args![user_id, encrypted_password],
-        )
-        .await?;
+        self.exec("UPDATE users SET encrypted_password = $2 WHERE id = $1", args![user_id, encrypted_password]).await?;
         Ok(())
     }
 
     async fn set_user_role(&mut self, user_id: Id, role: Role) -> Result<()> {
-        self.exec(
-            "UPDATE users SET role = $2 WHERE id = $1",
-            args![user_id, role.as_str()],
-        )
-        .await?;
+        self.exec("UPDATE users SET role = $2 WHERE id = $1", args![user_id, role.as_str()]).await?;
         Ok(())
     }
 
@@ -272,55 +207,25 @@ impl AccountStore for SqlTx {
     ) -> Result<Vec<Keyed<Account>>> {
         // (table, key column, column matching the subject, column holding the listed account, extra filter)
         let (from, subject, listed, extra, subject_id) = match query {
-            RelatedAccounts::Followers(id) => (
-                "relations r",
-                "r.target_account_id",
-                "r.account_id",
-                "r.kind = 'follow'",
-                id,
-            ),
-            RelatedAccounts::Following(id) => (
-                "relations r",
-                "r.account_id",
-                "r.target_account_id",
-                "r.kind = 'follow'",
-                id,
-            ),
-            RelatedAccounts::FollowRequests(id) => (
-                "relations r",
-                "r.target_account_id",
-                "r.account_id",
-                "r.kind = 'follow_request'",
-                id,
-            ),
-            RelatedAccounts::Blocks(id) => (
-                "relations r",
-                "r.account_id",
-                "r.target_account_id",
-                "r.kind = 'block'",
-                id,
-            ),
-            RelatedAccounts::Mutes(id) => (
-                "relations r",
-                "r.account_id",
-                "r.target_account_id",
-                "r.kind = 'mute'",
-                id,
-            ),
-            RelatedAccounts::FavouritedBy(id) => (
-                "status_marks r",
-                "r.status_id",
-                "r.account_id",
-                "r.kind = 'favourite'",
-                id,
-            ),
-            RelatedAccounts::RebloggedBy(id) => (
-                "statuses r",
-                "r.reblog_of_id",
-                "r.account_id",
-                "r.reblog_of_id IS NOT NULL",
-                id,
-            ),
+            RelatedAccounts::Followers(id) => {
+                ("relations r", "r.target_account_id", "r.account_id", "r.kind = 'follow'", id)
+            }
+            RelatedAccounts::Following(id) => {
+                ("relations r", "r.account_id", "r.target_account_id", "r.kind = 'follow'", id)
+            }
+            RelatedAccounts::FollowRequests(id) => {
+                ("relations r", "r.target_account_id", "r.account_id", "r.kind = 'follow_request'", id)
+            }
+            RelatedAccounts::Blocks(id) => {
+                ("relations r", "r.account_id", "r.target_account_id", "r.kind = 'block'", id)
+            }
+            RelatedAccounts::Mutes(id) => ("relations r", "r.account_id", "r.target_account_id", "r.kind = 'mute'", id),
+            RelatedAccounts::FavouritedBy(id) => {
+                ("status_marks r", "r.status_id", "r.account_id", "r.kind = 'favourite'", id)
+            }
+            RelatedAccounts::RebloggedBy(id) => {
+                ("statuses r", "r.reblog_of_id", "r.account_id", "r.reblog_of_id IS NOT NULL", id)
+            }
         };
         let (where_page, order, mut a) = page_clause("r.id", page, 2);
         let mut all = args![subject_id];
@@ -334,23 +239,13 @@ impl AccountStore for SqlTx {
         if order == "ASC" {
             rows.reverse();
         }
-        Ok(rows
-            .into_iter()
-            .map(|r| Keyed {
-                key: r.key,
-                item: r.account,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|r| Keyed { key: r.key, item: r.account }).collect())
     }
 }
 
 /// The `AND key < $n …` part of a paged query, its ORDER direction and the arguments, numbered
 /// from `$first`. `min_id` pages read upwards (ASC) and are reversed by the caller.
-pub(crate) fn page_clause(
-    key: &str,
-    page: &PageRequest,
-    first: usize,
-) -> (String, &'static str, Vec<crate::sql::Arg>) {
+pub(crate) fn page_clause(key: &str, page: &PageRequest, first: usize) -> (String, &'static str, Vec<crate::sql::Arg>) {
     let mut sql = String::new();
     let mut args = Vec::new();
     let mut n = first;

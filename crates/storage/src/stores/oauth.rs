@@ -5,9 +5,9 @@ use ferrodon_kernel::{Id, Result, time::Millis};
 
 use crate::sql::{SqlTx, args};
 
-const APP_COLS: &str =
-    "id, name, website, redirect_uris, scopes, client_id, client_secret, created_at";
-const GRANT_COLS: &str = "id, application_id, user_id, code_hash, redirect_uri, scopes, code_challenge, expires_at, used_at";
+const APP_COLS: &str = "id, name, website, redirect_uris, scopes, client_id, client_secret, created_at";
+const GRANT_COLS: &str =
+    "id, application_id, user_id, code_hash, redirect_uri, scopes, code_challenge, expires_at, used_at";
 const TOKEN_COLS: &str = "id, application_id, user_id, token_hash, scopes, created_at, revoked_at";
 
 #[async_trait]
@@ -23,19 +23,11 @@ impl OAuthStore for SqlTx {
     }
 
     async fn application_by_client_id(&mut self, client_id: &str) -> Result<Option<Application>> {
-        self.opt(
-            format!("SELECT {APP_COLS} FROM oauth_applications WHERE client_id = $1"),
-            args![client_id],
-        )
-        .await
+        self.opt(format!("SELECT {APP_COLS} FROM oauth_applications WHERE client_id = $1"), args![client_id]).await
     }
 
     async fn application_by_id(&mut self, id: Id) -> Result<Option<Application>> {
-        self.opt(
-            format!("SELECT {APP_COLS} FROM oauth_applications WHERE id = $1"),
-            args![id],
-        )
-        .await
+        self.opt(format!("SELECT {APP_COLS} FROM oauth_applications WHERE id = $1"), args![id]).await
     }
 
     async fn create_grant(&mut self, g: &AccessGrant) -> Result<()> {
@@ -49,19 +41,12 @@ impl OAuthStore for SqlTx {
     }
 
     async fn grant_by_code_hash(&mut self, code_hash: &str) -> Result<Option<AccessGrant>> {
-        self.opt(
-            format!("SELECT {GRANT_COLS} FROM oauth_access_grants WHERE code_hash = $1"),
-            args![code_hash],
-        )
-        .await
+        self.opt(format!("SELECT {GRANT_COLS} FROM oauth_access_grants WHERE code_hash = $1"), args![code_hash]).await
     }
 
     async fn use_grant(&mut self, id: Id, now: Millis) -> Result<bool> {
         let n = self
-            .exec(
-                "UPDATE oauth_access_grants SET used_at = $2 WHERE id = $1 AND used_at IS NULL",
-                args![id, now],
-            )
+            .exec("UPDATE oauth_access_grants SET used_at = $2 WHERE id = $1 AND used_at IS NULL", args![id, now])
             .await?;
         Ok(n == 1)
     }
@@ -77,19 +62,10 @@ impl OAuthStore for SqlTx {
     }
 
     async fn token_by_hash(&mut self, token_hash: &str) -> Result<Option<AccessToken>> {
-        self.opt(
-            format!("SELECT {TOKEN_COLS} FROM oauth_access_tokens WHERE token_hash = $1"),
-            args![token_hash],
-        )
-        .await
+        self.opt(format!("SELECT {TOKEN_COLS} FROM oauth_access_tokens WHERE token_hash = $1"), args![token_hash]).await
     }
 
-    async fn reusable_token(
-        &mut self,
-        application_id: Id,
-        user_id: Id,
-        scopes: &str,
-    ) -> Result<Option<AccessToken>> {
+    async fn reusable_token(&mut self, application_id: Id, user_id: Id, scopes: &str) -> Result<Option<AccessToken>> {
         self.opt(
             format!(
                 "SELECT {TOKEN_COLS} FROM oauth_access_tokens WHERE application_id = $1 AND user_id = $2 AND scopes = $3 \
@@ -115,11 +91,7 @@ impl OAuthStore for SqlTx {
             args![user_id, now],
         )
         .await?;
-        self.exec(
-            "UPDATE web_sessions SET user_id = NULL WHERE user_id = $1",
-            args![user_id],
-        )
-        .await?;
+        self.exec("UPDATE web_sessions SET user_id = NULL WHERE user_id = $1", args![user_id]).await?;
         Ok(())
     }
 
@@ -141,11 +113,7 @@ impl OAuthStore for SqlTx {
     }
 
     async fn set_web_session_user(&mut self, id: Id, user_id: Option<Id>) -> Result<()> {
-        self.exec(
-            "UPDATE web_sessions SET user_id = $2 WHERE id = $1",
-            args![id, user_id],
-        )
-        .await?;
+        self.exec("UPDATE web_sessions SET user_id = $2 WHERE id = $1", args![id, user_id]).await?;
         Ok(())
     }
 }

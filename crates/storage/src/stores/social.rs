@@ -1,7 +1,5 @@
 use async_trait::async_trait;
-use ferrodon_domain::model::{
-    Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship,
-};
+use ferrodon_domain::model::{Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship};
 use ferrodon_domain::ports::{NotificationStore, RelationshipStore};
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
@@ -9,8 +7,7 @@ use super::accounts::page_clause;
 use super::relation_kind;
 use crate::sql::{Arg, SqlTx, args, placeholders};
 
-const FOLLOW_COLS: &str =
-    "id, account_id, target_account_id, show_reblogs, notify, languages, created_at";
+const FOLLOW_COLS: &str = "id, account_id, target_account_id, show_reblogs, notify, languages, created_at";
 
 #[derive(sqlx::FromRow)]
 struct RelationRow {
@@ -30,20 +27,13 @@ struct RelationRow {
 impl RelationshipStore for SqlTx {
     async fn upsert_follow(&mut self, kind: RelationKind, f: &Follow) -> Result<(Follow, bool)> {
         let k = relation_kind(kind);
-        if let Some(existing) = self
-            .get_follow(kind, f.account_id, f.target_account_id)
-            .await?
-        {
+        if let Some(existing) = self.get_follow(kind, f.account_id, f.target_account_id).await? {
             self.exec(
                 "UPDATE relations SET show_reblogs = $2, notify = $3, languages = $4 WHERE id = $1",
                 args![existing.id, f.show_reblogs, f.notify, &f.languages],
             )
             .await?;
-            let updated = Follow {
-                id: existing.id,
-                created_at: existing.created_at,
-                ..f.clone()
-            };
+            let updated = Follow { id: existing.id, created_at: existing.created_at, ..f.clone() };
             return Ok((updated, false));
         }
         self.exec(
@@ -53,11 +43,8 @@ impl RelationshipStore for SqlTx {
         )
         .await?;
         if kind == RelationKind::Follow {
-            self.exec(
-                "UPDATE accounts SET following_count = following_count + 1 WHERE id = $1",
-                args![f.account_id],
-            )
-            .await?;
+            self.exec("UPDATE accounts SET following_count = following_count + 1 WHERE id = $1", args![f.account_id])
+                .await?;
             self.exec(
                 "UPDATE accounts SET followers_count = followers_count + 1 WHERE id = $1",
                 args![f.target_account_id],
@@ -67,25 +54,17 @@ impl RelationshipStore for SqlTx {
         Ok((f.clone(), true))
     }
 
-    async fn get_follow(
-        &mut self,
-        kind: RelationKind,
-        account_id: Id,
-        target_id: Id,
-    ) -> Result<Option<Follow>> {
+    async fn get_follow(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<Option<Follow>> {
         self.opt(
-            format!("SELECT {FOLLOW_COLS} FROM relations WHERE kind = $1 AND account_id = $2 AND target_account_id = $3"),
+            format!(
+                "SELECT {FOLLOW_COLS} FROM relations WHERE kind = $1 AND account_id = $2 AND target_account_id = $3"
+            ),
             args![relation_kind(kind), account_id, target_id],
         )
         .await
     }
 
-    async fn delete_relation(
-        &mut self,
-        kind: RelationKind,
-        account_id: Id,
-        target_id: Id,
-    ) -> Result<bool> {
+    async fn delete_relation(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<bool> {
         let n = self
             .exec(
                 "DELETE FROM relations WHERE kind = $1 AND account_id = $2 AND target_account_id = $3",
@@ -107,13 +86,7 @@ impl RelationshipStore for SqlTx {
         Ok(n > 0)
     }
 
-    async fn create_block(
-        &mut self,
-        id: Id,
-        account_id: Id,
-        target_id: Id,
-        now: Millis,
-    ) -> Result<()> {
+    async fn create_block(&mut self, id: Id, account_id: Id, target_id: Id, now: Millis) -> Result<()> {
         self.exec(
             "INSERT INTO relations (id, kind, account_id, target_account_id, created_at) VALUES ($1, 'block', $2, $3, $4) \
              ON CONFLICT (kind, account_id, target_account_id) DO NOTHING",
@@ -150,10 +123,7 @@ impl RelationshipStore for SqlTx {
         Ok(targets
             .iter()
             .map(|t| {
-                let mut rel = Relationship {
-                    target_id: *t,
-                    ..Default::default()
-                };
+                let mut rel = Relationship { target_id: *t, ..Default::default() };
                 for r in rows.iter() {
                     let outgoing = r.account_id == viewer && r.target_account_id == *t;
                     let incoming = r.target_account_id == viewer && r.account_id == *t;
@@ -212,8 +182,7 @@ impl RelationshipStore for SqlTx {
     }
 }
 
-const NOTIFICATION_COLS: &str =
-    "id, account_id, from_account_id, type, status_id, group_key, created_at";
+const NOTIFICATION_COLS: &str = "id, account_id, from_account_id, type, status_id, group_key, created_at";
 
 #[async_trait]
 impl NotificationStore for SqlTx {
@@ -229,9 +198,7 @@ impl NotificationStore for SqlTx {
 
     async fn notification(&mut self, account_id: Id, id: Id) -> Result<Option<Notification>> {
         self.opt(
-            format!(
-                "SELECT {NOTIFICATION_COLS} FROM notifications WHERE account_id = $1 AND id = $2"
-            ),
+            format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE account_id = $1 AND id = $2"),
             args![account_id, id],
         )
         .await
@@ -248,24 +215,23 @@ impl NotificationStore for SqlTx {
         all.append(&mut a);
         let mut n = all.len() + 1;
         if !f.types.is_empty() {
-            clause.push_str(&format!(
-                " AND type IN ({})",
-                placeholders(n, f.types.len())
-            ));
+            clause.push_str(&format!(" AND type IN ({})", placeholders(n, f.types.len())));
             n += f.types.len();
             all.extend(f.types.iter().map(|t| Arg::from(t.as_str())));
         }
         if !f.exclude_types.is_empty() {
-            clause.push_str(&format!(
-                " AND type NOT IN ({})",
-                placeholders(n, f.exclude_types.len())
-            ));
+            clause.push_str(&format!(" AND type NOT IN ({})", placeholders(n, f.exclude_types.len())));
             n += f.exclude_types.len();
             all.extend(f.exclude_types.iter().map(|t| Arg::from(t.as_str())));
         }
         if let Some(from) = f.account_id {
             clause.push_str(&format!(" AND from_account_id = ${n}"));
             all.push(from.into());
+            n += 1;
+        }
+        if let Some(key) = &f.group_key {
+            clause.push_str(&format!(" AND group_key = ${n}"));
+            all.push(key.into());
         }
         let sql = format!(
             "SELECT {NOTIFICATION_COLS} FROM notifications WHERE account_id = $1{clause} ORDER BY id {order} LIMIT {}",
@@ -279,21 +245,11 @@ impl NotificationStore for SqlTx {
     }
 
     async fn dismiss_notification(&mut self, account_id: Id, id: Id) -> Result<bool> {
-        Ok(self
-            .exec(
-                "DELETE FROM notifications WHERE account_id = $1 AND id = $2",
-                args![account_id, id],
-            )
-            .await?
-            > 0)
+        Ok(self.exec("DELETE FROM notifications WHERE account_id = $1 AND id = $2", args![account_id, id]).await? > 0)
     }
 
     async fn clear_notifications(&mut self, account_id: Id) -> Result<()> {
-        self.exec(
-            "DELETE FROM notifications WHERE account_id = $1",
-            args![account_id],
-        )
-        .await?;
+        self.exec("DELETE FROM notifications WHERE account_id = $1", args![account_id]).await?;
         Ok(())
     }
 
@@ -318,12 +274,7 @@ impl NotificationStore for SqlTx {
         Ok(())
     }
 
-    async fn unread_notifications(
-        &mut self,
-        account_id: Id,
-        after: Option<Id>,
-        limit: u32,
-    ) -> Result<i64> {
+    async fn unread_notifications(&mut self, account_id: Id, after: Option<Id>, limit: u32) -> Result<i64> {
         self.int(
             "SELECT COUNT(*) FROM (SELECT id FROM notifications WHERE account_id = $1 AND id > $2 LIMIT $3) t",
             args![account_id, after.unwrap_or_default(), limit as i64],
@@ -339,13 +290,7 @@ impl NotificationStore for SqlTx {
         .await
     }
 
-    async fn set_marker(
-        &mut self,
-        account_id: Id,
-        timeline: &str,
-        last_read_id: Id,
-        now: Millis,
-    ) -> Result<Marker> {
+    async fn set_marker(&mut self, account_id: Id, timeline: &str, last_read_id: Id, now: Millis) -> Result<Marker> {
         self.one(
             "INSERT INTO markers (account_id, timeline, last_read_id, version, updated_at) VALUES ($1, $2, $3, 1, $4) \
              ON CONFLICT (account_id, timeline) DO UPDATE SET last_read_id = excluded.last_read_id, \

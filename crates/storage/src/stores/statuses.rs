@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use ferrodon_domain::model::{
-    AccountStatusFilter, Keyed, Mention, NewPoll, NewStatus, Poll, PublicFilter, Status,
-    StatusEdit, StatusInteractions, StatusRevision, Tag,
+    AccountStatusFilter, Keyed, Mention, NewPoll, NewStatus, Poll, PublicFilter, Status, StatusEdit,
+    StatusInteractions, StatusRevision, Tag,
 };
 use ferrodon_domain::ports::{StatusMark, StatusStore};
 use ferrodon_kernel::{Error, Id, PageRequest, Result, time::Millis};
@@ -13,7 +13,8 @@ const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, s.content, 
     s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.conversation_id, s.application_id, s.local, \
     s.created_at, s.edited_at, s.replies_count, s.reblogs_count, s.favourites_count";
 
-const POLL_COLS: &str = "id, status_id, account_id, options_json, votes_json, expires_at, multiple, hide_totals, votes_count, voters_count";
+const POLL_COLS: &str =
+    "id, status_id, account_id, options_json, votes_json, expires_at, multiple, hide_totals, votes_count, voters_count";
 
 fn mark_kind(mark: StatusMark) -> &'static str {
     match mark {
@@ -59,12 +60,7 @@ struct KeyedId {
 }
 
 impl SqlTx {
-    async fn attach_mentions_and_tags(
-        &mut self,
-        status_id: Id,
-        mentions: &[Id],
-        tags: &[String],
-    ) -> Result<()> {
+    async fn attach_mentions_and_tags(&mut self, status_id: Id, mentions: &[Id], tags: &[String]) -> Result<()> {
         for account_id in mentions {
             self.exec(
                 "INSERT INTO mentions (status_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -137,8 +133,7 @@ impl StatusStore for SqlTx {
             ],
         )
         .await?;
-        self.attach_mentions_and_tags(n.id, &n.mentions, &n.tags)
-            .await?;
+        self.attach_mentions_and_tags(n.id, &n.mentions, &n.tags).await?;
         if let Some(p) = &n.poll {
             self.insert_poll(n.id, n.account_id, p).await?;
         }
@@ -148,40 +143,23 @@ impl StatusStore for SqlTx {
         )
         .await?;
         if let Some(parent) = n.in_reply_to_id {
-            self.exec(
-                "UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1",
-                args![parent],
-            )
-            .await?;
+            self.exec("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", args![parent]).await?;
         }
         if let Some(original) = n.reblog_of_id {
-            self.exec(
-                "UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1",
-                args![original],
-            )
-            .await?;
+            self.exec("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1", args![original]).await?;
         }
-        self.status_by_id(n.id)
-            .await?
-            .ok_or_else(|| Error::internal("status vanished"))
+        self.status_by_id(n.id).await?.ok_or_else(|| Error::internal("status vanished"))
     }
 
     async fn status_by_id(&mut self, id: Id) -> Result<Option<Status>> {
-        self.opt(
-            format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.id = $1"),
-            args![id],
-        )
-        .await
+        self.opt(format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.id = $1"), args![id]).await
     }
 
     async fn statuses_by_ids(&mut self, ids: &[Id]) -> Result<Vec<Status>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {STATUS_COLS} FROM statuses s WHERE s.id IN ({})",
-            placeholders(1, ids.len())
-        );
+        let sql = format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.id IN ({})", placeholders(1, ids.len()));
         self.all(sql, id_args(ids)).await
     }
 
@@ -197,12 +175,8 @@ impl StatusStore for SqlTx {
         let Some(status) = self.status_by_id(id).await? else {
             return Ok(Vec::new());
         };
-        let reblogs: Vec<Status> = self
-            .all(
-                format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.reblog_of_id = $1"),
-                args![id],
-            )
-            .await?;
+        let reblogs: Vec<Status> =
+            self.all(format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.reblog_of_id = $1"), args![id]).await?;
         let mut removed = vec![id];
         for r in &reblogs {
             self.exec(
@@ -210,25 +184,22 @@ impl StatusStore for SqlTx {
                 args![r.account_id],
             )
             .await?;
-            self.exec("DELETE FROM status_marks WHERE status_id = $1", args![r.id])
-                .await?;
+            self.exec("DELETE FROM status_marks WHERE status_id = $1", args![r.id]).await?;
             removed.push(r.id);
         }
-        self.exec("DELETE FROM status_marks WHERE status_id = $1", args![id])
-            .await?;
-        self.exec(
-            "DELETE FROM statuses WHERE id = $1 OR reblog_of_id = $1",
-            args![id],
-        )
-        .await?;
+        self.exec("DELETE FROM status_marks WHERE status_id = $1", args![id]).await?;
+        self.exec("DELETE FROM statuses WHERE id = $1 OR reblog_of_id = $1", args![id]).await?;
         self.exec(
             "UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1 AND statuses_count > 0",
             args![status.account_id],
         )
         .await?;
         if let Some(parent) = status.in_reply_to_id {
-            self.exec("UPDATE statuses SET replies_count = replies_count - 1 WHERE id = $1 AND replies_count > 0", args![parent])
-                .await?;
+            self.exec(
+                "UPDATE statuses SET replies_count = replies_count - 1 WHERE id = $1 AND replies_count > 0",
+                args![parent],
+            )
+            .await?;
         }
         if let Some(original) = status.reblog_of_id {
             self.exec(
@@ -243,13 +214,7 @@ impl StatusStore for SqlTx {
     async fn edit_status(&mut self, id: Id, e: &StatusEdit) -> Result<()> {
         let current = self.status_by_id(id).await?.ok_or_else(Error::not_found)?;
         let current_poll = self.polls_of(&[id]).await?.into_iter().next();
-        let has_history = self
-            .int(
-                "SELECT COUNT(*) FROM status_revisions WHERE status_id = $1",
-                args![id],
-            )
-            .await?
-            > 0;
+        let has_history = self.int("SELECT COUNT(*) FROM status_revisions WHERE status_id = $1", args![id]).await? > 0;
         if !has_history {
             // The original becomes the first entry of the history.
             self.exec(
@@ -274,12 +239,9 @@ impl StatusStore for SqlTx {
             args![id, &e.text, &e.content, &e.spoiler_text, e.sensitive, &e.language, e.edited_at],
         )
         .await?;
-        self.exec("DELETE FROM mentions WHERE status_id = $1", args![id])
-            .await?;
-        self.exec("DELETE FROM statuses_tags WHERE status_id = $1", args![id])
-            .await?;
-        self.attach_mentions_and_tags(id, &e.mentions, &e.tags)
-            .await?;
+        self.exec("DELETE FROM mentions WHERE status_id = $1", args![id]).await?;
+        self.exec("DELETE FROM statuses_tags WHERE status_id = $1", args![id]).await?;
+        self.attach_mentions_and_tags(id, &e.mentions, &e.tags).await?;
         // A poll whose options changed starts over, as in Mastodon.
         let same_poll = match (&current_poll, &e.poll) {
             (Some(old), Some(new)) => old.options() == new.options && old.multiple == new.multiple,
@@ -287,8 +249,7 @@ impl StatusStore for SqlTx {
             _ => false,
         };
         if !same_poll {
-            self.exec("DELETE FROM polls WHERE status_id = $1", args![id])
-                .await?;
+            self.exec("DELETE FROM polls WHERE status_id = $1", args![id]).await?;
             if let Some(p) = &e.poll {
                 self.insert_poll(id, current.account_id, p).await?;
             }
@@ -342,61 +303,29 @@ impl StatusStore for SqlTx {
             placeholders(1, status_ids.len())
         );
         let rows: Vec<StatusTagRow> = self.all(sql, id_args(status_ids)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                (
-                    r.status_id,
-                    Tag {
-                        id: r.id,
-                        name: r.name,
-                    },
-                )
-            })
-            .collect())
+        Ok(rows.into_iter().map(|r| (r.status_id, Tag { id: r.id, name: r.name })).collect())
     }
 
     async fn polls_of(&mut self, status_ids: &[Id]) -> Result<Vec<Poll>> {
         if status_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {POLL_COLS} FROM polls WHERE status_id IN ({})",
-            placeholders(1, status_ids.len())
-        );
+        let sql = format!("SELECT {POLL_COLS} FROM polls WHERE status_id IN ({})", placeholders(1, status_ids.len()));
         self.all(sql, id_args(status_ids)).await
     }
 
     async fn poll_by_id(&mut self, id: Id) -> Result<Option<Poll>> {
-        self.opt(
-            format!("SELECT {POLL_COLS} FROM polls WHERE id = $1"),
-            args![id],
-        )
-        .await
+        self.opt(format!("SELECT {POLL_COLS} FROM polls WHERE id = $1"), args![id]).await
     }
 
-    async fn vote(
-        &mut self,
-        poll_id: Id,
-        account_id: Id,
-        choices: &[i64],
-        now: Millis,
-    ) -> Result<()> {
+    async fn vote(&mut self, poll_id: Id, account_id: Id, choices: &[i64], now: Millis) -> Result<()> {
         let voted = self
-            .int(
-                "SELECT COUNT(*) FROM poll_votes WHERE poll_id = $1 AND account_id = $2",
-                args![poll_id, account_id],
-            )
+            .int("SELECT COUNT(*) FROM poll_votes WHERE poll_id = $1 AND account_id = $2", args![poll_id, account_id])
             .await?;
         if voted > 0 {
-            return Err(Error::validation(
-                "Validation failed: You have already voted on this poll",
-            ));
+            return Err(Error::validation("Validation failed: You have already voted on this poll"));
         }
-        let poll = self
-            .poll_by_id(poll_id)
-            .await?
-            .ok_or_else(Error::not_found)?;
+        let poll = self.poll_by_id(poll_id).await?.ok_or_else(Error::not_found)?;
         let mut votes = poll.votes();
         for c in choices {
             self.exec(
@@ -417,11 +346,7 @@ impl StatusStore for SqlTx {
         Ok(())
     }
 
-    async fn interactions(
-        &mut self,
-        viewer: Id,
-        statuses: &[&Status],
-    ) -> Result<Vec<(Id, StatusInteractions)>> {
+    async fn interactions(&mut self, viewer: Id, statuses: &[&Status]) -> Result<Vec<(Id, StatusInteractions)>> {
         if statuses.is_empty() {
             return Ok(Vec::new());
         }
@@ -467,25 +392,14 @@ impl StatusStore for SqlTx {
                         pinned: has("pin", s.id),
                         muted: has("mute", s.conversation_id),
                         reblogged: reblogged.iter().any(|r| r.id == s.id),
-                        poll_votes: votes
-                            .iter()
-                            .filter(|v| Some(v.poll_id) == poll_id)
-                            .map(|v| v.choice)
-                            .collect(),
+                        poll_votes: votes.iter().filter(|v| Some(v.poll_id) == poll_id).map(|v| v.choice).collect(),
                     },
                 )
             })
             .collect())
     }
 
-    async fn add_mark(
-        &mut self,
-        mark: StatusMark,
-        id: Id,
-        account_id: Id,
-        status_id: Id,
-        now: Millis,
-    ) -> Result<bool> {
+    async fn add_mark(&mut self, mark: StatusMark, id: Id, account_id: Id, status_id: Id, now: Millis) -> Result<bool> {
         let n = self
             .exec(
                 "INSERT INTO status_marks (id, kind, account_id, status_id, created_at) VALUES ($1, $2, $3, $4, $5) \
@@ -494,21 +408,13 @@ impl StatusStore for SqlTx {
             )
             .await?;
         if n > 0 && mark == StatusMark::Favourite {
-            self.exec(
-                "UPDATE statuses SET favourites_count = favourites_count + 1 WHERE id = $1",
-                args![status_id],
-            )
-            .await?;
+            self.exec("UPDATE statuses SET favourites_count = favourites_count + 1 WHERE id = $1", args![status_id])
+                .await?;
         }
         Ok(n > 0)
     }
 
-    async fn remove_mark(
-        &mut self,
-        mark: StatusMark,
-        account_id: Id,
-        status_id: Id,
-    ) -> Result<bool> {
+    async fn remove_mark(&mut self, mark: StatusMark, account_id: Id, status_id: Id) -> Result<bool> {
         let n = self
             .exec(
                 "DELETE FROM status_marks WHERE kind = $1 AND account_id = $2 AND status_id = $3",
@@ -543,13 +449,7 @@ impl StatusStore for SqlTx {
         if order == "ASC" {
             rows.reverse();
         }
-        Ok(rows
-            .into_iter()
-            .map(|r| Keyed {
-                key: r.key,
-                item: r.id,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|r| Keyed { key: r.key, item: r.id }).collect())
     }
 
     async fn home_timeline(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Id>> {
@@ -577,11 +477,7 @@ impl StatusStore for SqlTx {
             (false, true) => " AND s.local = FALSE",
             _ => "",
         };
-        let media = if f.only_media {
-            " AND s.has_media = TRUE"
-        } else {
-            ""
-        };
+        let media = if f.only_media { " AND s.has_media = TRUE" } else { "" };
         let sql = format!(
             "SELECT s.id FROM statuses s WHERE s.visibility = 'public' AND s.reblog_of_id IS NULL \
              AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id){locality}{media}{clause} \
@@ -591,12 +487,7 @@ impl StatusStore for SqlTx {
         self.ids(sql, a, order == "ASC").await
     }
 
-    async fn tag_timeline(
-        &mut self,
-        tag: &str,
-        f: PublicFilter,
-        page: &PageRequest,
-    ) -> Result<Vec<Id>> {
+    async fn tag_timeline(&mut self, tag: &str, f: PublicFilter, page: &PageRequest) -> Result<Vec<Id>> {
         let (clause, order, mut a) = page_clause("s.id", page, 2);
         let mut all = args![tag.to_lowercase()];
         all.append(&mut a);
@@ -605,11 +496,7 @@ impl StatusStore for SqlTx {
             (false, true) => " AND s.local = FALSE",
             _ => "",
         };
-        let media = if f.only_media {
-            " AND s.has_media = TRUE"
-        } else {
-            ""
-        };
+        let media = if f.only_media { " AND s.has_media = TRUE" } else { "" };
         let sql = format!(
             "SELECT s.id FROM tags t JOIN statuses_tags st ON st.tag_id = t.id JOIN statuses s ON s.id = st.status_id \
              WHERE t.name_lower = $1 AND s.visibility = 'public' AND s.reblog_of_id IS NULL{locality}{media}{clause} \
@@ -633,15 +520,15 @@ impl StatusStore for SqlTx {
             clause.push_str(" AND s.has_media = TRUE");
         }
         if f.exclude_replies {
-            clause.push_str(
-                " AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)",
-            );
+            clause.push_str(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)");
         }
         if f.exclude_reblogs {
             clause.push_str(" AND s.reblog_of_id IS NULL");
         }
         if f.pinned {
-            from.push_str(" JOIN status_marks pin ON pin.status_id = s.id AND pin.kind = 'pin' AND pin.account_id = s.account_id");
+            from.push_str(
+                " JOIN status_marks pin ON pin.status_id = s.id AND pin.kind = 'pin' AND pin.account_id = s.account_id",
+            );
         }
         if let Some(tag) = &f.tagged {
             from.push_str(&format!(
@@ -668,11 +555,7 @@ impl StatusStore for SqlTx {
     }
 
     async fn search_tags(&mut self, prefix: &str, limit: u32, offset: u32) -> Result<Vec<Tag>> {
-        let p = prefix
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let p = prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         self.all(
             "SELECT id, name FROM tags WHERE name_lower LIKE $1 ESCAPE '\\' ORDER BY (name_lower = $2) DESC, name_lower LIMIT $3 OFFSET $4",
             args![format!("{p}%"), prefix.to_lowercase(), limit as i64, offset as i64],
@@ -681,19 +564,10 @@ impl StatusStore for SqlTx {
     }
 
     async fn tag_by_name(&mut self, name: &str) -> Result<Option<Tag>> {
-        self.opt(
-            "SELECT id, name FROM tags WHERE name_lower = $1",
-            args![name.to_lowercase()],
-        )
-        .await
+        self.opt("SELECT id, name FROM tags WHERE name_lower = $1", args![name.to_lowercase()]).await
     }
 
-    async fn idempotent_status(
-        &mut self,
-        account_id: Id,
-        key: &str,
-        since: Millis,
-    ) -> Result<Option<Id>> {
+    async fn idempotent_status(&mut self, account_id: Id, key: &str, since: Millis) -> Result<Option<Id>> {
         let row: Option<IdRow> = self
             .opt(
                 "SELECT status_id AS id FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND created_at > $3",
@@ -703,13 +577,7 @@ impl StatusStore for SqlTx {
         Ok(row.map(|r| r.id))
     }
 
-    async fn remember_idempotency(
-        &mut self,
-        account_id: Id,
-        key: &str,
-        status_id: Id,
-        now: Millis,
-    ) -> Result<()> {
+    async fn remember_idempotency(&mut self, account_id: Id, key: &str, status_id: Id, now: Millis) -> Result<()> {
         self.exec(
             "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (account_id, key) DO UPDATE SET status_id = excluded.status_id, created_at = excluded.created_at",

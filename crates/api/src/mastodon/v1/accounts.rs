@@ -20,17 +20,13 @@ fn account_id(raw: &str) -> ApiResult<Id> {
 }
 
 /// `POST /api/v1/accounts` (registration, app token)
-pub async fn register(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    p: Params,
-) -> ApiResult<Json<Token>> {
+pub async fn register(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Token>> {
     let token = accounts::register(
         &s.svc,
         &caller,
-        &p.required("username")?,
-        &p.required("email")?,
-        &p.required("password")?,
+        &p.str("username").unwrap_or_default(),
+        &p.str("email").unwrap_or_default(),
+        &p.str("password").unwrap_or_default(),
         p.bool("agreement").unwrap_or(false),
         &p.str("locale").unwrap_or_else(|| "en".into()),
     )
@@ -39,25 +35,16 @@ pub async fn register(
 }
 
 /// `GET /api/v1/accounts/verify_credentials`
-pub async fn verify_credentials(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-) -> ApiResult<Json<Account>> {
+pub async fn verify_credentials(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Account>> {
     Ok(Json(accounts::verify_credentials(&s.svc, &caller).await?))
 }
 
 /// `PATCH /api/v1/accounts/update_credentials`
-pub async fn update_credentials(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    p: Params,
-) -> ApiResult<Json<Account>> {
+pub async fn update_credentials(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Account>> {
     let me = caller.require_user("write:accounts")?;
     let fields = p.object("fields_attributes").map(|f| {
         let mut entries: Vec<(String, Params)> =
-            f.0.keys()
-                .filter_map(|k| f.object(k).map(|o| (k.clone(), o)))
-                .collect();
+            f.0.keys().filter_map(|k| f.object(k).map(|o| (k.clone(), o))).collect();
         entries.sort_by_key(|(k, _)| k.parse::<i64>().unwrap_or(i64::MAX));
         entries
             .into_iter()
@@ -69,22 +56,14 @@ pub async fn update_credentials(
     });
     let fields = fields.or_else(|| {
         // JSON clients may send an array.
-        p.get("fields_attributes")
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .map(|o| ProfileField {
-                        name: o
-                            .get("name")
-                            .and_then(crate::params::value_str)
-                            .unwrap_or_default(),
-                        value: o
-                            .get("value")
-                            .and_then(crate::params::value_str)
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            })
+        p.get("fields_attributes").and_then(|v| v.as_array()).map(|a| {
+            a.iter()
+                .map(|o| ProfileField {
+                    name: o.get("name").and_then(crate::params::value_str).unwrap_or_default(),
+                    value: o.get("value").and_then(crate::params::value_str).unwrap_or_default(),
+                })
+                .collect()
+        })
     });
     let source = p.object("source").unwrap_or_default();
     let update = accounts::CredentialsUpdate {
@@ -100,9 +79,7 @@ pub async fn update_credentials(
         sensitive: source.bool("sensitive"),
         language: source.str("language"),
     };
-    Ok(Json(
-        accounts::update_credentials(&s.svc, me, update).await?,
-    ))
+    Ok(Json(accounts::update_credentials(&s.svc, me, update).await?))
 }
 
 /// `GET /api/v1/accounts/relationships?id[]=`
@@ -112,44 +89,28 @@ pub async fn relationships(
     p: Params,
 ) -> ApiResult<Json<Vec<Relationship>>> {
     let me = caller.require_user("read:follows")?;
-    Ok(Json(
-        relationships::relationships(&s.svc, me, &p.list("id")).await?,
-    ))
+    Ok(Json(relationships::relationships(&s.svc, me, &p.list("id")).await?))
 }
 
 /// `GET /api/v1/accounts/lookup?acct=`
-pub async fn lookup(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    p: Params,
-) -> ApiResult<Json<Account>> {
+pub async fn lookup(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Account>> {
     caller.optional_user("read:accounts")?;
     Ok(Json(accounts::lookup(&s.svc, &p.required("acct")?).await?))
 }
 
 /// `GET /api/v1/accounts/search?q=`
-pub async fn search(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    p: Params,
-) -> ApiResult<Json<Vec<Account>>> {
+pub async fn search(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Vec<Account>>> {
     caller.require_user("read:accounts")?;
     let limit = p.int("limit")?.unwrap_or(40).clamp(1, 80) as u32;
     let offset = p.int("offset")?.unwrap_or(0);
     if offset < 0 {
         return Err(Error::bad_request("offset must be a positive number").into());
     }
-    Ok(Json(
-        accounts::search(&s.svc, &p.required("q")?, limit, offset as u32).await?,
-    ))
+    Ok(Json(accounts::search(&s.svc, &p.required("q")?, limit, offset as u32).await?))
 }
 
 /// `GET /api/v1/accounts/:id`
-pub async fn show(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Account>> {
+pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
     caller.optional_user("read:accounts")?;
     Ok(Json(accounts::get(&s.svc, account_id(&id)?).await?))
 }
@@ -181,8 +142,7 @@ pub async fn followers(
     OriginalUri(uri): OriginalUri,
     p: Params,
 ) -> ApiResult<Response> {
-    let page =
-        accounts::follow_list(&s.svc, &caller, account_id(&id)?, true, &page(&p, 40)?).await?;
+    let page = accounts::follow_list(&s.svc, &caller, account_id(&id)?, true, &page(&p, 40)?).await?;
     Ok(paged(&s, uri, page).into_response())
 }
 
@@ -194,8 +154,7 @@ pub async fn following(
     OriginalUri(uri): OriginalUri,
     p: Params,
 ) -> ApiResult<Response> {
-    let page =
-        accounts::follow_list(&s.svc, &caller, account_id(&id)?, false, &page(&p, 40)?).await?;
+    let page = accounts::follow_list(&s.svc, &caller, account_id(&id)?, false, &page(&p, 40)?).await?;
     Ok(paged(&s, uri, page).into_response())
 }
 
@@ -208,11 +167,7 @@ pub async fn follow(
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:follows")?;
     let languages = p.get("languages").map(|_| p.list("languages"));
-    let options = relationships::FollowOptions {
-        reblogs: p.bool("reblogs"),
-        notify: p.bool("notify"),
-        languages,
-    };
+    let options = relationships::FollowOptions { reblogs: p.bool("reblogs"), notify: p.bool("notify"), languages };
     Ok(Json(relationships::follow(&s.svc, me, &id, options).await?))
 }
 
@@ -233,9 +188,7 @@ pub async fn remove_from_followers(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:follows")?;
-    Ok(Json(
-        relationships::remove_from_followers(&s.svc, me, &id).await?,
-    ))
+    Ok(Json(relationships::remove_from_followers(&s.svc, me, &id).await?))
 }
 
 /// `POST /api/v1/accounts/:id/block`
@@ -266,9 +219,7 @@ pub async fn mute(
     p: Params,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:mutes")?;
-    Ok(Json(
-        relationships::mute(&s.svc, me, &id, p.bool("notifications"), p.int("duration")?).await?,
-    ))
+    Ok(Json(relationships::mute(&s.svc, me, &id, p.bool("notifications"), p.int("duration")?).await?))
 }
 
 /// `POST /api/v1/accounts/:id/unmute`

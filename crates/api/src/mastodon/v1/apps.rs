@@ -24,11 +24,6 @@ pub async fn create(State(s): State<AppState>, p: Params) -> ApiResult<Json<Appl
 }
 
 /// `GET /api/v1/apps/verify_credentials`
-pub async fn verify_credentials(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-) -> ApiResult<Json<Application>> {
-    Ok(Json(
-        ferrodon_service::oauth::verify_app(&s.svc, &caller).await?,
-    ))
+pub async fn verify_credentials(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Application>> {
+    Ok(Json(ferrodon_service::oauth::verify_app(&s.svc, &caller).await?))
 }

@@ -21,12 +21,7 @@ pub async fn index(
     p: Params,
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:follows")?;
-    let page = accounts::related(
-        &s.svc,
-        RelatedAccounts::FollowRequests(me.account.id),
-        &page(&p, 40)?,
-    )
-    .await?;
+    let page = accounts::related(&s.svc, RelatedAccounts::FollowRequests(me.account.id), &page(&p, 40)?).await?;
     Ok(paged(&s, uri, page).into_response())
 }
 
@@ -37,9 +32,7 @@ pub async fn authorize(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:follows")?;
-    Ok(Json(
-        relationships::answer_follow_request(&s.svc, me, &id, true).await?,
-    ))
+    Ok(Json(relationships::answer_follow_request(&s.svc, me, &id, true).await?))
 }
 
 /// `POST /api/v1/follow_requests/:id/reject`
@@ -49,7 +42,5 @@ pub async fn reject(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:follows")?;
-    Ok(Json(
-        relationships::answer_follow_request(&s.svc, me, &id, false).await?,
-    ))
+    Ok(Json(relationships::answer_follow_request(&s.svc, me, &id, false).await?))
 }

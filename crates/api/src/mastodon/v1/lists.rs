@@ -43,12 +43,7 @@ pub async fn blocks(
     p: Params,
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:blocks")?;
-    let page = accounts::related(
-        &s.svc,
-        RelatedAccounts::Blocks(me.account.id),
-        &page(&p, 40)?,
-    )
-    .await?;
+    let page = accounts::related(&s.svc, RelatedAccounts::Blocks(me.account.id), &page(&p, 40)?).await?;
     Ok(paged(&s, uri, page).into_response())
 }
 
@@ -60,11 +55,6 @@ pub async fn mutes(
     p: Params,
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:mutes")?;
-    let page = accounts::related(
-        &s.svc,
-        RelatedAccounts::Mutes(me.account.id),
-        &page(&p, 40)?,
-    )
-    .await?;
+    let page = accounts::related(&s.svc, RelatedAccounts::Mutes(me.account.id), &page(&p, 40)?).await?;
     Ok(paged(&s, uri, page).into_response())
 }

@@ -19,9 +19,5 @@ use crate::link::Paged;
 
 /// Wraps a page for the `Link` header.
 pub(crate) fn paged<T>(s: &AppState, uri: Uri, page: Page<T>) -> Paged<T> {
-    Paged {
-        page,
-        base_url: s.svc.base_url(),
-        uri,
-    }
+    Paged { page, base_url: s.svc.base_url(), uri }
 }

@@ -19,6 +19,7 @@ pub(crate) fn filter(p: &Params) -> NotificationFilter {
         types: notifications::parse_types(&p.list("types")),
         exclude_types: notifications::parse_types(&p.list("exclude_types")),
         account_id: p.str("account_id").and_then(|a| Id::parse(&a)),
+        group_key: None,
     }
 }
 
@@ -56,10 +57,7 @@ pub async fn dismiss(
 }
 
 /// `POST /api/v1/notifications/clear`
-pub async fn clear(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-) -> ApiResult<Json<serde_json::Value>> {
+pub async fn clear(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<serde_json::Value>> {
     let me = caller.require_user("write:notifications")?;
     notifications::clear(&s.svc, me).await?;
     Ok(Json(serde_json::json!({})))
@@ -73,7 +71,5 @@ pub async fn unread_count(
 ) -> ApiResult<Json<serde_json::Value>> {
     let me = caller.require_user("read:notifications")?;
     let limit = p.int("limit")?.unwrap_or(100).clamp(1, 1000) as u32;
-    Ok(Json(
-        serde_json::json!({ "count": notifications::unread_count(&s.svc, me, limit).await? }),
-    ))
+    Ok(Json(serde_json::json!({ "count": notifications::unread_count(&s.svc, me, limit).await? })))
 }

@@ -11,11 +11,7 @@ use crate::extract::Auth;
 use crate::params::Params;
 
 /// `GET /api/v1/polls/:id`
-pub async fn show(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Poll>> {
+pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Poll>> {
     Ok(Json(statuses::poll(&s.svc, &caller, &id).await?))
 }
 
@@ -29,9 +25,7 @@ pub async fn vote(
     let me = caller.require_user("write:statuses")?;
     let choices = p.list("choices");
     if choices.is_empty() {
-        return Err(
-            ferrodon_kernel::Error::bad_request("Missing required parameter: choices").into(),
-        );
+        return Err(ferrodon_kernel::Error::bad_request("Missing required parameter: choices").into());
     }
     Ok(Json(statuses::vote(&s.svc, me, &id, &choices).await?))
 }

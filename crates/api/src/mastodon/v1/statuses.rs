@@ -45,37 +45,21 @@ pub async fn create(
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    Ok(Json(
-        statuses::create(&s.svc, me, status_params(&p)?, key).await?,
-    ))
+    Ok(Json(statuses::create(&s.svc, me, status_params(&p)?, key).await?))
 }
 
 /// `GET /api/v1/statuses?id[]=`
-pub async fn index(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    p: Params,
-) -> ApiResult<Json<Vec<Status>>> {
-    Ok(Json(
-        statuses::get_many(&s.svc, &caller, &p.list("id")).await?,
-    ))
+pub async fn index(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Vec<Status>>> {
+    Ok(Json(statuses::get_many(&s.svc, &caller, &p.list("id")).await?))
 }
 
 /// `GET /api/v1/statuses/:id`
-pub async fn show(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     Ok(Json(statuses::get(&s.svc, &caller, &id).await?))
 }
 
 /// `DELETE /api/v1/statuses/:id`
-pub async fn destroy(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn destroy(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
     Ok(Json(statuses::delete(&s.svc, me, &id).await?))
 }
@@ -88,9 +72,7 @@ pub async fn update(
     p: Params,
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
-    Ok(Json(
-        statuses::edit(&s.svc, me, &id, status_params(&p)?).await?,
-    ))
+    Ok(Json(statuses::edit(&s.svc, me, &id, status_params(&p)?).await?))
 }
 
 /// `GET /api/v1/statuses/:id/context`
@@ -157,74 +139,42 @@ async fn act(
 }
 
 /// `POST /api/v1/statuses/:id/favourite`
-pub async fn favourite(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn favourite(State(s): State<AppState>, Auth(c): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     act(s, c, id, "write:favourites", Action::Favourite).await
 }
 
 /// `POST /api/v1/statuses/:id/unfavourite`
-pub async fn unfavourite(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn unfavourite(State(s): State<AppState>, Auth(c): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     act(s, c, id, "write:favourites", Action::Unfavourite).await
 }
 
 /// `POST /api/v1/statuses/:id/bookmark`
-pub async fn bookmark(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn bookmark(State(s): State<AppState>, Auth(c): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     act(s, c, id, "write:bookmarks", Action::Bookmark).await
 }
 
 /// `POST /api/v1/statuses/:id/unbookmark`
-pub async fn unbookmark(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn unbookmark(State(s): State<AppState>, Auth(c): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     act(s, c, id, "write:bookmarks", Action::Unbookmark).await
 }
 
 /// `POST /api/v1/statuses/:id/pin`
-pub async fn pin(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn pin(State(s): State<AppState>, Auth(c): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     act(s, c, id, "write:accounts", Action::Pin).await
 }
 
 /// `POST /api/v1/statuses/:id/unpin`
-pub async fn unpin(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn unpin(State(s): State<AppState>, Auth(c): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     act(s, c, id, "write:accounts", Action::Unpin).await
 }
 
 /// `POST /api/v1/statuses/:id/mute`
-pub async fn mute(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn mute(State(s): State<AppState>, Auth(c): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     act(s, c, id, "write:mutes", Action::Mute).await
 }
 
 /// `POST /api/v1/statuses/:id/unmute`
-pub async fn unmute(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Status>> {
+pub async fn unmute(State(s): State<AppState>, Auth(c): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     act(s, c, id, "write:mutes", Action::Unmute).await
 }
 
@@ -236,9 +186,7 @@ pub async fn reblog(
     p: Params,
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
-    Ok(Json(
-        statuses::reblog(&s.svc, me, &id, p.str("visibility").as_deref()).await?,
-    ))
+    Ok(Json(statuses::reblog(&s.svc, me, &id, p.str("visibility").as_deref()).await?))
 }
 
 /// `POST /api/v1/statuses/:id/unreblog`

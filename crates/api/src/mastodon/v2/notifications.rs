@@ -21,28 +21,16 @@ pub async fn index(
     let me = caller.require_user("read:notifications")?;
     let grouped: Vec<NotificationType> = match p.get("grouped_types") {
         Some(_) => notifications::parse_types(&p.list("grouped_types")),
-        None => NotificationType::ALL
-            .iter()
-            .copied()
-            .filter(|t| t.groupable())
-            .collect(),
+        None => NotificationType::ALL.iter().copied().filter(|t| t.groupable()).collect(),
     };
-    let mut page = notifications::grouped(
-        &s.svc,
-        me,
-        &crate::mastodon::v1::notifications::filter(&p),
-        &page(&p, 40)?,
-        &grouped,
-    )
-    .await?;
-    let body = page
-        .items
-        .pop()
-        .unwrap_or(ferrodon_mastodon_api::GroupedNotifications {
-            accounts: Vec::new(),
-            statuses: Vec::new(),
-            notification_groups: Vec::new(),
-        });
+    let mut page =
+        notifications::grouped(&s.svc, me, &crate::mastodon::v1::notifications::filter(&p), &page(&p, 40)?, &grouped)
+            .await?;
+    let body = page.items.pop().unwrap_or(ferrodon_mastodon_api::GroupedNotifications {
+        accounts: Vec::new(),
+        statuses: Vec::new(),
+        notification_groups: Vec::new(),
+    });
     let header = if body.notification_groups.is_empty() {
         None
     } else {
@@ -53,4 +41,36 @@ pub async fn index(
         response.headers_mut().insert(axum::http::header::LINK, v);
     }
     Ok(response)
+}
+
+/// `GET /api/v2/notifications/:group_key`
+pub async fn show(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> ApiResult<axum::Json<ferrodon_mastodon_api::GroupedNotifications>> {
+    let me = caller.require_user("read:notifications")?;
+    Ok(axum::Json(notifications::group(&s.svc, me, &key).await?))
+}
+
+/// `POST /api/v2/notifications/:group_key/dismiss`
+pub async fn dismiss(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    let me = caller.require_user("write:notifications")?;
+    notifications::dismiss_group(&s.svc, me, &key).await?;
+    Ok(axum::Json(serde_json::json!({})))
+}
+
+/// `GET /api/v2/notifications/unread_count`
+pub async fn unread_count(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    p: Params,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    let me = caller.require_user("read:notifications")?;
+    let limit = p.int("limit")?.unwrap_or(100).clamp(1, 1000) as u32;
+    Ok(axum::Json(serde_json::json!({ "count": notifications::unread_count(&s.svc, me, limit).await? })))
 }

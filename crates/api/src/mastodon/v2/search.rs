@@ -12,11 +12,7 @@ use crate::extract::Auth;
 use crate::params::Params;
 
 /// `GET /api/v2/search?q=`
-pub async fn index(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    p: Params,
-) -> ApiResult<Json<Search>> {
+pub async fn index(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Search>> {
     let q = p.required("q")?;
     let offset = p.int("offset")?.unwrap_or(0);
     let limit = p.int("limit")?.unwrap_or(20);
@@ -24,11 +20,6 @@ pub async fn index(
         return Err(Error::bad_request("limit and offset must be positive numbers").into());
     }
     let kind = p.str("type").filter(|t| !t.is_empty());
-    let query = SearchQuery {
-        q: &q,
-        kind: kind.as_deref(),
-        limit: limit.clamp(1, 40) as u32,
-        offset: offset as u32,
-    };
+    let query = SearchQuery { q: &q, kind: kind.as_deref(), limit: limit.clamp(1, 40) as u32, offset: offset as u32 };
     Ok(Json(search(&s.svc, &caller, query).await?))
 }

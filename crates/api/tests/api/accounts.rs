@@ -1,0 +1,417 @@
+//! Accounts: credentials, profile updates, lookup, relationships, follows, follow requests,
+//! blocks and mutes.
+
+use crate::support::*;
+
+async fn account(app: &TestApp, token: &str, id: &str) -> Value {
+    ok(app.get(&format!("/api/v1/accounts/{id}"), token).await)
+}
+
+async fn relationship(app: &TestApp, token: &str, id: &str) -> Value {
+    let body = ok(app
+        .get(&format!("/api/v1/accounts/relationships?id[]={id}"), token)
+        .await);
+    assert_eq!(body.as_array().unwrap().len(), 1, "{body}");
+    body[0].clone()
+}
+
+both_engines!(verify_credentials_has_source, |app| async move {
+    let (id, token) = app.create_user("alice").await;
+    let me = ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
+    assert_eq!(me["id"], id.as_str());
+    assert_eq!(me["username"], "alice");
+    assert_eq!(me["acct"], "alice");
+    assert_eq!(me["url"], format!("{BASE_URL}/@alice"));
+    assert_eq!(me["uri"], format!("{BASE_URL}/users/alice"));
+    assert_eq!(me["display_name"], "");
+    assert_eq!(me["locked"], false);
+    assert_eq!(me["bot"], false);
+    assert_eq!(me["statuses_count"], 0);
+    assert_eq!(me["followers_count"], 0);
+    assert_eq!(me["following_count"], 0);
+    assert!(me["created_at"].as_str().unwrap().ends_with('Z'), "{me}");
+    let source = &me["source"];
+    assert_eq!(source["privacy"], "public", "{me}");
+    assert_eq!(source["sensitive"], false);
+    assert_eq!(source["note"], "");
+    assert_eq!(source["fields"], json!([]));
+    assert_eq!(source["follow_requests_count"], 0);
+    assert_eq!(me["role"]["id"], "-99", "{me}");
+    // Other people's view of the account has no source.
+    let (_, other) = app.create_user("bob").await;
+    let seen = account(&app, &other, &id).await;
+    assert!(seen.get("source").is_none_or(Value::is_null), "{seen}");
+    assert!(seen.get("role").is_none_or(Value::is_null), "{seen}");
+});
+
+both_engines!(update_credentials_changes_the_profile, |app| async move {
+    let (bob_id, _) = app.create_user("bob").await;
+    let (id, token) = app.create_user("alice").await;
+    let me = ok(app
+        .patch_form(
+            "/api/v1/accounts/update_credentials",
+            &token,
+            &[
+                ("display_name", "Alice A."),
+                ("note", "Hi <b>there</b> & @bob #Rustacean"),
+                ("fields_attributes[0][name]", "Pronouns"),
+                ("fields_attributes[0][value]", "she/her"),
+                ("fields_attributes[1][name]", "Site"),
+                ("fields_attributes[1][value]", "<x> & y"),
+                ("locked", "true"),
+                ("bot", "1"),
+                ("source[privacy]", "unlisted"),
+                ("source[sensitive]", "true"),
+                ("source[language]", "de"),
+            ],
+        )
+        .await);
+    assert_eq!(me["display_name"], "Alice A.");
+    let note = me["note"].as_str().unwrap();
+    assert!(note.starts_with("<p>"), "{note}");
+    assert!(note.contains("&lt;b&gt;there&lt;/b&gt; &amp;"), "{note}");
+    assert!(!note.contains("<b>"), "{note}");
+    assert!(
+        note.contains(&format!("href=\"{BASE_URL}/@bob\" class=\"u-url mention\"")),
+        "{note}"
+    );
+    assert!(
+        note.contains(&format!("href=\"{BASE_URL}/tags/rustacean\"")),
+        "{note}"
+    );
+    assert_eq!(me["fields"][0]["name"], "Pronouns");
+    assert_eq!(me["fields"][0]["value"], "she/her");
+    assert_eq!(me["fields"][1]["name"], "Site");
+    assert_eq!(me["fields"][1]["value"], "&lt;x&gt; &amp; y");
+    assert_eq!(me["fields"].as_array().unwrap().len(), 2);
+    assert_eq!(me["locked"], true);
+    assert_eq!(me["bot"], true);
+    assert_eq!(me["source"]["privacy"], "unlisted");
+    assert_eq!(me["source"]["sensitive"], true);
+    assert_eq!(me["source"]["language"], "de");
+    assert_eq!(me["source"]["note"], "Hi <b>there</b> & @bob #Rustacean");
+    assert_eq!(me["source"]["fields"][1]["value"], "<x> & y");
+
+    // It is stored: verify_credentials and the public view agree.
+    let again = ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
+    assert_eq!(again["display_name"], "Alice A.");
+    assert_eq!(again["note"], me["note"]);
+    assert_eq!(again["source"]["privacy"], "unlisted");
+    let public = ok(app.get(&format!("/api/v1/accounts/{id}"), ANON).await);
+    assert_eq!(public["locked"], true);
+    assert_eq!(public["fields"], me["fields"]);
+    // The posting default is used.
+    let s = post_status(&app, &token, &[("status", "default visibility")]).await;
+    assert_eq!(s["visibility"], "unlisted");
+    assert_eq!(s["sensitive"], true);
+    assert_eq!(s["language"], "de");
+
+    // Absent fields stay; JSON bodies with an array of fields work too.
+    let me = ok(app
+        .patch_json(
+            "/api/v1/accounts/update_credentials",
+            &token,
+            &json!({"fields_attributes": [{"name": "Only", "value": "one"}], "locked": false}),
+        )
+        .await);
+    assert_eq!(me["display_name"], "Alice A.");
+    assert_eq!(me["locked"], false);
+    assert_eq!(me["fields"], json!([{"name": "Only", "value": "one", "verified_at": null}]));
+
+    // Validation.
+    let (status, _, body) = app
+        .patch_form(
+            "/api/v1/accounts/update_credentials",
+            &token,
+            &[("display_name", &"x".repeat(31))],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _, body) = app
+        .patch_form(
+            "/api/v1/accounts/update_credentials",
+            &token,
+            &[("source[privacy]", "direct")],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let _ = bob_id;
+});
+
+both_engines!(lookup_finds_local_accounts, |app| async move {
+    let (id, token) = app.create_user("alice").await;
+    for acct in ["alice", "ALICE", "@alice", "alice@localhost:3000"] {
+        let found = ok(app
+            .get(&format!("/api/v1/accounts/lookup?acct={}", percent_encode(acct)), ANON)
+            .await);
+        assert_eq!(found["id"], id.as_str(), "{acct}");
+        assert_eq!(found["acct"], "alice");
+    }
+    let (status, _, body) = app.get("/api/v1/accounts/lookup?acct=nobody", &token).await;
+    assert_eq!(status, 404);
+    assert_eq!(body, json!({"error": "Record not found"}));
+    let (status, _, _) = app.get("/api/v1/accounts/lookup", &token).await;
+    assert_eq!(status, 400);
+    // Search by prefix.
+    let found = ok(app.get("/api/v1/accounts/search?q=ali", &token).await);
+    assert_eq!(ids(&found), vec![id.clone()]);
+});
+
+both_engines!(follow_and_unfollow_move_counters, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (bob, bob_token) = app.create_user("bob").await;
+
+    let rel = follow(&app, &alice_token, &bob).await;
+    assert_eq!(rel["id"], bob.as_str());
+    assert_eq!(rel["following"], true);
+    assert_eq!(rel["showing_reblogs"], true);
+    assert_eq!(rel["notifying"], false);
+    assert_eq!(rel["requested"], false);
+    assert_eq!(rel["followed_by"], false);
+
+    assert_eq!(account(&app, &alice_token, &bob).await["followers_count"], 1);
+    assert_eq!(account(&app, &alice_token, &alice).await["following_count"], 1);
+    assert_eq!(account(&app, &alice_token, &bob).await["following_count"], 0);
+
+    // Following again changes options, not counters.
+    let rel = ok(app
+        .post_form(
+            &format!("/api/v1/accounts/{bob}/follow"),
+            &alice_token,
+            &[("reblogs", "false"), ("notify", "true")],
+        )
+        .await);
+    assert_eq!(rel["showing_reblogs"], false);
+    assert_eq!(rel["notifying"], true);
+    assert_eq!(account(&app, &alice_token, &bob).await["followers_count"], 1);
+
+    // Both sides of the relationship; unknown ids are left out.
+    let rels = ok(app
+        .get(
+            &format!("/api/v1/accounts/relationships?id[]={alice}&id[]=1234&id[]=abc"),
+            &bob_token,
+        )
+        .await);
+    assert_eq!(rels.as_array().unwrap().len(), 1, "{rels}");
+    assert_eq!(rels[0]["id"], alice.as_str());
+    assert_eq!(rels[0]["followed_by"], true);
+    assert_eq!(rels[0]["following"], false);
+
+    let followers = ok(app.get(&format!("/api/v1/accounts/{bob}/followers"), ANON).await);
+    assert_eq!(ids(&followers), vec![alice.clone()]);
+    let following = ok(app.get(&format!("/api/v1/accounts/{alice}/following"), ANON).await);
+    assert_eq!(ids(&following), vec![bob.clone()]);
+
+    // Follow notification for bob.
+    let notes = ok(app.get("/api/v1/notifications", &bob_token).await);
+    assert_eq!(notes[0]["type"], "follow", "{notes}");
+    assert_eq!(notes[0]["account"]["id"], alice.as_str());
+
+    let rel = ok(app
+        .post_form(&format!("/api/v1/accounts/{bob}/unfollow"), &alice_token, &[])
+        .await);
+    assert_eq!(rel["following"], false);
+    assert_eq!(account(&app, &alice_token, &bob).await["followers_count"], 0);
+    assert_eq!(account(&app, &alice_token, &alice).await["following_count"], 0);
+    let followers = ok(app.get(&format!("/api/v1/accounts/{bob}/followers"), ANON).await);
+    assert_eq!(followers, json!([]));
+
+    // Yourself and unknown accounts.
+    let (status, _, _) = app
+        .post_form(&format!("/api/v1/accounts/{alice}/follow"), &alice_token, &[])
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, body) = app
+        .post_form("/api/v1/accounts/99999/follow", &alice_token, &[])
+        .await;
+    assert_eq!(status, 404, "{body}");
+});
+
+both_engines!(locked_accounts_get_follow_requests, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (bob, bob_token) = app.create_user("bob").await;
+    let (carol, carol_token) = app.create_user("carol").await;
+    ok(app
+        .patch_form(
+            "/api/v1/accounts/update_credentials",
+            &bob_token,
+            &[("locked", "true")],
+        )
+        .await);
+
+    let rel = follow(&app, &alice_token, &bob).await;
+    assert_eq!(rel["following"], false, "{rel}");
+    assert_eq!(rel["requested"], true, "{rel}");
+    follow(&app, &carol_token, &bob).await;
+    assert_eq!(account(&app, &bob_token, &bob).await["followers_count"], 0);
+
+    let requests = ok(app.get("/api/v1/follow_requests", &bob_token).await);
+    let mut got = ids(&requests);
+    got.sort();
+    let mut want = vec![alice.clone(), carol.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    let me = ok(app.get("/api/v1/accounts/verify_credentials", &bob_token).await);
+    assert_eq!(me["source"]["follow_requests_count"], 2);
+    let rel = relationship(&app, &bob_token, &alice).await;
+    assert_eq!(rel["requested_by"], true);
+    let notes = ok(app
+        .get("/api/v1/notifications?types[]=follow_request", &bob_token)
+        .await);
+    assert_eq!(notes.as_array().unwrap().len(), 2, "{notes}");
+
+    // Accept alice.
+    let rel = ok(app
+        .post_form(&format!("/api/v1/follow_requests/{alice}/authorize"), &bob_token, &[])
+        .await);
+    assert_eq!(rel["followed_by"], true, "{rel}");
+    assert_eq!(rel["requested_by"], false, "{rel}");
+    let rel = relationship(&app, &alice_token, &bob).await;
+    assert_eq!(rel["following"], true);
+    assert_eq!(rel["requested"], false);
+    assert_eq!(account(&app, &bob_token, &bob).await["followers_count"], 1);
+    assert_eq!(account(&app, &bob_token, &alice).await["following_count"], 1);
+    // The request notification became a follow notification.
+    let notes = ok(app.get("/api/v1/notifications", &bob_token).await);
+    let from_alice: Vec<&str> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["account"]["id"] == alice.as_str())
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(from_alice, vec!["follow"], "{notes}");
+
+    // Reject carol.
+    let rel = ok(app
+        .post_form(&format!("/api/v1/follow_requests/{carol}/reject"), &bob_token, &[])
+        .await);
+    assert_eq!(rel["followed_by"], false);
+    assert_eq!(rel["requested_by"], false);
+    let rel = relationship(&app, &carol_token, &bob).await;
+    assert_eq!(rel["following"], false);
+    assert_eq!(rel["requested"], false);
+    assert_eq!(ok(app.get("/api/v1/follow_requests", &bob_token).await), json!([]));
+    // Nothing left to answer.
+    let (status, _, _) = app
+        .post_form(&format!("/api/v1/follow_requests/{carol}/authorize"), &bob_token, &[])
+        .await;
+    assert_eq!(status, 404);
+});
+
+both_engines!(blocking_removes_follows_and_hides_statuses, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (bob, bob_token) = app.create_user("bob").await;
+    follow(&app, &alice_token, &bob).await;
+    follow(&app, &bob_token, &alice).await;
+    let bobs = post(&app, &bob_token, "bob speaking").await;
+    let alices = post(&app, &alice_token, "alice speaking").await;
+
+    let rel = ok(app
+        .post_form(&format!("/api/v1/accounts/{bob}/block"), &alice_token, &[])
+        .await);
+    assert_eq!(rel["blocking"], true, "{rel}");
+    assert_eq!(rel["following"], false, "{rel}");
+    assert_eq!(rel["followed_by"], false, "{rel}");
+    let rel = relationship(&app, &bob_token, &alice).await;
+    assert_eq!(rel["blocked_by"], true, "{rel}");
+    assert_eq!(rel["following"], false, "{rel}");
+    for who in [&alice, &bob] {
+        let a = account(&app, &alice_token, who).await;
+        assert_eq!(a["followers_count"], 0, "{a}");
+        assert_eq!(a["following_count"], 0, "{a}");
+    }
+    assert_eq!(ids(&ok(app.get("/api/v1/blocks", &alice_token).await)), vec![bob.clone()]);
+
+    // Bob no longer sees alice's status; alice's feeds drop bob's.
+    let (status, _, body) = app.get(&format!("/api/v1/statuses/{alices}"), &bob_token).await;
+    assert_eq!(status, 404, "{body}");
+    let public = ok(app.get("/api/v1/timelines/public", &alice_token).await);
+    assert!(!ids(&public).contains(&bobs), "{public}");
+    assert!(ids(&public).contains(&alices));
+    let public = ok(app.get("/api/v1/timelines/public", &bob_token).await);
+    assert!(!ids(&public).contains(&alices), "{public}");
+    let home = ok(app.get("/api/v1/timelines/home", &alice_token).await);
+    assert_eq!(ids(&home), vec![alices.clone()]);
+    let theirs = ok(app
+        .get(&format!("/api/v1/accounts/{alice}/statuses"), &bob_token)
+        .await);
+    assert_eq!(theirs, json!([]));
+    // Anonymous readers are not affected.
+    let public = ok(app.get("/api/v1/timelines/public", ANON).await);
+    assert_eq!(ids(&public).len(), 2);
+
+    // Bob cannot follow back, cannot favourite or reply.
+    let (status, _, _) = app
+        .post_form(&format!("/api/v1/accounts/{alice}/follow"), &bob_token, &[])
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = app
+        .post_form(&format!("/api/v1/statuses/{alices}/favourite"), &bob_token, &[])
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = app
+        .post_form(
+            "/api/v1/statuses",
+            &bob_token,
+            &[("status", "reply"), ("in_reply_to_id", &alices)],
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Unblock restores visibility, not the follows.
+    let rel = ok(app
+        .post_form(&format!("/api/v1/accounts/{bob}/unblock"), &alice_token, &[])
+        .await);
+    assert_eq!(rel["blocking"], false);
+    assert_eq!(rel["following"], false);
+    ok(app.get(&format!("/api/v1/statuses/{alices}"), &bob_token).await);
+});
+
+both_engines!(muting_hides_from_home, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (bob, bob_token) = app.create_user("bob").await;
+    follow(&app, &alice_token, &bob).await;
+    let bobs = post(&app, &bob_token, "bob speaking").await;
+    let alices = post(&app, &alice_token, "alice speaking").await;
+    let home = ok(app.get("/api/v1/timelines/home", &alice_token).await);
+    assert_eq!(ids(&home), vec![alices.clone(), bobs.clone()]);
+
+    let rel = ok(app
+        .post_form(&format!("/api/v1/accounts/{bob}/mute"), &alice_token, &[])
+        .await);
+    assert_eq!(rel["muting"], true, "{rel}");
+    assert_eq!(rel["muting_notifications"], true, "{rel}");
+    assert_eq!(rel["following"], true, "muting keeps the follow: {rel}");
+    let home = ok(app.get("/api/v1/timelines/home", &alice_token).await);
+    assert_eq!(ids(&home), vec![alices.clone()]);
+    let public = ok(app.get("/api/v1/timelines/public", &alice_token).await);
+    assert!(!ids(&public).contains(&bobs));
+    // A muted account's status is still there when asked for directly.
+    ok(app.get(&format!("/api/v1/statuses/{bobs}"), &alice_token).await);
+    // Notifications from bob are dropped.
+    ok(app
+        .post_form(&format!("/api/v1/statuses/{alices}/favourite"), &bob_token, &[])
+        .await);
+    assert_eq!(ok(app.get("/api/v1/notifications", &alice_token).await), json!([]));
+    assert_eq!(ids(&ok(app.get("/api/v1/mutes", &alice_token).await)), vec![bob.clone()]);
+
+    // Muting without hiding notifications, with a duration.
+    let rel = ok(app
+        .post_form(
+            &format!("/api/v1/accounts/{bob}/mute"),
+            &alice_token,
+            &[("notifications", "false"), ("duration", "3600")],
+        )
+        .await);
+    assert_eq!(rel["muting_notifications"], false, "{rel}");
+    assert!(rel["muting_expires_at"].is_string(), "{rel}");
+
+    let rel = ok(app
+        .post_form(&format!("/api/v1/accounts/{bob}/unmute"), &alice_token, &[])
+        .await);
+    assert_eq!(rel["muting"], false);
+    let home = ok(app.get("/api/v1/timelines/home", &alice_token).await);
+    assert_eq!(ids(&home), vec![alices, bobs]);
+    let _ = alice;
+});

@@ -1,0 +1,14 @@
+//! The client API and OAuth, end to end through the router, on SQLite and PostgreSQL.
+//!
+//! Every test runs twice (`<name>::sqlite`, `<name>::postgres`), each on a database of its own;
+//! set `TEST_DATABASE_URL` for the PostgreSQL half (skipped without it, a failure under CI).
+//! Users get their tokens through the real OAuth pages (see `ferrodon_testkit`).
+
+mod support;
+
+mod accounts;
+mod errors;
+mod notifications;
+mod oauth;
+mod statuses;
+mod timelines;

@@ -1,0 +1,541 @@
+//! Statuses: posting (visibility, formatting, limits, polls, idempotency), threads, the
+//! per-viewer actions, edits, deletion and who may see what.
+
+use crate::support::*;
+
+both_engines!(posting_with_each_visibility, |app| async move {
+    let (alice, token) = app.create_user("alice").await;
+    let mut posted = Vec::new();
+    for visibility in ["public", "unlisted", "private", "direct"] {
+        let s = post_status(
+            &app,
+            &token,
+            &[("status", &format!("a {visibility} post")), ("visibility", visibility)],
+        )
+        .await;
+        assert_eq!(s["visibility"], visibility);
+        assert_eq!(s["content"], format!("<p>a {visibility} post</p>"));
+        assert_eq!(s["account"]["id"], alice.as_str());
+        assert_eq!(s["account"]["statuses_count"], posted.len() as i64 + 1);
+        assert_eq!(s["uri"], format!("{BASE_URL}/users/alice/statuses/{}", s["id"].as_str().unwrap()));
+        assert_eq!(s["url"], format!("{BASE_URL}/@alice/{}", s["id"].as_str().unwrap()));
+        assert_eq!(s["application"]["name"], "ferrodon tests");
+        assert_eq!(s["favourited"], false);
+        assert_eq!(s["reblogged"], false);
+        assert_eq!(s["bookmarked"], false);
+        assert_eq!(s["pinned"], false);
+        assert_eq!(s["replies_count"], 0);
+        assert!(s["in_reply_to_id"].is_null());
+        assert!(s["created_at"].as_str().unwrap().ends_with('Z'));
+        posted.push(s["id"].as_str().unwrap().to_string());
+    }
+    // Without a visibility: the account's default (public).
+    let s = post_status(&app, &token, &[("status", "default")]).await;
+    assert_eq!(s["visibility"], "public");
+    // Unknown visibility, blank text.
+    let (status, _, body) = app
+        .post_form("/api/v1/statuses", &token, &[("status", "x"), ("visibility", "secret")])
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _, body) = app
+        .post_form("/api/v1/statuses", &token, &[("status", "   ")])
+        .await;
+    assert_eq!(status, 422, "{body}");
+    // Spoiler text makes a status sensitive.
+    let s = post_status(&app, &token, &[("status", "x"), ("spoiler_text", "cw")]).await;
+    assert_eq!(s["spoiler_text"], "cw");
+    assert_eq!(s["sensitive"], true);
+
+    // GET /api/v1/statuses?id[]= returns those visible to the caller, in the order asked.
+    let q = posted
+        .iter()
+        .rev()
+        .map(|id| format!("id[]={id}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mine = ok(app.get(&format!("/api/v1/statuses?{q}"), &token).await);
+    assert_eq!(ids(&mine), posted.iter().rev().cloned().collect::<Vec<_>>());
+    let anon = ok(app.get(&format!("/api/v1/statuses?{q}"), ANON).await);
+    assert_eq!(ids(&anon), vec![posted[1].clone(), posted[0].clone()]);
+});
+
+both_engines!(mentions_and_hashtags_become_links, |app| async move {
+    let (bob, bob_token) = app.create_user("bob").await;
+    let (_, token) = app.create_user("alice").await;
+    let s = post_status(
+        &app,
+        &token,
+        &[("status", "Hi @bob and @nobody, see #Rust and #rust_lang https://example.com/x?a=1")],
+    )
+    .await;
+    let content = s["content"].as_str().unwrap();
+    assert!(
+        content.contains(&format!(
+            "<span class=\"h-card\" translate=\"no\"><a href=\"{BASE_URL}/@bob\" class=\"u-url mention\">@<span>bob</span></a></span>"
+        )),
+        "{content}"
+    );
+    assert!(content.contains("@nobody"), "{content}");
+    assert!(!content.contains("/@nobody"), "unknown accounts are not linked: {content}");
+    assert!(
+        content.contains(&format!(
+            "<a href=\"{BASE_URL}/tags/Rust\" class=\"mention hashtag\" rel=\"tag\">#<span>Rust</span></a>"
+        )) || content.contains(&format!(
+            "<a href=\"{BASE_URL}/tags/rust\" class=\"mention hashtag\" rel=\"tag\">#<span>Rust</span></a>"
+        )),
+        "{content}"
+    );
+    assert!(content.contains("#<span>rust_lang</span></a>"), "{content}");
+    assert!(content.contains("href=\"https://example.com/x?a=1\""), "{content}");
+    assert!(content.contains("rel=\"nofollow noopener"), "{content}");
+
+    assert_eq!(s["mentions"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["mentions"][0]["id"], bob.as_str());
+    assert_eq!(s["mentions"][0]["acct"], "bob");
+    assert_eq!(s["mentions"][0]["username"], "bob");
+    assert_eq!(s["mentions"][0]["url"], format!("{BASE_URL}/@bob"));
+    let mut tags: Vec<&str> = s["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, vec!["rust", "rust_lang"]);
+    assert_eq!(s["tags"][0]["url"], format!("{BASE_URL}/tags/{}", s["tags"][0]["name"].as_str().unwrap()));
+
+    // The mentioned account is notified.
+    let notes = ok(app.get("/api/v1/notifications", &bob_token).await);
+    assert_eq!(notes.as_array().unwrap().len(), 1, "{notes}");
+    assert_eq!(notes[0]["type"], "mention");
+    assert_eq!(notes[0]["status"]["id"], s["id"]);
+});
+
+both_engines!(status_length_is_limited, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let exactly = "a".repeat(500);
+    let s = post_status(&app, &token, &[("status", &exactly)]).await;
+    assert_eq!(s["content"], format!("<p>{exactly}</p>"));
+    let (status, _, body) = app
+        .post_form("/api/v1/statuses", &token, &[("status", &"a".repeat(501))])
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("500"), "{body}");
+    // The content warning counts too.
+    let (status, _, body) = app
+        .post_form(
+            "/api/v1/statuses",
+            &token,
+            &[("status", &"a".repeat(490)), ("spoiler_text", &"b".repeat(11))],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    // A URL counts as 23 characters whatever its length.
+    let long_url = format!("https://example.com/{}", "p".repeat(200));
+    let text = format!("{} {long_url}", "a".repeat(476));
+    post_status(&app, &token, &[("status", &text)]).await;
+    // Multi-byte characters count as one.
+    post_status(&app, &token, &[("status", &"é".repeat(500))]).await;
+});
+
+both_engines!(polls_are_validated_and_votable, |app| async move {
+    let (_, alice) = app.create_user("alice").await;
+    let (_, bob) = app.create_user("bob").await;
+    let poll_form = |options: &[&str]| {
+        let mut pairs: Vec<(String, String)> = vec![
+            ("status".into(), "Which one?".into()),
+            ("poll[expires_in]".into(), "3600".into()),
+        ];
+        pairs.extend(options.iter().map(|o| ("poll[options][]".to_string(), o.to_string())));
+        pairs
+    };
+    let send = |pairs: Vec<(String, String)>| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            app.post_form("/api/v1/statuses", &alice, &p).await
+        }
+    };
+
+    let (status, _, body) = send(poll_form(&["a", "b", "c", "d", "e"])).await;
+    assert_eq!(status, 422, "five options: {body}");
+    let (status, _, body) = send(poll_form(&["only"])).await;
+    assert_eq!(status, 422, "one option: {body}");
+    let fifty_one = "x".repeat(51);
+    let (status, _, body) = send(poll_form(&["a", &fifty_one])).await;
+    assert_eq!(status, 422, "long option: {body}");
+    let (status, _, body) = send(poll_form(&["same", "same"])).await;
+    assert_eq!(status, 422, "duplicates: {body}");
+    let mut short = poll_form(&["a", "b"]);
+    short[1].1 = "60".into();
+    let (status, _, body) = send(short).await;
+    assert_eq!(status, 422, "too short: {body}");
+
+    let fifty = "y".repeat(50);
+    let (status, _, s) = send(poll_form(&["a", "b", "c", &fifty])).await;
+    assert_eq!(status, 200, "{s}");
+    let poll = &s["poll"];
+    let titles: Vec<&str> = poll["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["a", "b", "c", fifty.as_str()]);
+    assert_eq!(poll["expired"], false);
+    assert_eq!(poll["multiple"], false);
+    assert_eq!(poll["votes_count"], 0);
+    assert!(poll["expires_at"].is_string());
+    let poll_id = poll["id"].as_str().unwrap().to_string();
+
+    // Bob votes once.
+    let voted = ok(app
+        .post_form(&format!("/api/v1/polls/{poll_id}/votes"), &bob, &[("choices[]", "1")])
+        .await);
+    assert_eq!(voted["votes_count"], 1);
+    assert_eq!(voted["voted"], true);
+    assert_eq!(voted["own_votes"], json!([1]));
+    assert_eq!(voted["options"][1]["votes_count"], 1);
+    assert_eq!(voted["options"][0]["votes_count"], 0);
+    let (status, _, body) = app
+        .post_form(&format!("/api/v1/polls/{poll_id}/votes"), &bob, &[("choices[]", "0")])
+        .await;
+    assert_eq!(status, 422, "{body}");
+    // The author cannot vote; choices must exist.
+    let (status, _, _) = app
+        .post_form(&format!("/api/v1/polls/{poll_id}/votes"), &alice, &[("choices[]", "0")])
+        .await;
+    assert_eq!(status, 422);
+    let shown = ok(app.get(&format!("/api/v1/polls/{poll_id}"), ANON).await);
+    assert_eq!(shown["votes_count"], 1);
+    assert!(shown.get("voted").is_none_or(Value::is_null), "{shown}");
+});
+
+both_engines!(idempotency_key_returns_the_same_status, |app| async move {
+    let (alice, token) = app.create_user("alice").await;
+    let send = |key: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.form(
+                Method::POST,
+                "/api/v1/statuses",
+                &token,
+                &[("status", "only once")],
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let first = ok(send("key-1").await);
+    let again = ok(send("key-1").await);
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(again["content"], "<p>only once</p>");
+    let other = ok(send("key-2").await);
+    assert_ne!(first["id"], other["id"]);
+    let me = ok(app.get(&format!("/api/v1/accounts/{alice}"), ANON).await);
+    assert_eq!(me["statuses_count"], 2);
+    let mine = ok(app.get(&format!("/api/v1/accounts/{alice}/statuses"), ANON).await);
+    assert_eq!(mine.as_array().unwrap().len(), 2);
+});
+
+both_engines!(replies_and_context, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (bob, bob_token) = app.create_user("bob").await;
+    let root = post(&app, &alice_token, "root").await;
+    let reply = post_status(
+        &app,
+        &bob_token,
+        &[("status", "@alice a reply"), ("in_reply_to_id", &root)],
+    )
+    .await;
+    assert_eq!(reply["in_reply_to_id"], root.as_str());
+    assert_eq!(reply["in_reply_to_account_id"], alice.as_str());
+    let reply = reply["id"].as_str().unwrap().to_string();
+    let leaf = post_status(
+        &app,
+        &alice_token,
+        &[("status", "@bob a reply to the reply"), ("in_reply_to_id", &reply)],
+    )
+    .await;
+    assert_eq!(leaf["in_reply_to_account_id"], bob.as_str());
+    let leaf = leaf["id"].as_str().unwrap().to_string();
+    let other = post_status(
+        &app,
+        &bob_token,
+        &[("status", "second reply to root"), ("in_reply_to_id", &root)],
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let r = ok(app.get(&format!("/api/v1/statuses/{root}"), ANON).await);
+    assert_eq!(r["replies_count"], 2);
+    let middle = ok(app.get(&format!("/api/v1/statuses/{reply}/context"), ANON).await);
+    assert_eq!(ids(&middle["ancestors"]), vec![root.clone()]);
+    assert_eq!(ids(&middle["descendants"]), vec![leaf.clone()]);
+    let top = ok(app.get(&format!("/api/v1/statuses/{root}/context"), &bob_token).await);
+    assert_eq!(top["ancestors"], json!([]));
+    assert_eq!(ids(&top["descendants"]), vec![reply.clone(), leaf.clone(), other.clone()]);
+    let bottom = ok(app.get(&format!("/api/v1/statuses/{leaf}/context"), ANON).await);
+    assert_eq!(ids(&bottom["ancestors"]), vec![root.clone(), reply.clone()]);
+    assert_eq!(bottom["descendants"], json!([]));
+
+    // Replying to something that does not exist.
+    let (status, _, body) = app
+        .post_form(
+            "/api/v1/statuses",
+            &bob_token,
+            &[("status", "x"), ("in_reply_to_id", "12345")],
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    // Deleting a reply moves the counter back.
+    ok(app.delete(&format!("/api/v1/statuses/{other}"), &bob_token).await);
+    let r = ok(app.get(&format!("/api/v1/statuses/{root}"), ANON).await);
+    assert_eq!(r["replies_count"], 1);
+});
+
+both_engines!(favourite_reblog_bookmark_pin, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (bob, bob_token) = app.create_user("bob").await;
+    let id = post(&app, &alice_token, "interact with me").await;
+    let act = |path: String, token: String| {
+        let app = &app;
+        async move { ok(app.post_form(&path, &token, &[]).await) }
+    };
+    let url = |a: &str| format!("/api/v1/statuses/{id}/{a}");
+
+    let s = act(url("favourite"), bob_token.clone()).await;
+    assert_eq!(s["favourited"], true);
+    assert_eq!(s["favourites_count"], 1);
+    // Idempotent.
+    let s = act(url("favourite"), bob_token.clone()).await;
+    assert_eq!(s["favourites_count"], 1);
+    let by = ok(app.get(&url("favourited_by"), ANON).await);
+    assert_eq!(ids(&by), vec![bob.clone()]);
+    let favs = ok(app.get("/api/v1/favourites", &bob_token).await);
+    assert_eq!(ids(&favs), vec![id.clone()]);
+
+    let r = act(url("reblog"), bob_token.clone()).await;
+    assert_eq!(r["reblog"]["id"], id.as_str(), "{r}");
+    assert_eq!(r["reblog"]["reblogs_count"], 1);
+    assert_eq!(r["reblog"]["reblogged"], true);
+    assert_eq!(r["account"]["id"], bob.as_str());
+    assert_ne!(r["id"], id.as_str());
+    let again = act(url("reblog"), bob_token.clone()).await;
+    assert_eq!(again["id"], r["id"], "reblogging twice gives the same reblog");
+    let by = ok(app.get(&url("reblogged_by"), ANON).await);
+    assert_eq!(ids(&by), vec![bob.clone()]);
+
+    let s = act(url("bookmark"), bob_token.clone()).await;
+    assert_eq!(s["bookmarked"], true);
+    let marks = ok(app.get("/api/v1/bookmarks", &bob_token).await);
+    assert_eq!(ids(&marks), vec![id.clone()]);
+
+    // What the author sees.
+    let seen = ok(app.get(&format!("/api/v1/statuses/{id}"), &alice_token).await);
+    assert_eq!(seen["favourites_count"], 1);
+    assert_eq!(seen["reblogs_count"], 1);
+    assert_eq!(seen["favourited"], false);
+    assert_eq!(seen["bookmarked"], false);
+    let seen = ok(app.get(&format!("/api/v1/statuses/{id}"), &bob_token).await);
+    assert_eq!(seen["favourited"], true);
+    assert_eq!(seen["reblogged"], true);
+    assert_eq!(seen["bookmarked"], true);
+    let anon = ok(app.get(&format!("/api/v1/statuses/{id}"), ANON).await);
+    assert!(anon.get("favourited").is_none_or(Value::is_null), "{anon}");
+
+    // Pins: only your own.
+    let s = act(url("pin"), alice_token.clone()).await;
+    assert_eq!(s["pinned"], true);
+    let pinned = ok(app
+        .get(&format!("/api/v1/accounts/{alice}/statuses?pinned=true"), ANON)
+        .await);
+    assert_eq!(ids(&pinned), vec![id.clone()]);
+    let (status, _, body) = app.post_form(&url("pin"), &bob_token, &[]).await;
+    assert_eq!(status, 422, "{body}");
+
+    // Undo everything.
+    let s = act(url("unfavourite"), bob_token.clone()).await;
+    assert_eq!(s["favourited"], false);
+    assert_eq!(s["favourites_count"], 0);
+    let s = act(url("unreblog"), bob_token.clone()).await;
+    assert_eq!(s["id"], id.as_str());
+    assert_eq!(s["reblogged"], false);
+    assert_eq!(s["reblogs_count"], 0);
+    let s = act(url("unbookmark"), bob_token.clone()).await;
+    assert_eq!(s["bookmarked"], false);
+    let s = act(url("unpin"), alice_token.clone()).await;
+    assert_eq!(s["pinned"], false);
+    assert_eq!(ok(app.get("/api/v1/bookmarks", &bob_token).await), json!([]));
+    assert_eq!(ok(app.get("/api/v1/favourites", &bob_token).await), json!([]));
+    let pinned = ok(app
+        .get(&format!("/api/v1/accounts/{alice}/statuses?pinned=true"), ANON)
+        .await);
+    assert_eq!(pinned, json!([]));
+    // The reblog is gone from bob's profile.
+    let bobs = ok(app.get(&format!("/api/v1/accounts/{bob}/statuses"), ANON).await);
+    assert_eq!(bobs, json!([]));
+});
+
+both_engines!(editing_keeps_a_history, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let (_, bob) = app.create_user("bob").await;
+    let id = post(&app, &token, "first version").await;
+    let history = ok(app.get(&format!("/api/v1/statuses/{id}/history"), ANON).await);
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+
+    let edited = ok(app
+        .put_form(
+            &format!("/api/v1/statuses/{id}"),
+            &token,
+            &[("status", "second version #edited"), ("spoiler_text", "cw")],
+        )
+        .await);
+    assert_eq!(edited["id"], id.as_str());
+    assert!(edited["content"].as_str().unwrap().starts_with("<p>second version"), "{edited}");
+    assert_eq!(edited["spoiler_text"], "cw");
+    assert!(edited["edited_at"].is_string(), "{edited}");
+    assert_eq!(edited["tags"][0]["name"], "edited");
+
+    let history = ok(app.get(&format!("/api/v1/statuses/{id}/history"), ANON).await);
+    let entries = history.as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{history}");
+    assert_eq!(entries[0]["content"], "<p>first version</p>");
+    assert_eq!(entries[0]["spoiler_text"], "");
+    assert!(entries[1]["content"].as_str().unwrap().contains("second version"));
+    assert_eq!(entries[1]["spoiler_text"], "cw");
+    assert_eq!(entries[1]["account"]["username"], "alice");
+
+    let source = ok(app.get(&format!("/api/v1/statuses/{id}/source"), &token).await);
+    assert_eq!(source, json!({"id": id, "text": "second version #edited", "spoiler_text": "cw"}));
+
+    // A JSON edit, then a third history entry.
+    let edited = ok(app
+        .put_json(&format!("/api/v1/statuses/{id}"), &token, &json!({"status": "third"}))
+        .await);
+    assert_eq!(edited["content"], "<p>third</p>");
+    let history = ok(app.get(&format!("/api/v1/statuses/{id}/history"), ANON).await);
+    assert_eq!(history.as_array().unwrap().len(), 3);
+
+    // Only the author edits.
+    let (status, _, _) = app
+        .put_form(&format!("/api/v1/statuses/{id}"), &bob, &[("status", "mine now")])
+        .await;
+    assert_eq!(status, 404);
+    let shown = ok(app.get(&format!("/api/v1/statuses/{id}"), ANON).await);
+    assert_eq!(shown["content"], "<p>third</p>");
+});
+
+both_engines!(deleting_returns_the_source_text, |app| async move {
+    let (alice, token) = app.create_user("alice").await;
+    let (_, bob) = app.create_user("bob").await;
+    let id = post(&app, &token, "to be deleted, @bob #gone").await;
+    ok(app.post_form(&format!("/api/v1/statuses/{id}/reblog"), &bob, &[]).await);
+    let (status, _, _) = app.delete(&format!("/api/v1/statuses/{id}"), &bob).await;
+    assert_eq!(status, 404, "only the author deletes");
+
+    let deleted = ok(app.delete(&format!("/api/v1/statuses/{id}"), &token).await);
+    assert_eq!(deleted["id"], id.as_str());
+    assert_eq!(deleted["text"], "to be deleted, @bob #gone");
+    assert!(deleted["content"].as_str().unwrap().contains("to be deleted"));
+    let (status, _, body) = app.get(&format!("/api/v1/statuses/{id}"), &token).await;
+    assert_eq!(status, 404);
+    assert_eq!(body, json!({"error": "Record not found"}));
+    let me = ok(app.get(&format!("/api/v1/accounts/{alice}"), ANON).await);
+    assert_eq!(me["statuses_count"], 0);
+    // The reblog went with it.
+    assert_eq!(ok(app.get("/api/v1/timelines/home", &bob).await), json!([]));
+    let (status, _, _) = app.delete(&format!("/api/v1/statuses/{id}"), &token).await;
+    assert_eq!(status, 404);
+});
+
+both_engines!(visibility_rules, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (bob, follower) = app.create_user("bob").await;
+    let (_, stranger) = app.create_user("carol").await;
+    follow(&app, &follower, &alice).await;
+
+    let private = post_status(
+        &app,
+        &alice_token,
+        &[("status", "followers only"), ("visibility", "private")],
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let direct = post_status(
+        &app,
+        &alice_token,
+        &[("status", "@carol just for you"), ("visibility", "direct")],
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let unlisted = post_status(
+        &app,
+        &alice_token,
+        &[("status", "quiet"), ("visibility", "unlisted")],
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let get = |id: String, token: Option<String>| {
+        let app = &app;
+        async move { app.get(&format!("/api/v1/statuses/{id}"), token).await.0 }
+    };
+    // Private: the author and followers.
+    assert_eq!(get(private.clone(), Some(alice_token.clone())).await, 200);
+    assert_eq!(get(private.clone(), Some(follower.clone())).await, 200);
+    assert_eq!(get(private.clone(), Some(stranger.clone())).await, 404);
+    assert_eq!(get(private.clone(), None).await, 404);
+    // Direct: the author and those mentioned.
+    assert_eq!(get(direct.clone(), Some(alice_token.clone())).await, 200);
+    assert_eq!(get(direct.clone(), Some(stranger.clone())).await, 200);
+    assert_eq!(get(direct.clone(), Some(follower.clone())).await, 404);
+    assert_eq!(get(direct.clone(), None).await, 404);
+    // Unlisted: anyone with the link.
+    assert_eq!(get(unlisted.clone(), None).await, 200);
+
+    // Context, favourites and replies follow the same rule.
+    let (status, _, _) = app
+        .get(&format!("/api/v1/statuses/{private}/context"), &stranger)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = app
+        .post_form(&format!("/api/v1/statuses/{private}/favourite"), &stranger, &[])
+        .await;
+    assert_eq!(status, 404);
+    // Nobody but the author reblogs a private status.
+    let (status, _, _) = app
+        .post_form(&format!("/api/v1/statuses/{private}/reblog"), &follower, &[])
+        .await;
+    assert_eq!(status, 403);
+
+    // Feeds: the follower's home has the private one and not the direct one.
+    let home = ok(app.get("/api/v1/timelines/home", &follower).await);
+    assert_eq!(ids(&home), vec![unlisted.clone(), private.clone()]);
+    // The public timeline has none of them.
+    assert_eq!(ok(app.get("/api/v1/timelines/public", ANON).await), json!([]));
+    // Profiles show what the viewer may see.
+    let seen = |token: Option<String>| {
+        let app = &app;
+        let alice = alice.clone();
+        async move { ids(&ok(app.get(&format!("/api/v1/accounts/{alice}/statuses"), token).await)) }
+    };
+    assert_eq!(seen(None).await, vec![unlisted.clone()]);
+    assert_eq!(seen(Some(follower.clone())).await, vec![unlisted.clone(), private.clone()]);
+    assert_eq!(seen(Some(stranger.clone())).await, vec![unlisted.clone(), direct.clone()]);
+    assert_eq!(
+        seen(Some(alice_token.clone())).await,
+        vec![unlisted.clone(), direct.clone(), private.clone()]
+    );
+    let _ = bob;
+});

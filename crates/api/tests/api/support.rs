@@ -1,0 +1,56 @@
+//! Helpers shared by the API tests.
+
+#![allow(dead_code)]
+
+pub use ferrodon_testkit::*;
+
+/// The `Link` header's target for `rel` (`next` / `prev`).
+pub fn link(headers: &HeaderMap, rel: &str) -> Option<String> {
+    let value = headers.get("link")?.to_str().ok()?;
+    value.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .contains(&format!("rel=\"{rel}\""))
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    })
+}
+
+/// `http://localhost:3000/api/…` → `/api/…`.
+pub fn path_of(url: &str) -> String {
+    url.strip_prefix(BASE_URL).unwrap_or(url).to_string()
+}
+
+/// The `id`s of a JSON array.
+pub fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {v}"))
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// Posts a status; panics unless it is created. Returns the status.
+pub async fn post_status(app: &TestApp, token: &str, pairs: &[(&str, &str)]) -> Value {
+    let (status, _, body) = app.post_form("/api/v1/statuses", token, pairs).await;
+    assert_eq!(status, StatusCode::OK, "posting {pairs:?}: {body}");
+    body
+}
+
+/// Posts `text` publicly; returns its id.
+pub async fn post(app: &TestApp, token: &str, text: &str) -> String {
+    post_status(app, token, &[("status", text)]).await["id"].as_str().unwrap().to_string()
+}
+
+/// Asserts the status and returns the body.
+#[track_caller]
+pub fn ok(r: Response) -> Value {
+    assert_eq!(r.0, StatusCode::OK, "{}", r.2);
+    r.2
+}
+
+/// `POST …/follow`; panics unless it succeeds.
+pub async fn follow(app: &TestApp, token: &str, account_id: &str) -> Value {
+    let (status, _, body) = app.post_form(&format!("/api/v1/accounts/{account_id}/follow"), token, &[]).await;
+    assert_eq!(status, StatusCode::OK, "follow: {body}");
+    body
+}
