@@ -27,6 +27,22 @@ enum Command {
         #[command(subcommand)]
         command: AccountsCommand,
     },
+    /// Fill the database with synthetic accounts, follows and statuses (for benchmarks).
+    Seed {
+        #[arg(long, default_value_t = 10_000)]
+        accounts: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        statuses: usize,
+        /// How many accounts each account follows.
+        #[arg(long, default_value_t = 50)]
+        follows: usize,
+        /// How many accounts get an access token.
+        #[arg(long, default_value_t = 1000)]
+        tokens: usize,
+        /// Where to write `username token` lines.
+        #[arg(long, default_value = "seed-tokens.txt")]
+        tokens_file: std::path::PathBuf,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -138,6 +154,34 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                 println!("Pending migrations: {}", pending.join(", "));
             }
             println!("OK");
+            Ok(())
+        }
+        Command::Seed { accounts, statuses, follows, tokens, tokens_file } => {
+            let svc = wiring::services(&config, false).await?;
+            let started = std::time::Instant::now();
+            let password_hash =
+                ferrodon_service::auth::hash_password("seeded-password").await.map_err(|e| e.message)?;
+            let options = ferrodon_storage::seed::SeedOptions {
+                accounts,
+                statuses,
+                follows_per_account: follows,
+                tokens,
+                base_url: config.base_url(),
+                password_hash,
+                hash_token: ferrodon_service::auth::hash_secret,
+                seed: 0x5eed,
+            };
+            let db = wiring::connect(&config).await?;
+            let report = ferrodon_storage::seed::seed(&db, &options).await.map_err(|e| e.message)?;
+            let lines: String = report.tokens.iter().map(|(u, t)| format!("{u} {t}\n")).collect();
+            std::fs::write(&tokens_file, lines).map_err(|e| format!("cannot write {}: {e}", tokens_file.display()))?;
+            drop(svc);
+            println!(
+                "Seeded {accounts} accounts, {statuses} statuses, {follows} follows each in {:.1}s; {} tokens in {}",
+                started.elapsed().as_secs_f64(),
+                report.tokens.len(),
+                tokens_file.display()
+            );
             Ok(())
         }
         Command::Accounts { command } => {

@@ -45,10 +45,10 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Builds a page from rows fetched with `limit` and their cursor keys (newest first).
-    /// Mastodon sends both links whenever the page is not empty.
-    pub fn from_rows(items: Vec<T>, key: impl Fn(&T) -> Id) -> Self {
-        let next_max_id = items.last().map(&key);
+    /// Builds a page from rows fetched with `limit` and their cursor keys (newest first). `next`
+    /// is given only when the page is full (more may exist); `prev` whenever it is not empty.
+    pub fn from_rows(items: Vec<T>, key: impl Fn(&T) -> Id, limit: u32) -> Self {
+        let next_max_id = items.last().map(&key).filter(|_| items.len() >= limit as usize);
         let prev_min_id = items.first().map(&key);
         Page { items, next_max_id, prev_min_id }
     }

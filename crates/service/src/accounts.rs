@@ -338,7 +338,7 @@ pub async fn lookup(svc: &Services, acct: &str) -> Result<api::Account> {
 pub async fn related(svc: &Services, query: RelatedAccounts, page: &PageRequest) -> Result<Page<api::Account>> {
     let mut tx = svc.db.read().await?;
     let rows = tx.list_related_accounts(query, page).await?;
-    let page = Page::from_rows(rows, |r| r.key);
+    let page = Page::from_rows(rows, |r| r.key, page.limit);
     Ok(page.map(|r| present::account(svc, &r.item)))
 }
 

@@ -230,17 +230,18 @@ pub async fn authenticate(svc: &Services, bearer: Option<&str>) -> Result<Caller
     };
     let mut tx = svc.db.read().await?;
     let invalid = || Error::unauthorized("The access token is invalid");
-    let token = tx.token_by_hash(&hash_secret(raw)).await?.ok_or_else(invalid)?;
+    let (token, owner) = tx.token_owner(&hash_secret(raw)).await?.ok_or_else(invalid)?;
     if token.revoked_at.is_some() {
         return Err(Error::unauthorized("The access token was revoked"));
     }
     let scopes = Scopes::parse(&token.scopes).unwrap_or(Scopes(Vec::new()));
-    let Some(user_id) = token.user_id else {
+    let Some((user, account)) = owner else {
+        if token.user_id.is_some() {
+            return Err(invalid());
+        }
         let app = tx.application_by_id(token.application_id).await?.ok_or_else(invalid)?;
         return Ok(Caller::App { app, token, scopes });
     };
-    let user = tx.user_by_id(user_id).await?.ok_or_else(invalid)?;
-    let account = tx.account_by_id(user.account_id).await?.ok_or_else(invalid)?;
     check_user_may_act(&user, &account)?;
     Ok(Caller::User(Box::new(Viewer { account, user, token, scopes })))
 }

@@ -65,7 +65,7 @@ pub async fn list(
 ) -> Result<Page<api::Notification>> {
     let mut tx = svc.db.read().await?;
     let rows = tx.notifications(me.account.id, filter, page).await?;
-    let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id);
+    let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id, page.limit);
     let items = present::notifications(svc, &mut tx, me.account.id, &rows).await?;
     Ok(Page { items, next_max_id: cursor.next_max_id, prev_min_id: cursor.prev_min_id })
 }
@@ -110,7 +110,7 @@ pub async fn grouped(
 ) -> Result<Page<api::GroupedNotifications>> {
     let mut tx = svc.db.read().await?;
     let rows = tx.notifications(me.account.id, filter, page).await?;
-    let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id);
+    let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id, page.limit);
     let mut order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, Vec<&Notification>> = HashMap::new();
     for n in &rows {

@@ -653,7 +653,6 @@ pub async fn marked(svc: &Services, me: &Viewer, mark: StatusMark, page: &PageRe
     let ordered: Vec<Status> = ids.iter().filter_map(|id| found.iter().find(|s| s.id == *id).cloned()).collect();
     let list = visible(&mut tx, Some(me.account.id), &ordered, false).await?;
     let rendered = present::statuses(svc, &mut tx, Some(me.account.id), &list).await?;
-    let mut page = Page::from_rows(rows, |r| r.key).map(|_| ());
-    page.items.clear();
-    Ok(Page { items: rendered, next_max_id: page.next_max_id, prev_min_id: page.prev_min_id })
+    let cursor = Page::from_rows(rows, |r| r.key, page.limit);
+    Ok(Page { items: rendered, next_max_id: cursor.next_max_id, prev_min_id: cursor.prev_min_id })
 }

@@ -9,21 +9,27 @@ use crate::auth::{Caller, Viewer};
 use crate::visibility::visible;
 use crate::{Services, present};
 
-/// Loads, filters and renders a page of status ids (newest first). The page's cursors come
-/// from the ids read, so filtered-out rows never stall paging.
-async fn page_of(svc: &Services, tx: &mut Box<dyn Tx>, viewer: Option<Id>, ids: Vec<Id>) -> Result<Page<api::Status>> {
-    let found = tx.statuses_by_ids(&ids).await?;
-    let ordered: Vec<Status> = ids.iter().filter_map(|id| found.iter().find(|s| s.id == *id).cloned()).collect();
-    let list = visible(tx, viewer, &ordered, true).await?;
+/// Filters and renders a page of statuses (newest first). The page's cursors come from the rows
+/// read, so filtered-out rows never stall paging; `next` is left out when the rows ran out.
+async fn page_of(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    viewer: Option<Id>,
+    rows: Vec<Status>,
+    page: &PageRequest,
+    feed: bool,
+) -> Result<Page<api::Status>> {
+    let list = visible(tx, viewer, &rows, feed).await?;
     let items = present::statuses(svc, tx, viewer, &list).await?;
-    Ok(Page { items, next_max_id: ids.last().copied(), prev_min_id: ids.first().copied() })
+    let more = rows.len() >= page.limit as usize;
+    Ok(Page { items, next_max_id: rows.last().map(|s| s.id).filter(|_| more), prev_min_id: rows.first().map(|s| s.id) })
 }
 
 /// `GET /api/v1/timelines/home`.
 pub async fn home(svc: &Services, me: &Viewer, page: &PageRequest) -> Result<Page<api::Status>> {
     let mut tx = svc.db.read().await?;
-    let ids = tx.home_timeline(me.account.id, page).await?;
-    page_of(svc, &mut tx, Some(me.account.id), ids).await
+    let rows = tx.home_timeline(me.account.id, page).await?;
+    page_of(svc, &mut tx, Some(me.account.id), rows, page, true).await
 }
 
 /// `GET /api/v1/timelines/public`.
@@ -35,8 +41,8 @@ pub async fn public(
 ) -> Result<Page<api::Status>> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
-    let ids = tx.public_timeline(filter, page).await?;
-    page_of(svc, &mut tx, viewer, ids).await
+    let rows = tx.public_timeline(filter, page).await?;
+    page_of(svc, &mut tx, viewer, rows, page, true).await
 }
 
 /// `GET /api/v1/timelines/tag/:hashtag`.
@@ -49,8 +55,8 @@ pub async fn tag(
 ) -> Result<Page<api::Status>> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
-    let ids = tx.tag_timeline(tag.trim_start_matches('#'), filter, page).await?;
-    page_of(svc, &mut tx, viewer, ids).await
+    let rows = tx.tag_timeline(tag.trim_start_matches('#'), filter, page).await?;
+    page_of(svc, &mut tx, viewer, rows, page, true).await
 }
 
 /// `GET /api/v1/accounts/:id/statuses`: what the viewer may see of an account.
@@ -73,11 +79,7 @@ pub async fn account(
             return Ok(Page::empty());
         }
     }
-    let ids = tx.account_statuses(id, &filter, page).await?;
-    let found = tx.statuses_by_ids(&ids).await?;
-    let ordered: Vec<Status> = ids.iter().filter_map(|i| found.iter().find(|s| s.id == *i).cloned()).collect();
+    let rows = tx.account_statuses(id, &filter, page).await?;
     // Not a feed: the viewer's own mutes do not hide a profile they opened.
-    let list = visible(&mut tx, viewer, &ordered, false).await?;
-    let items = present::statuses(svc, &mut tx, viewer, &list).await?;
-    Ok(Page { items, next_max_id: ids.last().copied(), prev_min_id: ids.first().copied() })
+    page_of(svc, &mut tx, viewer, rows, page, false).await
 }

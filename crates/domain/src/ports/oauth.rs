@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use ferrodon_kernel::{Id, Result, time::Millis};
 
-use crate::model::{AccessGrant, AccessToken, Application, WebSession};
+use crate::model::{AccessGrant, AccessToken, Account, Application, User, WebSession};
 
 #[async_trait]
 pub trait OAuthStore {
@@ -16,6 +16,8 @@ pub trait OAuthStore {
 
     async fn create_token(&mut self, token: &AccessToken) -> Result<()>;
     async fn token_by_hash(&mut self, token_hash: &str) -> Result<Option<AccessToken>>;
+    /// A token with its user and account, in one read (every authenticated request does this).
+    async fn token_owner(&mut self, token_hash: &str) -> Result<Option<(AccessToken, Option<(User, Account)>)>>;
     /// An unrevoked token of this app and user with exactly these scopes (Mastodon reuses tokens).
     async fn reusable_token(&mut self, application_id: Id, user_id: Id, scopes: &str) -> Result<Option<AccessToken>>;
     async fn revoke_token(&mut self, id: Id, now: Millis) -> Result<()>;

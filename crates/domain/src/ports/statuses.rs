@@ -46,16 +46,16 @@ pub trait StatusStore {
     async fn marked_statuses(&mut self, mark: StatusMark, account_id: Id, page: &PageRequest)
     -> Result<Vec<Keyed<Id>>>;
 
-    /// Status ids of the home timeline, before visibility filtering by the service.
-    async fn home_timeline(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Id>>;
-    async fn public_timeline(&mut self, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Id>>;
-    async fn tag_timeline(&mut self, tag: &str, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Id>>;
+    /// The home timeline, newest first, before the service's final visibility filter.
+    async fn home_timeline(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Status>>;
+    async fn public_timeline(&mut self, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Status>>;
+    async fn tag_timeline(&mut self, tag: &str, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Status>>;
     async fn account_statuses(
         &mut self,
         account_id: Id,
         filter: &AccountStatusFilter,
         page: &PageRequest,
-    ) -> Result<Vec<Id>>;
+    ) -> Result<Vec<Status>>;
     /// Ids of every status in a conversation, oldest first (for context).
     async fn conversation(&mut self, conversation_id: Id, limit: u32) -> Result<Vec<Status>>;
 

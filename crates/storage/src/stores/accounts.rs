@@ -151,7 +151,8 @@ impl AccountStore for SqlTx {
     }
 
     async fn count_local_statuses(&mut self) -> Result<i64> {
-        self.int("SELECT CAST(COALESCE(SUM(statuses_count), 0) AS BIGINT) FROM accounts WHERE domain = ''", args![]).await
+        self.int("SELECT CAST(COALESCE(SUM(statuses_count), 0) AS BIGINT) FROM accounts WHERE domain = ''", args![])
+            .await
     }
 
     async fn user_by_id(&mut self, id: Id) -> Result<Option<User>> {

@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use ferrodon_domain::model::{AccessGrant, AccessToken, Application, WebSession};
+use ferrodon_domain::model::{AccessGrant, AccessToken, Account, Application, Role, User, Visibility, WebSession};
+
+use super::accounts::ACCOUNT_COLS;
 use ferrodon_domain::ports::OAuthStore;
 use ferrodon_kernel::{Id, Result, time::Millis};
 
@@ -9,6 +11,33 @@ const APP_COLS: &str = "id, name, website, redirect_uris, scopes, client_id, cli
 const GRANT_COLS: &str =
     "id, application_id, user_id, code_hash, redirect_uri, scopes, code_challenge, expires_at, used_at";
 const TOKEN_COLS: &str = "id, application_id, user_id, token_hash, scopes, created_at, revoked_at";
+
+/// A user token joined with its user and account (`t_`/`u_` prefixes keep the column names apart).
+#[derive(sqlx::FromRow)]
+struct TokenOwnerRow {
+    t_id: Id,
+    t_application_id: Id,
+    t_scopes: String,
+    t_created_at: i64,
+    t_revoked_at: Option<i64>,
+    t_token_hash: String,
+    u_id: Id,
+    u_email: String,
+    u_encrypted_password: String,
+    u_confirmed_at: Option<i64>,
+    u_approved: bool,
+    u_disabled: bool,
+    #[sqlx(try_from = "String")]
+    u_role: Role,
+    u_locale: String,
+    #[sqlx(try_from = "String")]
+    u_default_visibility: Visibility,
+    u_default_sensitive: bool,
+    u_default_language: Option<String>,
+    u_created_at: i64,
+    #[sqlx(flatten)]
+    account: Account,
+}
 
 #[async_trait]
 impl OAuthStore for SqlTx {
@@ -63,6 +92,48 @@ impl OAuthStore for SqlTx {
 
     async fn token_by_hash(&mut self, token_hash: &str) -> Result<Option<AccessToken>> {
         self.opt(format!("SELECT {TOKEN_COLS} FROM oauth_access_tokens WHERE token_hash = $1"), args![token_hash]).await
+    }
+
+    async fn token_owner(&mut self, token_hash: &str) -> Result<Option<(AccessToken, Option<(User, Account)>)>> {
+        let sql = format!(
+            "SELECT t.id AS t_id, t.application_id AS t_application_id, t.scopes AS t_scopes, t.created_at AS t_created_at, \
+             t.revoked_at AS t_revoked_at, t.token_hash AS t_token_hash, u.id AS u_id, u.email AS u_email, \
+             u.encrypted_password AS u_encrypted_password, u.confirmed_at AS u_confirmed_at, u.approved AS u_approved, \
+             u.disabled AS u_disabled, u.role AS u_role, u.locale AS u_locale, u.default_visibility AS u_default_visibility, \
+             u.default_sensitive AS u_default_sensitive, u.default_language AS u_default_language, u.created_at AS u_created_at, \
+             {ACCOUNT_COLS} FROM oauth_access_tokens t JOIN users u ON u.id = t.user_id \
+             JOIN accounts a ON a.id = u.account_id WHERE t.token_hash = $1"
+        );
+        // User tokens (nearly every request) take one read; app tokens fall back to a second.
+        let Some(r) = self.opt::<TokenOwnerRow>(sql, args![token_hash]).await? else {
+            return Ok(self.token_by_hash(token_hash).await?.filter(|t| t.user_id.is_none()).map(|t| (t, None)));
+        };
+        let token = AccessToken {
+            id: r.t_id,
+            application_id: r.t_application_id,
+            user_id: Some(r.u_id),
+            token_hash: r.t_token_hash,
+            scopes: r.t_scopes,
+            created_at: r.t_created_at,
+            revoked_at: r.t_revoked_at,
+        };
+        let user = User {
+            id: r.u_id,
+            account_id: r.account.id,
+            email: r.u_email,
+            encrypted_password: r.u_encrypted_password,
+            confirmed_at: r.u_confirmed_at,
+            approved: r.u_approved,
+            disabled: r.u_disabled,
+            role: r.u_role,
+            locale: r.u_locale,
+            default_visibility: r.u_default_visibility,
+            default_sensitive: r.u_default_sensitive,
+            default_language: r.u_default_language,
+            created_at: r.u_created_at,
+        };
+        let owner = Some((user, r.account));
+        Ok(Some((token, owner)))
     }
 
     async fn reusable_token(&mut self, application_id: Id, user_id: Id, scopes: &str) -> Result<Option<AccessToken>> {

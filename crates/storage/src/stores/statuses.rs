@@ -45,11 +45,6 @@ struct StatusTagRow {
 struct MarkRow {
     kind: String,
     status_id: Id,
-}
-
-#[derive(sqlx::FromRow)]
-struct VoteRow {
-    poll_id: Id,
     choice: i64,
 }
 
@@ -97,12 +92,32 @@ impl SqlTx {
         Ok(())
     }
 
-    async fn ids(&mut self, sql: String, args: Vec<Arg>, ascending: bool) -> Result<Vec<Id>> {
-        let mut rows: Vec<IdRow> = self.all(sql, args).await?;
+    async fn home_query(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Status>> {
+        let (clause, order, mut a) = page_clause("s.id", page, 2);
+        let mut all = args![account_id];
+        all.append(&mut a);
+        let sql = format!(
+            "SELECT {STATUS_COLS} FROM (SELECT CAST($1 AS BIGINT) AS author UNION ALL \
+               SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $1) f \
+             JOIN statuses s ON s.account_id = f.author WHERE \
+             (s.visibility <> 'direct' OR s.account_id = $1 OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id AND m.account_id = $1)) \
+             AND (s.reblog_of_id IS NULL OR s.account_id = $1 OR NOT EXISTS (SELECT 1 FROM relations r WHERE r.kind = 'follow' \
+                  AND r.account_id = $1 AND r.target_account_id = s.account_id AND r.show_reblogs = FALSE)) \
+             AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id OR s.in_reply_to_account_id = $1 \
+                  OR s.in_reply_to_account_id IN (SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $1)) \
+             {clause} ORDER BY s.id {order} LIMIT {}",
+            page.limit
+        );
+        self.timeline(sql, all, order == "ASC").await
+    }
+
+    /// Runs a timeline query (`SELECT {STATUS_COLS} …`), newest first.
+    async fn timeline(&mut self, sql: String, args: Vec<Arg>, ascending: bool) -> Result<Vec<Status>> {
+        let mut rows: Vec<Status> = self.all(sql, args).await?;
         if ascending {
             rows.reverse();
         }
-        Ok(rows.into_iter().map(|r| r.id).collect())
+        Ok(rows)
     }
 }
 
@@ -353,37 +368,27 @@ impl StatusStore for SqlTx {
         let ids: Vec<Id> = statuses.iter().map(|s| s.id).collect();
         let conversations: Vec<Id> = statuses.iter().map(|s| s.conversation_id).collect();
         let n = ids.len();
+        let (list, conv_list) = (placeholders(2, n), placeholders(2 + n, n));
+        // One round trip: marks on the statuses, mutes of their conversations, the viewer's
+        // reblogs of them and votes in their polls, as (kind, status or conversation id, choice).
         let sql = format!(
-            "SELECT kind, status_id FROM status_marks WHERE account_id = $1 AND \
-             ((kind <> 'mute' AND status_id IN ({})) OR (kind = 'mute' AND status_id IN ({})))",
-            placeholders(2, n),
-            placeholders(2 + n, n)
+            "SELECT kind, status_id, 0 AS choice FROM status_marks \
+               WHERE account_id = $1 AND kind IN ('favourite', 'bookmark', 'pin') AND status_id IN ({list}) \
+             UNION ALL SELECT kind, status_id, 0 FROM status_marks \
+               WHERE account_id = $1 AND kind = 'mute' AND status_id IN ({conv_list}) \
+             UNION ALL SELECT 'reblog', reblog_of_id, 0 FROM statuses WHERE account_id = $1 AND reblog_of_id IN ({list}) \
+             UNION ALL SELECT 'vote', p.status_id, v.choice FROM poll_votes v JOIN polls p ON p.id = v.poll_id \
+               WHERE v.account_id = $1 AND p.status_id IN ({list})"
         );
         let mut a = args![viewer];
         a.extend(id_args(&ids));
         a.extend(id_args(&conversations));
-        let marks: Vec<MarkRow> = self.all(sql, a).await?;
-        let sql = format!(
-            "SELECT reblog_of_id AS id FROM statuses WHERE account_id = $1 AND reblog_of_id IN ({})",
-            placeholders(2, n)
-        );
-        let mut a = args![viewer];
-        a.extend(id_args(&ids));
-        let reblogged: Vec<IdRow> = self.all(sql, a).await?;
-        let sql = format!(
-            "SELECT v.poll_id, v.choice FROM poll_votes v JOIN polls p ON p.id = v.poll_id \
-             WHERE v.account_id = $1 AND p.status_id IN ({}) ORDER BY v.choice",
-            placeholders(2, n)
-        );
-        let mut a = args![viewer];
-        a.extend(id_args(&ids));
-        let votes: Vec<VoteRow> = self.all(sql, a).await?;
-        let polls = self.polls_of(&ids).await?;
+        let mut rows: Vec<MarkRow> = self.all(sql, a).await?;
+        rows.sort_by_key(|r| r.choice);
         Ok(statuses
             .iter()
             .map(|s| {
-                let has = |k: &str, id: Id| marks.iter().any(|m| m.kind == k && m.status_id == id);
-                let poll_id = polls.iter().find(|p| p.status_id == s.id).map(|p| p.id);
+                let has = |k: &str, id: Id| rows.iter().any(|m| m.kind == k && m.status_id == id);
                 (
                     s.id,
                     StatusInteractions {
@@ -391,8 +396,12 @@ impl StatusStore for SqlTx {
                         bookmarked: has("bookmark", s.id),
                         pinned: has("pin", s.id),
                         muted: has("mute", s.conversation_id),
-                        reblogged: reblogged.iter().any(|r| r.id == s.id),
-                        poll_votes: votes.iter().filter(|v| Some(v.poll_id) == poll_id).map(|v| v.choice).collect(),
+                        reblogged: has("reblog", s.id),
+                        poll_votes: rows
+                            .iter()
+                            .filter(|m| m.kind == "vote" && m.status_id == s.id)
+                            .map(|m| m.choice)
+                            .collect(),
                     },
                 )
             })
@@ -452,25 +461,31 @@ impl StatusStore for SqlTx {
         Ok(rows.into_iter().map(|r| Keyed { key: r.key, item: r.id }).collect())
     }
 
-    async fn home_timeline(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Id>> {
-        let (clause, order, mut a) = page_clause("s.id", page, 2);
-        let mut all = args![account_id];
-        all.append(&mut a);
-        let sql = format!(
-            "SELECT s.id FROM statuses s WHERE \
-             (s.account_id = $1 OR s.account_id IN (SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $1)) \
-             AND (s.visibility <> 'direct' OR s.account_id = $1 OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id AND m.account_id = $1)) \
-             AND (s.reblog_of_id IS NULL OR s.account_id = $1 OR NOT EXISTS (SELECT 1 FROM relations r WHERE r.kind = 'follow' \
-                  AND r.account_id = $1 AND r.target_account_id = s.account_id AND r.show_reblogs = FALSE)) \
-             AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id OR s.in_reply_to_account_id = $1 \
-                  OR s.in_reply_to_account_id IN (SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $1)) \
-             {clause} ORDER BY s.id {order} LIMIT {}",
-            page.limit
-        );
-        self.ids(sql, all, order == "ASC").await
+    async fn home_timeline(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Status>> {
+        if page.min_id.is_some() {
+            return self.home_query(account_id, page).await;
+        }
+        // Newest first: search a recent time window, widening it until the page is full. Each
+        // followed account's statuses are then read by a short range of (account_id, id), instead
+        // of every status they ever wrote being collected and sorted.
+        let top = page.max_id.map(|m| m.millis()).unwrap_or_else(ferrodon_kernel::time::now_ms);
+        let mut window: i64 = 6 * 3_600_000;
+        while window < 4 * 365 * 86_400_000 {
+            let window_floor = Id(Id::lowest_at(top - window).0 - 1);
+            if page.since_id.is_some_and(|since| since >= window_floor) {
+                break;
+            }
+            let narrowed = PageRequest { since_id: Some(window_floor), ..*page };
+            let ids = self.home_query(account_id, &narrowed).await?;
+            if ids.len() >= page.limit as usize {
+                return Ok(ids);
+            }
+            window *= 8;
+        }
+        self.home_query(account_id, page).await
     }
 
-    async fn public_timeline(&mut self, f: PublicFilter, page: &PageRequest) -> Result<Vec<Id>> {
+    async fn public_timeline(&mut self, f: PublicFilter, page: &PageRequest) -> Result<Vec<Status>> {
         let (clause, order, a) = page_clause("s.id", page, 1);
         let locality = match (f.local, f.remote) {
             (true, false) => " AND s.local = TRUE",
@@ -479,15 +494,15 @@ impl StatusStore for SqlTx {
         };
         let media = if f.only_media { " AND s.has_media = TRUE" } else { "" };
         let sql = format!(
-            "SELECT s.id FROM statuses s WHERE s.visibility = 'public' AND s.reblog_of_id IS NULL \
+            "SELECT {STATUS_COLS} FROM statuses s WHERE s.visibility = 'public' AND s.reblog_of_id IS NULL \
              AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id){locality}{media}{clause} \
              ORDER BY s.id {order} LIMIT {}",
             page.limit
         );
-        self.ids(sql, a, order == "ASC").await
+        self.timeline(sql, a, order == "ASC").await
     }
 
-    async fn tag_timeline(&mut self, tag: &str, f: PublicFilter, page: &PageRequest) -> Result<Vec<Id>> {
+    async fn tag_timeline(&mut self, tag: &str, f: PublicFilter, page: &PageRequest) -> Result<Vec<Status>> {
         let (clause, order, mut a) = page_clause("s.id", page, 2);
         let mut all = args![tag.to_lowercase()];
         all.append(&mut a);
@@ -498,12 +513,12 @@ impl StatusStore for SqlTx {
         };
         let media = if f.only_media { " AND s.has_media = TRUE" } else { "" };
         let sql = format!(
-            "SELECT s.id FROM tags t JOIN statuses_tags st ON st.tag_id = t.id JOIN statuses s ON s.id = st.status_id \
+            "SELECT {STATUS_COLS} FROM tags t JOIN statuses_tags st ON st.tag_id = t.id JOIN statuses s ON s.id = st.status_id \
              WHERE t.name_lower = $1 AND s.visibility = 'public' AND s.reblog_of_id IS NULL{locality}{media}{clause} \
              ORDER BY s.id {order} LIMIT {}",
             page.limit
         );
-        self.ids(sql, all, order == "ASC").await
+        self.timeline(sql, all, order == "ASC").await
     }
 
     async fn account_statuses(
@@ -511,7 +526,7 @@ impl StatusStore for SqlTx {
         account_id: Id,
         f: &AccountStatusFilter,
         page: &PageRequest,
-    ) -> Result<Vec<Id>> {
+    ) -> Result<Vec<Status>> {
         let (mut clause, order, mut a) = page_clause("s.id", page, 2);
         let mut all = args![account_id];
         all.append(&mut a);
@@ -538,10 +553,10 @@ impl StatusStore for SqlTx {
             all.push(tag.to_lowercase().into());
         }
         let sql = format!(
-            "SELECT s.id FROM {from} WHERE s.account_id = $1{clause} ORDER BY s.id {order} LIMIT {}",
+            "SELECT {STATUS_COLS} FROM {from} WHERE s.account_id = $1{clause} ORDER BY s.id {order} LIMIT {}",
             page.limit
         );
-        self.ids(sql, all, order == "ASC").await
+        self.timeline(sql, all, order == "ASC").await
     }
 
     async fn conversation(&mut self, conversation_id: Id, limit: u32) -> Result<Vec<Status>> {
