@@ -113,7 +113,7 @@ pub async fn register(
     locale: &str,
 ) -> Result<api::Token> {
     let (app, scopes) = match caller {
-        Caller::App { app, scopes, .. } => (app.clone(), scopes.clone()),
+        Caller::App(a) => (a.app.clone(), a.scopes.clone()),
         Caller::Anonymous => return Err(Error::unauthorized("The access token is invalid")),
         Caller::User(_) => return Err(Error::forbidden("This method requires an app token")),
     };
@@ -167,8 +167,8 @@ pub struct Modification {
 /// Applies an admin modification; returns a new password when one was generated.
 pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<Option<String>> {
     let mut tx = svc.db.write().await?;
-    let account = tx.account_by_username(username, "").await?.ok_or_else(|| Error::not_found())?;
-    let user = tx.user_by_account(account.id).await?.ok_or_else(|| Error::not_found())?;
+    let account = tx.account_by_username(username, "").await?.ok_or_else(Error::not_found)?;
+    let user = tx.user_by_account(account.id).await?.ok_or_else(Error::not_found)?;
     if let Some(role) = m.role {
         tx.set_user_role(user.id, role).await?;
     }
@@ -355,10 +355,11 @@ pub async fn follow_list(
     let account = {
         let mut tx = svc.db.read().await?;
         let a = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
-        if let Some(v) = viewer {
-            if v != id && tx.relationships(v, &[id]).await?.first().is_some_and(|r| r.blocked_by) {
-                return Ok(Page::empty());
-            }
+        if let Some(v) = viewer
+            && v != id
+            && tx.relationships(v, &[id]).await?.first().is_some_and(|r| r.blocked_by)
+        {
+            return Ok(Page::empty());
         }
         a
     };

@@ -109,16 +109,39 @@ pub async fn grouped(
     grouped_types: &[NotificationType],
 ) -> Result<Page<api::GroupedNotifications>> {
     let mut tx = svc.db.read().await?;
-    let rows = tx.notifications(me.account.id, filter, page).await?;
-    let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id, page.limit);
+    let key_of = |n: &Notification| {
+        if grouped_types.contains(&n.kind) { n.group_key.clone() } else { format!("ungrouped-{}", n.id) }
+    };
+    // `limit` counts groups: read notifications in batches until the page holds that many.
+    let mut rows: Vec<Notification> = Vec::new();
     let mut order: Vec<String> = Vec::new();
+    let mut batch_page = PageRequest { limit: (page.limit * 2).max(40), ..*page };
+    let mut more = false;
+    for _ in 0..20 {
+        let batch = tx.notifications(me.account.id, filter, &batch_page).await?;
+        let exhausted = batch.len() < batch_page.limit as usize;
+        for n in batch {
+            let key = key_of(&n);
+            if !order.contains(&key) {
+                if order.len() == page.limit as usize {
+                    more = true;
+                    break;
+                }
+                order.push(key);
+            }
+            rows.push(n);
+        }
+        // `min_id` pages hug the lower bound and are read in one batch.
+        if more || exhausted || page.min_id.is_some() {
+            more |= !exhausted && page.min_id.is_none();
+            break;
+        }
+        batch_page.max_id = rows.last().map(|n| n.id);
+    }
+    let (next_max_id, prev_min_id) = (rows.last().map(|n| n.id).filter(|_| more), rows.first().map(|n| n.id));
     let mut groups: HashMap<String, Vec<&Notification>> = HashMap::new();
     for n in &rows {
-        let key = if grouped_types.contains(&n.kind) { n.group_key.clone() } else { format!("ungrouped-{}", n.id) };
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        groups.entry(key).or_default().push(n);
+        groups.entry(key_of(n)).or_default().push(n);
     }
     let mut account_ids: Vec<Id> = rows.iter().map(|n| n.from_account_id).collect();
     account_ids.sort_unstable();
@@ -157,8 +180,8 @@ pub async fn grouped(
         .collect();
     Ok(Page {
         items: vec![api::GroupedNotifications { accounts, statuses, notification_groups }],
-        next_max_id: cursor.next_max_id,
-        prev_min_id: cursor.prev_min_id,
+        next_max_id,
+        prev_min_id,
     })
 }
 

@@ -131,7 +131,7 @@ pub async fn create_app(
 pub async fn verify_app(svc: &Services, caller: &Caller) -> Result<api::Application> {
     let app_id = match caller {
         Caller::Anonymous => return Err(Error::unauthorized("The access token is invalid")),
-        Caller::App { token, .. } => token.application_id,
+        Caller::App(a) => a.token.application_id,
         Caller::User(v) => v.token.application_id,
     };
     let mut tx = svc.db.read().await?;
@@ -198,14 +198,10 @@ pub async fn check_authorize(svc: &Services, p: &AuthorizeParams) -> std::result
                 "The requested scope is invalid, unknown, or malformed.",
             )
         })?;
-    if let Some(method) = p.code_challenge_method.as_deref().filter(|m| !m.is_empty()) {
-        if method != "S256" {
-            return Err(OAuthError::new(
-                ErrorKind::BadRequest,
-                "invalid_request",
-                "Code challenge method must be S256.",
-            ));
-        }
+    if let Some(method) = p.code_challenge_method.as_deref().filter(|m| !m.is_empty())
+        && method != "S256"
+    {
+        return Err(OAuthError::new(ErrorKind::BadRequest, "invalid_request", "Code challenge method must be S256."));
     }
     Ok(AuthorizeRequest { app, scopes, params: p.clone() })
 }
@@ -481,8 +477,9 @@ pub async fn session_user(svc: &Services, session: &WebSession) -> Result<Option
     Ok(user.filter(|u| !u.disabled))
 }
 
-/// Signs a browser session in with e-mail and password.
-pub async fn sign_in(svc: &Services, session: &WebSession, email: &str, password: &str) -> Result<User> {
+/// Signs a browser in with e-mail and password. The session is replaced by a new one (new
+/// cookie, new CSRF token), so a cookie planted before sign-in is worth nothing after it.
+pub async fn sign_in(svc: &Services, session: &WebSession, email: &str, password: &str) -> Result<BrowserSession> {
     let invalid = || Error::unauthorized("Invalid E-mail address or password.");
     let user = {
         let mut tx = svc.db.read().await?;
@@ -502,10 +499,19 @@ pub async fn sign_in(svc: &Services, session: &WebSession, email: &str, password
     if user.confirmed_at.is_none() {
         return Err(Error::forbidden("You have to confirm your email address before continuing."));
     }
+    let cookie = random_token();
+    let fresh = WebSession {
+        id: Id::generate(),
+        session_hash: hash_secret(&cookie),
+        user_id: Some(user.id),
+        csrf_token: random_token(),
+        created_at: now(),
+    };
     let mut tx = svc.db.write().await?;
-    tx.set_web_session_user(session.id, Some(user.id)).await?;
+    tx.delete_web_session(session.id).await?;
+    tx.create_web_session(&fresh).await?;
     tx.commit().await?;
-    Ok(user)
+    Ok(BrowserSession { cookie, session: fresh })
 }
 
 pub async fn sign_out(svc: &Services, session: &WebSession) -> Result<()> {

@@ -22,6 +22,17 @@ async fn relationship_of(tx: &mut Box<dyn Tx>, me: Id, target: Id) -> Result<api
     Ok(present::relationship(&rel))
 }
 
+/// Removes a follow or follow request of `account` to `target`, with the notification it caused.
+async fn end_follow(tx: &mut Box<dyn Tx>, account: Id, target: Id) -> Result<()> {
+    if tx.delete_relation(RelationKind::Follow, account, target).await? {
+        tx.delete_notifications_for(target, account, None, NotificationType::Follow.as_str()).await?;
+    }
+    if tx.delete_relation(RelationKind::FollowRequest, account, target).await? {
+        tx.delete_notifications_for(target, account, None, NotificationType::FollowRequest.as_str()).await?;
+    }
+    Ok(())
+}
+
 /// Options of `POST /api/v1/accounts/:id/follow`; `None` keeps the current value.
 #[derive(Default, Debug)]
 pub struct FollowOptions {
@@ -79,8 +90,7 @@ pub async fn unfollow(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
-    tx.delete_relation(RelationKind::Follow, me.account.id, target).await?;
-    tx.delete_relation(RelationKind::FollowRequest, me.account.id, target).await?;
+    end_follow(&mut tx, me.account.id, target).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
     Ok(out)
@@ -91,7 +101,9 @@ pub async fn remove_from_followers(svc: &Services, me: &Viewer, raw_id: &str) ->
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
-    tx.delete_relation(RelationKind::Follow, target, me.account.id).await?;
+    if tx.delete_relation(RelationKind::Follow, target, me.account.id).await? {
+        tx.delete_notifications_for(me.account.id, target, None, NotificationType::Follow.as_str()).await?;
+    }
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
     Ok(out)
@@ -106,10 +118,10 @@ pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Rel
     let mut tx = svc.db.write().await?;
     tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
     let me_id = me.account.id;
-    for (a, b) in [(me_id, target), (target, me_id)] {
-        tx.delete_relation(RelationKind::Follow, a, b).await?;
-        tx.delete_relation(RelationKind::FollowRequest, a, b).await?;
-    }
+    end_follow(&mut tx, me_id, target).await?;
+    end_follow(&mut tx, target, me_id).await?;
+    // As Mastodon's AfterBlockService: nothing the blocked account did stays in my notifications.
+    tx.delete_notifications_from(me_id, target).await?;
     tx.create_block(Id::generate(), me_id, target, now()).await?;
     let out = relationship_of(&mut tx, me_id, target).await?;
     tx.commit().await?;
@@ -187,10 +199,10 @@ pub async fn answer_follow_request(
     let request =
         tx.get_follow(RelationKind::FollowRequest, requester, me.account.id).await?.ok_or_else(Error::not_found)?;
     tx.delete_relation(RelationKind::FollowRequest, requester, me.account.id).await?;
+    tx.delete_notifications_for(me.account.id, requester, None, NotificationType::FollowRequest.as_str()).await?;
     if accept {
         let follow = Follow { id: Id::generate(), created_at: now(), ..request };
         tx.upsert_follow(RelationKind::Follow, &follow).await?;
-        tx.delete_notifications_for(me.account.id, requester, None, NotificationType::FollowRequest.as_str()).await?;
         notify(&mut tx, me.account.id, requester, NotificationType::Follow, None).await?;
     }
     let out = relationship_of(&mut tx, me.account.id, requester).await?;

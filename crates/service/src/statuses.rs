@@ -7,7 +7,7 @@ use ferrodon_domain::model::{
 use ferrodon_domain::ports::{RelatedAccounts, StatusMark, Tx};
 use ferrodon_domain::rules::text;
 use ferrodon_kernel::time::rfc3339;
-use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
+use ferrodon_kernel::{Error, ErrorKind, Id, Page, PageRequest, Result};
 use ferrodon_mastodon_api as api;
 
 use crate::auth::{Caller, Viewer, now};
@@ -33,10 +33,10 @@ pub(crate) async fn resolve_mentions(
             Some(d) => d,
             None => "",
         };
-        if let Some(a) = tx.account_by_username(&m.username, domain).await? {
-            if a.suspended_at.is_none() {
-                out.push((m, a));
-            }
+        if let Some(a) = tx.account_by_username(&m.username, domain).await?
+            && a.suspended_at.is_none()
+        {
+            out.push((m, a));
         }
     }
     Ok(out)
@@ -199,11 +199,13 @@ pub async fn create(
             .ok_or_else(|| Error::validation("Validation failed: Visibility is not included in the list"))?,
     };
     let mut tx = svc.db.write().await?;
+    let id = Id::generate();
     if let Some(key) = idempotency_key.filter(|k| !k.is_empty()) {
-        if let Some(id) = tx.idempotent_status(me.account.id, key, now() - 3_600_000).await? {
-            if let Some(existing) = tx.status_by_id(id).await? {
-                return present::status(svc, &mut tx, Some(me.account.id), &existing).await;
-            }
+        // Claimed before the status exists: a concurrent request with the same key waits on the
+        // claim and then answers with this status instead of making a second one.
+        if let Some(existing) = tx.claim_idempotency_key(me.account.id, key, id, now(), now() - 3_600_000).await? {
+            let existing = tx.status_by_id(existing).await?.ok_or_else(Error::not_found)?;
+            return present::status(svc, &mut tx, Some(me.account.id), &existing).await;
         }
     }
     let parent = match p.in_reply_to_id.as_deref().filter(|s| !s.is_empty()) {
@@ -219,7 +221,6 @@ pub async fn create(
         }
     };
     let r = render(svc, &mut tx, &p, me.user.default_language.as_deref()).await?;
-    let id = Id::generate();
     let base = svc.base_url();
     let new = NewStatus {
         id,
@@ -246,9 +247,6 @@ pub async fn create(
     for m in &r.mentions {
         // A mentioned account that blocks the author gets nothing; private/direct reach only mentions.
         notify(&mut tx, m.id, me.account.id, NotificationType::Mention, Some(status.id)).await?;
-    }
-    if let Some(key) = idempotency_key.filter(|k| !k.is_empty()) {
-        tx.remember_idempotency(me.account.id, key, status.id, now()).await?;
     }
     let out = present::status(svc, &mut tx, Some(me.account.id), &status).await?;
     tx.commit().await?;
@@ -415,10 +413,10 @@ pub async fn context(svc: &Services, caller: &Caller, raw_id: &str) -> Result<ap
     let mut descendants = Vec::new();
     let mut stack = vec![(s.id, 0usize)];
     while let Some((id, depth)) = stack.pop() {
-        if id != s.id {
-            if let Some(st) = thread.iter().find(|t| t.id == id) {
-                descendants.push(st.clone());
-            }
+        if id != s.id
+            && let Some(st) = thread.iter().find(|t| t.id == id)
+        {
+            descendants.push(st.clone());
         }
         if depth >= 20 {
             continue;
@@ -513,6 +511,14 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
 
 /// `POST /api/v1/statuses/:id/reblog`: idempotent; returns the reblog wrapping the original.
 pub async fn reblog(svc: &Services, me: &Viewer, raw_id: &str, visibility: Option<&str>) -> Result<api::Status> {
+    match reblog_once(svc, me, raw_id, visibility).await {
+        // A concurrent reblog of the same status won the unique index: answer with that one.
+        Err(e) if e.kind == ErrorKind::Conflict => reblog_once(svc, me, raw_id, visibility).await,
+        other => other,
+    }
+}
+
+async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Option<&str>) -> Result<api::Status> {
     let mut tx = svc.db.write().await?;
     let target = visible_status(&mut tx, Some(me.account.id), status_id(raw_id)?).await?;
     let original = match target.reblog_of_id {
@@ -608,7 +614,7 @@ pub async fn poll(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::
     let mut tx = svc.db.read().await?;
     let p = tx.poll_by_id(status_id(raw_id)?).await?.ok_or_else(Error::not_found)?;
     let s = visible_status(&mut tx, viewer, p.status_id).await?;
-    Ok(present::status(svc, &mut tx, viewer, &s).await?.poll.ok_or_else(Error::not_found)?)
+    present::status(svc, &mut tx, viewer, &s).await?.poll.ok_or_else(Error::not_found)
 }
 
 /// `POST /api/v1/polls/:id/votes`.

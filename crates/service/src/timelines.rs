@@ -74,10 +74,11 @@ pub async fn account(
     if account.suspended_at.is_some() {
         return Ok(Page::empty());
     }
-    if let Some(v) = viewer {
-        if v != id && tx.relationships(v, &[id]).await?.first().is_some_and(|r| r.blocked_by) {
-            return Ok(Page::empty());
-        }
+    if let Some(v) = viewer
+        && v != id
+        && tx.relationships(v, &[id]).await?.first().is_some_and(|r| r.blocked_by)
+    {
+        return Ok(Page::empty());
     }
     let rows = tx.account_statuses(id, &filter, page).await?;
     // Not a feed: the viewer's own mutes do not hide a profile they opened.

@@ -24,6 +24,14 @@ pub(crate) enum Arg {
     Int(Option<i64>),
     Text(Option<String>),
     Bool(bool),
+    /// A list of ids for [`SqlTx::in_ids`]: an array on PostgreSQL, a JSON array on SQLite.
+    Ids(Vec<i64>),
+}
+
+impl From<&[Id]> for Arg {
+    fn from(v: &[Id]) -> Self {
+        Arg::Ids(v.iter().map(|i| i.0).collect())
+    }
 }
 
 impl From<i64> for Arg {
@@ -110,30 +118,58 @@ impl From<String> for Sql {
 }
 
 macro_rules! bind_all {
-    ($q:expr, $args:expr) => {{
+    ($q:expr, $args:expr, sqlite) => {{
         let mut q = $q;
         for a in $args {
             q = match a {
                 Arg::Int(v) => q.bind(v),
                 Arg::Text(v) => q.bind(v),
                 Arg::Bool(v) => q.bind(v),
+                Arg::Ids(v) => q.bind(ids_json(&v)),
+            };
+        }
+        q
+    }};
+    ($q:expr, $args:expr, postgres) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Ids(v) => q.bind(v),
             };
         }
         q
     }};
 }
 
+fn ids_json(ids: &[i64]) -> String {
+    let mut out = String::with_capacity(ids.len() * 20 + 2);
+    out.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out.push(']');
+    out
+}
+
 macro_rules! run {
     ($self:ident, $sql:ident, $args:ident, $make:path, $method:ident) => {{
         let persistent = $self.persistent;
         match (&mut $self.conn, $sql) {
-            (Conn::Sqlite(c), Sql::Static(s)) => bind_all!($make(s), $args).$method(&mut **c).await,
-            (Conn::Sqlite(c), Sql::Built(s)) => bind_all!($make(AssertSqlSafe(s)), $args).$method(&mut **c).await,
+            (Conn::Sqlite(c), Sql::Static(s)) => bind_all!($make(s), $args, sqlite).$method(&mut **c).await,
+            (Conn::Sqlite(c), Sql::Built(s)) => {
+                bind_all!($make(AssertSqlSafe(s)), $args, sqlite).$method(&mut **c).await
+            }
             (Conn::Postgres(c), Sql::Static(s)) => {
-                bind_all!($make(s), $args).persistent(persistent).$method(&mut **c).await
+                bind_all!($make(s), $args, postgres).persistent(persistent).$method(&mut **c).await
             }
             (Conn::Postgres(c), Sql::Built(s)) => {
-                bind_all!($make(AssertSqlSafe(s)), $args).persistent(persistent).$method(&mut **c).await
+                bind_all!($make(AssertSqlSafe(s)), $args, postgres).persistent(persistent).$method(&mut **c).await
             }
         }
         .map_err(db_error)
@@ -143,6 +179,15 @@ macro_rules! run {
 impl SqlTx {
     pub(crate) fn new(conn: Conn, persistent: bool) -> Self {
         SqlTx { conn, persistent }
+    }
+
+    /// `column` is one of the ids bound as `$n` ([`Arg::Ids`]). One SQL text whatever the
+    /// number of ids, so prepared statements are reused.
+    pub(crate) fn in_ids(&self, column: &str, n: usize) -> String {
+        match self.conn {
+            Conn::Sqlite(_) => format!("{column} IN (SELECT value FROM json_each(${n}))"),
+            Conn::Postgres(_) => format!("{column} = ANY(${n})"),
+        }
     }
 
     pub(crate) async fn all<T: Row>(&mut self, sql: impl Into<Sql>, args: Vec<Arg>) -> Result<Vec<T>> {
@@ -166,17 +211,18 @@ impl SqlTx {
         let persistent = self.persistent;
         match (&mut self.conn, sql) {
             (Conn::Sqlite(c), Sql::Static(s)) => {
-                bind_all!(sqlx::query(s), args).execute(&mut **c).await.map(|r| r.rows_affected())
+                bind_all!(sqlx::query(s), args, sqlite).execute(&mut **c).await.map(|r| r.rows_affected())
             }
-            (Conn::Sqlite(c), Sql::Built(s)) => {
-                bind_all!(sqlx::query(AssertSqlSafe(s)), args).execute(&mut **c).await.map(|r| r.rows_affected())
-            }
-            (Conn::Postgres(c), Sql::Static(s)) => bind_all!(sqlx::query(s), args)
+            (Conn::Sqlite(c), Sql::Built(s)) => bind_all!(sqlx::query(AssertSqlSafe(s)), args, sqlite)
+                .execute(&mut **c)
+                .await
+                .map(|r| r.rows_affected()),
+            (Conn::Postgres(c), Sql::Static(s)) => bind_all!(sqlx::query(s), args, postgres)
                 .persistent(persistent)
                 .execute(&mut **c)
                 .await
                 .map(|r| r.rows_affected()),
-            (Conn::Postgres(c), Sql::Built(s)) => bind_all!(sqlx::query(AssertSqlSafe(s)), args)
+            (Conn::Postgres(c), Sql::Built(s)) => bind_all!(sqlx::query(AssertSqlSafe(s)), args, postgres)
                 .persistent(persistent)
                 .execute(&mut **c)
                 .await

@@ -80,6 +80,11 @@ async fn insert(db: &Db, new: NewStatus) -> Status {
     s
 }
 
+/// The ids of a list of statuses, in order.
+fn sids(statuses: Vec<Status>) -> Vec<Id> {
+    statuses.into_iter().map(|s| s.id).collect()
+}
+
 async fn read(db: &Db) -> Box<dyn Tx> {
     db.read().await.unwrap()
 }
@@ -623,7 +628,7 @@ both_databases!(notifications_page_and_filter, |db: Db| async move {
     );
     assert_eq!(list(all(), PageRequest { min_id: Some(n[4]), ..page(10) }).await, Vec::<Id>::new());
     let only = |types: Vec<NotificationType>, exclude: Vec<NotificationType>, from: Option<Id>| NotificationFilter {
-        types,
+        types: (!types.is_empty()).then_some(types),
         exclude_types: exclude,
         account_id: from,
         ..Default::default()
@@ -735,37 +740,44 @@ both_databases!(timelines_select_and_page, |db: Db| async move {
 
     let mut tx = read(&db).await;
     // Home: own and followed; not replies to strangers; reblogs by followed accounts.
-    assert_eq!(tx.home_timeline(alice, &page(20)).await.unwrap(), vec![a2, a1, b4, b2, b1]);
+    assert_eq!(sids(tx.home_timeline(alice, &page(20)).await.unwrap()), vec![a2, a1, b4, b2, b1]);
     // Public: public originals that are not replies to others.
     let all = PublicFilter::default();
-    assert_eq!(tx.public_timeline(all, &page(20)).await.unwrap(), vec![a2, c1, b1]);
-    assert_eq!(tx.public_timeline(PublicFilter { local: true, ..all }, &page(20)).await.unwrap(), vec![a2, c1, b1]);
-    assert!(tx.public_timeline(PublicFilter { remote: true, ..all }, &page(20)).await.unwrap().is_empty());
-    assert_eq!(tx.public_timeline(all, &PageRequest { min_id: Some(b1), ..page(1) }).await.unwrap(), vec![c1]);
-    assert_eq!(tx.public_timeline(all, &PageRequest { max_id: Some(a2), ..page(1) }).await.unwrap(), vec![c1]);
+    assert_eq!(sids(tx.public_timeline(all, &page(20)).await.unwrap()), vec![a2, c1, b1]);
+    assert_eq!(
+        sids(tx.public_timeline(PublicFilter { local: true, ..all }, &page(20)).await.unwrap()),
+        vec![a2, c1, b1]
+    );
+    assert!(sids(tx.public_timeline(PublicFilter { remote: true, ..all }, &page(20)).await.unwrap()).is_empty());
+    assert_eq!(sids(tx.public_timeline(all, &PageRequest { min_id: Some(b1), ..page(1) }).await.unwrap()), vec![c1]);
+    assert_eq!(sids(tx.public_timeline(all, &PageRequest { max_id: Some(a2), ..page(1) }).await.unwrap()), vec![c1]);
     // Tags, case-insensitively.
-    assert_eq!(tx.tag_timeline("RUST", all, &page(20)).await.unwrap(), vec![a2, b1]);
+    assert_eq!(sids(tx.tag_timeline("RUST", all, &page(20)).await.unwrap()), vec![a2, b1]);
     // An account's statuses with each filter.
     let f = AccountStatusFilter::default;
-    assert_eq!(tx.account_statuses(bob, &f(), &page(20)).await.unwrap(), vec![b4, b3, b2, b1]);
+    assert_eq!(sids(tx.account_statuses(bob, &f(), &page(20)).await.unwrap()), vec![b4, b3, b2, b1]);
     assert_eq!(
-        tx.account_statuses(bob, &AccountStatusFilter { exclude_replies: true, ..f() }, &page(20)).await.unwrap(),
+        sids(tx.account_statuses(bob, &AccountStatusFilter { exclude_replies: true, ..f() }, &page(20)).await.unwrap()),
         vec![b4, b2, b1]
     );
     assert_eq!(
-        tx.account_statuses(bob, &AccountStatusFilter { exclude_reblogs: true, ..f() }, &page(20)).await.unwrap(),
+        sids(tx.account_statuses(bob, &AccountStatusFilter { exclude_reblogs: true, ..f() }, &page(20)).await.unwrap()),
         vec![b3, b2, b1]
     );
     assert_eq!(
-        tx.account_statuses(alice, &AccountStatusFilter { pinned: true, ..f() }, &page(20)).await.unwrap(),
+        sids(tx.account_statuses(alice, &AccountStatusFilter { pinned: true, ..f() }, &page(20)).await.unwrap()),
         vec![a2]
     );
     assert_eq!(
-        tx.account_statuses(bob, &AccountStatusFilter { tagged: Some("rust".into()), ..f() }, &page(20)).await.unwrap(),
+        sids(
+            tx.account_statuses(bob, &AccountStatusFilter { tagged: Some("rust".into()), ..f() }, &page(20))
+                .await
+                .unwrap()
+        ),
         vec![b1]
     );
     assert_eq!(
-        tx.account_statuses(bob, &f(), &PageRequest { min_id: Some(b1), ..page(2) }).await.unwrap(),
+        sids(tx.account_statuses(bob, &f(), &PageRequest { min_id: Some(b1), ..page(2) }).await.unwrap()),
         vec![b3, b2]
     );
     let _ = c2;
@@ -843,10 +855,14 @@ both_databases!(oauth_records, |db: Db| async move {
     // Idempotency keys remember a status for a while.
     let s = insert(&db, simple_status(alice, "x", Visibility::Public)).await;
     let mut tx = db.write().await.unwrap();
-    tx.remember_idempotency(alice, "k", s.id, 10_000).await.unwrap();
-    assert_eq!(tx.idempotent_status(alice, "k", 5_000).await.unwrap(), Some(s.id));
-    assert_eq!(tx.idempotent_status(alice, "k", 10_000).await.unwrap(), None, "older than `since`");
-    assert_eq!(tx.idempotent_status(alice, "other", 0).await.unwrap(), None);
+    assert_eq!(tx.claim_idempotency_key(alice, "k", s.id, 10_000, 0).await.unwrap(), None, "claimed");
+    assert_eq!(tx.claim_idempotency_key(alice, "k", Id(1), 11_000, 5_000).await.unwrap(), Some(s.id), "still held");
+    assert_eq!(
+        tx.claim_idempotency_key(alice, "k", Id(2), 20_000, 10_000).await.unwrap(),
+        None,
+        "expired: claimed again"
+    );
+    assert_eq!(tx.claim_idempotency_key(alice, "other", Id(3), 20_000, 0).await.unwrap(), None);
 });
 
 both_databases!(dropped_transactions_roll_back, |db: Db| async move {

@@ -4,7 +4,9 @@
 //! - PostgreSQL: a database `ferrodon_t_<hex>` created through `TEST_DATABASE_URL` over a direct
 //!   connection and dropped (`WITH (FORCE)`) on drop. The first eight hex digits are the creation
 //!   time (unix seconds), the rest random: each process sweeps databases of this pattern older
-//!   than an hour, which a killed test run may have left behind.
+//!   than an hour, which a killed test run may have left behind. Test databases commit without
+//!   waiting for the disk (`synchronous_commit = off`), and a loopback server is reached without
+//!   TLS unless the URL names an `sslmode` ([`loopback_without_tls`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,7 +126,7 @@ impl TestDb {
 
     /// A new PostgreSQL database, or `None` (skip) without `TEST_DATABASE_URL`.
     pub async fn postgres() -> Option<TestDb> {
-        let admin_url = postgres_admin_url()?;
+        let admin_url = loopback_without_tls(&postgres_admin_url()?);
         let mut admin = PgConnection::connect(&admin_url)
             .await
             .unwrap_or_else(|e| panic!("cannot connect to TEST_DATABASE_URL: {e}"));
@@ -134,6 +136,10 @@ impl TestDb {
             .execute(&mut admin)
             .await
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        // A throwaway database needs no durability: commits do not wait for the disk.
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" SET synchronous_commit = off")))
+            .execute(&mut admin)
+            .await;
         let _ = admin.close().await;
         let url = with_database(&admin_url, &name);
         Some(TestDb { engine: Engine::Postgres, url, pg: Some(PgDatabase { admin_url, name }), dir: TempDir::new() })
@@ -195,6 +201,27 @@ impl Drop for TestDb {
             });
         });
         let _ = handle.join();
+    }
+}
+
+/// Adds `sslmode=disable` to a URL of a loopback server that names no `sslmode`: TLS to
+/// 127.0.0.1 protects nothing, and its handshakes (unoptimised in test builds) cost a quarter
+/// of a second per test.
+pub fn loopback_without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        return url.to_string();
+    }
+    let authority = url.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?']).next().unwrap_or(""));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    if matches!(host, "localhost" | "::1") || host.starts_with("127.") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}sslmode=disable")
+    } else {
+        url.to_string()
     }
 }
 
@@ -277,5 +304,21 @@ mod tests {
         );
         assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
         assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    }
+
+    #[test]
+    fn loopback_servers_skip_tls() {
+        assert_eq!(
+            loopback_without_tls("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+        );
+        assert_eq!(
+            loopback_without_tls("postgres://localhost/db?application_name=x"),
+            "postgres://localhost/db?application_name=x&sslmode=disable"
+        );
+        assert_eq!(loopback_without_tls("postgres://u@[::1]:5432/db"), "postgres://u@[::1]:5432/db?sslmode=disable");
+        for kept in ["postgres://db.internal/x", "postgres://127.0.0.1/x?sslmode=require"] {
+            assert_eq!(loopback_without_tls(kept), kept);
+        }
     }
 }

@@ -30,7 +30,7 @@ pub use app::{
     ANON, BASE_URL, LOCAL_DOMAIN, RawResponse, Response, TestApp, Token, form_encode, percent_decode, percent_encode,
     query_param,
 };
-pub use db::{Engine, PG_PREFIX, TempDir, TestDb, in_ci, postgres_admin_url, with_database};
+pub use db::{Engine, PG_PREFIX, TempDir, TestDb, in_ci, loopback_without_tls, postgres_admin_url, with_database};
 pub use oauth::{
     AuthorizeRequest, Browser, OAuthClient, REDIRECT_URI, hidden_input, hidden_inputs, html_unescape, pkce_challenge,
     pkce_pair,
@@ -83,21 +83,23 @@ where
 }
 
 /// One test body, two tests: `<name>::sqlite` and `<name>::postgres`, each on its own
-/// [`TestApp`]. The body is a closure taking the app: `|app| async move { … }`. The calling
-/// crate needs `tokio` (with `macros`) as a dev-dependency.
+/// [`TestApp`]. The body is a closure taking the app: `|app| async move { … }`. Attributes
+/// written before the name (`#[ignore = "…"]`, `#[should_panic]`) go on both tests. The
+/// calling crate needs `tokio` (with `macros`) as a dev-dependency.
 #[macro_export]
 macro_rules! both_engines {
     ($(#[$meta:meta])* $name:ident, $body:expr $(,)?) => {
-        $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
+            $(#[$meta])*
             #[tokio::test]
             async fn sqlite() {
                 $crate::run_app($crate::Engine::Sqlite, $body).await;
             }
 
+            $(#[$meta])*
             #[tokio::test]
             async fn postgres() {
                 $crate::run_app($crate::Engine::Postgres, $body).await;
@@ -111,16 +113,17 @@ macro_rules! both_engines {
 #[macro_export]
 macro_rules! both_databases {
     ($(#[$meta:meta])* $name:ident, $body:expr $(,)?) => {
-        $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
+            $(#[$meta])*
             #[tokio::test]
             async fn sqlite() {
                 $crate::run_database($crate::Engine::Sqlite, $body).await;
             }
 
+            $(#[$meta])*
             #[tokio::test]
             async fn postgres() {
                 $crate::run_database($crate::Engine::Postgres, $body).await;

@@ -152,7 +152,7 @@ async fn authorize(
     let req = match oauth::check_authorize(&s.svc, &p).await {
         Ok(r) => r,
         Err(e) => {
-            let page = pages::error(&e.code, &e.description);
+            let page = pages::error(e.code, &e.description);
             return Ok(with_session(&session, secure(&s), (StatusCode::BAD_REQUEST, Html(page)).into_response()));
         }
     };
@@ -190,7 +190,7 @@ async fn authorize_answer(State(s): State<AppState>, headers: HeaderMap, p: Para
     let req = match oauth::check_authorize(&s.svc, &params).await {
         Ok(r) => r,
         Err(e) => {
-            return Ok((StatusCode::BAD_REQUEST, Html(pages::error(&e.code, &e.description))).into_response());
+            return Ok((StatusCode::BAD_REQUEST, Html(pages::error(e.code, &e.description))).into_response());
         }
     };
     let target = if p.str("_method").is_some_and(|m| m.eq_ignore_ascii_case("delete")) {
@@ -249,7 +249,7 @@ async fn sign_in(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Re
     let password = user.str("password").unwrap_or_default();
     let return_to = p.str("return_to").as_deref().and_then(safe_return_path).unwrap_or_else(|| "/".into());
     match oauth::sign_in(&s.svc, &session.session, &email, &password).await {
-        Ok(_) => Ok(with_session(&session, secure(&s), Redirect::to(&return_to).into_response())),
+        Ok(signed_in) => Ok(with_session(&signed_in, secure(&s), Redirect::to(&return_to).into_response())),
         Err(e)
             if e.kind != ferrodon_kernel::ErrorKind::Internal && e.kind != ferrodon_kernel::ErrorKind::Unavailable =>
         {

@@ -8,9 +8,7 @@ async fn account(app: &TestApp, token: &str, id: &str) -> Value {
 }
 
 async fn relationship(app: &TestApp, token: &str, id: &str) -> Value {
-    let body = ok(app
-        .get(&format!("/api/v1/accounts/relationships?id[]={id}"), token)
-        .await);
+    let body = ok(app.get(&format!("/api/v1/accounts/relationships?id[]={id}"), token).await);
     assert_eq!(body.as_array().unwrap().len(), 1, "{body}");
     body[0].clone()
 }
@@ -71,14 +69,8 @@ both_engines!(update_credentials_changes_the_profile, |app| async move {
     assert!(note.starts_with("<p>"), "{note}");
     assert!(note.contains("&lt;b&gt;there&lt;/b&gt; &amp;"), "{note}");
     assert!(!note.contains("<b>"), "{note}");
-    assert!(
-        note.contains(&format!("href=\"{BASE_URL}/@bob\" class=\"u-url mention\"")),
-        "{note}"
-    );
-    assert!(
-        note.contains(&format!("href=\"{BASE_URL}/tags/rustacean\"")),
-        "{note}"
-    );
+    assert!(note.contains(&format!("href=\"{BASE_URL}/@bob\" class=\"u-url mention\"")), "{note}");
+    assert!(note.to_lowercase().contains(&format!("href=\"{BASE_URL}/tags/rustacean\"")), "{note}");
     assert_eq!(me["fields"][0]["name"], "Pronouns");
     assert_eq!(me["fields"][0]["value"], "she/her");
     assert_eq!(me["fields"][1]["name"], "Site");
@@ -119,21 +111,11 @@ both_engines!(update_credentials_changes_the_profile, |app| async move {
     assert_eq!(me["fields"], json!([{"name": "Only", "value": "one", "verified_at": null}]));
 
     // Validation.
-    let (status, _, body) = app
-        .patch_form(
-            "/api/v1/accounts/update_credentials",
-            &token,
-            &[("display_name", &"x".repeat(31))],
-        )
-        .await;
+    let (status, _, body) =
+        app.patch_form("/api/v1/accounts/update_credentials", &token, &[("display_name", &"x".repeat(31))]).await;
     assert_eq!(status, 422, "{body}");
-    let (status, _, body) = app
-        .patch_form(
-            "/api/v1/accounts/update_credentials",
-            &token,
-            &[("source[privacy]", "direct")],
-        )
-        .await;
+    let (status, _, body) =
+        app.patch_form("/api/v1/accounts/update_credentials", &token, &[("source[privacy]", "direct")]).await;
     assert_eq!(status, 422, "{body}");
     let _ = bob_id;
 });
@@ -141,9 +123,7 @@ both_engines!(update_credentials_changes_the_profile, |app| async move {
 both_engines!(lookup_finds_local_accounts, |app| async move {
     let (id, token) = app.create_user("alice").await;
     for acct in ["alice", "ALICE", "@alice", "alice@localhost:3000"] {
-        let found = ok(app
-            .get(&format!("/api/v1/accounts/lookup?acct={}", percent_encode(acct)), ANON)
-            .await);
+        let found = ok(app.get(&format!("/api/v1/accounts/lookup?acct={}", percent_encode(acct)), ANON).await);
         assert_eq!(found["id"], id.as_str(), "{acct}");
         assert_eq!(found["acct"], "alice");
     }
@@ -175,23 +155,15 @@ both_engines!(follow_and_unfollow_move_counters, |app| async move {
 
     // Following again changes options, not counters.
     let rel = ok(app
-        .post_form(
-            &format!("/api/v1/accounts/{bob}/follow"),
-            &alice_token,
-            &[("reblogs", "false"), ("notify", "true")],
-        )
+        .post_form(&format!("/api/v1/accounts/{bob}/follow"), &alice_token, &[("reblogs", "false"), ("notify", "true")])
         .await);
     assert_eq!(rel["showing_reblogs"], false);
     assert_eq!(rel["notifying"], true);
     assert_eq!(account(&app, &alice_token, &bob).await["followers_count"], 1);
 
     // Both sides of the relationship; unknown ids are left out.
-    let rels = ok(app
-        .get(
-            &format!("/api/v1/accounts/relationships?id[]={alice}&id[]=1234&id[]=abc"),
-            &bob_token,
-        )
-        .await);
+    let rels =
+        ok(app.get(&format!("/api/v1/accounts/relationships?id[]={alice}&id[]=1234&id[]=abc"), &bob_token).await);
     assert_eq!(rels.as_array().unwrap().len(), 1, "{rels}");
     assert_eq!(rels[0]["id"], alice.as_str());
     assert_eq!(rels[0]["followed_by"], true);
@@ -207,9 +179,7 @@ both_engines!(follow_and_unfollow_move_counters, |app| async move {
     assert_eq!(notes[0]["type"], "follow", "{notes}");
     assert_eq!(notes[0]["account"]["id"], alice.as_str());
 
-    let rel = ok(app
-        .post_form(&format!("/api/v1/accounts/{bob}/unfollow"), &alice_token, &[])
-        .await);
+    let rel = ok(app.post_form(&format!("/api/v1/accounts/{bob}/unfollow"), &alice_token, &[]).await);
     assert_eq!(rel["following"], false);
     assert_eq!(account(&app, &alice_token, &bob).await["followers_count"], 0);
     assert_eq!(account(&app, &alice_token, &alice).await["following_count"], 0);
@@ -217,13 +187,9 @@ both_engines!(follow_and_unfollow_move_counters, |app| async move {
     assert_eq!(followers, json!([]));
 
     // Yourself and unknown accounts.
-    let (status, _, _) = app
-        .post_form(&format!("/api/v1/accounts/{alice}/follow"), &alice_token, &[])
-        .await;
+    let (status, _, _) = app.post_form(&format!("/api/v1/accounts/{alice}/follow"), &alice_token, &[]).await;
     assert_eq!(status, 403);
-    let (status, _, body) = app
-        .post_form("/api/v1/accounts/99999/follow", &alice_token, &[])
-        .await;
+    let (status, _, body) = app.post_form("/api/v1/accounts/99999/follow", &alice_token, &[]).await;
     assert_eq!(status, 404, "{body}");
 });
 
@@ -231,13 +197,7 @@ both_engines!(locked_accounts_get_follow_requests, |app| async move {
     let (alice, alice_token) = app.create_user("alice").await;
     let (bob, bob_token) = app.create_user("bob").await;
     let (carol, carol_token) = app.create_user("carol").await;
-    ok(app
-        .patch_form(
-            "/api/v1/accounts/update_credentials",
-            &bob_token,
-            &[("locked", "true")],
-        )
-        .await);
+    ok(app.patch_form("/api/v1/accounts/update_credentials", &bob_token, &[("locked", "true")]).await);
 
     let rel = follow(&app, &alice_token, &bob).await;
     assert_eq!(rel["following"], false, "{rel}");
@@ -255,15 +215,11 @@ both_engines!(locked_accounts_get_follow_requests, |app| async move {
     assert_eq!(me["source"]["follow_requests_count"], 2);
     let rel = relationship(&app, &bob_token, &alice).await;
     assert_eq!(rel["requested_by"], true);
-    let notes = ok(app
-        .get("/api/v1/notifications?types[]=follow_request", &bob_token)
-        .await);
+    let notes = ok(app.get("/api/v1/notifications?types[]=follow_request", &bob_token).await);
     assert_eq!(notes.as_array().unwrap().len(), 2, "{notes}");
 
     // Accept alice.
-    let rel = ok(app
-        .post_form(&format!("/api/v1/follow_requests/{alice}/authorize"), &bob_token, &[])
-        .await);
+    let rel = ok(app.post_form(&format!("/api/v1/follow_requests/{alice}/authorize"), &bob_token, &[]).await);
     assert_eq!(rel["followed_by"], true, "{rel}");
     assert_eq!(rel["requested_by"], false, "{rel}");
     let rel = relationship(&app, &alice_token, &bob).await;
@@ -283,9 +239,7 @@ both_engines!(locked_accounts_get_follow_requests, |app| async move {
     assert_eq!(from_alice, vec!["follow"], "{notes}");
 
     // Reject carol.
-    let rel = ok(app
-        .post_form(&format!("/api/v1/follow_requests/{carol}/reject"), &bob_token, &[])
-        .await);
+    let rel = ok(app.post_form(&format!("/api/v1/follow_requests/{carol}/reject"), &bob_token, &[]).await);
     assert_eq!(rel["followed_by"], false);
     assert_eq!(rel["requested_by"], false);
     let rel = relationship(&app, &carol_token, &bob).await;
@@ -293,9 +247,7 @@ both_engines!(locked_accounts_get_follow_requests, |app| async move {
     assert_eq!(rel["requested"], false);
     assert_eq!(ok(app.get("/api/v1/follow_requests", &bob_token).await), json!([]));
     // Nothing left to answer.
-    let (status, _, _) = app
-        .post_form(&format!("/api/v1/follow_requests/{carol}/authorize"), &bob_token, &[])
-        .await;
+    let (status, _, _) = app.post_form(&format!("/api/v1/follow_requests/{carol}/authorize"), &bob_token, &[]).await;
     assert_eq!(status, 404);
 });
 
@@ -307,9 +259,7 @@ both_engines!(blocking_removes_follows_and_hides_statuses, |app| async move {
     let bobs = post(&app, &bob_token, "bob speaking").await;
     let alices = post(&app, &alice_token, "alice speaking").await;
 
-    let rel = ok(app
-        .post_form(&format!("/api/v1/accounts/{bob}/block"), &alice_token, &[])
-        .await);
+    let rel = ok(app.post_form(&format!("/api/v1/accounts/{bob}/block"), &alice_token, &[]).await);
     assert_eq!(rel["blocking"], true, "{rel}");
     assert_eq!(rel["following"], false, "{rel}");
     assert_eq!(rel["followed_by"], false, "{rel}");
@@ -333,36 +283,23 @@ both_engines!(blocking_removes_follows_and_hides_statuses, |app| async move {
     assert!(!ids(&public).contains(&alices), "{public}");
     let home = ok(app.get("/api/v1/timelines/home", &alice_token).await);
     assert_eq!(ids(&home), vec![alices.clone()]);
-    let theirs = ok(app
-        .get(&format!("/api/v1/accounts/{alice}/statuses"), &bob_token)
-        .await);
+    let theirs = ok(app.get(&format!("/api/v1/accounts/{alice}/statuses"), &bob_token).await);
     assert_eq!(theirs, json!([]));
     // Anonymous readers are not affected.
     let public = ok(app.get("/api/v1/timelines/public", ANON).await);
     assert_eq!(ids(&public).len(), 2);
 
     // Bob cannot follow back, cannot favourite or reply.
-    let (status, _, _) = app
-        .post_form(&format!("/api/v1/accounts/{alice}/follow"), &bob_token, &[])
-        .await;
+    let (status, _, _) = app.post_form(&format!("/api/v1/accounts/{alice}/follow"), &bob_token, &[]).await;
     assert_eq!(status, 403);
-    let (status, _, _) = app
-        .post_form(&format!("/api/v1/statuses/{alices}/favourite"), &bob_token, &[])
-        .await;
+    let (status, _, _) = app.post_form(&format!("/api/v1/statuses/{alices}/favourite"), &bob_token, &[]).await;
     assert_eq!(status, 404);
-    let (status, _, _) = app
-        .post_form(
-            "/api/v1/statuses",
-            &bob_token,
-            &[("status", "reply"), ("in_reply_to_id", &alices)],
-        )
-        .await;
+    let (status, _, _) =
+        app.post_form("/api/v1/statuses", &bob_token, &[("status", "reply"), ("in_reply_to_id", &alices)]).await;
     assert_eq!(status, 404);
 
     // Unblock restores visibility, not the follows.
-    let rel = ok(app
-        .post_form(&format!("/api/v1/accounts/{bob}/unblock"), &alice_token, &[])
-        .await);
+    let rel = ok(app.post_form(&format!("/api/v1/accounts/{bob}/unblock"), &alice_token, &[]).await);
     assert_eq!(rel["blocking"], false);
     assert_eq!(rel["following"], false);
     ok(app.get(&format!("/api/v1/statuses/{alices}"), &bob_token).await);
@@ -377,9 +314,7 @@ both_engines!(muting_hides_from_home, |app| async move {
     let home = ok(app.get("/api/v1/timelines/home", &alice_token).await);
     assert_eq!(ids(&home), vec![alices.clone(), bobs.clone()]);
 
-    let rel = ok(app
-        .post_form(&format!("/api/v1/accounts/{bob}/mute"), &alice_token, &[])
-        .await);
+    let rel = ok(app.post_form(&format!("/api/v1/accounts/{bob}/mute"), &alice_token, &[]).await);
     assert_eq!(rel["muting"], true, "{rel}");
     assert_eq!(rel["muting_notifications"], true, "{rel}");
     assert_eq!(rel["following"], true, "muting keeps the follow: {rel}");
@@ -390,9 +325,7 @@ both_engines!(muting_hides_from_home, |app| async move {
     // A muted account's status is still there when asked for directly.
     ok(app.get(&format!("/api/v1/statuses/{bobs}"), &alice_token).await);
     // Notifications from bob are dropped.
-    ok(app
-        .post_form(&format!("/api/v1/statuses/{alices}/favourite"), &bob_token, &[])
-        .await);
+    ok(app.post_form(&format!("/api/v1/statuses/{alices}/favourite"), &bob_token, &[]).await);
     assert_eq!(ok(app.get("/api/v1/notifications", &alice_token).await), json!([]));
     assert_eq!(ids(&ok(app.get("/api/v1/mutes", &alice_token).await)), vec![bob.clone()]);
 
@@ -407,11 +340,101 @@ both_engines!(muting_hides_from_home, |app| async move {
     assert_eq!(rel["muting_notifications"], false, "{rel}");
     assert!(rel["muting_expires_at"].is_string(), "{rel}");
 
-    let rel = ok(app
-        .post_form(&format!("/api/v1/accounts/{bob}/unmute"), &alice_token, &[])
-        .await);
+    let rel = ok(app.post_form(&format!("/api/v1/accounts/{bob}/unmute"), &alice_token, &[]).await);
     assert_eq!(rel["muting"], false);
     let home = ok(app.get("/api/v1/timelines/home", &alice_token).await);
     assert_eq!(ids(&home), vec![alices, bobs]);
     let _ = alice;
+});
+
+both_engines!(profile_limits, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let mut five: Vec<(String, String)> = Vec::new();
+    for i in 0..5 {
+        five.push((format!("fields_attributes[{i}][name]"), format!("n{i}")));
+        five.push((format!("fields_attributes[{i}][value]"), format!("v{i}")));
+    }
+    let pairs: Vec<(&str, &str)> = five.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, _, body) = app.patch_form("/api/v1/accounts/update_credentials", &token, &pairs).await;
+    assert_eq!(status, 422, "five fields: {body}");
+    // Four are fine, and blank ones are dropped.
+    let me = ok(app.patch_form("/api/v1/accounts/update_credentials", &token, &pairs[..8]).await);
+    assert_eq!(me["fields"].as_array().unwrap().len(), 4, "{me}");
+    let (status, _, body) =
+        app.patch_form("/api/v1/accounts/update_credentials", &token, &[("note", &"n".repeat(501))]).await;
+    assert_eq!(status, 422, "{body}");
+    // Nothing was changed by the refused updates.
+    let me = ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
+    assert_eq!(me["note"], "");
+    assert_eq!(me["fields"].as_array().unwrap().len(), 4);
+});
+
+// Mastodon's AfterBlockService deletes the blocker's notifications from the blocked account.
+both_engines!(blocking_clears_notifications_from_the_blocked, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (bob, bob_token) = app.create_user("bob").await;
+    let status = post(&app, &alice_token, "hello").await;
+    follow(&app, &bob_token, &alice).await;
+    ok(app.post_form(&format!("/api/v1/statuses/{status}/favourite"), &bob_token, &[]).await);
+    assert_eq!(ok(app.get("/api/v1/notifications", &alice_token).await).as_array().unwrap().len(), 2);
+
+    ok(app.post_form(&format!("/api/v1/accounts/{bob}/block"), &alice_token, &[]).await);
+    let notes = ok(app.get("/api/v1/notifications", &alice_token).await);
+    assert_eq!(notes, json!([]), "notifications from a blocked account remain");
+    let grouped = ok(app.get("/api/v2/notifications", &alice_token).await);
+    assert_eq!(grouped["notification_groups"], json!([]));
+    assert_eq!(ok(app.get("/api/v1/notifications/unread_count", &alice_token).await), json!({"count": 0}));
+});
+
+// In Mastodon a follow's notification belongs to the follow (`dependent: :destroy`).
+both_engines!(unfollowing_removes_the_follow_notification, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (_, bob_token) = app.create_user("bob").await;
+    follow(&app, &bob_token, &alice).await;
+    let notes = ok(app.get("/api/v1/notifications", &alice_token).await);
+    assert_eq!(notes[0]["type"], "follow");
+    ok(app.post_form(&format!("/api/v1/accounts/{alice}/unfollow"), &bob_token, &[]).await);
+    let notes = ok(app.get("/api/v1/notifications", &alice_token).await);
+    assert_eq!(notes, json!([]), "the follow notification outlived the follow");
+});
+
+// A follow request's notification goes with the request when it is rejected or withdrawn.
+both_engines!(answered_or_withdrawn_requests_leave_no_notification, |app| async move {
+    let (bob, bob_token) = app.create_user("bob").await;
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (_, carol_token) = app.create_user("carol").await;
+    ok(app.patch_form("/api/v1/accounts/update_credentials", &bob_token, &[("locked", "1")]).await);
+    follow(&app, &alice_token, &bob).await;
+    follow(&app, &carol_token, &bob).await;
+    assert_eq!(ok(app.get("/api/v1/notifications", &bob_token).await).as_array().unwrap().len(), 2);
+    // Alice is rejected; carol withdraws.
+    ok(app.post_form(&format!("/api/v1/follow_requests/{alice}/reject"), &bob_token, &[]).await);
+    ok(app.post_form(&format!("/api/v1/accounts/{bob}/unfollow"), &carol_token, &[]).await);
+    assert_eq!(ok(app.get("/api/v1/follow_requests", &bob_token).await), json!([]));
+    let notes = ok(app.get("/api/v1/notifications", &bob_token).await);
+    assert_eq!(notes, json!([]), "stale follow_request notifications: {notes}");
+});
+
+// Double-clicking "follow": concurrent requests must all succeed and make one follow. (A race:
+// repeated so that it shows on PostgreSQL, where requests really run at once.)
+both_engines!(concurrent_follows_are_idempotent, |app| async move {
+    let (bob, _) = app.create_user("bob").await;
+    let (alice, alice_token) = app.create_user("alice").await;
+    let path = format!("/api/v1/accounts/{bob}/follow");
+    for round in 0..5 {
+        let (a, b, c) = tokio::join!(
+            app.post_form(&path, &alice_token, &[]),
+            app.post_form(&path, &alice_token, &[]),
+            app.post_form(&path, &alice_token, &[])
+        );
+        for r in [a, b, c] {
+            assert_eq!(r.0, 200, "round {round}: {}", r.2);
+            assert_eq!(r.2["following"], true);
+        }
+        let me = ok(app.get(&format!("/api/v1/accounts/{alice}"), ANON).await);
+        assert_eq!(me["following_count"], 1);
+        let them = ok(app.get(&format!("/api/v1/accounts/{bob}"), ANON).await);
+        assert_eq!(them["followers_count"], 1);
+        ok(app.post_form(&format!("/api/v1/accounts/{bob}/unfollow"), &alice_token, &[]).await);
+    }
 });

@@ -6,23 +6,17 @@ both_engines!(missing_or_bad_tokens_are_401, |app| async move {
     let (status, _, body) = app.get("/api/v1/accounts/verify_credentials", ANON).await;
     assert_eq!(status, 401, "{body}");
     assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
-    let (status, _, body) = app
-        .get("/api/v1/accounts/verify_credentials", "not-a-real-token")
-        .await;
+    let (status, _, body) = app.get("/api/v1/accounts/verify_credentials", "not-a-real-token").await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body, json!({"error": "The access token is invalid"}));
     // Even on endpoints that work anonymously, a bad token is refused.
     let (status, _, _) = app.get("/api/v1/timelines/public", "not-a-real-token").await;
     assert_eq!(status, 401);
-    let (status, _, _) = app
-        .post_form("/api/v1/statuses", ANON, &[("status", "who am I")])
-        .await;
+    let (status, _, _) = app.post_form("/api/v1/statuses", ANON, &[("status", "who am I")]).await;
     assert_eq!(status, 401);
     // The legacy access_token query parameter is honoured.
     let (_, token) = app.create_user("alice").await;
-    let me = ok(app
-        .get(&format!("/api/v1/accounts/verify_credentials?access_token={token}"), ANON)
-        .await);
+    let me = ok(app.get(&format!("/api/v1/accounts/verify_credentials?access_token={token}"), ANON).await);
     assert_eq!(me["username"], "alice");
 });
 
@@ -84,30 +78,22 @@ both_engines!(bad_bodies_and_parameters, |app| async move {
     let (_, token) = app.create_user("alice").await;
     // Malformed JSON.
     let r = app
-        .raw(
-            Method::POST,
-            "/api/v1/statuses",
-            &token,
-            Some(("application/json", b"{\"status\": ".to_vec())),
-            &[],
-        )
+        .raw(Method::POST, "/api/v1/statuses", &token, Some(("application/json", b"{\"status\": ".to_vec())), &[])
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
     let body = r.json();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("Error occurred while parsing request parameters"),
-        "{body}"
-    );
+    assert!(body["error"].as_str().unwrap().starts_with("Error occurred while parsing request parameters"), "{body}");
     // JSON that is not an object.
     let (status, _, body) = app.post_json("/api/v1/statuses", &token, &json!([1, 2])).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].is_string());
     // A JSON body of the wrong type for a field.
     let (status, _, body) = app
-        .post_json("/api/v1/statuses", &token, &json!({"status": "x", "poll": {"options": ["a", "b"], "expires_in": "soon"}}))
+        .post_json(
+            "/api/v1/statuses",
+            &token,
+            &json!({"status": "x", "poll": {"options": ["a", "b"], "expires_in": "soon"}}),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     // A valid JSON body works, with booleans and nested objects.
@@ -130,8 +116,6 @@ both_engines!(bad_bodies_and_parameters, |app| async move {
     let (status, _, _) = app.get("/api/v1/timelines/home?limit=abc", &token).await;
     assert_eq!(status, 400);
     // Media is not supported yet: a clear 422.
-    let (status, _, body) = app
-        .post_form("/api/v1/statuses", &token, &[("status", "x"), ("media_ids[]", "1")])
-        .await;
+    let (status, _, body) = app.post_form("/api/v1/statuses", &token, &[("status", "x"), ("media_ids[]", "1")]).await;
     assert_eq!(status, 422, "{body}");
 });

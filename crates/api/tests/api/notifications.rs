@@ -40,17 +40,10 @@ both_engines!(v1_list_filters_dismiss_and_clear, |app| async move {
     };
     assert_eq!(only("types[]=mention").await, vec!["mention"]);
     assert_eq!(only("types[]=favourite&types[]=reblog").await, vec!["reblog", "favourite"]);
-    assert_eq!(
-        only("exclude_types[]=follow&exclude_types[]=mention").await,
-        vec!["reblog", "favourite"]
-    );
+    assert_eq!(only("exclude_types[]=follow&exclude_types[]=mention").await, vec!["reblog", "favourite"]);
     assert_eq!(only("types[]=poll").await, Vec::<String>::new());
     assert_eq!(only("limit=2").await, vec!["mention", "reblog"]);
-    assert_eq!(
-        only("account_id=1").await,
-        Vec::<String>::new(),
-        "account_id filters by sender"
-    );
+    assert_eq!(only("account_id=1").await, Vec::<String>::new(), "account_id filters by sender");
 
     // Paging with min_id / max_id and the Link header.
     let all_ids = ids(&all);
@@ -59,9 +52,7 @@ both_engines!(v1_list_filters_dismiss_and_clear, |app| async move {
     assert_eq!(query_param(&next, "max_id").as_deref(), Some(all_ids[1].as_str()));
     let rest = ok(app.get(&path_of(&next), &alice).await);
     assert_eq!(ids(&rest), all_ids[2..].to_vec());
-    let above = ok(app
-        .get(&format!("/api/v1/notifications?min_id={}&limit=2", all_ids[3]), &alice)
-        .await);
+    let above = ok(app.get(&format!("/api/v1/notifications?min_id={}&limit=2", all_ids[3]), &alice).await);
     assert_eq!(ids(&above), vec![all_ids[1].clone(), all_ids[2].clone()]);
     assert_eq!(ids(&page), all_ids[..2].to_vec());
 
@@ -71,25 +62,14 @@ both_engines!(v1_list_filters_dismiss_and_clear, |app| async move {
     assert_eq!(one["type"], "favourite");
     let (status_code, _, _) = app.get(&format!("/api/v1/notifications/{fav_id}"), &bob).await;
     assert_eq!(status_code, 404, "not bob's notification");
-    assert_eq!(
-        ok(app
-            .post_form(&format!("/api/v1/notifications/{fav_id}/dismiss"), &alice, &[])
-            .await),
-        json!({})
-    );
+    assert_eq!(ok(app.post_form(&format!("/api/v1/notifications/{fav_id}/dismiss"), &alice, &[]).await), json!({}));
     let (status_code, _, body) = app.get(&format!("/api/v1/notifications/{fav_id}"), &alice).await;
     assert_eq!(status_code, 404, "{body}");
     assert_eq!(only("").await, vec!["mention", "reblog", "follow"]);
 
     // Unread count follows the notifications marker.
     assert_eq!(ok(app.get("/api/v1/notifications/unread_count", &alice).await), json!({"count": 3}));
-    let markers = ok(app
-        .post_form(
-            "/api/v1/markers",
-            &alice,
-            &[("notifications[last_read_id]", &all_ids[1])],
-        )
-        .await);
+    let markers = ok(app.post_form("/api/v1/markers", &alice, &[("notifications[last_read_id]", &all_ids[1])]).await);
     assert_eq!(markers["notifications"]["last_read_id"], all_ids[1].as_str());
     assert_eq!(markers["notifications"]["version"], 1);
     assert_eq!(ok(app.get("/api/v1/notifications/unread_count", &alice).await), json!({"count": 1}));
@@ -136,6 +116,9 @@ both_engines!(v2_groups_favourites_of_one_status, |app| async move {
     assert_eq!(groups[0]["notifications_count"], 1);
     assert_eq!(groups[0]["status_id"], mention.as_str());
     assert!(groups[0]["group_key"].as_str().unwrap().starts_with("ungrouped-"));
+    // An integer here, unlike every other id: Mastodon's own JSON, which the iOS app relies on.
+    assert!(groups[0]["most_recent_notification_id"].is_number(), "{body}");
+    assert_eq!(groups[0]["most_recent_notification_id"].to_string(), groups[0]["page_max_id"].as_str().unwrap());
     let favs = &groups[1];
     assert_eq!(favs["type"], "favourite");
     assert_eq!(favs["notifications_count"], 2, "{body}");
@@ -154,23 +137,54 @@ both_engines!(v2_groups_favourites_of_one_status, |app| async move {
     let mut want = vec![status.clone(), mention.clone()];
     want.sort();
     assert_eq!(statuses, want);
-    assert!(link(&headers, "next").is_some());
+    assert!(link(&headers, "prev").is_some());
 
     // Grouping only reblogs: the favourites come apart.
-    let body = ok(app
-        .get("/api/v2/notifications?grouped_types[]=reblog", &alice)
-        .await);
+    let body = ok(app.get("/api/v2/notifications?grouped_types[]=reblog", &alice).await);
     let groups = body["notification_groups"].as_array().unwrap();
     assert_eq!(groups.len(), 3, "{body}");
     assert!(groups.iter().all(|g| g["notifications_count"] == 1));
     // Filters apply before grouping.
-    let body = ok(app
-        .get("/api/v2/notifications?types[]=favourite", &alice)
-        .await);
+    let body = ok(app.get("/api/v2/notifications?types[]=favourite", &alice).await);
     assert_eq!(body["notification_groups"].as_array().unwrap().len(), 1);
     assert_eq!(body["notification_groups"][0]["notifications_count"], 2);
-    let body = ok(app
-        .get("/api/v2/notifications?exclude_types[]=favourite&exclude_types[]=mention", &alice)
-        .await);
+    let body = ok(app.get("/api/v2/notifications?exclude_types[]=favourite&exclude_types[]=mention", &alice).await);
     assert_eq!(body["notification_groups"], json!([]));
+});
+
+// Mastodon (Notification.browserable): `types[]` are intersected with the known types, so a
+// type the server does not know selects nothing rather than everything.
+both_engines!(unknown_types_select_nothing, |app| async move {
+    let (alice, alice_token) = app.create_user("alice").await;
+    let (_, bob) = app.create_user("bob").await;
+    follow(&app, &bob, &alice).await;
+    let notes = ok(app.get("/api/v1/notifications?types[]=quote", &alice_token).await);
+    assert_eq!(notes, json!([]), "an unknown type matched everything");
+    let notes = ok(app.get("/api/v1/notifications?types[]=quote&types[]=follow", &alice_token).await);
+    assert_eq!(types(&notes), vec!["follow"]);
+    // Unknown excluded types are simply ignored.
+    let notes = ok(app.get("/api/v1/notifications?exclude_types[]=quote", &alice_token).await);
+    assert_eq!(types(&notes), vec!["follow"]);
+});
+
+// In v2 `limit` counts groups (reference §3: "v2 counts groups"), and a group's count covers
+// its notifications, not only those that fit in the first `limit` rows.
+both_engines!(v2_limit_counts_groups, |app| async move {
+    let (_, alice) = app.create_user("alice").await;
+    let status = post(&app, &alice, "popular").await;
+    let mut fans = Vec::new();
+    for name in ["bob", "carol", "dave"] {
+        let (id, token) = app.create_user(name).await;
+        ok(app.post_form(&format!("/api/v1/statuses/{status}/favourite"), &token, &[]).await);
+        fans.push((id, token));
+    }
+    post(&app, &fans[0].1, "@alice look").await;
+
+    let body = ok(app.get("/api/v2/notifications?limit=2", &alice).await);
+    let groups = body["notification_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{body}");
+    assert_eq!(groups[0]["type"], "mention");
+    assert_eq!(groups[1]["type"], "favourite");
+    assert_eq!(groups[1]["notifications_count"], 3, "{body}");
+    assert_eq!(groups[1]["sample_account_ids"].as_array().unwrap().len(), 3);
 });

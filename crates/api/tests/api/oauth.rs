@@ -7,45 +7,23 @@ use crate::support::*;
 
 both_engines!(app_registration_is_validated, |app| async move {
     // No name.
-    let (status, _, body) = app
-        .post_form(
-            "/api/v1/apps",
-            ANON,
-            &[("redirect_uris", "https://client.example/cb")],
-        )
-        .await;
+    let (status, _, body) =
+        app.post_form("/api/v1/apps", ANON, &[("redirect_uris", "https://client.example/cb")]).await;
     assert_eq!(status, 422, "{body}");
-    assert!(
-        body["error"].as_str().unwrap().contains("Application name"),
-        "{body}"
-    );
+    assert!(body["error"].as_str().unwrap().contains("Application name"), "{body}");
     // No redirect URI.
-    let (status, _, body) = app
-        .post_form("/api/v1/apps", ANON, &[("client_name", "x")])
-        .await;
+    let (status, _, body) = app.post_form("/api/v1/apps", ANON, &[("client_name", "x")]).await;
     assert_eq!(status, 422, "{body}");
-    assert!(
-        body["error"].as_str().unwrap().contains("Redirect URI"),
-        "{body}"
-    );
+    assert!(body["error"].as_str().unwrap().contains("Redirect URI"), "{body}");
     // A forbidden scheme, an unknown scope.
-    let (status, _, body) = app
-        .post_form(
-            "/api/v1/apps",
-            ANON,
-            &[("client_name", "x"), ("redirect_uris", "javascript:alert(1)")],
-        )
-        .await;
+    let (status, _, body) =
+        app.post_form("/api/v1/apps", ANON, &[("client_name", "x"), ("redirect_uris", "javascript:alert(1)")]).await;
     assert_eq!(status, 422, "{body}");
     let (status, _, body) = app
         .post_form(
             "/api/v1/apps",
             ANON,
-            &[
-                ("client_name", "x"),
-                ("redirect_uris", REDIRECT_URI),
-                ("scopes", "read bogus"),
-            ],
+            &[("client_name", "x"), ("redirect_uris", REDIRECT_URI), ("scopes", "read bogus")],
         )
         .await;
     assert_eq!(status, 422, "{body}");
@@ -65,14 +43,8 @@ both_engines!(app_registration_is_validated, |app| async move {
     assert_eq!(body["name"], "My Client");
     assert_eq!(body["website"], "https://client.example");
     assert_eq!(body["scopes"], json!(["read"]));
-    assert_eq!(
-        body["redirect_uris"],
-        json!([REDIRECT_URI, "urn:ietf:wg:oauth:2.0:oob"])
-    );
-    assert_eq!(
-        body["redirect_uri"],
-        format!("{REDIRECT_URI}\nurn:ietf:wg:oauth:2.0:oob")
-    );
+    assert_eq!(body["redirect_uris"], json!([REDIRECT_URI, "urn:ietf:wg:oauth:2.0:oob"]));
+    assert_eq!(body["redirect_uri"], format!("{REDIRECT_URI}\nurn:ietf:wg:oauth:2.0:oob"));
     assert!(body["client_id"].as_str().unwrap().len() >= 32, "{body}");
     assert!(body["client_secret"].as_str().unwrap().len() >= 32, "{body}");
     assert_eq!(body["client_secret_expires_at"], 0);
@@ -81,12 +53,7 @@ both_engines!(app_registration_is_validated, |app| async move {
     // Space-separated scopes are kept in order.
     let client = app.create_app("read write:statuses follow").await;
     let token = ok(app.client_credentials(&client, Some("read")).await);
-    let info = ok(app
-        .get(
-            "/api/v1/apps/verify_credentials",
-            token["access_token"].as_str().unwrap(),
-        )
-        .await);
+    let info = ok(app.get("/api/v1/apps/verify_credentials", token["access_token"].as_str().unwrap()).await);
     assert_eq!(info["scopes"], json!(["read", "write:statuses", "follow"]));
 });
 
@@ -99,18 +66,13 @@ both_engines!(authorization_code_with_pkce, |app| async move {
             &client,
             &email_of("alice"),
             PASSWORD,
-            &AuthorizeRequest {
-                scope: Some("read"),
-                state: Some("s t&a=te"),
-                code_challenge: Some(&challenge),
-            },
+            &AuthorizeRequest { scope: Some("read"), state: Some("s t&a=te"), code_challenge: Some(&challenge) },
         )
         .await;
 
     // The wrong verifier, and none at all: invalid_grant (and the code survives).
-    let (status, _, body) = app
-        .exchange_code(&client, &code, Some("not-the-verifier-0123456789abcdef0123456789"))
-        .await;
+    let (status, _, body) =
+        app.exchange_code(&client, &code, Some("not-the-verifier-0123456789abcdef0123456789")).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
     assert!(body["error_description"].is_string(), "{body}");
@@ -141,9 +103,7 @@ both_engines!(authorization_code_with_pkce, |app| async move {
     assert_eq!(body["error"], "invalid_grant", "{body}");
 
     // Without PKCE, and with a redirect URI other than the one authorized.
-    let code = app
-        .authorization_code(&client, &email_of("alice"), PASSWORD, &AuthorizeRequest::default())
-        .await;
+    let code = app.authorization_code(&client, &email_of("alice"), PASSWORD, &AuthorizeRequest::default()).await;
     let mut wrong_redirect = client.clone();
     wrong_redirect.redirect_uri = "https://elsewhere.example/cb".into();
     let (status, _, body) = app.exchange_code(&wrong_redirect, &code, None).await;
@@ -166,11 +126,7 @@ both_engines!(authorization_code_with_pkce, |app| async move {
         .post_form(
             "/oauth/token",
             ANON,
-            &[
-                ("grant_type", "password"),
-                ("client_id", &client.client_id),
-                ("client_secret", &client.client_secret),
-            ],
+            &[("grant_type", "password"), ("client_id", &client.client_id), ("client_secret", &client.client_secret)],
         )
         .await;
     assert_eq!(status, 400, "{body}");
@@ -182,37 +138,21 @@ both_engines!(authorize_rejects_bad_requests_and_can_deny, |app| async move {
     let client = app.create_app("read").await;
     let mut browser = Browser::new();
     // A scope beyond the registered ones: an error page, no redirect.
-    let path = TestApp::authorize_path(
-        &client,
-        &AuthorizeRequest {
-            scope: Some("read write"),
-            ..Default::default()
-        },
-    );
+    let path = TestApp::authorize_path(&client, &AuthorizeRequest { scope: Some("read write"), ..Default::default() });
     let r = browser.get(&app, &path).await;
     assert_eq!(r.status, 400);
     assert!(r.text().contains("invalid_scope"), "{}", r.text());
     // An unregistered redirect URI.
     let mut other = client.clone();
     other.redirect_uri = "https://evil.example/cb".into();
-    let r = browser
-        .get(&app, &TestApp::authorize_path(&other, &AuthorizeRequest::default()))
-        .await;
+    let r = browser.get(&app, &TestApp::authorize_path(&other, &AuthorizeRequest::default())).await;
     assert_eq!(r.status, 400);
     assert!(r.text().contains("invalid_redirect_uri"), "{}", r.text());
     assert!(r.header("location").is_none());
 
     // Deny: back to the app with access_denied and the state.
-    let path = TestApp::authorize_path(
-        &client,
-        &AuthorizeRequest {
-            state: Some("st"),
-            ..Default::default()
-        },
-    );
-    let consent = app
-        .sign_in_and_consent_page(&mut browser, &path, &email_of("alice"), PASSWORD)
-        .await;
+    let path = TestApp::authorize_path(&client, &AuthorizeRequest { state: Some("st"), ..Default::default() });
+    let consent = app.sign_in_and_consent_page(&mut browser, &path, &email_of("alice"), PASSWORD).await;
     let html = consent.text();
     assert!(html.contains("ferrodon tests"), "{html}");
     assert!(html.contains(&email_of("alice")), "{html}");
@@ -228,9 +168,7 @@ both_engines!(authorize_rejects_bad_requests_and_can_deny, |app| async move {
     assert_eq!(query_param(&target, "code"), None);
 
     // Signed in already: the next authorization goes straight to the consent page.
-    let r = browser
-        .get(&app, &TestApp::authorize_path(&client, &AuthorizeRequest::default()))
-        .await;
+    let r = browser.get(&app, &TestApp::authorize_path(&client, &AuthorizeRequest::default())).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("Authorize"));
 });
@@ -241,11 +179,7 @@ both_engines!(out_of_band_code_is_shown_on_a_page, |app| async move {
         .post_form(
             "/api/v1/apps",
             ANON,
-            &[
-                ("client_name", "cli"),
-                ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
-                ("scopes", "read"),
-            ],
+            &[("client_name", "cli"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read")],
         )
         .await);
     let client = OAuthClient {
@@ -257,9 +191,7 @@ both_engines!(out_of_band_code_is_shown_on_a_page, |app| async move {
     };
     let mut browser = Browser::new();
     let path = TestApp::authorize_path(&client, &AuthorizeRequest::default());
-    let consent = app
-        .sign_in_and_consent_page(&mut browser, &path, &email_of("alice"), PASSWORD)
-        .await;
+    let consent = app.sign_in_and_consent_page(&mut browser, &path, &email_of("alice"), PASSWORD).await;
     let target = app.approve_consent(&mut browser, &consent.text()).await;
     assert!(target.starts_with("/oauth/authorize/native?"), "{target}");
     let code = query_param(&target, "code").unwrap();
@@ -302,35 +234,20 @@ both_engines!(forms_reject_a_wrong_csrf_token, |app| async move {
     assert!(again.location().starts_with("/auth/sign_in"));
     // No token at all is rejected the same way.
     let r = browser
-        .post_form(
-            &app,
-            "/auth/sign_in",
-            &[("user[email]", &email_of("alice")), ("user[password]", PASSWORD)],
-        )
+        .post_form(&app, "/auth/sign_in", &[("user[email]", &email_of("alice")), ("user[password]", PASSWORD)])
         .await;
     assert_eq!(r.status, 422, "{}", r.text());
 
     // Consent form: signed in properly, then a forged token is refused and issues no code.
-    let consent = app
-        .sign_in_and_consent_page(&mut browser, &path, &email_of("alice"), PASSWORD)
-        .await;
+    let consent = app.sign_in_and_consent_page(&mut browser, &path, &email_of("alice"), PASSWORD).await;
     let fields = hidden_inputs(&consent.text(), 0);
     let forged: Vec<(&str, &str)> = fields
         .iter()
-        .map(|(k, v)| {
-            if k == "authenticity_token" {
-                (k.as_str(), "forged")
-            } else {
-                (k.as_str(), v.as_str())
-            }
-        })
+        .map(|(k, v)| if k == "authenticity_token" { (k.as_str(), "forged") } else { (k.as_str(), v.as_str()) })
         .collect();
     let r = browser.post_form(&app, "/oauth/authorize", &forged).await;
     assert_eq!(r.status, 422, "{}", r.text());
-    assert_eq!(
-        r.json(),
-        json!({"error": "Can't verify CSRF token authenticity."})
-    );
+    assert_eq!(r.json(), json!({"error": "Can't verify CSRF token authenticity."}));
     assert!(r.header("location").is_none());
 
     // The real form from another browser (no cookie): its token does not match that session.
@@ -354,10 +271,7 @@ both_engines!(wrong_password_rerenders_sign_in, |app| async move {
     let page = browser.get(&app, &to_sign_in).await;
     let csrf = hidden_input(&page.text(), "authenticity_token").unwrap();
     let return_to = hidden_input(&page.text(), "return_to").unwrap();
-    for (email, password) in [
-        (email_of("alice"), "wrong password!"),
-        ("nobody@example.com".to_string(), PASSWORD),
-    ] {
+    for (email, password) in [(email_of("alice"), "wrong password!"), ("nobody@example.com".to_string(), PASSWORD)] {
         let r = browser
             .post_form(
                 &app,
@@ -394,10 +308,7 @@ both_engines!(client_credentials_grant, |app| async move {
     assert_eq!(info["name"], "ferrodon tests");
     assert_eq!(info["website"], "https://client.example");
     assert_eq!(info["scopes"], json!(["read", "write"]));
-    assert!(
-        info.get("client_secret").is_none_or(Value::is_null),
-        "secret leaked: {info}"
-    );
+    assert!(info.get("client_secret").is_none_or(Value::is_null), "secret leaked: {info}");
     // An app token is not a user.
     let (status, _, body) = app.get("/api/v1/accounts/verify_credentials", &token).await;
     assert_eq!(status, 422, "{body}");
@@ -416,18 +327,15 @@ both_engines!(client_credentials_grant, |app| async move {
     assert_eq!(body["error"], "invalid_scope");
 
     // client_secret_basic works as well as client_secret_post.
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", client.client_id, client.client_secret));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.client_id, client.client_secret));
     let auth = format!("Basic {basic}");
     let r = app
         .raw(
             Method::POST,
             "/oauth/token",
             ANON,
-            Some((
-                "application/x-www-form-urlencoded",
-                b"grant_type=client_credentials".to_vec(),
-            )),
+            Some(("application/x-www-form-urlencoded", b"grant_type=client_credentials".to_vec())),
             &[("authorization", &auth)],
         )
         .await;
@@ -447,13 +355,8 @@ both_engines!(client_credentials_grant, |app| async move {
 both_engines!(revoked_tokens_stop_working, |app| async move {
     app.create_user("alice").await;
     let client = app.create_app("read write").await;
-    let code = app
-        .authorization_code(&client, &email_of("alice"), PASSWORD, &AuthorizeRequest::default())
-        .await;
-    let token = ok(app.exchange_code(&client, &code, None).await)["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = app.authorization_code(&client, &email_of("alice"), PASSWORD, &AuthorizeRequest::default()).await;
+    let token = ok(app.exchange_code(&client, &code, None).await)["access_token"].as_str().unwrap().to_string();
     ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
 
     // Another app may not revoke it.
@@ -462,11 +365,7 @@ both_engines!(revoked_tokens_stop_working, |app| async move {
         .post_form(
             "/oauth/revoke",
             ANON,
-            &[
-                ("client_id", &other.client_id),
-                ("client_secret", &other.client_secret),
-                ("token", &token),
-            ],
+            &[("client_id", &other.client_id), ("client_secret", &other.client_secret), ("token", &token)],
         )
         .await;
     assert_eq!(status, 403, "{body}");
@@ -478,11 +377,7 @@ both_engines!(revoked_tokens_stop_working, |app| async move {
         .post_form(
             "/oauth/revoke",
             ANON,
-            &[
-                ("client_id", &client.client_id),
-                ("client_secret", &client.client_secret),
-                ("token", &token),
-            ],
+            &[("client_id", &client.client_id), ("client_secret", &client.client_secret), ("token", &token)],
         )
         .await);
     assert_eq!(body, json!({}));
@@ -494,11 +389,7 @@ both_engines!(revoked_tokens_stop_working, |app| async move {
         .post_form(
             "/oauth/revoke",
             ANON,
-            &[
-                ("client_id", &client.client_id),
-                ("client_secret", &client.client_secret),
-                ("token", "never-issued"),
-            ],
+            &[("client_id", &client.client_id), ("client_secret", &client.client_secret), ("token", "never-issued")],
         )
         .await);
 });
@@ -512,9 +403,7 @@ both_engines!(scopes_are_enforced, |app| async move {
     let write_statuses = app.user_token(&email, PASSWORD, "write:statuses").await;
 
     let outside = json!({"error": "This action is outside the authorized scopes"});
-    let (status, _, body) = app
-        .post_form("/api/v1/statuses", &read, &[("status", "hi")])
-        .await;
+    let (status, _, body) = app.post_form("/api/v1/statuses", &read, &[("status", "hi")]).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body, outside);
 
@@ -525,9 +414,7 @@ both_engines!(scopes_are_enforced, |app| async move {
     let (status, _, body) = app.get("/api/v1/notifications", &read_statuses).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body, outside);
-    let (status, _, body) = app
-        .get("/api/v1/accounts/verify_credentials", &read_statuses)
-        .await;
+    let (status, _, body) = app.get("/api/v1/accounts/verify_credentials", &read_statuses).await;
     assert_eq!(status, 403, "{body}");
 
     // `profile` is enough for verify_credentials and nothing else.
@@ -538,25 +425,16 @@ both_engines!(scopes_are_enforced, |app| async move {
 
     // `write:statuses` posts, but cannot favourite or read.
     let posted = post(&app, &write_statuses, "granular").await;
-    let (status, _, body) = app
-        .post_form(&format!("/api/v1/statuses/{posted}/favourite"), &write_statuses, &[])
-        .await;
+    let (status, _, body) = app.post_form(&format!("/api/v1/statuses/{posted}/favourite"), &write_statuses, &[]).await;
     assert_eq!(status, 403, "{body}");
     let (status, _, _) = app.get("/api/v1/timelines/home", &write_statuses).await;
     assert_eq!(status, 403);
 });
 
 both_engines!(authorization_server_metadata, |app| async move {
-    let (status, headers, body) = app
-        .get("/.well-known/oauth-authorization-server", ANON)
-        .await;
+    let (status, headers, body) = app.get("/.well-known/oauth-authorization-server", ANON).await;
     assert_eq!(status, 200, "{body}");
-    assert!(
-        headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
     assert_eq!(body["issuer"], format!("{BASE_URL}/"));
     assert_eq!(body["authorization_endpoint"], format!("{BASE_URL}/oauth/authorize"));
     assert_eq!(body["token_endpoint"], format!("{BASE_URL}/oauth/token"));
@@ -564,17 +442,74 @@ both_engines!(authorization_server_metadata, |app| async move {
     assert_eq!(body["app_registration_endpoint"], format!("{BASE_URL}/api/v1/apps"));
     assert_eq!(body["response_types_supported"], json!(["code"]));
     assert_eq!(body["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(
-        body["grant_types_supported"],
-        json!(["authorization_code", "client_credentials"])
-    );
-    let scopes: Vec<&str> = body["scopes_supported"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
+    assert_eq!(body["grant_types_supported"], json!(["authorization_code", "client_credentials"]));
+    let scopes: Vec<&str> = body["scopes_supported"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
     for s in ["read", "write", "follow", "push", "profile", "read:statuses", "write:media"] {
         assert!(scopes.contains(&s), "{s} missing from {scopes:?}");
+    }
+});
+
+// Devise/Warden renew the session and its CSRF token on sign-in, so that a session id (or
+// token) known before sign-in (session fixation) is worth nothing afterwards.
+both_engines!(sign_in_starts_a_new_session, |app| async move {
+    app.create_user("alice").await;
+    let client = app.create_app("read").await;
+    let path = TestApp::authorize_path(&client, &AuthorizeRequest::default());
+    let mut browser = Browser::new();
+    let to_sign_in = browser.get(&app, &path).await.location();
+    let before = browser.cookie.clone().unwrap();
+    let page = browser.get(&app, &to_sign_in).await;
+    let csrf_before = hidden_input(&page.text(), "authenticity_token").unwrap();
+    let return_to = hidden_input(&page.text(), "return_to").unwrap();
+    let r = browser
+        .post_form(
+            &app,
+            "/auth/sign_in",
+            &[
+                ("authenticity_token", &csrf_before),
+                ("return_to", &return_to),
+                ("user[email]", &email_of("alice")),
+                ("user[password]", PASSWORD),
+            ],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.text());
+    let after = browser.cookie.clone().unwrap();
+    // The pre-sign-in cookie must not be signed in.
+    let mut attacker = Browser { cookie: Some(before.clone()) };
+    let r = attacker.get(&app, &path).await;
+    assert!(
+        r.status.is_redirection() && r.location().starts_with("/auth/sign_in"),
+        "the session cookie from before sign-in is signed in (session fixation)"
+    );
+    assert_ne!(before, after, "sign-in kept the session id");
+    let consent = browser.get(&app, &path).await;
+    assert_eq!(consent.status, 200);
+    let csrf_after = hidden_input(&consent.text(), "authenticity_token").unwrap();
+    assert_ne!(csrf_before, csrf_after, "sign-in kept the CSRF token");
+});
+
+both_engines!(sign_in_never_redirects_off_site, |app| async move {
+    app.create_user("alice").await;
+    for target in ["https://evil.example/", "//evil.example/x", "/\\evil.example"] {
+        let mut browser = Browser::new();
+        let page = browser.get(&app, &format!("/auth/sign_in?return_to={}", percent_encode(target))).await;
+        assert_eq!(page.status, 200);
+        let html = page.text();
+        assert_eq!(hidden_input(&html, "return_to").as_deref(), Some("/"), "{target}");
+        let csrf = hidden_input(&html, "authenticity_token").unwrap();
+        let r = browser
+            .post_form(
+                &app,
+                "/auth/sign_in",
+                &[
+                    ("authenticity_token", &csrf),
+                    ("return_to", target),
+                    ("user[email]", &email_of("alice")),
+                    ("user[password]", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(r.location(), "/", "{target}");
     }
 });

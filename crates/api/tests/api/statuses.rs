@@ -7,16 +7,14 @@ both_engines!(posting_with_each_visibility, |app| async move {
     let (alice, token) = app.create_user("alice").await;
     let mut posted = Vec::new();
     for visibility in ["public", "unlisted", "private", "direct"] {
-        let s = post_status(
-            &app,
-            &token,
-            &[("status", &format!("a {visibility} post")), ("visibility", visibility)],
-        )
-        .await;
+        let s =
+            post_status(&app, &token, &[("status", &format!("a {visibility} post")), ("visibility", visibility)]).await;
         assert_eq!(s["visibility"], visibility);
         assert_eq!(s["content"], format!("<p>a {visibility} post</p>"));
         assert_eq!(s["account"]["id"], alice.as_str());
-        assert_eq!(s["account"]["statuses_count"], posted.len() as i64 + 1);
+        // Direct statuses are not counted (Mastodon's counter caches skip them).
+        let counted = posted.len() as i64 + i64::from(visibility != "direct");
+        assert_eq!(s["account"]["statuses_count"], counted);
         assert_eq!(s["uri"], format!("{BASE_URL}/users/alice/statuses/{}", s["id"].as_str().unwrap()));
         assert_eq!(s["url"], format!("{BASE_URL}/@alice/{}", s["id"].as_str().unwrap()));
         assert_eq!(s["application"]["name"], "ferrodon tests");
@@ -33,13 +31,10 @@ both_engines!(posting_with_each_visibility, |app| async move {
     let s = post_status(&app, &token, &[("status", "default")]).await;
     assert_eq!(s["visibility"], "public");
     // Unknown visibility, blank text.
-    let (status, _, body) = app
-        .post_form("/api/v1/statuses", &token, &[("status", "x"), ("visibility", "secret")])
-        .await;
+    let (status, _, body) =
+        app.post_form("/api/v1/statuses", &token, &[("status", "x"), ("visibility", "secret")]).await;
     assert_eq!(status, 422, "{body}");
-    let (status, _, body) = app
-        .post_form("/api/v1/statuses", &token, &[("status", "   ")])
-        .await;
+    let (status, _, body) = app.post_form("/api/v1/statuses", &token, &[("status", "   ")]).await;
     assert_eq!(status, 422, "{body}");
     // Spoiler text makes a status sensitive.
     let s = post_status(&app, &token, &[("status", "x"), ("spoiler_text", "cw")]).await;
@@ -47,12 +42,7 @@ both_engines!(posting_with_each_visibility, |app| async move {
     assert_eq!(s["sensitive"], true);
 
     // GET /api/v1/statuses?id[]= returns those visible to the caller, in the order asked.
-    let q = posted
-        .iter()
-        .rev()
-        .map(|id| format!("id[]={id}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    let q = posted.iter().rev().map(|id| format!("id[]={id}")).collect::<Vec<_>>().join("&");
     let mine = ok(app.get(&format!("/api/v1/statuses?{q}"), &token).await);
     assert_eq!(ids(&mine), posted.iter().rev().cloned().collect::<Vec<_>>());
     let anon = ok(app.get(&format!("/api/v1/statuses?{q}"), ANON).await);
@@ -94,12 +84,7 @@ both_engines!(mentions_and_hashtags_become_links, |app| async move {
     assert_eq!(s["mentions"][0]["acct"], "bob");
     assert_eq!(s["mentions"][0]["username"], "bob");
     assert_eq!(s["mentions"][0]["url"], format!("{BASE_URL}/@bob"));
-    let mut tags: Vec<&str> = s["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let mut tags: Vec<&str> = s["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     tags.sort();
     assert_eq!(tags, vec!["rust", "rust_lang"]);
     assert_eq!(s["tags"][0]["url"], format!("{BASE_URL}/tags/{}", s["tags"][0]["name"].as_str().unwrap()));
@@ -116,18 +101,12 @@ both_engines!(status_length_is_limited, |app| async move {
     let exactly = "a".repeat(500);
     let s = post_status(&app, &token, &[("status", &exactly)]).await;
     assert_eq!(s["content"], format!("<p>{exactly}</p>"));
-    let (status, _, body) = app
-        .post_form("/api/v1/statuses", &token, &[("status", &"a".repeat(501))])
-        .await;
+    let (status, _, body) = app.post_form("/api/v1/statuses", &token, &[("status", &"a".repeat(501))]).await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap().contains("500"), "{body}");
     // The content warning counts too.
     let (status, _, body) = app
-        .post_form(
-            "/api/v1/statuses",
-            &token,
-            &[("status", &"a".repeat(490)), ("spoiler_text", &"b".repeat(11))],
-        )
+        .post_form("/api/v1/statuses", &token, &[("status", &"a".repeat(490)), ("spoiler_text", &"b".repeat(11))])
         .await;
     assert_eq!(status, 422, "{body}");
     // A URL counts as 23 characters whatever its length.
@@ -142,10 +121,8 @@ both_engines!(polls_are_validated_and_votable, |app| async move {
     let (_, alice) = app.create_user("alice").await;
     let (_, bob) = app.create_user("bob").await;
     let poll_form = |options: &[&str]| {
-        let mut pairs: Vec<(String, String)> = vec![
-            ("status".into(), "Which one?".into()),
-            ("poll[expires_in]".into(), "3600".into()),
-        ];
+        let mut pairs: Vec<(String, String)> =
+            vec![("status".into(), "Which one?".into()), ("poll[expires_in]".into(), "3600".into())];
         pairs.extend(options.iter().map(|o| ("poll[options][]".to_string(), o.to_string())));
         pairs
     };
@@ -176,12 +153,7 @@ both_engines!(polls_are_validated_and_votable, |app| async move {
     let (status, _, s) = send(poll_form(&["a", "b", "c", &fifty])).await;
     assert_eq!(status, 200, "{s}");
     let poll = &s["poll"];
-    let titles: Vec<&str> = poll["options"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["title"].as_str().unwrap())
-        .collect();
+    let titles: Vec<&str> = poll["options"].as_array().unwrap().iter().map(|o| o["title"].as_str().unwrap()).collect();
     assert_eq!(titles, vec!["a", "b", "c", fifty.as_str()]);
     assert_eq!(poll["expired"], false);
     assert_eq!(poll["multiple"], false);
@@ -190,22 +162,16 @@ both_engines!(polls_are_validated_and_votable, |app| async move {
     let poll_id = poll["id"].as_str().unwrap().to_string();
 
     // Bob votes once.
-    let voted = ok(app
-        .post_form(&format!("/api/v1/polls/{poll_id}/votes"), &bob, &[("choices[]", "1")])
-        .await);
+    let voted = ok(app.post_form(&format!("/api/v1/polls/{poll_id}/votes"), &bob, &[("choices[]", "1")]).await);
     assert_eq!(voted["votes_count"], 1);
     assert_eq!(voted["voted"], true);
     assert_eq!(voted["own_votes"], json!([1]));
     assert_eq!(voted["options"][1]["votes_count"], 1);
     assert_eq!(voted["options"][0]["votes_count"], 0);
-    let (status, _, body) = app
-        .post_form(&format!("/api/v1/polls/{poll_id}/votes"), &bob, &[("choices[]", "0")])
-        .await;
+    let (status, _, body) = app.post_form(&format!("/api/v1/polls/{poll_id}/votes"), &bob, &[("choices[]", "0")]).await;
     assert_eq!(status, 422, "{body}");
     // The author cannot vote; choices must exist.
-    let (status, _, _) = app
-        .post_form(&format!("/api/v1/polls/{poll_id}/votes"), &alice, &[("choices[]", "0")])
-        .await;
+    let (status, _, _) = app.post_form(&format!("/api/v1/polls/{poll_id}/votes"), &alice, &[("choices[]", "0")]).await;
     assert_eq!(status, 422);
     let shown = ok(app.get(&format!("/api/v1/polls/{poll_id}"), ANON).await);
     assert_eq!(shown["votes_count"], 1);
@@ -218,14 +184,8 @@ both_engines!(idempotency_key_returns_the_same_status, |app| async move {
         let app = &app;
         let token = token.clone();
         async move {
-            app.form(
-                Method::POST,
-                "/api/v1/statuses",
-                &token,
-                &[("status", "only once")],
-                &[("idempotency-key", key)],
-            )
-            .await
+            app.form(Method::POST, "/api/v1/statuses", &token, &[("status", "only once")], &[("idempotency-key", key)])
+                .await
         }
     };
     let first = ok(send("key-1").await);
@@ -244,32 +204,19 @@ both_engines!(replies_and_context, |app| async move {
     let (alice, alice_token) = app.create_user("alice").await;
     let (bob, bob_token) = app.create_user("bob").await;
     let root = post(&app, &alice_token, "root").await;
-    let reply = post_status(
-        &app,
-        &bob_token,
-        &[("status", "@alice a reply"), ("in_reply_to_id", &root)],
-    )
-    .await;
+    let reply = post_status(&app, &bob_token, &[("status", "@alice a reply"), ("in_reply_to_id", &root)]).await;
     assert_eq!(reply["in_reply_to_id"], root.as_str());
     assert_eq!(reply["in_reply_to_account_id"], alice.as_str());
     let reply = reply["id"].as_str().unwrap().to_string();
-    let leaf = post_status(
-        &app,
-        &alice_token,
-        &[("status", "@bob a reply to the reply"), ("in_reply_to_id", &reply)],
-    )
-    .await;
+    let leaf =
+        post_status(&app, &alice_token, &[("status", "@bob a reply to the reply"), ("in_reply_to_id", &reply)]).await;
     assert_eq!(leaf["in_reply_to_account_id"], bob.as_str());
     let leaf = leaf["id"].as_str().unwrap().to_string();
-    let other = post_status(
-        &app,
-        &bob_token,
-        &[("status", "second reply to root"), ("in_reply_to_id", &root)],
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other =
+        post_status(&app, &bob_token, &[("status", "second reply to root"), ("in_reply_to_id", &root)]).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
 
     let r = ok(app.get(&format!("/api/v1/statuses/{root}"), ANON).await);
     assert_eq!(r["replies_count"], 2);
@@ -284,13 +231,8 @@ both_engines!(replies_and_context, |app| async move {
     assert_eq!(bottom["descendants"], json!([]));
 
     // Replying to something that does not exist.
-    let (status, _, body) = app
-        .post_form(
-            "/api/v1/statuses",
-            &bob_token,
-            &[("status", "x"), ("in_reply_to_id", "12345")],
-        )
-        .await;
+    let (status, _, body) =
+        app.post_form("/api/v1/statuses", &bob_token, &[("status", "x"), ("in_reply_to_id", "12345")]).await;
     assert_eq!(status, 404, "{body}");
     // Deleting a reply moves the counter back.
     ok(app.delete(&format!("/api/v1/statuses/{other}"), &bob_token).await);
@@ -351,9 +293,7 @@ both_engines!(favourite_reblog_bookmark_pin, |app| async move {
     // Pins: only your own.
     let s = act(url("pin"), alice_token.clone()).await;
     assert_eq!(s["pinned"], true);
-    let pinned = ok(app
-        .get(&format!("/api/v1/accounts/{alice}/statuses?pinned=true"), ANON)
-        .await);
+    let pinned = ok(app.get(&format!("/api/v1/accounts/{alice}/statuses?pinned=true"), ANON).await);
     assert_eq!(ids(&pinned), vec![id.clone()]);
     let (status, _, body) = app.post_form(&url("pin"), &bob_token, &[]).await;
     assert_eq!(status, 422, "{body}");
@@ -372,9 +312,7 @@ both_engines!(favourite_reblog_bookmark_pin, |app| async move {
     assert_eq!(s["pinned"], false);
     assert_eq!(ok(app.get("/api/v1/bookmarks", &bob_token).await), json!([]));
     assert_eq!(ok(app.get("/api/v1/favourites", &bob_token).await), json!([]));
-    let pinned = ok(app
-        .get(&format!("/api/v1/accounts/{alice}/statuses?pinned=true"), ANON)
-        .await);
+    let pinned = ok(app.get(&format!("/api/v1/accounts/{alice}/statuses?pinned=true"), ANON).await);
     assert_eq!(pinned, json!([]));
     // The reblog is gone from bob's profile.
     let bobs = ok(app.get(&format!("/api/v1/accounts/{bob}/statuses"), ANON).await);
@@ -414,17 +352,13 @@ both_engines!(editing_keeps_a_history, |app| async move {
     assert_eq!(source, json!({"id": id, "text": "second version #edited", "spoiler_text": "cw"}));
 
     // A JSON edit, then a third history entry.
-    let edited = ok(app
-        .put_json(&format!("/api/v1/statuses/{id}"), &token, &json!({"status": "third"}))
-        .await);
+    let edited = ok(app.put_json(&format!("/api/v1/statuses/{id}"), &token, &json!({"status": "third"})).await);
     assert_eq!(edited["content"], "<p>third</p>");
     let history = ok(app.get(&format!("/api/v1/statuses/{id}/history"), ANON).await);
     assert_eq!(history.as_array().unwrap().len(), 3);
 
     // Only the author edits.
-    let (status, _, _) = app
-        .put_form(&format!("/api/v1/statuses/{id}"), &bob, &[("status", "mine now")])
-        .await;
+    let (status, _, _) = app.put_form(&format!("/api/v1/statuses/{id}"), &bob, &[("status", "mine now")]).await;
     assert_eq!(status, 404);
     let shown = ok(app.get(&format!("/api/v1/statuses/{id}"), ANON).await);
     assert_eq!(shown["content"], "<p>third</p>");
@@ -459,30 +393,17 @@ both_engines!(visibility_rules, |app| async move {
     let (_, stranger) = app.create_user("carol").await;
     follow(&app, &follower, &alice).await;
 
-    let private = post_status(
-        &app,
-        &alice_token,
-        &[("status", "followers only"), ("visibility", "private")],
-    )
-    .await["id"]
+    let private =
+        post_status(&app, &alice_token, &[("status", "followers only"), ("visibility", "private")]).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let direct = post_status(&app, &alice_token, &[("status", "@carol just for you"), ("visibility", "direct")]).await
+        ["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let direct = post_status(
-        &app,
-        &alice_token,
-        &[("status", "@carol just for you"), ("visibility", "direct")],
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let unlisted = post_status(
-        &app,
-        &alice_token,
-        &[("status", "quiet"), ("visibility", "unlisted")],
-    )
-    .await["id"]
+    let unlisted = post_status(&app, &alice_token, &[("status", "quiet"), ("visibility", "unlisted")]).await["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -505,18 +426,12 @@ both_engines!(visibility_rules, |app| async move {
     assert_eq!(get(unlisted.clone(), None).await, 200);
 
     // Context, favourites and replies follow the same rule.
-    let (status, _, _) = app
-        .get(&format!("/api/v1/statuses/{private}/context"), &stranger)
-        .await;
+    let (status, _, _) = app.get(&format!("/api/v1/statuses/{private}/context"), &stranger).await;
     assert_eq!(status, 404);
-    let (status, _, _) = app
-        .post_form(&format!("/api/v1/statuses/{private}/favourite"), &stranger, &[])
-        .await;
+    let (status, _, _) = app.post_form(&format!("/api/v1/statuses/{private}/favourite"), &stranger, &[]).await;
     assert_eq!(status, 404);
     // Nobody but the author reblogs a private status.
-    let (status, _, _) = app
-        .post_form(&format!("/api/v1/statuses/{private}/reblog"), &follower, &[])
-        .await;
+    let (status, _, _) = app.post_form(&format!("/api/v1/statuses/{private}/reblog"), &follower, &[]).await;
     assert_eq!(status, 403);
 
     // Feeds: the follower's home has the private one and not the direct one.
@@ -533,9 +448,113 @@ both_engines!(visibility_rules, |app| async move {
     assert_eq!(seen(None).await, vec![unlisted.clone()]);
     assert_eq!(seen(Some(follower.clone())).await, vec![unlisted.clone(), private.clone()]);
     assert_eq!(seen(Some(stranger.clone())).await, vec![unlisted.clone(), direct.clone()]);
-    assert_eq!(
-        seen(Some(alice_token.clone())).await,
-        vec![unlisted.clone(), direct.clone(), private.clone()]
-    );
+    assert_eq!(seen(Some(alice_token.clone())).await, vec![unlisted.clone(), direct.clone(), private.clone()]);
     let _ = bob;
+});
+
+// Mastodon (Status#increment_counter_caches): direct statuses are not counted in
+// statuses_count, and only public and unlisted replies count in replies_count.
+both_engines!(direct_statuses_and_private_replies_are_not_counted, |app| async move {
+    let (alice, token) = app.create_user("alice").await;
+    let root = post(&app, &token, "root").await;
+    post_status(&app, &token, &[("status", "dm"), ("visibility", "direct")]).await;
+    post_status(&app, &token, &[("status", "private reply"), ("visibility", "private"), ("in_reply_to_id", &root)])
+        .await;
+    post_status(&app, &token, &[("status", "unlisted reply"), ("visibility", "unlisted"), ("in_reply_to_id", &root)])
+        .await;
+    let me = ok(app.get(&format!("/api/v1/accounts/{alice}"), ANON).await);
+    assert_eq!(me["statuses_count"], 3, "direct statuses are not counted: {me}");
+    let r = ok(app.get(&format!("/api/v1/statuses/{root}"), ANON).await);
+    assert_eq!(r["replies_count"], 1, "only distributable replies count: {r}");
+});
+
+both_engines!(pins_are_limited_to_five, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    for i in 0..6 {
+        let id = post(&app, &token, &format!("pin {i}")).await;
+        let (status, _, body) = app.post_form(&format!("/api/v1/statuses/{id}/pin"), &token, &[]).await;
+        if i < 5 {
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["pinned"], true);
+        } else {
+            assert_eq!(status, 422, "{body}");
+        }
+    }
+    let private = post_status(&app, &token, &[("status", "p"), ("visibility", "private")]).await;
+    let (status, _, _) =
+        app.post_form(&format!("/api/v1/statuses/{}/pin", private["id"].as_str().unwrap()), &token, &[]).await;
+    assert_eq!(status, 422);
+});
+
+both_engines!(acting_on_a_reblog_acts_on_the_original, |app| async move {
+    let (_, alice) = app.create_user("alice").await;
+    let (_, bob) = app.create_user("bob").await;
+    let (_, carol) = app.create_user("carol").await;
+    let original = post(&app, &alice, "original").await;
+    let reblog = ok(app.post_form(&format!("/api/v1/statuses/{original}/reblog"), &bob, &[]).await);
+    let reblog_id = reblog["id"].as_str().unwrap();
+    let s = ok(app.post_form(&format!("/api/v1/statuses/{reblog_id}/favourite"), &carol, &[]).await);
+    assert_eq!(s["id"], original.as_str());
+    assert_eq!(s["favourites_count"], 1);
+    let again = ok(app.post_form(&format!("/api/v1/statuses/{reblog_id}/reblog"), &carol, &[]).await);
+    assert_eq!(again["reblog"]["id"], original.as_str());
+    assert_eq!(again["reblog"]["reblogs_count"], 2);
+    // The reblog as seen on its own: wraps the original, no content of its own.
+    let shown = ok(app.get(&format!("/api/v1/statuses/{reblog_id}"), &carol).await);
+    assert_eq!(shown["reblog"]["id"], original.as_str());
+    assert_eq!(shown["reblog"]["favourited"], true);
+    assert_eq!(shown["content"], "");
+    assert!(shown["url"].is_null());
+});
+
+// Retried requests with one Idempotency-Key may arrive together; one status must come of them.
+// (A race: repeated so that it shows on PostgreSQL, where requests really run at once.)
+both_engines!(concurrent_requests_with_one_idempotency_key_make_one_status, |app| async move {
+    let (alice, token) = app.create_user("alice").await;
+    for round in 0..5 {
+        let key = format!("key-{round}");
+        let headers = [("idempotency-key", key.as_str())];
+        let form = [("status", "retried")];
+        let send = || app.form(Method::POST, "/api/v1/statuses", &token, &form, &headers);
+        let (a, b, c) = tokio::join!(send(), send(), send());
+        for r in [&a, &b, &c] {
+            assert_eq!(r.0, 200, "{}", r.2);
+        }
+        assert!(
+            a.2["id"] == b.2["id"] && b.2["id"] == c.2["id"],
+            "round {round}: several statuses for one idempotency key: {} {} {}",
+            a.2["id"],
+            b.2["id"],
+            c.2["id"]
+        );
+    }
+    let me = ok(app.get(&format!("/api/v1/accounts/{alice}"), ANON).await);
+    assert_eq!(me["statuses_count"], 5);
+});
+
+// Reblogging is idempotent, also when requests race.
+both_engines!(concurrent_reblogs_make_one_reblog, |app| async move {
+    let (_, alice) = app.create_user("alice").await;
+    let (bob_id, bob) = app.create_user("bob").await;
+    let id = post(&app, &alice, "reblog me").await;
+    let path = format!("/api/v1/statuses/{id}/reblog");
+    for round in 0..3 {
+        let (a, b, c) = tokio::join!(
+            app.post_form(&path, &bob, &[]),
+            app.post_form(&path, &bob, &[]),
+            app.post_form(&path, &bob, &[])
+        );
+        for r in [&a, &b, &c] {
+            assert_eq!(r.0, 200, "{}", r.2);
+        }
+        assert!(
+            a.2["id"] == b.2["id"] && b.2["id"] == c.2["id"],
+            "round {round}: several reblogs of one status by one account"
+        );
+        let original = ok(app.get(&format!("/api/v1/statuses/{id}"), ANON).await);
+        assert_eq!(original["reblogs_count"], 1);
+        let bobs = ok(app.get(&format!("/api/v1/accounts/{bob_id}/statuses"), ANON).await);
+        assert_eq!(bobs.as_array().unwrap().len(), 1);
+        ok(app.post_form(&format!("/api/v1/statuses/{id}/unreblog"), &bob, &[]).await);
+    }
 });

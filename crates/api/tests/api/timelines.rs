@@ -15,22 +15,17 @@ both_engines!(home_public_and_tag_timelines, |app| async move {
     follow(&app, &alice, &bob_id).await;
 
     let tagged = post(&app, &bob, "hello #Ferrodon").await;
-    let unlisted = post_status(&app, &bob, &[("status", "quiet #ferrodon"), ("visibility", "unlisted")])
-        .await["id"]
+    let unlisted = post_status(&app, &bob, &[("status", "quiet #ferrodon"), ("visibility", "unlisted")]).await["id"]
         .as_str()
         .unwrap()
         .to_string();
     let own = post(&app, &alice, "my own").await;
     let strangers = post(&app, &carol, "not followed #ferrodon").await;
-    let reply_to_stranger = post_status(
-        &app,
-        &bob,
-        &[("status", "@carol hi"), ("in_reply_to_id", &strangers)],
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reply_to_stranger =
+        post_status(&app, &bob, &[("status", "@carol hi"), ("in_reply_to_id", &strangers)]).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
 
     // Home: own and followed, not the stranger's, not replies to people alice does not follow.
     let home = ok(app.get("/api/v1/timelines/home", &alice).await);
@@ -85,20 +80,26 @@ both_engines!(link_header_pages_through_everything_once, |app| async move {
                 break;
             }
             assert!(page.len() <= 3);
-            let next = link(&headers, "next").expect("rel=next");
             let prev = link(&headers, "prev").expect("rel=prev");
-            assert!(next.starts_with(&format!("{BASE_URL}{base}?")), "{next}");
-            assert!(next.contains("limit=3"), "other parameters are kept: {next}");
-            assert_eq!(query_param(&next, "max_id").as_deref(), page.last().map(String::as_str));
             assert_eq!(query_param(&prev, "min_id").as_deref(), page.first().map(String::as_str));
-            assert!(!next.contains("access_token"));
+            let next = link(&headers, "next");
+            // A full page says where the next one is; a short one may end the list.
+            if page.len() == 3 {
+                assert!(next.is_some(), "a full page without rel=next");
+            }
             if pages == 1 {
                 first_page = page.clone();
             }
             if pages == 2 {
                 second_prev = Some(prev.clone());
             }
+            let last = page.last().cloned();
             seen.extend(page);
+            let Some(next) = next else { break };
+            assert!(next.starts_with(&format!("{BASE_URL}{base}?")), "{next}");
+            assert!(next.contains("limit=3"), "other parameters are kept: {next}");
+            assert_eq!(query_param(&next, "max_id"), last);
+            assert!(!next.contains("access_token"));
             path = path_of(&next);
         }
         assert_eq!(seen, newest_first, "{base}: every status once, newest first");
@@ -113,9 +114,7 @@ both_engines!(link_header_pages_through_everything_once, |app| async move {
     // An account's statuses page the same way.
     let me = ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
     let account = me["id"].as_str().unwrap();
-    let (_, headers, body) = app
-        .get(&format!("/api/v1/accounts/{account}/statuses?limit=4"), ANON)
-        .await;
+    let (_, headers, body) = app.get(&format!("/api/v1/accounts/{account}/statuses?limit=4"), ANON).await;
     assert_eq!(ids(&body), newest_first[..4].to_vec());
     let next = link(&headers, "next").unwrap();
     let rest = ok(app.get(&path_of(&next), ANON).await);
@@ -141,10 +140,7 @@ both_engines!(min_id_since_id_and_max_id, |app| async move {
     // max_id: below it.
     assert_eq!(get(format!("max_id={}&limit=2", s[5])).await, vec![s[4].clone(), s[3].clone()]);
     // Both bounds.
-    assert_eq!(
-        get(format!("max_id={}&min_id={}", s[5], s[1])).await,
-        vec![s[4].clone(), s[3].clone(), s[2].clone()]
-    );
+    assert_eq!(get(format!("max_id={}&min_id={}", s[5], s[1])).await, vec![s[4].clone(), s[3].clone(), s[2].clone()]);
     // Nothing above the newest.
     assert_eq!(get(format!("min_id={}", s[6])).await, Vec::<String>::new());
     // Limits are clamped (max 40 here), negative limits are refused.
@@ -152,8 +148,6 @@ both_engines!(min_id_since_id_and_max_id, |app| async move {
     let (status, _, _) = app.get("/api/v1/timelines/home?limit=-1", &token).await;
     assert_eq!(status, 400);
     // The public timeline honours min_id too.
-    let public = ok(app
-        .get(&format!("/api/v1/timelines/public?min_id={}&limit=3", s[0]), ANON)
-        .await);
+    let public = ok(app.get(&format!("/api/v1/timelines/public?min_id={}&limit=3", s[0]), ANON).await);
     assert_eq!(ids(&public), vec![s[3].clone(), s[2].clone(), s[1].clone()]);
 });

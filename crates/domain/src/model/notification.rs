@@ -40,7 +40,8 @@ pub struct Notification {
 
 #[derive(Clone, Debug, Default)]
 pub struct NotificationFilter {
-    pub types: Vec<NotificationType>,
+    /// `types[]`: `None` = all; `Some(empty)` = the client named only unknown types, so nothing.
+    pub types: Option<Vec<NotificationType>>,
     pub exclude_types: Vec<NotificationType>,
     pub account_id: Option<Id>,
     /// Only the notifications of one group (grouped API).

@@ -26,4 +26,5 @@ pub trait OAuthStore {
     async fn create_web_session(&mut self, session: &WebSession) -> Result<()>;
     async fn web_session(&mut self, session_hash: &str) -> Result<Option<WebSession>>;
     async fn set_web_session_user(&mut self, id: Id, user_id: Option<Id>) -> Result<()>;
+    async fn delete_web_session(&mut self, id: Id) -> Result<()>;
 }

@@ -31,6 +31,8 @@ pub trait NotificationStore {
     ) -> Result<Vec<Notification>>;
     async fn dismiss_notification(&mut self, account_id: Id, id: Id) -> Result<bool>;
     async fn clear_notifications(&mut self, account_id: Id) -> Result<()>;
+    /// Removes every notification `from_account_id` caused `account_id` (after a block).
+    async fn delete_notifications_from(&mut self, account_id: Id, from_account_id: Id) -> Result<()>;
     /// Removes the notifications of `kind` that `from_account_id` caused `account_id` (on
     /// unfavourite, unreblog, an answered follow request).
     async fn delete_notifications_for(

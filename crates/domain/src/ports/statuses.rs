@@ -63,6 +63,14 @@ pub trait StatusStore {
     async fn tag_by_name(&mut self, name: &str) -> Result<Option<Tag>>;
 
     /// Idempotency keys of status creation (kept one hour).
-    async fn idempotent_status(&mut self, account_id: Id, key: &str, since: Millis) -> Result<Option<Id>>;
-    async fn remember_idempotency(&mut self, account_id: Id, key: &str, status_id: Id, now: Millis) -> Result<()>;
+    /// Claims `key` for the status about to be made (`status_id`). Returns the status another
+    /// request made with the same key since `expired_before`, if any (then nothing is claimed).
+    async fn claim_idempotency_key(
+        &mut self,
+        account_id: Id,
+        key: &str,
+        status_id: Id,
+        now: Millis,
+        expired_before: Millis,
+    ) -> Result<Option<Id>>;
 }

@@ -113,7 +113,8 @@ CREATE TABLE statuses (
 );
 CREATE INDEX statuses_account ON statuses (account_id, id);
 CREATE INDEX statuses_public ON statuses (id) WHERE visibility = 'public' AND reblog_of_id IS NULL;
-CREATE INDEX statuses_reblog_of ON statuses (reblog_of_id, account_id) WHERE reblog_of_id IS NOT NULL;
+-- One reblog per account and status (concurrent reblogs meet here).
+CREATE UNIQUE INDEX statuses_reblog_of ON statuses (reblog_of_id, account_id) WHERE reblog_of_id IS NOT NULL;
 CREATE INDEX statuses_conversation ON statuses (conversation_id, id);
 CREATE INDEX statuses_in_reply_to ON statuses (in_reply_to_id) WHERE in_reply_to_id IS NOT NULL;
 

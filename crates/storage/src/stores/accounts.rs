@@ -3,7 +3,7 @@ use ferrodon_domain::model::{Account, Keyed, NewLocalAccount, ProfileUpdate, Rol
 use ferrodon_domain::ports::{AccountStore, RelatedAccounts};
 use ferrodon_kernel::{Error, Id, PageRequest, Result, time::Millis};
 
-use crate::sql::{SqlTx, args, placeholders};
+use crate::sql::{SqlTx, args};
 
 pub(crate) const ACCOUNT_COLS: &str = "a.id, a.username, a.domain, a.display_name, a.note_source, a.note, a.fields_json, \
     a.locked, a.bot, a.discoverable, a.indexable, a.hide_collections, a.uri, a.url, a.created_at, a.updated_at, \
@@ -73,8 +73,8 @@ impl AccountStore for SqlTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.id IN ({})", placeholders(1, ids.len()));
-        self.all(sql, ids.iter().map(|i| (*i).into()).collect()).await
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE {}", self.in_ids("a.id", 1));
+        self.all(sql, vec![ids.into()]).await
     }
 
     async fn account_by_username(&mut self, username: &str, domain: &str) -> Result<Option<Account>> {

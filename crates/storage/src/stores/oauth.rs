@@ -183,6 +183,11 @@ impl OAuthStore for SqlTx {
         .await
     }
 
+    async fn delete_web_session(&mut self, id: Id) -> Result<()> {
+        self.exec("DELETE FROM web_sessions WHERE id = $1", args![id]).await?;
+        Ok(())
+    }
+
     async fn set_web_session_user(&mut self, id: Id, user_id: Option<Id>) -> Result<()> {
         self.exec("UPDATE web_sessions SET user_id = $2 WHERE id = $1", args![id, user_id]).await?;
         Ok(())

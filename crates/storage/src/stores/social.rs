@@ -26,32 +26,48 @@ struct RelationRow {
 #[async_trait]
 impl RelationshipStore for SqlTx {
     async fn upsert_follow(&mut self, kind: RelationKind, f: &Follow) -> Result<(Follow, bool)> {
-        let k = relation_kind(kind);
-        if let Some(existing) = self.get_follow(kind, f.account_id, f.target_account_id).await? {
-            self.exec(
-                "UPDATE relations SET show_reblogs = $2, notify = $3, languages = $4 WHERE id = $1",
-                args![existing.id, f.show_reblogs, f.notify, &f.languages],
+        // Insert first: two concurrent follows then meet at the unique index instead of both
+        // seeing "no follow yet" and one failing.
+        let inserted = self
+            .exec(
+                "INSERT INTO relations (id, kind, account_id, target_account_id, show_reblogs, notify, languages, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (kind, account_id, target_account_id) DO NOTHING",
+                args![
+                    f.id,
+                    relation_kind(kind),
+                    f.account_id,
+                    f.target_account_id,
+                    f.show_reblogs,
+                    f.notify,
+                    &f.languages,
+                    f.created_at
+                ],
             )
-            .await?;
-            let updated = Follow { id: existing.id, created_at: existing.created_at, ..f.clone() };
-            return Ok((updated, false));
+            .await?
+            == 1;
+        if inserted {
+            if kind == RelationKind::Follow {
+                self.exec(
+                    "UPDATE accounts SET following_count = following_count + 1 WHERE id = $1",
+                    args![f.account_id],
+                )
+                .await?;
+                self.exec(
+                    "UPDATE accounts SET followers_count = followers_count + 1 WHERE id = $1",
+                    args![f.target_account_id],
+                )
+                .await?;
+            }
+            return Ok((f.clone(), true));
         }
         self.exec(
-            "INSERT INTO relations (id, kind, account_id, target_account_id, show_reblogs, notify, languages, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            args![f.id, k, f.account_id, f.target_account_id, f.show_reblogs, f.notify, &f.languages, f.created_at],
+            "UPDATE relations SET show_reblogs = $4, notify = $5, languages = $6 \
+             WHERE kind = $1 AND account_id = $2 AND target_account_id = $3",
+            args![relation_kind(kind), f.account_id, f.target_account_id, f.show_reblogs, f.notify, &f.languages],
         )
         .await?;
-        if kind == RelationKind::Follow {
-            self.exec("UPDATE accounts SET following_count = following_count + 1 WHERE id = $1", args![f.account_id])
-                .await?;
-            self.exec(
-                "UPDATE accounts SET followers_count = followers_count + 1 WHERE id = $1",
-                args![f.target_account_id],
-            )
-            .await?;
-        }
-        Ok((f.clone(), true))
+        let existing = self.get_follow(kind, f.account_id, f.target_account_id).await?;
+        Ok((existing.unwrap_or_else(|| f.clone()), false))
     }
 
     async fn get_follow(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<Option<Follow>> {
@@ -112,16 +128,14 @@ impl RelationshipStore for SqlTx {
             return Ok(Vec::new());
         }
         // Two index searches (kind leads both indexes), not one scan of every relation.
-        let list = placeholders(2, targets.len());
+        let (in_targets, in_accounts) = (self.in_ids("target_account_id", 2), self.in_ids("account_id", 2));
         let cols = "id, kind, account_id, target_account_id, show_reblogs, notify, languages, hide_notifications, expires_at, created_at";
         let kinds = "kind IN ('follow', 'follow_request', 'block', 'mute')";
         let sql = format!(
-            "SELECT {cols} FROM relations WHERE {kinds} AND account_id = $1 AND target_account_id IN ({list}) \
-             UNION ALL SELECT {cols} FROM relations WHERE {kinds} AND target_account_id = $1 AND account_id IN ({list})"
+            "SELECT {cols} FROM relations WHERE {kinds} AND account_id = $1 AND {in_targets} \
+             UNION ALL SELECT {cols} FROM relations WHERE {kinds} AND target_account_id = $1 AND {in_accounts}"
         );
-        let mut a: Vec<Arg> = args![viewer];
-        a.extend(targets.iter().map(|t| Arg::from(*t)));
-        let rows: Vec<RelationRow> = self.all(sql, a).await?;
+        let rows: Vec<RelationRow> = self.all(sql, vec![viewer.into(), targets.into()]).await?;
         Ok(targets
             .iter()
             .map(|t| {
@@ -216,10 +230,13 @@ impl NotificationStore for SqlTx {
         let mut all = args![account_id];
         all.append(&mut a);
         let mut n = all.len() + 1;
-        if !f.types.is_empty() {
-            clause.push_str(&format!(" AND type IN ({})", placeholders(n, f.types.len())));
-            n += f.types.len();
-            all.extend(f.types.iter().map(|t| Arg::from(t.as_str())));
+        if f.types.as_ref().is_some_and(|t| t.is_empty()) {
+            return Ok(Vec::new());
+        }
+        if let Some(types) = f.types.as_ref() {
+            clause.push_str(&format!(" AND type IN ({})", placeholders(n, types.len())));
+            n += types.len();
+            all.extend(types.iter().map(|t| Arg::from(t.as_str())));
         }
         if !f.exclude_types.is_empty() {
             clause.push_str(&format!(" AND type NOT IN ({})", placeholders(n, f.exclude_types.len())));
@@ -248,6 +265,15 @@ impl NotificationStore for SqlTx {
 
     async fn dismiss_notification(&mut self, account_id: Id, id: Id) -> Result<bool> {
         Ok(self.exec("DELETE FROM notifications WHERE account_id = $1 AND id = $2", args![account_id, id]).await? > 0)
+    }
+
+    async fn delete_notifications_from(&mut self, account_id: Id, from_account_id: Id) -> Result<()> {
+        self.exec(
+            "DELETE FROM notifications WHERE account_id = $1 AND from_account_id = $2",
+            args![account_id, from_account_id],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn clear_notifications(&mut self, account_id: Id) -> Result<()> {

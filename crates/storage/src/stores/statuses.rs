@@ -1,13 +1,13 @@
 use async_trait::async_trait;
 use ferrodon_domain::model::{
     AccountStatusFilter, Keyed, Mention, NewPoll, NewStatus, Poll, PublicFilter, Status, StatusEdit,
-    StatusInteractions, StatusRevision, Tag,
+    StatusInteractions, StatusRevision, Tag, Visibility,
 };
 use ferrodon_domain::ports::{StatusMark, StatusStore};
-use ferrodon_kernel::{Error, Id, PageRequest, Result, time::Millis};
+use ferrodon_kernel::{Error, ErrorKind, Id, PageRequest, Result, time::Millis};
 
 use super::accounts::page_clause;
-use crate::sql::{Arg, SqlTx, args, placeholders};
+use crate::sql::{Arg, SqlTx, args};
 
 const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
     s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.conversation_id, s.application_id, s.local, \
@@ -16,6 +16,11 @@ const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, s.content, 
 const POLL_COLS: &str =
     "id, status_id, account_id, options_json, votes_json, expires_at, multiple, hide_totals, votes_count, voters_count";
 
+/// Public and unlisted statuses: the ones that count as replies.
+fn distributable(v: Visibility) -> bool {
+    matches!(v, Visibility::Public | Visibility::Unlisted)
+}
+
 fn mark_kind(mark: StatusMark) -> &'static str {
     match mark {
         StatusMark::Favourite => "favourite",
@@ -23,10 +28,6 @@ fn mark_kind(mark: StatusMark) -> &'static str {
         StatusMark::Pin => "pin",
         StatusMark::Mute => "mute",
     }
-}
-
-fn id_args(ids: &[Id]) -> Vec<Arg> {
-    ids.iter().map(|i| Arg::from(*i)).collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -152,12 +153,16 @@ impl StatusStore for SqlTx {
         if let Some(p) = &n.poll {
             self.insert_poll(n.id, n.account_id, p).await?;
         }
-        self.exec(
-            "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1",
-            args![n.account_id, n.created_at],
-        )
-        .await?;
-        if let Some(parent) = n.in_reply_to_id {
+        // Counters as Mastodon keeps them: direct statuses count nowhere, and only public and
+        // unlisted replies count as replies.
+        if n.visibility != Visibility::Direct {
+            self.exec(
+                "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1",
+                args![n.account_id, n.created_at],
+            )
+            .await?;
+        }
+        if let Some(parent) = n.in_reply_to_id.filter(|_| distributable(n.visibility)) {
             self.exec("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", args![parent]).await?;
         }
         if let Some(original) = n.reblog_of_id {
@@ -174,8 +179,8 @@ impl StatusStore for SqlTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT {STATUS_COLS} FROM statuses s WHERE s.id IN ({})", placeholders(1, ids.len()));
-        self.all(sql, id_args(ids)).await
+        let sql = format!("SELECT {STATUS_COLS} FROM statuses s WHERE {}", self.in_ids("s.id", 1));
+        self.all(sql, vec![ids.into()]).await
     }
 
     async fn reblog_of(&mut self, account_id: Id, status_id: Id) -> Result<Option<Status>> {
@@ -204,12 +209,14 @@ impl StatusStore for SqlTx {
         }
         self.exec("DELETE FROM status_marks WHERE status_id = $1", args![id]).await?;
         self.exec("DELETE FROM statuses WHERE id = $1 OR reblog_of_id = $1", args![id]).await?;
-        self.exec(
-            "UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1 AND statuses_count > 0",
-            args![status.account_id],
-        )
-        .await?;
-        if let Some(parent) = status.in_reply_to_id {
+        if status.visibility != Visibility::Direct {
+            self.exec(
+                "UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1 AND statuses_count > 0",
+                args![status.account_id],
+            )
+            .await?;
+        }
+        if let Some(parent) = status.in_reply_to_id.filter(|_| distributable(status.visibility)) {
             self.exec(
                 "UPDATE statuses SET replies_count = replies_count - 1 WHERE id = $1 AND replies_count > 0",
                 args![parent],
@@ -301,11 +308,8 @@ impl StatusStore for SqlTx {
         if status_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT status_id, account_id FROM mentions WHERE status_id IN ({})",
-            placeholders(1, status_ids.len())
-        );
-        self.all(sql, id_args(status_ids)).await
+        let sql = format!("SELECT status_id, account_id FROM mentions WHERE {}", self.in_ids("status_id", 1));
+        self.all(sql, vec![status_ids.into()]).await
     }
 
     async fn tags_of(&mut self, status_ids: &[Id]) -> Result<Vec<(Id, Tag)>> {
@@ -314,10 +318,10 @@ impl StatusStore for SqlTx {
         }
         let sql = format!(
             "SELECT st.status_id, t.id, t.name FROM statuses_tags st JOIN tags t ON t.id = st.tag_id \
-             WHERE st.status_id IN ({}) ORDER BY t.name_lower",
-            placeholders(1, status_ids.len())
+             WHERE {} ORDER BY t.name_lower",
+            self.in_ids("st.status_id", 1)
         );
-        let rows: Vec<StatusTagRow> = self.all(sql, id_args(status_ids)).await?;
+        let rows: Vec<StatusTagRow> = self.all(sql, vec![status_ids.into()]).await?;
         Ok(rows.into_iter().map(|r| (r.status_id, Tag { id: r.id, name: r.name })).collect())
     }
 
@@ -325,8 +329,8 @@ impl StatusStore for SqlTx {
         if status_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT {POLL_COLS} FROM polls WHERE status_id IN ({})", placeholders(1, status_ids.len()));
-        self.all(sql, id_args(status_ids)).await
+        let sql = format!("SELECT {POLL_COLS} FROM polls WHERE {}", self.in_ids("status_id", 1));
+        self.all(sql, vec![status_ids.into()]).await
     }
 
     async fn poll_by_id(&mut self, id: Id) -> Result<Option<Poll>> {
@@ -338,7 +342,7 @@ impl StatusStore for SqlTx {
             .int("SELECT COUNT(*) FROM poll_votes WHERE poll_id = $1 AND account_id = $2", args![poll_id, account_id])
             .await?;
         if voted > 0 {
-            return Err(Error::validation("Validation failed: You have already voted on this poll"));
+            return Err(Error::new(ErrorKind::Conflict, "Validation failed: You have already voted on this poll"));
         }
         let poll = self.poll_by_id(poll_id).await?.ok_or_else(Error::not_found)?;
         let mut votes = poll.votes();
@@ -367,22 +371,20 @@ impl StatusStore for SqlTx {
         }
         let ids: Vec<Id> = statuses.iter().map(|s| s.id).collect();
         let conversations: Vec<Id> = statuses.iter().map(|s| s.conversation_id).collect();
-        let n = ids.len();
-        let (list, conv_list) = (placeholders(2, n), placeholders(2 + n, n));
+        let (in_marks, in_mutes) = (self.in_ids("status_id", 2), self.in_ids("status_id", 3));
+        let (in_reblogs, in_polls) = (self.in_ids("reblog_of_id", 2), self.in_ids("p.status_id", 2));
         // One round trip: marks on the statuses, mutes of their conversations, the viewer's
         // reblogs of them and votes in their polls, as (kind, status or conversation id, choice).
         let sql = format!(
             "SELECT kind, status_id, 0 AS choice FROM status_marks \
-               WHERE account_id = $1 AND kind IN ('favourite', 'bookmark', 'pin') AND status_id IN ({list}) \
+               WHERE account_id = $1 AND kind IN ('favourite', 'bookmark', 'pin') AND {in_marks} \
              UNION ALL SELECT kind, status_id, 0 FROM status_marks \
-               WHERE account_id = $1 AND kind = 'mute' AND status_id IN ({conv_list}) \
-             UNION ALL SELECT 'reblog', reblog_of_id, 0 FROM statuses WHERE account_id = $1 AND reblog_of_id IN ({list}) \
+               WHERE account_id = $1 AND kind = 'mute' AND {in_mutes} \
+             UNION ALL SELECT 'reblog', reblog_of_id, 0 FROM statuses WHERE account_id = $1 AND {in_reblogs} \
              UNION ALL SELECT 'vote', p.status_id, v.choice FROM poll_votes v JOIN polls p ON p.id = v.poll_id \
-               WHERE v.account_id = $1 AND p.status_id IN ({list})"
+               WHERE v.account_id = $1 AND {in_polls}"
         );
-        let mut a = args![viewer];
-        a.extend(id_args(&ids));
-        a.extend(id_args(&conversations));
+        let a = vec![viewer.into(), ids.as_slice().into(), conversations.as_slice().into()];
         let mut rows: Vec<MarkRow> = self.all(sql, a).await?;
         rows.sort_by_key(|r| r.choice);
         Ok(statuses
@@ -582,23 +584,31 @@ impl StatusStore for SqlTx {
         self.opt("SELECT id, name FROM tags WHERE name_lower = $1", args![name.to_lowercase()]).await
     }
 
-    async fn idempotent_status(&mut self, account_id: Id, key: &str, since: Millis) -> Result<Option<Id>> {
+    async fn claim_idempotency_key(
+        &mut self,
+        account_id: Id,
+        key: &str,
+        status_id: Id,
+        now: Millis,
+        expired_before: Millis,
+    ) -> Result<Option<Id>> {
+        let claimed = self
+            .exec(
+                "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (account_id, key) DO UPDATE SET status_id = excluded.status_id, created_at = excluded.created_at \
+                 WHERE idempotency_keys.created_at <= $5",
+                args![account_id, key, status_id, now, expired_before],
+            )
+            .await?;
+        if claimed == 1 {
+            return Ok(None);
+        }
         let row: Option<IdRow> = self
             .opt(
-                "SELECT status_id AS id FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND created_at > $3",
-                args![account_id, key, since],
+                "SELECT status_id AS id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
+                args![account_id, key],
             )
             .await?;
         Ok(row.map(|r| r.id))
-    }
-
-    async fn remember_idempotency(&mut self, account_id: Id, key: &str, status_id: Id, now: Millis) -> Result<()> {
-        self.exec(
-            "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (account_id, key) DO UPDATE SET status_id = excluded.status_id, created_at = excluded.created_at",
-            args![account_id, key, status_id, now],
-        )
-        .await?;
-        Ok(())
     }
 }

@@ -16,7 +16,7 @@ use crate::params::Params;
 
 pub(crate) fn filter(p: &Params) -> NotificationFilter {
     NotificationFilter {
-        types: notifications::parse_types(&p.list("types")),
+        types: p.get("types").map(|_| notifications::parse_types(&p.list("types"))),
         exclude_types: notifications::parse_types(&p.list("exclude_types")),
         account_id: p.str("account_id").and_then(|a| Id::parse(&a)),
         group_key: None,
