@@ -156,8 +156,6 @@ pub fn poll(p: &Poll, viewer_votes: Option<&[i64]>) -> api::Poll {
 /// Everything needed to render a batch of statuses, loaded in bulk.
 struct Loaded {
     accounts: HashMap<Id, Account>,
-    mentions: HashMap<Id, Vec<Id>>,
-    tags: HashMap<Id, Vec<String>>,
     polls: HashMap<Id, Poll>,
     interactions: HashMap<Id, StatusInteractions>,
     applications: HashMap<Id, (String, Option<String>)>,
@@ -168,36 +166,22 @@ async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> 
     let originals: Vec<Id> = statuses.iter().filter_map(|s| s.reblog_of_id).collect();
     let reblogged: HashMap<Id, Status> = tx.statuses_by_ids(&originals).await?.into_iter().map(|s| (s.id, s)).collect();
     let all: Vec<&Status> = statuses.iter().chain(reblogged.values()).collect();
-    let ids: Vec<Id> = all.iter().map(|s| s.id).collect();
-    let mention_rows = tx.mentions_of(&ids).await?;
     let mut account_ids: Vec<Id> = all.iter().map(|s| s.account_id).collect();
-    account_ids.extend(mention_rows.iter().map(|m| m.account_id));
     account_ids.sort_unstable();
     account_ids.dedup();
     let accounts = tx.accounts_by_ids(&account_ids).await?.into_iter().map(|a| (a.id, a)).collect();
-    let mut mentions: HashMap<Id, Vec<Id>> = HashMap::new();
-    for m in mention_rows {
-        mentions.entry(m.status_id).or_default().push(m.account_id);
-    }
-    let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
-    for (sid, t) in tx.tags_of(&ids).await? {
-        tags.entry(sid).or_default().push(t.name);
-    }
-    let polls = tx.polls_of(&ids).await?.into_iter().map(|p| (p.status_id, p)).collect();
+    let with_polls: Vec<Id> = all.iter().filter(|s| s.has_poll).map(|s| s.id).collect();
+    let polls = tx.polls_of(&with_polls).await?.into_iter().map(|p| (p.status_id, p)).collect();
     let interactions = match viewer {
         Some(v) => tx.interactions(v, &all).await?.into_iter().collect(),
         None => HashMap::new(),
     };
-    let mut applications = HashMap::new();
     let mut app_ids: Vec<Id> = all.iter().filter_map(|s| s.application_id).collect();
     app_ids.sort_unstable();
     app_ids.dedup();
-    for id in app_ids {
-        if let Some(app) = tx.application_by_id(id).await? {
-            applications.insert(id, (app.name, app.website));
-        }
-    }
-    Ok(Loaded { accounts, mentions, tags, polls, interactions, applications, reblogged })
+    let applications =
+        tx.applications_by_ids(&app_ids).await?.into_iter().map(|a| (a.id, (a.name, a.website))).collect();
+    Ok(Loaded { accounts, polls, interactions, applications, reblogged })
 }
 
 fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Option<api::Status> {
@@ -209,30 +193,16 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
     let inter = l.interactions.get(&s.id);
     let flag = |f: fn(&StatusInteractions) -> bool| viewer.map(|_| inter.is_some_and(f));
     let base = svc.base_url();
-    let mentions = l
-        .mentions
-        .get(&s.id)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|id| l.accounts.get(id))
-                .map(|a| api::StatusMention {
-                    id: a.id.to_string(),
-                    username: a.username.clone(),
-                    url: a.url.clone(),
-                    acct: a.acct(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let tags = l
-        .tags
-        .get(&s.id)
-        .map(|t| {
-            t.iter()
-                .map(|n| api::StatusTag { url: format!("{base}/tags/{}", n.to_lowercase()), name: n.to_lowercase() })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mentions = s
+        .mentions()
+        .into_iter()
+        .map(|m| api::StatusMention { id: m.id.to_string(), username: m.username, url: m.url, acct: m.acct })
+        .collect();
+    let tags = s
+        .tags()
+        .into_iter()
+        .map(|n| api::StatusTag { url: format!("{base}/tags/{}", n.to_lowercase()), name: n.to_lowercase() })
+        .collect();
     let is_owner = viewer == Some(s.account_id);
     Some(api::Status {
         id: s.id.to_string(),

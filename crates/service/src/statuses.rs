@@ -2,7 +2,8 @@
 //! bookmark, pin, mute, polls), with the notifications these cause.
 
 use ferrodon_domain::model::{
-    Account, Keyed, NewPoll, NewStatus, NotificationType, Status, StatusEdit as EditRecord, Visibility,
+    Account, Keyed, MentionedAccount, NewPoll, NewStatus, NotificationType, Status, StatusEdit as EditRecord,
+    Visibility,
 };
 use ferrodon_domain::ports::{RelatedAccounts, StatusMark, Tx};
 use ferrodon_domain::rules::text;
@@ -176,6 +177,10 @@ async fn render(
     })
 }
 
+fn mentioned(a: &Account) -> MentionedAccount {
+    MentionedAccount { id: a.id, username: a.username.clone(), acct: a.acct(), url: a.url.clone() }
+}
+
 fn status_id(raw: &str) -> Result<Id> {
     Id::parse(raw).ok_or_else(Error::not_found)
 }
@@ -239,7 +244,7 @@ pub async fn create(
         conversation_id: parent.as_ref().map(|s| s.conversation_id).unwrap_or(id),
         application_id: Some(me.token.application_id),
         created_at: now(),
-        mentions: r.mentions.iter().map(|a| a.id).collect(),
+        mentions: r.mentions.iter().map(mentioned).collect(),
         tags: r.tags,
         poll: r.poll,
     };
@@ -320,7 +325,7 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
         sensitive: p.sensitive.unwrap_or(s.sensitive) || !r.spoiler_text.is_empty(),
         spoiler_text: r.spoiler_text,
         language: r.language,
-        mentions: r.mentions.iter().map(|a| a.id).collect(),
+        mentions: r.mentions.iter().map(mentioned).collect(),
         tags: r.tags,
         poll,
         edited_at: now(),

@@ -1,7 +1,7 @@
 //! Who may see which status: Mastodon's `StatusPolicy#show?` for single statuses and the
 //! timeline filters (blocks either way, mutes) for lists.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use ferrodon_domain::model::{Relationship, Status, Visibility};
 use ferrodon_domain::ports::Tx;
@@ -34,19 +34,6 @@ pub(crate) async fn visible(
         Some(v) => tx.relationships(v, &authors).await?.into_iter().map(|r| (r.target_id, r)).collect(),
         None => HashMap::new(),
     };
-    // Mentions decide access to private and direct statuses.
-    let restricted: Vec<Id> = statuses
-        .iter()
-        .chain(originals.values())
-        .filter(|s| matches!(s.visibility, Visibility::Private | Visibility::Direct))
-        .map(|s| s.id)
-        .collect();
-    let mentioned: HashSet<Id> = match viewer {
-        Some(v) if !restricted.is_empty() => {
-            tx.mentions_of(&restricted).await?.into_iter().filter(|m| m.account_id == v).map(|m| m.status_id).collect()
-        }
-        _ => HashSet::new(),
-    };
     let allowed = |s: &Status| -> bool {
         let owned = viewer == Some(s.account_id);
         if owned {
@@ -60,8 +47,10 @@ pub(crate) async fn visible(
             return false;
         }
         match s.visibility {
-            Visibility::Direct => mentioned.contains(&s.id),
-            Visibility::Private => mentioned.contains(&s.id) || rel.is_some_and(|r| r.following.is_some()),
+            Visibility::Direct => viewer.is_some_and(|v| s.mentions_account(v)),
+            Visibility::Private => {
+                viewer.is_some_and(|v| s.mentions_account(v)) || rel.is_some_and(|r| r.following.is_some())
+            }
             Visibility::Public | Visibility::Unlisted => true,
         }
     };

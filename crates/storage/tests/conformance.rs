@@ -8,9 +8,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use ferrodon_domain::model::{
-    AccessGrant, AccessToken, AccountStatusFilter, Application, Follow, Mute, NewLocalAccount, NewPoll, NewStatus,
-    Notification, NotificationFilter, NotificationType, ProfileUpdate, PublicFilter, RelationKind, Role, Status,
-    StatusEdit, UserPreferences, Visibility, WebSession,
+    AccessGrant, AccessToken, AccountStatusFilter, Application, Follow, MentionedAccount, Mute, NewLocalAccount,
+    NewPoll, NewStatus, Notification, NotificationFilter, NotificationType, ProfileUpdate, PublicFilter, RelationKind,
+    Role, Status, StatusEdit, UserPreferences, Visibility, WebSession,
 };
 use ferrodon_domain::ports::{Database, RelatedAccounts, StatusMark, Tx};
 use ferrodon_kernel::time::now_ms;
@@ -36,6 +36,16 @@ fn new_account(username: &str) -> NewLocalAccount {
 }
 
 /// Creates a committed local account; returns its id.
+/// A mention of a local account as the service records it.
+fn mentioned(id: Id, username: &str) -> MentionedAccount {
+    MentionedAccount {
+        id,
+        username: username.into(),
+        acct: username.into(),
+        url: format!("https://example.test/@{username}"),
+    }
+}
+
 async fn account(db: &Db, username: &str) -> Id {
     let mut tx = db.write().await.unwrap();
     let (a, _) = tx.create_local_account(&new_account(username), now_ms()).await.unwrap();
@@ -221,7 +231,7 @@ both_databases!(statuses_round_trip_every_field, |db: Db| async move {
         conversation_id: parent.conversation_id,
         application_id: Some(Id(123_456_789)),
         created_at,
-        mentions: vec![bob],
+        mentions: vec![mentioned(bob, "bob")],
         tags: vec!["Tag".into(), "other".into()],
         poll: Some(NewPoll {
             id: Id::generate(),
@@ -251,6 +261,10 @@ both_databases!(statuses_round_trip_every_field, |db: Db| async move {
         assert_eq!(s.created_at, new.created_at);
         assert_eq!(s.edited_at, None);
         assert_eq!((s.replies_count, s.reblogs_count, s.favourites_count), (0, 0, 0));
+        assert!(s.has_poll);
+        assert_eq!(s.mentions(), new.mentions);
+        assert!(s.mentions_account(bob) && !s.mentions_account(alice));
+        assert_eq!(s.tags(), new.tags);
     };
     let mut tx = db.write().await.unwrap();
     let inserted = tx.insert_status(&new).await.unwrap();
@@ -317,7 +331,7 @@ both_databases!(statuses_round_trip_every_field, |db: Db| async move {
         spoiler_text: String::new(),
         sensitive: false,
         language: Some("de".into()),
-        mentions: vec![carol],
+        mentions: vec![mentioned(carol, "carol")],
         tags: vec!["fresh".into()],
         poll: None,
         edited_at: now_ms(),
@@ -720,7 +734,7 @@ both_databases!(timelines_select_and_page, |db: Db| async move {
     let b2 = insert(&db, simple_status(bob, "unlisted", Visibility::Unlisted)).await.id;
     let c1 = insert(&db, simple_status(carol, "stranger", Visibility::Public)).await.id;
     let mut dm = simple_status(carol, "@alice dm", Visibility::Direct);
-    dm.mentions = vec![alice];
+    dm.mentions = vec![mentioned(alice, "alice")];
     let c2 = insert(&db, dm).await.id;
     let mut reply = simple_status(bob, "@carol reply", Visibility::Public);
     reply.in_reply_to_id = Some(c1);

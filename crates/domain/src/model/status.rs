@@ -31,6 +31,33 @@ pub struct Status {
     pub replies_count: i64,
     pub reblogs_count: i64,
     pub favourites_count: i64,
+    pub has_poll: bool,
+    /// The mentioned accounts as JSON ([`MentionedAccount`]s), kept with the row for rendering.
+    pub mentions_json: String,
+    /// The hashtag names as a JSON array.
+    pub tags_json: String,
+}
+
+impl Status {
+    pub fn mentions(&self) -> Vec<MentionedAccount> {
+        serde_json::from_str(&self.mentions_json).unwrap_or_default()
+    }
+    pub fn tags(&self) -> Vec<String> {
+        serde_json::from_str(&self.tags_json).unwrap_or_default()
+    }
+    /// True when `account` is mentioned (addressed) by this status.
+    pub fn mentions_account(&self, account: Id) -> bool {
+        self.mentions().iter().any(|m| m.id == account)
+    }
+}
+
+/// A mentioned account as a status shows it. Handles never change, so it is kept with the status.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MentionedAccount {
+    pub id: Id,
+    pub username: String,
+    pub acct: String,
+    pub url: String,
 }
 
 /// What a new status is made of, after the service applied every rule.
@@ -52,7 +79,7 @@ pub struct NewStatus {
     pub conversation_id: Id,
     pub application_id: Option<Id>,
     pub created_at: Millis,
-    pub mentions: Vec<Id>,
+    pub mentions: Vec<MentionedAccount>,
     pub tags: Vec<String>,
     pub poll: Option<NewPoll>,
 }
@@ -65,7 +92,7 @@ pub struct StatusEdit {
     pub spoiler_text: String,
     pub sensitive: bool,
     pub language: Option<String>,
-    pub mentions: Vec<Id>,
+    pub mentions: Vec<MentionedAccount>,
     pub tags: Vec<String>,
     pub poll: Option<NewPoll>,
     pub edited_at: Millis,

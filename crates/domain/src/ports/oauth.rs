@@ -8,6 +8,7 @@ pub trait OAuthStore {
     async fn create_application(&mut self, app: &Application) -> Result<()>;
     async fn application_by_client_id(&mut self, client_id: &str) -> Result<Option<Application>>;
     async fn application_by_id(&mut self, id: Id) -> Result<Option<Application>>;
+    async fn applications_by_ids(&mut self, ids: &[Id]) -> Result<Vec<Application>>;
 
     async fn create_grant(&mut self, grant: &AccessGrant) -> Result<()>;
     async fn grant_by_code_hash(&mut self, code_hash: &str) -> Result<Option<AccessGrant>>;

@@ -105,6 +105,10 @@ CREATE TABLE statuses (
     application_id BIGINT,
     local BOOLEAN NOT NULL,
     has_media BOOLEAN NOT NULL DEFAULT FALSE,
+    has_poll BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Rendering data kept with the row (handles never change): [{id, username, acct, url}], [tag names].
+    mentions_json TEXT NOT NULL DEFAULT '[]',
+    tags_json TEXT NOT NULL DEFAULT '[]',
     created_at BIGINT NOT NULL,
     edited_at BIGINT,
     replies_count BIGINT NOT NULL DEFAULT 0,

@@ -105,6 +105,10 @@ CREATE TABLE statuses (
     application_id INTEGER,
     local INTEGER NOT NULL,
     has_media INTEGER NOT NULL DEFAULT 0,
+    has_poll INTEGER NOT NULL DEFAULT 0,
+    -- Rendering data kept with the row (handles never change): [{id, username, acct, url}], [tag names].
+    mentions_json TEXT NOT NULL DEFAULT '[]',
+    tags_json TEXT NOT NULL DEFAULT '[]',
     created_at INTEGER NOT NULL,
     edited_at INTEGER,
     replies_count INTEGER NOT NULL DEFAULT 0,

@@ -59,6 +59,14 @@ impl OAuthStore for SqlTx {
         self.opt(format!("SELECT {APP_COLS} FROM oauth_applications WHERE id = $1"), args![id]).await
     }
 
+    async fn applications_by_ids(&mut self, ids: &[Id]) -> Result<Vec<Application>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {APP_COLS} FROM oauth_applications WHERE {}", self.in_ids("id", 1));
+        self.all(sql, vec![ids.into()]).await
+    }
+
     async fn create_grant(&mut self, g: &AccessGrant) -> Result<()> {
         self.exec(
             "INSERT INTO oauth_access_grants (id, application_id, user_id, code_hash, redirect_uri, scopes, code_challenge, expires_at) \

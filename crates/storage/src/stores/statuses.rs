@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use ferrodon_domain::model::{
-    AccountStatusFilter, Keyed, Mention, NewPoll, NewStatus, Poll, PublicFilter, Status, StatusEdit,
+    AccountStatusFilter, Keyed, Mention, MentionedAccount, NewPoll, NewStatus, Poll, PublicFilter, Status, StatusEdit,
     StatusInteractions, StatusRevision, Tag, Visibility,
 };
 use ferrodon_domain::ports::{StatusMark, StatusStore};
@@ -11,7 +11,8 @@ use crate::sql::{Arg, SqlTx, args};
 
 const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
     s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.conversation_id, s.application_id, s.local, \
-    s.created_at, s.edited_at, s.replies_count, s.reblogs_count, s.favourites_count";
+    s.created_at, s.edited_at, s.replies_count, s.reblogs_count, s.favourites_count, s.has_poll, s.mentions_json, \
+    s.tags_json";
 
 const POLL_COLS: &str =
     "id, status_id, account_id, options_json, votes_json, expires_at, multiple, hide_totals, votes_count, voters_count";
@@ -56,14 +57,26 @@ struct KeyedId {
 }
 
 impl SqlTx {
-    async fn attach_mentions_and_tags(&mut self, status_id: Id, mentions: &[Id], tags: &[String]) -> Result<()> {
-        for account_id in mentions {
+    async fn attach_mentions_and_tags(
+        &mut self,
+        status_id: Id,
+        mentions: &[MentionedAccount],
+        tags: &[String],
+    ) -> Result<()> {
+        for m in mentions {
             self.exec(
                 "INSERT INTO mentions (status_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                args![status_id, *account_id],
+                args![status_id, m.id],
             )
             .await?;
         }
+        let mentions_json = serde_json::to_string(mentions).map_err(Error::internal)?;
+        let tags_json = serde_json::to_string(tags).map_err(Error::internal)?;
+        self.exec(
+            "UPDATE statuses SET mentions_json = $2, tags_json = $3 WHERE id = $1",
+            args![status_id, mentions_json, tags_json],
+        )
+        .await?;
         for name in tags {
             let lower = name.to_lowercase();
             self.exec(
@@ -82,6 +95,7 @@ impl SqlTx {
     }
 
     async fn insert_poll(&mut self, status_id: Id, account_id: Id, p: &NewPoll) -> Result<()> {
+        self.exec("UPDATE statuses SET has_poll = TRUE WHERE id = $1", args![status_id]).await?;
         let options = serde_json::to_string(&p.options).map_err(Error::internal)?;
         let votes = serde_json::to_string(&vec![0; p.options.len()]).map_err(Error::internal)?;
         self.exec(
@@ -272,6 +286,7 @@ impl StatusStore for SqlTx {
         };
         if !same_poll {
             self.exec("DELETE FROM polls WHERE status_id = $1", args![id]).await?;
+            self.exec("UPDATE statuses SET has_poll = FALSE WHERE id = $1", args![id]).await?;
             if let Some(p) = &e.poll {
                 self.insert_poll(id, current.account_id, p).await?;
             }
