@@ -18,8 +18,32 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole server in one process (on SQLite it migrates the database itself).
-    Serve,
+    /// Run the whole server in one process: web API, a worker on every queue, the scheduler
+    /// (on SQLite it migrates the database itself).
+    Serve {
+        /// Jobs in flight at once.
+        #[arg(long, env = "FERRODON_WORKER_CONCURRENCY", default_value_t = 20)]
+        concurrency: usize,
+    },
+    /// Work background jobs of the given queues (Sidekiq's `-q`).
+    Worker {
+        /// Queues in priority order (`push,pull`), or with weights (`default:8,push:6`).
+        #[arg(long, value_delimiter = ' ', num_args = 1..)]
+        queues: Vec<String>,
+        /// A queue with an optional weight, as Sidekiq's `-q default,8`; may be repeated.
+        #[arg(short = 'q')]
+        queue: Vec<String>,
+        /// Jobs in flight at once.
+        #[arg(long, short = 'c', env = "FERRODON_WORKER_CONCURRENCY", default_value_t = 20)]
+        concurrency: usize,
+    },
+    /// Enqueue recurring jobs on time (several schedulers may run; each slot fires once).
+    Scheduler,
+    /// Inspect and manage background jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Apply pending database migrations.
     Migrate,
     /// Manage local accounts (like `tootctl accounts`).
@@ -85,6 +109,50 @@ enum AccountsCommand {
 }
 
 #[derive(Subcommand)]
+enum JobsCommand {
+    /// Per queue: pending, running, scheduled, retrying, dead, and the age of the oldest pending job.
+    Stats {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The dead set.
+    Dead {
+        #[command(subcommand)]
+        command: DeadCommand,
+    },
+    /// Enqueue a diagnostic job and wait until a worker completes it.
+    Ping {
+        #[arg(long, default_value = "default")]
+        queue: String,
+        /// How long the job itself takes.
+        #[arg(long, default_value_t = 0)]
+        sleep_ms: u64,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// Only enqueue, print the token, and do not wait.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Print the completions recorded for a ping token (one line per completing attempt).
+    Pings { token: String },
+}
+
+#[derive(Subcommand)]
+enum DeadCommand {
+    /// List dead jobs, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Put dead jobs (the given ids, or all) back on their queues.
+    Retry { ids: Vec<String> },
+    /// Delete dead jobs (the given ids, or all).
+    Discard { ids: Vec<String> },
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration (secrets masked) and check it.
     Check,
@@ -132,7 +200,19 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
-        Command::Serve => wiring::serve(config).await,
+        Command::Serve { concurrency } => wiring::serve(config, concurrency).await,
+        Command::Worker { queues, queue, concurrency } => {
+            let mut specs = queues;
+            specs.extend(queue);
+            let queues = if specs.is_empty() {
+                ferrodon_queue::WeightedQueues::all()
+            } else {
+                ferrodon_queue::WeightedQueues::parse(&specs).map_err(|e| e.message)?
+            };
+            wiring::worker(config, queues, concurrency).await
+        }
+        Command::Scheduler => wiring::scheduler(config).await,
+        Command::Jobs { command } => jobs(&config, command).await,
         Command::Migrate => {
             let db = wiring::connect(&config).await?;
             let ran = db.migrate().await.map_err(|e| e.message)?;
@@ -187,6 +267,104 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Accounts { command } => {
             let svc = wiring::services(&config, false).await?;
             accounts(&svc, command).await
+        }
+    }
+}
+
+fn parse_ids(raw: &[String]) -> Result<Option<Vec<ferrodon_kernel::Id>>, String> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.iter()
+        .map(|r| ferrodon_kernel::Id::parse(r).ok_or_else(|| format!("not a job id: {r:?}")))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+async fn jobs(config: &Config, command: JobsCommand) -> Result<(), String> {
+    use ferrodon_kernel::time::now_ms;
+    let b = wiring::open(config, false).await?;
+    match command {
+        JobsCommand::Stats { json } => {
+            let stats = b.queue.stats(now_ms()).await.map_err(|e| e.message)?;
+            if json {
+                let rows: Vec<serde_json::Value> = stats
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "queue": s.queue, "pending": s.pending, "running": s.running, "scheduled": s.scheduled,
+                            "retrying": s.retrying, "dead": s.dead, "oldest_pending_age_ms": s.oldest_pending_age_ms,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!(
+                    "{:<10} {:>8} {:>8} {:>10} {:>9} {:>6} {:>12}",
+                    "queue", "pending", "running", "scheduled", "retrying", "dead", "oldest age"
+                );
+                for s in stats {
+                    let age = s
+                        .oldest_pending_age_ms
+                        .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+                        .unwrap_or_else(|| "-".into());
+                    println!(
+                        "{:<10} {:>8} {:>8} {:>10} {:>9} {:>6} {:>12}",
+                        s.queue, s.pending, s.running, s.scheduled, s.retrying, s.dead, age
+                    );
+                }
+            }
+            Ok(())
+        }
+        JobsCommand::Dead { command: DeadCommand::List { limit } } => {
+            for j in b.queue.dead(limit).await.map_err(|e| e.message)? {
+                println!(
+                    "{} {} {} attempts={} error={}",
+                    j.id,
+                    j.queue.as_str(),
+                    j.kind,
+                    j.attempts,
+                    j.last_error.unwrap_or_default().replace('\n', " ")
+                );
+            }
+            Ok(())
+        }
+        JobsCommand::Dead { command: DeadCommand::Retry { ids } } => {
+            let ids = parse_ids(&ids)?;
+            let n = b.queue.retry_dead(ids.as_deref(), now_ms()).await.map_err(|e| e.message)?;
+            println!("Retrying {n} job(s)");
+            Ok(())
+        }
+        JobsCommand::Dead { command: DeadCommand::Discard { ids } } => {
+            let ids = parse_ids(&ids)?;
+            let n = b.queue.discard_dead(ids.as_deref()).await.map_err(|e| e.message)?;
+            println!("Discarded {n} job(s)");
+            Ok(())
+        }
+        JobsCommand::Ping { queue, sleep_ms, timeout, no_wait } => {
+            use ferrodon_service::jobs::Ping;
+            let queue =
+                ferrodon_domain::model::Queue::parse(&queue).ok_or_else(|| format!("unknown queue {queue:?}"))?;
+            let started = std::time::Instant::now();
+            let token = Ping::enqueue(&b.svc, sleep_ms, queue).await.map_err(|e| e.message)?;
+            if no_wait {
+                println!("{token}");
+                return Ok(());
+            }
+            while started.elapsed() < std::time::Duration::from_secs(timeout) {
+                if !Ping::completions(&b.svc, &token).await.map_err(|e| e.message)?.is_empty() {
+                    println!("pong in {} ms", started.elapsed().as_millis());
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(format!("no worker completed the ping on the {} queue within {timeout} s", queue.as_str()))
+        }
+        JobsCommand::Pings { token } => {
+            for attempt in ferrodon_service::jobs::Ping::completions(&b.svc, &token).await.map_err(|e| e.message)? {
+                println!("{attempt}");
+            }
+            Ok(())
         }
     }
 }

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrodon_config::{Config, DatabaseConfig};
+use ferrodon_domain::ports::JobQueue;
+use ferrodon_queue::{Registry, Runner, RunnerConfig, Scheduler, WeightedQueues};
 use ferrodon_service::Services;
 use ferrodon_storage::SqlDatabase;
+use tokio::sync::watch;
 
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
@@ -20,9 +23,15 @@ pub async fn connect(config: &Config) -> Result<SqlDatabase, String> {
     SqlDatabase::connect(&config.database).await.map_err(|e| e.message)
 }
 
+/// The service layer and the job queue over one database.
+pub struct Backends {
+    pub svc: Services,
+    pub queue: Arc<dyn JobQueue>,
+}
+
 /// Connects and checks the schema. The embedded SQLite database migrates itself; PostgreSQL
 /// refuses to run with pending migrations (run `ferrodon migrate`), as Mastodon does.
-pub async fn services(config: &Config, serving: bool) -> Result<Services, String> {
+pub async fn open(config: &Config, serving: bool) -> Result<Backends, String> {
     let db = connect(config).await?;
     match config.database {
         DatabaseConfig::Sqlite { .. } => {
@@ -40,20 +49,99 @@ pub async fn services(config: &Config, serving: bool) -> Result<Services, String
             }
         }
     }
-    Ok(Services::new(Arc::new(db), Arc::new(config.clone())))
+    let db = Arc::new(db);
+    Ok(Backends { svc: Services::new(db.clone(), Arc::new(config.clone())), queue: db })
 }
 
-/// `ferrodon serve`: every role in one process, until SIGINT or SIGTERM.
-pub async fn serve(config: Config) -> Result<(), String> {
-    let svc = services(&config, true).await?;
-    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(ferrodon_api::app(svc.clone()));
+pub async fn services(config: &Config, serving: bool) -> Result<Services, String> {
+    Ok(open(config, serving).await?.svc)
+}
+
+/// The job types of this binary.
+fn registry(svc: &Services) -> Registry {
+    let mut registry = Registry::default();
+    for (kind, policy, handler) in ferrodon_service::jobs::handlers(svc) {
+        registry.register(kind, policy, handler);
+    }
+    registry
+}
+
+fn env_number(key: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(key) {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| format!("{key} must be a number, got {v:?}")),
+        _ => Ok(default),
+    }
+}
+
+/// The runner's settings: queues and concurrency from the command line, the rest from
+/// `FERRODON_JOB_LEASE_SECS` (60), `FERRODON_JOB_POLL_MS` (200), `FERRODON_JOB_SHUTDOWN_SECS` (25).
+pub fn runner_config(queues: WeightedQueues, concurrency: usize) -> Result<RunnerConfig, String> {
+    let mut cfg = RunnerConfig::new(queues, concurrency);
+    cfg.lease = Duration::from_secs(env_number("FERRODON_JOB_LEASE_SECS", 60)?.max(1));
+    cfg.poll_interval = Duration::from_millis(env_number("FERRODON_JOB_POLL_MS", 200)?.max(1));
+    cfg.shutdown_timeout = Duration::from_secs(env_number("FERRODON_JOB_SHUTDOWN_SECS", 25)?);
+    Ok(cfg)
+}
+
+/// A watch channel that turns true on SIGINT or SIGTERM.
+fn shutdown_channel() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// `ferrodon serve`: the web API, a worker on every queue and the scheduler in one process,
+/// until SIGINT or SIGTERM.
+pub async fn serve(config: Config, concurrency: usize) -> Result<(), String> {
+    let b = open(&config, true).await?;
+    let shutdown = shutdown_channel();
+    let runner = Runner::new(b.queue.clone(), registry(&b.svc), runner_config(WeightedQueues::all(), concurrency)?);
+    let worker = tokio::spawn(runner.run(shutdown.clone()));
+    let scheduler = Scheduler::new(b.svc.db.clone(), b.queue.clone(), ferrodon_service::jobs::recurring());
+    let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
+
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(ferrodon_api::app(b.svc.clone()));
     let address = format!("{}:{}", config.bind, config.port);
     let listener =
         tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    tracing::info!(%address, url = %config.base_url(), database = svc.db.engine(), "ferrodon is listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())?;
+    tracing::info!(%address, url = %config.base_url(), database = b.svc.db.engine(), "ferrodon is listening");
+    let mut http_shutdown = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = http_shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = scheduler.await;
+    match worker.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "worker stopped with an error"),
+        Err(e) => tracing::warn!(error = %e, "worker task failed"),
+        Ok(Ok(())) => {}
+    }
     tracing::info!("shutting down");
-    tokio::time::timeout(Duration::from_secs(10), svc.db.close()).await.ok();
+    tokio::time::timeout(Duration::from_secs(10), b.svc.db.close()).await.ok();
+    Ok(())
+}
+
+/// `ferrodon worker`: works the given queues until SIGINT or SIGTERM.
+pub async fn worker(config: Config, queues: WeightedQueues, concurrency: usize) -> Result<(), String> {
+    let b = open(&config, true).await?;
+    let runner = Runner::new(b.queue.clone(), registry(&b.svc), runner_config(queues, concurrency)?);
+    runner.run(shutdown_channel()).await.map_err(|e| e.message)?;
+    b.svc.db.close().await;
+    Ok(())
+}
+
+/// `ferrodon scheduler`: enqueues recurring jobs (any number may run).
+pub async fn scheduler(config: Config) -> Result<(), String> {
+    let b = open(&config, true).await?;
+    let scheduler = Scheduler::new(b.svc.db.clone(), b.queue.clone(), ferrodon_service::jobs::recurring());
+    scheduler.run(shutdown_channel()).await.map_err(|e| e.message)?;
+    b.svc.db.close().await;
     Ok(())
 }
 

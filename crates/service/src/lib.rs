@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod instance;
+pub mod jobs;
 pub mod notifications;
 pub mod oauth;
 pub mod present;

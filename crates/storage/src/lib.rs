@@ -18,6 +18,7 @@ mod stores;
 pub use migrate::MIGRATIONS;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,6 +28,7 @@ use ferrodon_kernel::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
+use tokio::sync::Notify;
 
 use crate::sql::{Conn, SqlTx};
 
@@ -34,6 +36,8 @@ use crate::sql::{Conn, SqlTx};
 #[derive(Clone)]
 pub struct SqlDatabase {
     engine: Engine,
+    /// Signalled when a transaction that enqueued jobs commits (see `jobs`).
+    jobs_signal: Arc<Notify>,
 }
 
 #[derive(Clone)]
@@ -80,7 +84,7 @@ impl SqlDatabase {
                     .connect_with(options.read_only(true))
                     .await
                     .map_err(|e| Error::unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
-                Ok(SqlDatabase { engine: Engine::Sqlite { writer, readers } })
+                Ok(SqlDatabase { engine: Engine::Sqlite { writer, readers }, jobs_signal: Arc::default() })
             }
             DatabaseConfig::Postgres { url, pool, prepared_statements } => {
                 let options = PgConnectOptions::from_str(url)
@@ -97,7 +101,10 @@ impl SqlDatabase {
                     .connect_with(options)
                     .await
                     .map_err(|e| Error::unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
-                Ok(SqlDatabase { engine: Engine::Postgres { pool, persistent: *prepared_statements } })
+                Ok(SqlDatabase {
+                    engine: Engine::Postgres { pool, persistent: *prepared_statements },
+                    jobs_signal: Arc::default(),
+                })
             }
         }
     }
@@ -112,7 +119,7 @@ impl SqlDatabase {
         migrate::pending(self).await
     }
 
-    async fn begin(&self, write: bool) -> Result<SqlTx> {
+    pub(crate) async fn begin(&self, write: bool) -> Result<SqlTx> {
         let conn = match &self.engine {
             Engine::Sqlite { writer, readers } => {
                 let tx = if write { writer.begin_with("BEGIN IMMEDIATE").await } else { readers.begin().await };
@@ -124,7 +131,7 @@ impl SqlDatabase {
             Engine::Sqlite { .. } => true,
             Engine::Postgres { persistent, .. } => *persistent,
         };
-        Ok(SqlTx::new(conn, persistent))
+        Ok(SqlTx::new(conn, persistent, self.jobs_signal.clone()))
     }
 }
 

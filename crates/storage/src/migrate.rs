@@ -7,11 +7,18 @@ use crate::sql::{Conn, db_error};
 use crate::{Engine, SqlDatabase};
 
 /// `(version, sqlite, postgres)`.
-pub const MIGRATIONS: &[(&str, &str, &str)] = &[(
-    "0001_core",
-    include_str!("../migrations/sqlite/0001_core.sql"),
-    include_str!("../migrations/postgres/0001_core.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str, &str)] = &[
+    (
+        "0001_core",
+        include_str!("../migrations/sqlite/0001_core.sql"),
+        include_str!("../migrations/postgres/0001_core.sql"),
+    ),
+    (
+        "0002_jobs",
+        include_str!("../migrations/sqlite/0002_jobs.sql"),
+        include_str!("../migrations/postgres/0002_jobs.sql"),
+    ),
+];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";
 

@@ -1,10 +1,13 @@
 //! The one place that talks to sqlx: a transaction of either engine, and helpers that run one
 //! SQL text with bound arguments on whichever engine it is.
 
+use std::sync::Arc;
+
 use ferrodon_kernel::{Error, Id, Result};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, FromRow, Postgres, Sqlite, Transaction};
+use tokio::sync::Notify;
 
 pub(crate) enum Conn {
     Sqlite(Transaction<'static, Sqlite>),
@@ -16,6 +19,9 @@ pub struct SqlTx {
     pub(crate) conn: Conn,
     /// False behind pgBouncer in transaction mode: statements are sent unnamed.
     persistent: bool,
+    /// Woken after a commit that enqueued jobs, so this process's workers start at once.
+    jobs_signal: Arc<Notify>,
+    pub(crate) enqueued: bool,
 }
 
 /// A bound argument.
@@ -177,8 +183,8 @@ macro_rules! run {
 }
 
 impl SqlTx {
-    pub(crate) fn new(conn: Conn, persistent: bool) -> Self {
-        SqlTx { conn, persistent }
+    pub(crate) fn new(conn: Conn, persistent: bool, jobs_signal: Arc<Notify>) -> Self {
+        SqlTx { conn, persistent, jobs_signal, enqueued: false }
     }
 
     /// `column` is one of the ids bound as `$n` ([`Arg::Ids`]). One SQL text whatever the
@@ -241,7 +247,11 @@ impl SqlTx {
             Conn::Sqlite(c) => c.commit().await,
             Conn::Postgres(c) => c.commit().await,
         }
-        .map_err(db_error)
+        .map_err(db_error)?;
+        if self.enqueued {
+            self.jobs_signal.notify_one();
+        }
+        Ok(())
     }
 }
 

@@ -2,12 +2,14 @@
 
 mod account;
 mod app;
+mod job;
 mod notification;
 mod relationship;
 mod status;
 
 pub use account::*;
 pub use app::*;
+pub use job::*;
 pub use notification::*;
 pub use relationship::*;
 pub use status::*;

@@ -5,11 +5,13 @@
 //! atomic, and with a database-backed job queue the jobs a change causes are enqueued in it too.
 
 mod accounts;
+mod jobs;
 mod oauth;
 mod social;
 mod statuses;
 
 pub use accounts::*;
+pub use jobs::*;
 pub use oauth::*;
 pub use social::*;
 pub use statuses::*;
@@ -32,6 +34,8 @@ pub trait Database: Send + Sync + 'static {
 
 /// One transaction with every store. Dropped without `commit` it rolls back.
 #[async_trait]
-pub trait Tx: AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + Send {
+pub trait Tx:
+    AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + JobStore + Send
+{
     async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -1,0 +1,123 @@
+//! Job types: what runs on Mastodon's queues, with each type's queue and retry policy, and the
+//! recurring jobs. Adding a recurring job is one line in [`recurring`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferrodon_domain::model::{Job, NewJob, Queue, RecurringJob};
+use ferrodon_domain::ports::{JobContext, JobHandler, RetryPolicy, Tx};
+use ferrodon_kernel::{Error, Id, Result};
+
+use crate::Services;
+use crate::auth::now;
+
+/// Every job type this server runs: (name, retry policy, handler).
+pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
+    vec![
+        (Ping::KIND, RetryPolicy { max_attempts: 3, keep_dead: true }, Arc::new(Ping { svc: svc.clone() })),
+        (
+            PruneExpiredData::KIND,
+            RetryPolicy { max_attempts: 1, keep_dead: false },
+            Arc::new(PruneExpiredData { svc: svc.clone() }),
+        ),
+    ]
+}
+
+/// The recurring jobs (Mastodon's `Scheduler::*`), one line each.
+pub fn recurring() -> Vec<RecurringJob> {
+    vec![RecurringJob {
+        name: "prune_expired_data",
+        every: Duration::from_secs(3600),
+        queue: Queue::Scheduler,
+        kind: PruneExpiredData::KIND,
+        max_attempts: 1,
+    }]
+}
+
+/// Enqueues a job in the caller's transaction.
+pub async fn enqueue(
+    tx: &mut Box<dyn Tx>,
+    queue: Queue,
+    kind: &str,
+    payload: &serde_json::Value,
+    policy: RetryPolicy,
+) -> Result<bool> {
+    let now = now();
+    tx.enqueue(&NewJob {
+        id: Id::generate(),
+        queue,
+        kind: kind.to_string(),
+        payload: payload.to_string(),
+        priority: 0,
+        run_at: now,
+        max_attempts: policy.max_attempts,
+        unique_key: None,
+        created_at: now,
+    })
+    .await
+}
+
+/// A diagnostic job (`ferrodon jobs ping`): waits `sleep_ms`, then records its completion in the
+/// same transaction that completes it, so each ping is recorded exactly once.
+pub struct Ping {
+    svc: Services,
+}
+
+impl Ping {
+    pub const KIND: &'static str = "Ping";
+
+    /// Enqueues a ping with a fresh token; returns the token.
+    pub async fn enqueue(svc: &Services, sleep_ms: u64, queue: Queue) -> Result<String> {
+        let token = crate::auth::random_token();
+        let mut tx = svc.db.write().await?;
+        let payload = serde_json::json!({ "token": token, "sleep_ms": sleep_ms });
+        enqueue(&mut tx, queue, Self::KIND, &payload, RetryPolicy { max_attempts: 3, keep_dead: true }).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// The attempts that completed pings with this token (exactly one once it is done).
+    pub async fn completions(svc: &Services, token: &str) -> Result<Vec<i64>> {
+        let mut tx = svc.db.read().await?;
+        tx.pings(token).await
+    }
+}
+
+#[async_trait]
+impl JobHandler for Ping {
+    async fn run(&self, ctx: &JobContext, job: &Job) -> Result<()> {
+        let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(Error::internal)?;
+        let token = payload["token"].as_str().ok_or_else(|| Error::internal("ping without a token"))?;
+        let sleep = payload["sleep_ms"].as_u64().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(sleep)).await;
+        let mut tx = self.svc.db.write().await?;
+        tx.record_ping(token, job, now()).await?;
+        if ctx.complete_in(&mut tx).await? {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Hourly: deletes expired codes, idempotency keys and timed mutes.
+pub struct PruneExpiredData {
+    svc: Services,
+}
+
+impl PruneExpiredData {
+    pub const KIND: &'static str = "PruneExpiredData";
+}
+
+#[async_trait]
+impl JobHandler for PruneExpiredData {
+    async fn run(&self, ctx: &JobContext, _job: &Job) -> Result<()> {
+        let mut tx = self.svc.db.write().await?;
+        let removed = tx.prune_expired(now()).await?;
+        if ctx.complete_in(&mut tx).await? {
+            tx.commit().await?;
+            tracing::info!(removed, "pruned expired data");
+        }
+        Ok(())
+    }
+}
