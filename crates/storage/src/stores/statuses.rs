@@ -126,6 +126,24 @@ impl SqlTx {
         self.timeline(sql, all, order == "ASC").await
     }
 
+    /// Adds one entry to a status' edit history: `(text, content, spoiler_text)` as of `at`.
+    async fn insert_revision(
+        &mut self,
+        status: &Status,
+        (text, content, spoiler_text): (&str, &str, &str),
+        sensitive: bool,
+        poll_options_json: Option<String>,
+        at: Millis,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO status_revisions (id, status_id, account_id, text, content, spoiler_text, sensitive, poll_options_json, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            args![Id::generate(), status.id, status.account_id, text, content, spoiler_text, sensitive, poll_options_json, at],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Runs a timeline query (`SELECT {STATUS_COLS} …`), newest first.
     async fn timeline(&mut self, sql: String, args: Vec<Arg>, ascending: bool) -> Result<Vec<Status>> {
         let mut rows: Vec<Status> = self.all(sql, args).await?;
@@ -253,22 +271,9 @@ impl StatusStore for SqlTx {
         let has_history = self.int("SELECT COUNT(*) FROM status_revisions WHERE status_id = $1", args![id]).await? > 0;
         if !has_history {
             // The original becomes the first entry of the history.
-            self.exec(
-                "INSERT INTO status_revisions (id, status_id, account_id, text, content, spoiler_text, sensitive, poll_options_json, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                args![
-                    Id::generate(),
-                    id,
-                    current.account_id,
-                    &current.text,
-                    &current.content,
-                    &current.spoiler_text,
-                    current.sensitive,
-                    current_poll.as_ref().map(|p| p.options_json.clone()),
-                    current.created_at
-                ],
-            )
-            .await?;
+            let poll = current_poll.as_ref().map(|p| p.options_json.clone());
+            let original = (current.text.as_str(), current.content.as_str(), current.spoiler_text.as_str());
+            self.insert_revision(&current, original, current.sensitive, poll, current.created_at).await?;
         }
         self.exec(
             "UPDATE statuses SET text = $2, content = $3, spoiler_text = $4, sensitive = $5, language = $6, edited_at = $7 WHERE id = $1",
@@ -291,22 +296,8 @@ impl StatusStore for SqlTx {
                 self.insert_poll(id, current.account_id, p).await?;
             }
         }
-        self.exec(
-            "INSERT INTO status_revisions (id, status_id, account_id, text, content, spoiler_text, sensitive, poll_options_json, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            args![
-                Id::generate(),
-                id,
-                current.account_id,
-                &e.text,
-                &e.content,
-                &e.spoiler_text,
-                e.sensitive,
-                e.poll.as_ref().map(|p| serde_json::to_string(&p.options).unwrap_or_default()),
-                e.edited_at
-            ],
-        )
-        .await?;
+        let poll = e.poll.as_ref().map(|p| serde_json::to_string(&p.options).unwrap_or_default());
+        self.insert_revision(&current, (&e.text, &e.content, &e.spoiler_text), e.sensitive, poll, e.edited_at).await?;
         Ok(())
     }
 
