@@ -67,6 +67,11 @@ enum Command {
         #[arg(long, default_value = "seed-tokens.txt")]
         tokens_file: std::path::PathBuf,
     },
+    /// Instance settings an admin changes at run time.
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -153,6 +158,13 @@ enum DeadCommand {
 }
 
 #[derive(Subcommand)]
+enum SettingsCommand {
+    /// Who may sign up: `open`, `approved` (sign-ups wait for approval) or `none`. Without a
+    /// value, prints the current mode.
+    Registrations { mode: Option<String> },
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration (secrets masked) and check it.
     Check,
@@ -213,6 +225,18 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         }
         Command::Scheduler => wiring::scheduler(config).await,
         Command::Jobs { command } => jobs(&config, command).await,
+        Command::Settings { command: SettingsCommand::Registrations { mode } } => {
+            let svc = wiring::services(&config, false).await?;
+            let mode = match mode {
+                Some(m) => ferrodon_service::settings::set_registrations_mode(&svc, &m).await.map_err(|e| e.message)?,
+                None => {
+                    let mut tx = svc.db.read().await.map_err(|e| e.message)?;
+                    ferrodon_service::settings::registrations_mode(&svc, &mut tx).await.map_err(|e| e.message)?
+                }
+            };
+            println!("{}", mode.as_str());
+            Ok(())
+        }
         Command::Migrate => {
             let db = wiring::connect(&config).await?;
             let ran = db.migrate().await.map_err(|e| e.message)?;

@@ -36,7 +36,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub secret_key_base: String,
     pub single_user_mode: bool,
-    /// Registrations as an admin setting: `open`, `approved` or `none`.
+    /// The registrations mode until an admin sets one (`ferrodon settings registrations …`).
     pub registrations_mode: RegistrationsMode,
     /// `STREAMING_API_BASE_URL`, shown in the instance document.
     pub streaming_api_base_url: Option<String>,
@@ -52,6 +52,15 @@ pub enum RegistrationsMode {
 }
 
 impl RegistrationsMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "approved" => Some(Self::Approved),
+            "none" | "closed" => Some(Self::None),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -142,16 +151,10 @@ impl Config {
             Some(s) => s.to_string(),
             None => generated_secret(&data_dir, "secret_key_base")?,
         };
-        let registrations_mode = match v.get("FERRODON_REGISTRATIONS").unwrap_or("open") {
-            "open" => RegistrationsMode::Open,
-            "approved" => RegistrationsMode::Approved,
-            "none" | "closed" => RegistrationsMode::None,
-            other => {
-                return Err(Error::validation(format!(
-                    "FERRODON_REGISTRATIONS must be open, approved or none, got {other:?}"
-                )));
-            }
-        };
+        let raw_mode = v.get("FERRODON_REGISTRATIONS").unwrap_or("open");
+        let registrations_mode = RegistrationsMode::parse(raw_mode).ok_or_else(|| {
+            Error::validation(format!("FERRODON_REGISTRATIONS must be open, approved or none, got {raw_mode:?}"))
+        })?;
         Ok(Config {
             contact_email: v
                 .get("SMTP_FROM_ADDRESS")

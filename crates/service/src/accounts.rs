@@ -121,13 +121,17 @@ pub async fn register(
         return Err(Error::forbidden("This action is outside the authorized scopes"));
     }
     use ferrodon_config::RegistrationsMode;
-    if svc.config.registrations_mode == RegistrationsMode::None || svc.config.single_user_mode {
+    let mode = {
+        let mut tx = svc.db.read().await?;
+        crate::settings::registrations_mode(svc, &mut tx).await?
+    };
+    if mode == RegistrationsMode::None {
         return Err(Error::forbidden("Registrations are closed"));
     }
     if !agreement {
         return Err(Error::field("agreement", "ERR_ACCEPTED", "must be accepted"));
     }
-    let approved = svc.config.registrations_mode == RegistrationsMode::Open;
+    let approved = mode == RegistrationsMode::Open;
     let (_, user) =
         create(svc, NewAccount { username, email, password, confirmed: false, approved, role: Role::User, locale })
             .await?;

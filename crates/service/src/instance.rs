@@ -68,11 +68,10 @@ fn configuration(svc: &Services) -> Value {
 
 /// `GET /api/v2/instance`.
 pub async fn v2(svc: &Services) -> Result<Value> {
-    let users = {
+    let (users, mode) = {
         let mut tx = svc.db.read().await?;
-        tx.count_local_accounts().await?
+        (tx.count_local_accounts().await?, crate::settings::registrations_mode(svc, &mut tx).await?)
     };
-    let mode = svc.config.registrations_mode;
     Ok(json!({
         "domain": svc.config.local_domain,
         "title": "ferrodon",
@@ -85,7 +84,7 @@ pub async fn v2(svc: &Services) -> Result<Value> {
         "languages": ["en"],
         "configuration": configuration(svc),
         "registrations": {
-            "enabled": mode != RegistrationsMode::None && !svc.config.single_user_mode,
+            "enabled": mode != RegistrationsMode::None,
             "approval_required": mode == RegistrationsMode::Approved,
             "reason_required": false,
             "message": null,
@@ -100,11 +99,11 @@ pub async fn v2(svc: &Services) -> Result<Value> {
 
 /// `GET /api/v1/instance` (deprecated, still used by many clients).
 pub async fn v1(svc: &Services) -> Result<Value> {
-    let (users, statuses) = {
+    let (users, statuses, mode) = {
         let mut tx = svc.db.read().await?;
-        (tx.count_local_accounts().await?, tx.count_local_statuses().await?)
+        let mode = crate::settings::registrations_mode(svc, &mut tx).await?;
+        (tx.count_local_accounts().await?, tx.count_local_statuses().await?, mode)
     };
-    let mode = svc.config.registrations_mode;
     let mut config = configuration(svc);
     if let Some(c) = config.as_object_mut() {
         c.remove("urls");
@@ -128,7 +127,7 @@ pub async fn v1(svc: &Services) -> Result<Value> {
         "stats": { "user_count": users, "status_count": statuses, "domain_count": 0 },
         "thumbnail": null,
         "languages": ["en"],
-        "registrations": mode != RegistrationsMode::None && !svc.config.single_user_mode,
+        "registrations": mode != RegistrationsMode::None,
         "approval_required": mode == RegistrationsMode::Approved,
         "invites_enabled": false,
         "configuration": config,

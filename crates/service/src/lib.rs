@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod present;
 pub mod relationships;
 pub mod search;
+pub mod settings;
 pub mod statuses;
 pub mod timelines;
 mod visibility;

@@ -18,6 +18,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_jobs.sql"),
         include_str!("../migrations/postgres/0002_jobs.sql"),
     ),
+    (
+        "0003_settings",
+        include_str!("../migrations/sqlite/0003_settings.sql"),
+        include_str!("../migrations/postgres/0003_settings.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

@@ -438,3 +438,51 @@ both_engines!(concurrent_follows_are_idempotent, |app| async move {
         ok(app.post_form(&format!("/api/v1/accounts/{bob}/unfollow"), &alice_token, &[]).await);
     }
 });
+
+both_engines!(registrations_follow_the_admin_setting, |app| async move {
+    let client = app.create_app("read write").await;
+    let body = ok(app.client_credentials(&client, Some("write:accounts")).await);
+    let app_token = body["access_token"].as_str().unwrap().to_string();
+    let register = |username: &'static str| {
+        let app = &app;
+        let app_token = app_token.clone();
+        async move {
+            let email = format!("{username}@example.test");
+            let pairs = [
+                ("username", username),
+                ("email", email.as_str()),
+                ("password", "a long enough password"),
+                ("agreement", "true"),
+                ("locale", "en"),
+            ];
+            app.post_form("/api/v1/accounts", &app_token, &pairs).await
+        }
+    };
+    // Closed: nobody signs up, and the instance says so.
+    ferrodon_service::settings::set_registrations_mode(&app.svc, "none").await.unwrap();
+    let (status, _, body) = register("closed_door").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(ok(app.get("/api/v2/instance", None::<&str>).await)["registrations"]["enabled"], false);
+    // Approval: the account is made but cannot act until approved (and confirmed).
+    ferrodon_service::settings::set_registrations_mode(&app.svc, "approved").await.unwrap();
+    let instance = ok(app.get("/api/v2/instance", None::<&str>).await);
+    assert_eq!(
+        (instance["registrations"]["enabled"].clone(), instance["registrations"]["approval_required"].clone()),
+        (json!(true), json!(true))
+    );
+    let (status, _, body) = register("waiting").await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let modification = ferrodon_service::accounts::Modification { confirm: false, ..Default::default() };
+    ferrodon_service::accounts::modify(&app.svc, "waiting", modification).await.unwrap();
+    let (status, _, body) = app.get("/api/v1/accounts/verify_credentials", &token).await;
+    assert_eq!(status, 403, "{body}");
+    // Open again: a new sign-up needs only its e-mail confirmation.
+    ferrodon_service::settings::set_registrations_mode(&app.svc, "open").await.unwrap();
+    let (status, _, body) = register("welcome").await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let modification = ferrodon_service::accounts::Modification { confirm: true, ..Default::default() };
+    ferrodon_service::accounts::modify(&app.svc, "welcome", modification).await.unwrap();
+    ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
+});

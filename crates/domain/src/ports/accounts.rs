@@ -51,3 +51,10 @@ pub enum RelatedAccounts {
     FavouritedBy(Id),
     RebloggedBy(Id),
 }
+
+/// Instance settings an admin changes at run time.
+#[async_trait]
+pub trait SettingsStore {
+    async fn setting(&mut self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&mut self, key: &str, value: &str) -> Result<()>;
+}

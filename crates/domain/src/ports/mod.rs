@@ -35,7 +35,7 @@ pub trait Database: Send + Sync + 'static {
 /// One transaction with every store. Dropped without `commit` it rolls back.
 #[async_trait]
 pub trait Tx:
-    AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + JobStore + Send
+    AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + JobStore + SettingsStore + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use ferrodon_domain::model::{Account, Keyed, NewLocalAccount, ProfileUpdate, Role, User, UserPreferences};
-use ferrodon_domain::ports::{AccountStore, RelatedAccounts};
+use ferrodon_domain::ports::{AccountStore, RelatedAccounts, SettingsStore};
 use ferrodon_kernel::{Error, Id, PageRequest, Result, time::Millis};
 
 use crate::sql::{SqlTx, args};
@@ -261,4 +261,21 @@ pub(crate) fn page_clause(key: &str, page: &PageRequest, first: usize) -> (Strin
         args.push(min.into());
     }
     (sql, if hug { "ASC" } else { "DESC" }, args)
+}
+
+#[async_trait]
+impl SettingsStore for SqlTx {
+    async fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> = self.opt("SELECT value FROM settings WHERE key = $1", args![key]).await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    async fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.exec(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            args![key, value],
+        )
+        .await?;
+        Ok(())
+    }
 }
