@@ -248,10 +248,22 @@ async fn run_one(queue: Arc<dyn JobQueue>, registry: Arc<Registry>, worker: Stri
         let _ = queue.fail(&worker, &job, &error, None).await;
         return id;
     };
-    let ctx = JobContext::new(worker.clone(), job.clone());
-    let result = handler.run(&ctx, &job).await;
+    // The handler runs in a task of its own, so a panic is a failed attempt like an error.
+    let attempt = {
+        let job = job.clone();
+        let worker = worker.clone();
+        tokio::spawn(async move {
+            let ctx = JobContext::new(worker, job.clone());
+            let result = handler.run(&ctx, &job).await;
+            (result, ctx.completed_in_transaction())
+        })
+    };
+    let (result, completed_in_transaction) = match attempt.await {
+        Ok(outcome) => outcome,
+        Err(e) => (Err(Error::internal(format!("job panicked: {e}"))), false),
+    };
     let outcome = match result {
-        Ok(()) if ctx.completed_in_transaction() => Ok(true),
+        Ok(()) if completed_in_transaction => Ok(true),
         Ok(()) => queue.complete(&worker, &job).await,
         Err(e) => {
             let last = job.attempts >= job.max_attempts.min(policy.max_attempts);

@@ -33,21 +33,26 @@ impl Scheduler {
             let slot = Self::slot(r.every, now);
             let mut tx = self.db.write().await?;
             if tx.claim_slot(r.name, slot).await? {
-                tx.enqueue(&NewJob {
-                    id: Id::generate(),
-                    queue: r.queue,
-                    kind: r.kind.to_string(),
-                    payload: format!("{{\"slot\":{slot}}}"),
-                    priority: 0,
-                    run_at: slot,
-                    max_attempts: r.max_attempts,
-                    unique_key: Some(format!("recurring:{}", r.name)),
-                    created_at: now,
-                })
-                .await?;
+                let enqueued = tx
+                    .enqueue(&NewJob {
+                        id: Id::generate(),
+                        queue: r.queue,
+                        kind: r.kind.to_string(),
+                        payload: format!("{{\"slot\":{slot}}}"),
+                        priority: 0,
+                        run_at: slot,
+                        max_attempts: r.max_attempts,
+                        unique_key: Some(format!("recurring:{}", r.name)),
+                        created_at: now,
+                    })
+                    .await?;
                 tx.commit().await?;
-                tracing::debug!(job = r.name, slot, "recurring job enqueued");
-                fired += 1;
+                if enqueued {
+                    tracing::debug!(job = r.name, slot, "recurring job enqueued");
+                    fired += 1;
+                } else {
+                    tracing::info!(job = r.name, slot, "recurring job skipped: the previous one has not run yet");
+                }
             }
         }
         Ok(fired)

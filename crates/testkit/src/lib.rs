@@ -8,6 +8,9 @@
 //!   driven in-process with `tower::ServiceExt::oneshot`; [`TestApp::create_user`] gets its
 //!   token through the real OAuth pages (sign-in, CSRF, consent, PKCE, token endpoint).
 //! - [`both_engines!`] and [`both_databases!`]: one test body, run once per engine.
+//! - [`TestDb::through_pgbouncer`]: a PostgreSQL test database migrated directly and reached
+//!   through pgBouncer in transaction mode (`TEST_PGBOUNCER_URL`, `scripts/pgbouncer-up`) with
+//!   prepared statements off; skipped like PostgreSQL when unset.
 //!
 //! ```ignore
 //! use ferrodon_testkit::*;
@@ -22,6 +25,7 @@
 mod app;
 mod db;
 mod oauth;
+mod pgbouncer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +39,7 @@ pub use oauth::{
     AuthorizeRequest, Browser, OAuthClient, REDIRECT_URI, hidden_input, hidden_inputs, html_unescape, pkce_challenge,
     pkce_pair,
 };
+pub use pgbouncer::pgbouncer_url;
 
 pub use axum::http::{HeaderMap, Method, StatusCode};
 pub use ferrodon_domain::ports::Database;

@@ -239,10 +239,13 @@ impl JobQueue for SqlDatabase {
 
     async fn retry_dead(&self, ids: Option<&[Id]>, now: Millis) -> Result<u64> {
         let mut tx = self.write_tx().await?;
-        // A dead job whose unique key was taken again in the meantime stays dead.
+        // A dead job whose unique key was taken again in the meantime stays dead, and of several
+        // dead jobs sharing a key only the newest comes back.
         let base = "UPDATE jobs SET status = 'pending', run_at = $1, attempts = 0, locked_by = NULL, locked_until = NULL \
-                    WHERE status = 'dead' AND (unique_key IS NULL OR NOT EXISTS \
-                    (SELECT 1 FROM jobs other WHERE other.unique_key = jobs.unique_key AND other.status <> 'dead'))";
+                    WHERE status = 'dead' AND (unique_key IS NULL OR (NOT EXISTS \
+                    (SELECT 1 FROM jobs other WHERE other.unique_key = jobs.unique_key AND other.status <> 'dead') \
+                    AND NOT EXISTS (SELECT 1 FROM jobs newer WHERE newer.unique_key = jobs.unique_key \
+                    AND newer.status = 'dead' AND newer.id > jobs.id)))";
         let n = match ids {
             None => tx.exec(base, args![now]).await?,
             Some(ids) => {
