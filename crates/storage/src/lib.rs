@@ -38,6 +38,8 @@ pub struct SqlDatabase {
     engine: Engine,
     /// Signalled when a transaction that enqueued jobs commits (see `jobs`).
     jobs_signal: Arc<Notify>,
+    /// When each queue was last searched for expired leases (see `jobs`).
+    last_reap: Arc<[std::sync::atomic::AtomicI64; 6]>,
 }
 
 #[derive(Clone)]
@@ -69,7 +71,7 @@ impl SqlDatabase {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
-                    .pragma("cache_size", "-16000")
+                    .pragma("cache_size", "-4000")
                     .pragma("temp_store", "memory");
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
@@ -84,7 +86,11 @@ impl SqlDatabase {
                     .connect_with(options.read_only(true))
                     .await
                     .map_err(|e| Error::unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
-                Ok(SqlDatabase { engine: Engine::Sqlite { writer, readers }, jobs_signal: Arc::default() })
+                Ok(SqlDatabase {
+                    engine: Engine::Sqlite { writer, readers },
+                    jobs_signal: Arc::default(),
+                    last_reap: Arc::default(),
+                })
             }
             DatabaseConfig::Postgres { url, pool, prepared_statements } => {
                 let options = PgConnectOptions::from_str(url)
@@ -104,6 +110,7 @@ impl SqlDatabase {
                 Ok(SqlDatabase {
                     engine: Engine::Postgres { pool, persistent: *prepared_statements },
                     jobs_signal: Arc::default(),
+                    last_reap: Arc::default(),
                 })
             }
         }

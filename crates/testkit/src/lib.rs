@@ -12,7 +12,7 @@
 //!   through pgBouncer in transaction mode (`TEST_PGBOUNCER_URL`, `scripts/pgbouncer-up`) with
 //!   prepared statements off; skipped like PostgreSQL when unset.
 //!
-//! ```ignore
+//! ```text
 //! use ferrodon_testkit::*;
 //!
 //! both_engines!(posting_works, |app| async move {

@@ -96,6 +96,19 @@ impl SqlDatabase {
     async fn write_tx(&self) -> Result<SqlTx> {
         self.begin(true).await
     }
+
+    /// True at most once a second per queue (per process): time to look for expired leases.
+    fn reap_due(&self, queue: Queue, now: Millis) -> bool {
+        use std::sync::atomic::Ordering;
+        let index = Queue::ALL.iter().position(|q| *q == queue).unwrap_or(0);
+        let last = &self.last_reap[index];
+        let previous = last.load(Ordering::Relaxed);
+        // A caller with an explicit `now` far from the clock (tests) is never throttled.
+        if (now - previous).abs() < 1000 && (now - ferrodon_kernel::time::now_ms()).abs() < 1000 {
+            return false;
+        }
+        last.compare_exchange(previous, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
 }
 
 #[async_trait]
@@ -111,13 +124,16 @@ impl JobQueue for SqlDatabase {
         let mut tx = self.write_tx().await?;
         // Crash recovery first: a running job whose lease ran out lost its worker. It goes back
         // to pending (its attempt counted), or to the dead set when that was its last attempt.
-        tx.exec(
-            "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END, \
+        // Leases are long (a minute by default): looking once a second per queue is plenty.
+        if self.reap_due(queue, now) {
+            tx.exec(
+                "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END, \
              locked_by = NULL, locked_until = NULL, run_at = $2, last_error = 'worker lost (lease expired)' \
              WHERE queue = $1 AND status = 'running' AND locked_until < $2",
-            args![queue.as_str(), now],
-        )
-        .await?;
+                args![queue.as_str(), now],
+            )
+            .await?;
+        }
         let skip_locked = match tx.conn {
             Conn::Postgres(_) => " FOR UPDATE SKIP LOCKED",
             Conn::Sqlite(_) => "",
