@@ -176,7 +176,10 @@ impl Runner {
             }
             let free = cfg.concurrency - in_flight.len();
             let mut claimed = 0;
-            if free > 0 {
+            // Refill in batches: while busy, wait until a quarter of the slots are free, so a
+            // claim brings several jobs instead of one per finished job.
+            let batch = (cfg.concurrency / 4).max(1);
+            if free >= batch || in_flight.is_empty() {
                 for queue in cfg.queues.order() {
                     let now = now_ms();
                     let lease_until = now + cfg.lease.as_millis() as i64;
@@ -201,7 +204,7 @@ impl Runner {
                     }
                 }
             }
-            if claimed > 0 && in_flight.len() < cfg.concurrency {
+            if claimed > 0 && cfg.concurrency - in_flight.len() >= batch {
                 continue;
             }
             tokio::select! {
@@ -210,7 +213,7 @@ impl Runner {
                         held.retain(|h| *h != id);
                     }
                 }
-                _ = self.queue.wait_for_jobs(cfg.poll_interval), if in_flight.len() < cfg.concurrency => {}
+                _ = self.queue.wait_for_jobs(cfg.poll_interval), if cfg.concurrency - in_flight.len() >= batch => {}
                 _ = heartbeat.tick() => {
                     let until = now_ms() + cfg.lease.as_millis() as i64;
                     if let Err(e) = self.queue.heartbeat(&cfg.worker_id, &held, until).await {

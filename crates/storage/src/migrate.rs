@@ -23,6 +23,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_settings.sql"),
         include_str!("../migrations/postgres/0003_settings.sql"),
     ),
+    (
+        "0004_jobs_claim_order",
+        include_str!("../migrations/sqlite/0004_jobs_claim_order.sql"),
+        include_str!("../migrations/postgres/0004_jobs_claim_order.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";
