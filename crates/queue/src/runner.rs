@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,8 +7,15 @@ use ferrodon_domain::ports::{JobContext, JobHandler, JobQueue, RetryPolicy};
 use ferrodon_kernel::time::now_ms;
 use ferrodon_kernel::{Error, Id, Result, time::Millis};
 use rand::Rng;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
+
+/// The most completions committed in one transaction.
+const MAX_COMPLETION_GROUP: usize = 256;
+
+/// While jobs are waiting, free slots are filled at least this often even when fewer than half
+/// the slots are free.
+const TOP_UP: Duration = Duration::from_millis(5);
 
 /// Sidekiq's retry delay after the `count`-th failure (0-based): `count⁴ + 15 + rand(10)·(count+1)`
 /// seconds. Sixteen retries (Mastodon's `retry: 16` for deliveries) span about two days.
@@ -165,10 +172,18 @@ impl Runner {
     /// shutdown timeout, and puts back the ones still running.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
         let cfg = &self.config;
+        let (completions, completer) = Completions::start(self.queue.clone(), cfg.worker_id.clone());
         let mut in_flight: JoinSet<Id> = JoinSet::new();
-        let mut held: Vec<Id> = Vec::new();
+        let mut held: HashSet<Id> = HashSet::new();
         let mut heartbeat = tokio::time::interval(cfg.lease / 3);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Refill in batches: while busy, claim when half the slots are free, so one claim brings
+        // many jobs (claims, not jobs, are the cost when jobs are quick). When the last claim
+        // filled every slot it asked for, more jobs are waiting: then free slots are topped up
+        // at least every TOP_UP, so slow jobs never leave slots idle for long.
+        let batch = (cfg.concurrency / 2).max(1);
+        let mut backlog = false;
+        let mut last_claim = tokio::time::Instant::now();
         tracing::info!(worker = %cfg.worker_id, queues = ?cfg.queues.queues, concurrency = cfg.concurrency, "worker started");
         loop {
             if *shutdown.borrow() {
@@ -176,10 +191,9 @@ impl Runner {
             }
             let free = cfg.concurrency - in_flight.len();
             let mut claimed = 0;
-            // Refill in batches: while busy, wait until a quarter of the slots are free, so a
-            // claim brings several jobs instead of one per finished job.
-            let batch = (cfg.concurrency / 4).max(1);
-            if free >= batch || in_flight.is_empty() {
+            let top_up = free > 0 && backlog && last_claim.elapsed() >= TOP_UP;
+            if free >= batch || in_flight.is_empty() || top_up {
+                last_claim = tokio::time::Instant::now();
                 for queue in cfg.queues.order() {
                     let now = now_ms();
                     let lease_until = now + cfg.lease.as_millis() as i64;
@@ -196,27 +210,37 @@ impl Runner {
                     };
                     for job in jobs {
                         claimed += 1;
-                        held.push(job.id);
-                        in_flight.spawn(run_one(self.queue.clone(), self.registry.clone(), cfg.worker_id.clone(), job));
+                        held.insert(job.id);
+                        in_flight.spawn(run_one(
+                            self.queue.clone(),
+                            completions.clone(),
+                            self.registry.clone(),
+                            cfg.worker_id.clone(),
+                            job,
+                        ));
                     }
                     if claimed >= free {
                         break;
                     }
                 }
+                backlog = claimed >= free;
             }
-            if claimed > 0 && cfg.concurrency - in_flight.len() >= batch {
+            let free = cfg.concurrency - in_flight.len();
+            if claimed > 0 && free >= batch {
                 continue;
             }
             tokio::select! {
                 done = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Some(Ok(id)) = done {
-                        held.retain(|h| *h != id);
+                        held.remove(&id);
                     }
                 }
-                _ = self.queue.wait_for_jobs(cfg.poll_interval), if cfg.concurrency - in_flight.len() >= batch => {}
+                _ = self.queue.wait_for_jobs(cfg.poll_interval), if free >= batch => {}
+                _ = tokio::time::sleep_until(last_claim + TOP_UP), if backlog && free > 0 && free < batch => {}
                 _ = heartbeat.tick() => {
                     let until = now_ms() + cfg.lease.as_millis() as i64;
-                    if let Err(e) = self.queue.heartbeat(&cfg.worker_id, &held, until).await {
+                    let ids: Vec<Id> = held.iter().copied().collect();
+                    if let Err(e) = self.queue.heartbeat(&cfg.worker_id, &ids, until).await {
                         tracing::warn!(error = %e, "extending job leases failed");
                     }
                 }
@@ -227,22 +251,72 @@ impl Runner {
         let deadline = tokio::time::Instant::now() + cfg.shutdown_timeout;
         while !in_flight.is_empty() {
             match tokio::time::timeout_at(deadline, in_flight.join_next()).await {
-                Ok(Some(Ok(id))) => held.retain(|h| *h != id),
+                Ok(Some(Ok(id))) => {
+                    held.remove(&id);
+                }
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
         in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+        // Every sender is gone now: the completer commits what it holds and ends.
+        drop(completions);
+        let _ = completer.await;
         if !held.is_empty() {
             tracing::info!(jobs = held.len(), "putting unfinished jobs back");
-            self.queue.release(&cfg.worker_id, &held, now_ms()).await?;
+            let ids: Vec<Id> = held.into_iter().collect();
+            self.queue.release(&cfg.worker_id, &ids, now_ms()).await?;
         }
         Ok(())
     }
 }
 
+/// Group commit for completions: jobs finishing while a group is being committed wait and go
+/// together in the next transaction, so completing costs one write per group, not per job.
+#[derive(Clone)]
+struct Completions(mpsc::UnboundedSender<(Job, oneshot::Sender<Result<bool>>)>);
+
+impl Completions {
+    fn start(queue: Arc<dyn JobQueue>, worker: String) -> (Completions, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Job, oneshot::Sender<Result<bool>>)>();
+        let task = tokio::spawn(async move {
+            let mut group = Vec::with_capacity(MAX_COMPLETION_GROUP);
+            while rx.recv_many(&mut group, MAX_COMPLETION_GROUP).await > 0 {
+                let (jobs, replies): (Vec<Job>, Vec<_>) = group.drain(..).unzip();
+                match queue.complete_many(&worker, &jobs).await {
+                    Ok(done) => {
+                        for (reply, done) in replies.into_iter().zip(done) {
+                            let _ = reply.send(Ok(done));
+                        }
+                    }
+                    Err(e) => {
+                        for reply in replies {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        (Completions(tx), task)
+    }
+
+    /// Completes `job` with the next group; the answer of [`JobQueue::complete`].
+    async fn complete(&self, job: Job) -> Result<bool> {
+        let (reply, answer) = oneshot::channel();
+        self.0.send((job, reply)).map_err(|_| Error::internal("the job completer has stopped"))?;
+        answer.await.map_err(|_| Error::internal("the job completer has stopped"))?
+    }
+}
+
 /// Runs one attempt and records its outcome.
-async fn run_one(queue: Arc<dyn JobQueue>, registry: Arc<Registry>, worker: String, job: Job) -> Id {
+async fn run_one(
+    queue: Arc<dyn JobQueue>,
+    completions: Completions,
+    registry: Arc<Registry>,
+    worker: String,
+    job: Job,
+) -> Id {
     let id = job.id;
     let started = std::time::Instant::now();
     let Some((handler, policy)) = registry.get(&job.kind).cloned() else {
@@ -267,13 +341,13 @@ async fn run_one(queue: Arc<dyn JobQueue>, registry: Arc<Registry>, worker: Stri
     };
     let outcome = match result {
         Ok(()) if completed_in_transaction => Ok(true),
-        Ok(()) => queue.complete(&worker, &job).await,
+        Ok(()) => completions.complete(job.clone()).await,
         Err(e) => {
             let last = job.attempts >= job.max_attempts.min(policy.max_attempts);
             let retry_at: Option<Millis> = (!last).then(|| now_ms() + backoff(job.attempts - 1).as_millis() as i64);
             tracing::warn!(job = %id, kind = %job.kind, attempt = job.attempts, error = %e.message, retry = retry_at.is_some(), "job failed");
             if last && !policy.keep_dead {
-                queue.complete(&worker, &job).await
+                completions.complete(job.clone()).await
             } else {
                 queue.fail(&worker, &job, &e.message, retry_at).await
             }

@@ -601,6 +601,52 @@ queue_test!(leases, |ctx| async move {
     assert_eq!(figures_of(&stats(db, Queue::Ingress, t + 2000).await), figures(0, 0, 0, 0, 1));
 });
 
+queue_test!(many_at_once, |ctx| async move {
+    let db = &ctx.db;
+    let t = now_ms();
+
+    // A fan-out in one statement: a key already taken (by a pending job, or twice in the same
+    // group) is skipped, everything else is enqueued with its fields intact.
+    let taken = NewJob { unique_key: Some("fanout:a".into()), ..new_job(Queue::Push, "Deliver", json!({ "n": -1 })) };
+    assert!(enqueue(db, &taken).await);
+    let mut group: Vec<NewJob> = (0..300)
+        .map(|n| NewJob {
+            priority: n % 3,
+            unique_key: (n % 2 == 0).then(|| format!("fanout:{n}")),
+            ..new_job(Queue::Push, "Deliver", json!({ "n": n }))
+        })
+        .collect();
+    group.push(NewJob { unique_key: Some("fanout:a".into()), ..new_job(Queue::Push, "Deliver", json!({ "n": 300 })) });
+    group.push(NewJob { unique_key: Some("fanout:0".into()), ..new_job(Queue::Push, "Deliver", json!({ "n": 301 })) });
+    let mut tx = db.write().await.unwrap();
+    assert_eq!(tx.enqueue_many(&group).await.unwrap(), 300);
+    assert_eq!(tx.enqueue_many(&[]).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    let claimed = db.claim(Queue::Push, "w", t, t + 60_000, 1000).await.unwrap();
+    assert_eq!(claimed.len(), 301);
+    let by_id: HashMap<Id, &Job> = claimed.iter().map(|j| (j.id, j)).collect();
+    for new in group.iter().take(300).chain([&taken]) {
+        assert_claimed(by_id[&new.id], new, "w", 1, t + 60_000);
+    }
+
+    // Completing a group: the current attempts go, a stale attempt and a job held by another
+    // worker stay, and each answer matches its job.
+    let (mine, rest) = claimed.split_at(200);
+    let stale = Job { attempts: rest[0].attempts + 1, ..rest[0].clone() };
+    let mut asked: Vec<Job> = mine.to_vec();
+    asked.insert(50, stale);
+    let done = db.complete_many("w", &asked).await.unwrap();
+    assert_eq!(done.len(), asked.len());
+    for (job, done) in asked.iter().zip(&done) {
+        assert_eq!(*done, job.id != rest[0].id, "job {}", job.id.0);
+    }
+    assert_eq!(db.complete_many("other", &rest[1..]).await.unwrap(), vec![false; rest.len() - 1]);
+    assert_eq!(figures_of(&stats(db, Queue::Push, t).await), figures(0, rest.len() as i64, 0, 0, 0));
+    assert_eq!(db.complete_many("w", rest).await.unwrap(), vec![true; rest.len()]);
+    assert_eq!(db.complete_many("w", rest).await.unwrap(), vec![false; rest.len()], "already done");
+    assert_eq!(figures_of(&stats(db, Queue::Push, t).await), figures(0, 0, 0, 0, 0));
+});
+
 /// Sleeps, counting starts and ends.
 struct Sleepy {
     sleep: Duration,

@@ -32,6 +32,8 @@ pub(crate) enum Arg {
     Bool(bool),
     /// A list of ids for [`SqlTx::in_ids`]: an array on PostgreSQL, a JSON array on SQLite.
     Ids(Vec<i64>),
+    /// A list of texts: a `text[]` on PostgreSQL, a JSON array on SQLite.
+    Texts(Vec<Option<String>>),
 }
 
 impl From<&[Id]> for Arg {
@@ -132,6 +134,7 @@ macro_rules! bind_all {
                 Arg::Text(v) => q.bind(v),
                 Arg::Bool(v) => q.bind(v),
                 Arg::Ids(v) => q.bind(ids_json(&v)),
+                Arg::Texts(v) => q.bind(serde_json::to_string(&v).unwrap_or_default()),
             };
         }
         q
@@ -144,6 +147,7 @@ macro_rules! bind_all {
                 Arg::Text(v) => q.bind(v),
                 Arg::Bool(v) => q.bind(v),
                 Arg::Ids(v) => q.bind(v),
+                Arg::Texts(v) => q.bind(v),
             };
         }
         q
@@ -193,6 +197,18 @@ impl SqlTx {
         match self.conn {
             Conn::Sqlite(_) => format!("{column} IN (SELECT value FROM json_each(${n}))"),
             Conn::Postgres(_) => format!("{column} = ANY(${n})"),
+        }
+    }
+
+    /// `(a, b)` is one of the pairs given as two id lists of the same length, bound as `$n` and
+    /// `$n+1` ([`Arg::Ids`]).
+    pub(crate) fn in_pairs(&self, a: &str, b: &str, n: usize) -> String {
+        let m = n + 1;
+        match self.conn {
+            Conn::Sqlite(_) => format!(
+                "({a}, {b}) IN (SELECT x.value, y.value FROM json_each(${n}) x JOIN json_each(${m}) y ON x.key = y.key)"
+            ),
+            Conn::Postgres(_) => format!("({a}, {b}) IN (SELECT * FROM UNNEST(${n}::bigint[], ${m}::bigint[]))"),
         }
     }
 

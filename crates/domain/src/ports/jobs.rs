@@ -9,6 +9,9 @@ use crate::model::{Job, NewJob, Queue, QueueStats};
 pub trait JobStore {
     /// Returns false when a pending or running job already holds `unique_key`.
     async fn enqueue(&mut self, job: &NewJob) -> Result<bool>;
+    /// Enqueues many jobs at once (a fan-out); jobs whose `unique_key` is taken are skipped.
+    /// Returns how many were enqueued.
+    async fn enqueue_many(&mut self, jobs: &[NewJob]) -> Result<u64>;
     /// Claims a recurring job's time slot; true for the one caller that got it.
     async fn claim_slot(&mut self, name: &str, slot: Millis) -> Result<bool>;
     /// Removes a finished job inside the transaction of its effects, so both commit or neither
@@ -33,9 +36,15 @@ pub trait JobQueue: Send + Sync + 'static {
     -> Result<Vec<Job>>;
     /// Extends the leases of jobs still held by `worker`.
     async fn heartbeat(&self, worker: &str, ids: &[Id], lease_until: Millis) -> Result<()>;
-    /// Removes a finished job; false if `worker` no longer held it (its lease expired and another
-    /// worker took it), in which case nothing changes.
-    async fn complete(&self, worker: &str, job: &Job) -> Result<bool>;
+    /// Removes finished jobs, all in one transaction. For each job, in order: false if `worker`
+    /// no longer held that attempt (its lease expired and another worker took it), in which case
+    /// nothing changes for that job.
+    async fn complete_many(&self, worker: &str, jobs: &[Job]) -> Result<Vec<bool>>;
+    /// Removes one finished job; see [`JobQueue::complete_many`].
+    async fn complete(&self, worker: &str, job: &Job) -> Result<bool> {
+        let done = self.complete_many(worker, std::slice::from_ref(job)).await?;
+        Ok(done.first().copied().unwrap_or(false))
+    }
     /// Records a failure: back to pending at `retry_at`, or dead when `retry_at` is None.
     async fn fail(&self, worker: &str, job: &Job, error: &str, retry_at: Option<Millis>) -> Result<bool>;
     /// Puts claimed jobs back without counting an attempt (graceful shutdown).

@@ -11,7 +11,7 @@ use ferrodon_domain::ports::{JobQueue, JobStore};
 use ferrodon_kernel::{Id, Result, time::Millis};
 
 use crate::SqlDatabase;
-use crate::sql::{Conn, SqlTx, args};
+use crate::sql::{Arg, Conn, SqlTx, args};
 
 const JOB_COLS: &str = "id, queue, kind, payload, priority, status, run_at, attempts, max_attempts, locked_by, \
     locked_until, unique_key, last_error, created_at";
@@ -40,6 +40,47 @@ impl JobStore for SqlTx {
             self.enqueued = true;
         }
         Ok(n == 1)
+    }
+
+    async fn enqueue_many(&mut self, jobs: &[NewJob]) -> Result<u64> {
+        if let Conn::Sqlite(_) = self.conn {
+            // In-process: a statement per job costs no round trip.
+            let mut n = 0;
+            for job in jobs {
+                n += self.enqueue(job).await? as u64;
+            }
+            return Ok(n);
+        }
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        // PostgreSQL: one statement, one round trip, whatever the number of jobs.
+        let ints = |f: fn(&NewJob) -> i64| Arg::Ids(jobs.iter().map(f).collect());
+        let texts = |f: fn(&NewJob) -> Option<String>| Arg::Texts(jobs.iter().map(f).collect());
+        let n = self
+            .exec(
+                "INSERT INTO jobs (id, queue, kind, payload, priority, status, run_at, max_attempts, unique_key, created_at) \
+                 SELECT id, queue, kind, payload, priority, 'pending', run_at, max_attempts, unique_key, created_at \
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], \
+                 $8::text[], $9::bigint[]) AS t(id, queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at) \
+                 ON CONFLICT DO NOTHING",
+                vec![
+                    ints(|j| j.id.0),
+                    texts(|j| Some(j.queue.as_str().to_string())),
+                    texts(|j| Some(j.kind.clone())),
+                    texts(|j| Some(j.payload.clone())),
+                    ints(|j| j.priority),
+                    ints(|j| j.run_at),
+                    ints(|j| j.max_attempts),
+                    texts(|j| j.unique_key.clone()),
+                    ints(|j| j.created_at),
+                ],
+            )
+            .await?;
+        if n > 0 {
+            self.enqueued = true;
+        }
+        Ok(n)
     }
 
     async fn claim_slot(&mut self, name: &str, slot: Millis) -> Result<bool> {
@@ -162,11 +203,23 @@ impl JobQueue for SqlDatabase {
         tx.commit_inner().await
     }
 
-    async fn complete(&self, worker: &str, job: &Job) -> Result<bool> {
+    async fn complete_many(&self, worker: &str, jobs: &[Job]) -> Result<Vec<bool>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.write_tx().await?;
-        let done = tx.complete_job(worker, job).await?;
+        // One statement for the whole group; an attempt is matched by (id, attempts) so a stale
+        // completion never removes a newer attempt of the same job.
+        let sql = format!(
+            "DELETE FROM jobs WHERE status = 'running' AND locked_by = $1 AND {} RETURNING id",
+            tx.in_pairs("id", "attempts", 2)
+        );
+        let ids = Arg::Ids(jobs.iter().map(|j| j.id.0).collect());
+        let attempts = Arg::Ids(jobs.iter().map(|j| j.attempts).collect());
+        let removed: Vec<(Id,)> = tx.all(sql, vec![worker.into(), ids, attempts]).await?;
         tx.commit_inner().await?;
-        Ok(done)
+        let removed: std::collections::HashSet<Id> = removed.into_iter().map(|(id,)| id).collect();
+        Ok(jobs.iter().map(|j| removed.contains(&j.id)).collect())
     }
 
     async fn fail(&self, worker: &str, job: &Job, error: &str, retry_at: Option<Millis>) -> Result<bool> {
