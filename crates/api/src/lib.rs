@@ -13,6 +13,7 @@ pub mod link;
 pub mod mastodon;
 pub mod oauth;
 pub mod params;
+pub mod streaming;
 mod well_known;
 
 use axum::Router;
@@ -36,6 +37,16 @@ pub fn app(svc: Services) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(router(svc))
 }
 
+/// The streaming API alone (`ferrodon streaming`), with the health check.
+pub fn streaming_app(svc: Services) -> NormalizePath<Router> {
+    let router = Router::new()
+        .merge(streaming::routes())
+        .route("/health", get(|| async { "OK" }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(AppState { svc });
+    NormalizePathLayer::trim_trailing_slash().layer(router)
+}
+
 /// The routes (without path normalisation; see [`app`]).
 pub fn router(svc: Services) -> Router {
     let state = AppState { svc };
@@ -49,7 +60,11 @@ pub fn router(svc: Services) -> Router {
             header::HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([header::LINK, header::HeaderName::from_static("x-ratelimit-reset")]);
-    let api = mastodon::routes().merge(well_known::routes()).merge(oauth::api_routes()).layer(cors);
+    let api = mastodon::routes()
+        .merge(streaming::routes())
+        .merge(well_known::routes())
+        .merge(oauth::api_routes())
+        .layer(cors);
     Router::new()
         .merge(api)
         .merge(oauth::routes())

@@ -39,6 +39,9 @@ enum Command {
     },
     /// Enqueue recurring jobs on time (several schedulers may run; each slot fires once).
     Scheduler,
+    /// Serve the streaming API alone (WebSocket and server-sent events) on PORT. Events reach it
+    /// from the same process only, until the Redis event bus exists.
+    Streaming,
     /// Inspect and manage background jobs.
     Jobs {
         #[command(subcommand)]
@@ -224,6 +227,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             wiring::worker(config, queues, concurrency).await
         }
         Command::Scheduler => wiring::scheduler(config).await,
+        Command::Streaming => wiring::streaming(config).await,
         Command::Jobs { command } => jobs(&config, command).await,
         Command::Settings { command: SettingsCommand::Registrations { mode } } => {
             let svc = wiring::services(&config, false).await?;

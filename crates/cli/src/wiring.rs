@@ -50,7 +50,10 @@ pub async fn open(config: &Config, serving: bool) -> Result<Backends, String> {
         }
     }
     let db = Arc::new(db);
-    Ok(Backends { svc: Services::new(db.clone(), Arc::new(config.clone())), queue: db })
+    // In-process events: the web API, the workers and the streaming API of this process share
+    // them. (Separate processes need the Redis backend, which is not built yet.)
+    let events = Arc::new(ferrodon_streaming::LocalBus::default());
+    Ok(Backends { svc: Services::new(db.clone(), events, Arc::new(config.clone())), queue: db })
 }
 
 pub async fn services(config: &Config, serving: bool) -> Result<Services, String> {
@@ -104,18 +107,7 @@ pub async fn serve(config: Config, concurrency: usize) -> Result<(), String> {
     let scheduler = Scheduler::new(b.svc.db.clone(), b.queue.clone(), ferrodon_service::jobs::recurring());
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
 
-    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(ferrodon_api::app(b.svc.clone()));
-    let address = format!("{}:{}", config.bind, config.port);
-    let listener =
-        tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    tracing::info!(%address, url = %config.base_url(), database = b.svc.db.engine(), "ferrodon is listening");
-    let mut http_shutdown = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = http_shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    listen(&config, &b.svc, ferrodon_api::app(b.svc.clone()), shutdown.clone()).await?;
     let _ = scheduler.await;
     match worker.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "worker stopped with an error"),
@@ -124,6 +116,38 @@ pub async fn serve(config: Config, concurrency: usize) -> Result<(), String> {
     }
     tracing::info!("shutting down");
     tokio::time::timeout(Duration::from_secs(10), b.svc.db.close()).await.ok();
+    Ok(())
+}
+
+/// Serves `app` on BIND:PORT until `shutdown` turns true.
+async fn listen(
+    config: &Config,
+    svc: &Services,
+    app: tower_http::normalize_path::NormalizePath<axum::Router>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
+    let address = format!("{}:{}", config.bind, config.port);
+    let listener =
+        tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    tracing::info!(%address, url = %config.base_url(), database = svc.db.engine(), "ferrodon is listening");
+    let mut http_shutdown = shutdown;
+    let events = svc.events.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = http_shutdown.wait_for(|stop| *stop).await;
+            // Streaming connections never end by themselves: end their subscriptions.
+            events.close();
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `ferrodon streaming`: the streaming API alone (Mastodon's streaming service), on PORT.
+pub async fn streaming(config: Config) -> Result<(), String> {
+    let b = open(&config, true).await?;
+    listen(&config, &b.svc, ferrodon_api::streaming_app(b.svc.clone()), shutdown_channel()).await?;
+    b.svc.db.close().await;
     Ok(())
 }
 

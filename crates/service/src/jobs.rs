@@ -14,14 +14,20 @@ use crate::auth::now;
 
 /// Every job type this server runs: (name, retry policy, handler).
 pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
-    vec![
-        (Ping::KIND, RetryPolicy { max_attempts: 3, keep_dead: true }, Arc::new(Ping { svc: svc.clone() })),
+    let mut all = crate::distribution::handlers(svc);
+    all.extend([
+        (
+            Ping::KIND,
+            RetryPolicy { max_attempts: 3, keep_dead: true },
+            Arc::new(Ping { svc: svc.clone() }) as Arc<dyn JobHandler>,
+        ),
         (
             PruneExpiredData::KIND,
             RetryPolicy { max_attempts: 1, keep_dead: false },
             Arc::new(PruneExpiredData { svc: svc.clone() }),
         ),
-    ]
+    ]);
+    all
 }
 
 /// The recurring jobs (Mastodon's `Scheduler::*`), one line each.

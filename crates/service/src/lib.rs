@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod distribution;
 pub mod instance;
 pub mod jobs;
 pub mod notifications;
@@ -15,26 +16,33 @@ pub mod relationships;
 pub mod search;
 pub mod settings;
 pub mod statuses;
+pub mod streaming;
 pub mod timelines;
 mod visibility;
 
 use std::sync::Arc;
 
 use ferrodon_config::Config;
-use ferrodon_domain::ports::Database;
+use ferrodon_domain::ports::{Database, Event, EventBus};
 
 pub use auth::{Caller, Scopes, Viewer};
 
-/// What every service function needs: the database and the configuration.
+/// What every service function needs: the database, the event bus and the configuration.
 #[derive(Clone)]
 pub struct Services {
     pub db: Arc<dyn Database>,
+    pub events: Arc<dyn EventBus>,
     pub config: Arc<Config>,
 }
 
 impl Services {
-    pub fn new(db: Arc<dyn Database>, config: Arc<Config>) -> Self {
-        Services { db, config }
+    pub fn new(db: Arc<dyn Database>, events: Arc<dyn EventBus>, config: Arc<Config>) -> Self {
+        Services { db, events, config }
+    }
+
+    /// Publishes an event (after the change it reports has committed).
+    pub fn publish(&self, channel: &str, event: Arc<Event>) {
+        self.events.publish(channel, event);
     }
 
     pub fn base_url(&self) -> String {

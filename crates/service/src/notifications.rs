@@ -48,7 +48,8 @@ pub(crate) async fn notify(
         group_key,
         created_at: now(),
     })
-    .await
+    .await?;
+    crate::distribution::PublishNotification::enqueue(tx, to, id).await
 }
 
 /// Parses `types[]` / `exclude_types[]`; unknown types are ignored, as Mastodon does.

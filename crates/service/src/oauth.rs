@@ -407,6 +407,15 @@ pub async fn revoke(
             ));
         }
         tx.revoke_token(t.id, now()).await?;
+        let owner = match t.user_id {
+            Some(user) => tx.user_by_id(user).await?.map(|u| u.account_id),
+            None => None,
+        };
+        tx.commit().await?;
+        if let Some(account) = owner {
+            crate::distribution::token_revoked(svc, account, t.id);
+        }
+        return Ok(());
     }
     tx.commit().await?;
     Ok(())

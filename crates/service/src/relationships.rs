@@ -6,6 +6,7 @@ use ferrodon_kernel::{Error, Id, Result};
 use ferrodon_mastodon_api as api;
 
 use crate::auth::{Viewer, now};
+use crate::distribution::relations_changed;
 use crate::notifications::notify;
 use crate::{Services, present};
 
@@ -125,6 +126,7 @@ pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Rel
     tx.create_block(Id::generate(), me_id, target, now()).await?;
     let out = relationship_of(&mut tx, me_id, target).await?;
     tx.commit().await?;
+    relations_changed(svc, &[me_id, target]);
     Ok(out)
 }
 
@@ -135,6 +137,7 @@ pub async fn unblock(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::R
     tx.delete_relation(RelationKind::Block, me.account.id, target).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
+    relations_changed(svc, &[me.account.id, target]);
     Ok(out)
 }
 
@@ -165,6 +168,7 @@ pub async fn mute(
     tx.upsert_mute(&mute, now()).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
+    relations_changed(svc, &[me.account.id]);
     Ok(out)
 }
 
@@ -175,6 +179,7 @@ pub async fn unmute(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Re
     tx.delete_relation(RelationKind::Mute, me.account.id, target).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
+    relations_changed(svc, &[me.account.id]);
     Ok(out)
 }
 

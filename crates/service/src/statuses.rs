@@ -12,6 +12,7 @@ use ferrodon_kernel::{Error, ErrorKind, Id, Page, PageRequest, Result};
 use ferrodon_mastodon_api as api;
 
 use crate::auth::{Caller, Viewer, now};
+use crate::distribution::{DistributeDeletion, DistributeStatus};
 use crate::notifications::notify;
 use crate::visibility::{can_view, visible};
 use crate::{Services, limits, present};
@@ -249,6 +250,7 @@ pub async fn create(
         poll: r.poll,
     };
     let status = tx.insert_status(&new).await?;
+    DistributeStatus::enqueue(&mut tx, status.id, false).await?;
     for m in &r.mentions {
         // A mentioned account that blocks the author gets nothing; private/direct reach only mentions.
         notify(&mut tx, m.id, me.account.id, NotificationType::Mention, Some(status.id)).await?;
@@ -296,7 +298,11 @@ pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::St
     let s = s.ok_or_else(Error::not_found)?;
     let mut out = present::status(svc, &mut tx, Some(me.account.id), &s).await?;
     out.text = Some(s.text.clone());
-    tx.delete_status(s.id).await?;
+    let page = PageRequest { limit: 1000, ..Default::default() };
+    let rebloggers = tx.list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page).await?;
+    let removed = tx.delete_status(s.id).await?;
+    let reblog_ids = removed.into_iter().filter(|id| *id != s.id).collect();
+    DistributeDeletion::enqueue(&mut tx, &s, reblog_ids, rebloggers.into_iter().map(|r| r.item.id).collect()).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -331,6 +337,7 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
         edited_at: now(),
     };
     tx.edit_status(s.id, &edit).await?;
+    DistributeStatus::enqueue(&mut tx, s.id, true).await?;
     // People who reblogged it hear about the edit, as in Mastodon.
     let page = PageRequest { limit: 1000, ..Default::default() };
     for rebloggers in tx.list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page).await? {
@@ -570,6 +577,7 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
                 poll: None,
             };
             let created = tx.insert_status(&new).await?;
+            DistributeStatus::enqueue(&mut tx, created.id, false).await?;
             notify(&mut tx, original.account_id, me.account.id, NotificationType::Reblog, Some(original.id)).await?;
             created
         }
@@ -587,6 +595,7 @@ pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
     let original = visible_status(&mut tx, Some(me.account.id), original_id).await?;
     if let Some(reblog) = tx.reblog_of(me.account.id, original.id).await? {
         tx.delete_status(reblog.id).await?;
+        DistributeDeletion::enqueue(&mut tx, &reblog, Vec::new(), Vec::new()).await?;
         tx.delete_notifications_for(original.account_id, me.account.id, Some(original.id), "reblog").await?;
     }
     let fresh = tx.status_by_id(original.id).await?.ok_or_else(Error::not_found)?;

@@ -177,7 +177,7 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", db.url()));
         sql.migrate().await.expect("migrations");
-        let svc = Services::new(Arc::new(sql), Arc::new(config));
+        let svc = Services::new(Arc::new(sql), Arc::new(ferrodon_streaming::LocalBus::default()), Arc::new(config));
         let router = ferrodon_api::router(svc.clone());
         TestApp { router, svc, engine: db.engine(), db: Arc::new(db) }
     }

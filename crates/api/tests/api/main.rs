@@ -11,4 +11,5 @@ mod errors;
 mod notifications;
 mod oauth;
 mod statuses;
+mod streaming;
 mod timelines;

@@ -5,12 +5,14 @@
 //! atomic, and with a database-backed job queue the jobs a change causes are enqueued in it too.
 
 mod accounts;
+mod events;
 mod jobs;
 mod oauth;
 mod social;
 mod statuses;
 
 pub use accounts::*;
+pub use events::*;
 pub use jobs::*;
 pub use oauth::*;
 pub use social::*;

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
-use crate::model::{Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship};
+use crate::model::{Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship, Status};
 
 #[async_trait]
 pub trait RelationshipStore {
@@ -17,6 +17,23 @@ pub trait RelationshipStore {
     /// True if either account blocks the other.
     async fn blocked_either_way(&mut self, a: Id, b: Id) -> Result<bool>;
     async fn is_following(&mut self, account_id: Id, target_id: Id) -> Result<bool>;
+    /// The local accounts following `account`.
+    async fn local_followers(&mut self, account: Id) -> Result<Vec<Id>>;
+    /// The local followers of `status`' author whose home feed takes it, by Mastodon's fan-out
+    /// rules: not a reblog for those who hide the reblogger's reblogs, not a direct status that
+    /// does not mention them, not a reply to someone they don't follow. (Blocks and mutes are
+    /// the reader's filters, applied when the feed is read.)
+    async fn home_feed_recipients(&mut self, status: &Status) -> Result<Vec<Id>>;
+    /// What `account` must not be shown: the accounts blocking it or blocked by it, and the
+    /// accounts it mutes (mutes ending before `now` excluded).
+    async fn hidden_accounts(&mut self, account: Id, now: Millis) -> Result<HiddenAccounts>;
+}
+
+/// See [`RelationshipStore::hidden_accounts`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HiddenAccounts {
+    pub blocked: Vec<Id>,
+    pub muted: Vec<Id>,
 }
 
 #[async_trait]

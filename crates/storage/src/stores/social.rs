@@ -1,6 +1,8 @@
 use async_trait::async_trait;
-use ferrodon_domain::model::{Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship};
-use ferrodon_domain::ports::{NotificationStore, RelationshipStore};
+use ferrodon_domain::model::{
+    Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship, Status, Visibility,
+};
+use ferrodon_domain::ports::{HiddenAccounts, NotificationStore, RelationshipStore};
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
 use super::accounts::page_clause;
@@ -195,6 +197,56 @@ impl RelationshipStore for SqlTx {
             )
             .await?;
         Ok(n > 0)
+    }
+
+    async fn local_followers(&mut self, account: Id) -> Result<Vec<Id>> {
+        let rows: Vec<(Id,)> = self
+            .all(
+                "SELECT r.account_id FROM relations r JOIN accounts a ON a.id = r.account_id \
+                 WHERE r.kind = 'follow' AND r.target_account_id = $1 AND a.domain = ''",
+                args![account],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn home_feed_recipients(&mut self, status: &Status) -> Result<Vec<Id>> {
+        let reply_to = status.in_reply_to_account_id.filter(|to| *to != status.account_id);
+        let rows: Vec<(Id,)> = self
+            .all(
+                "SELECT r.account_id FROM relations r JOIN accounts a ON a.id = r.account_id \
+                 WHERE r.kind = 'follow' AND r.target_account_id = $1 AND a.domain = '' \
+                 AND ($2 = FALSE OR r.show_reblogs = TRUE) \
+                 AND ($3 = FALSE OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = $4 AND m.account_id = r.account_id)) \
+                 AND (CAST($5 AS BIGINT) IS NULL OR r.account_id = $5 OR EXISTS (SELECT 1 FROM relations f \
+                      WHERE f.kind = 'follow' AND f.account_id = r.account_id AND f.target_account_id = $5))",
+                args![
+                    status.account_id,
+                    status.reblog_of_id.is_some(),
+                    status.visibility == Visibility::Direct,
+                    status.id,
+                    reply_to
+                ],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn hidden_accounts(&mut self, account: Id, now: Millis) -> Result<HiddenAccounts> {
+        let rows: Vec<(Id, Id, String)> = self
+            .all(
+                "SELECT account_id, target_account_id, kind FROM relations \
+                 WHERE (account_id = $1 AND (kind = 'block' OR (kind = 'mute' AND (expires_at IS NULL OR expires_at > $2)))) \
+                 OR (target_account_id = $1 AND kind = 'block')",
+                args![account, now],
+            )
+            .await?;
+        let mut hidden = HiddenAccounts::default();
+        for (from, to, kind) in rows {
+            let other = if from == account { to } else { from };
+            if kind == "mute" { hidden.muted.push(other) } else { hidden.blocked.push(other) }
+        }
+        Ok(hidden)
     }
 }
 

@@ -1,0 +1,139 @@
+//! What both transports share: authentication, subscriptions, the filter, and turning bus
+//! events into what the client receives.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use ferrodon_domain::ports::{Event, channel};
+use ferrodon_kernel::{Error, Id, Result};
+use ferrodon_service::Services;
+use ferrodon_service::Viewer;
+use ferrodon_service::streaming::{Stream, StreamFilter, Subscription, open, require_viewer};
+
+use crate::params::Params;
+use tokio_stream::StreamExt;
+use tokio_stream::StreamMap;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+/// The key of the system channel's entry in the subscriptions.
+const SYSTEM: &str = "";
+
+/// One client's connection: who it is, what it listens to, what it hides.
+pub struct Connection {
+    svc: Services,
+    viewer: Box<Viewer>,
+    filter: StreamFilter,
+    /// (stream key, channel) → events. The stream key is the label joined with NUL.
+    channels: StreamMap<(String, String), BroadcastStream<Arc<Event>>>,
+    /// Stream key → the label events carry.
+    labels: HashMap<String, Vec<String>>,
+}
+
+/// What the connection should do next.
+pub enum Next {
+    /// Send this event under this label.
+    Send(Vec<String>, Arc<Event>),
+    /// Close: the client fell behind, or its token was revoked.
+    Close(&'static str),
+}
+
+/// The token of a streaming request: `Authorization: Bearer`, then `access_token` in the query,
+/// then (WebSocket) the `Sec-WebSocket-Protocol` header, as Mastodon's streaming server reads it.
+pub fn token(headers: &HeaderMap, query: &Params) -> Option<String> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_string());
+    let protocol = || {
+        headers
+            .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+    };
+    bearer.or_else(|| query.str("access_token")).or_else(protocol).filter(|t| !t.is_empty())
+}
+
+impl Connection {
+    /// Authenticates the request's token; every failure is a 401 (Mastodon's wording).
+    pub async fn authenticate(svc: &Services, token: Option<&str>) -> Result<Connection> {
+        let caller = ferrodon_service::auth::authenticate(svc, token).await.map_err(|e| {
+            if e.kind == ferrodon_kernel::ErrorKind::Unauthorized {
+                Error::unauthorized("Invalid access token")
+            } else {
+                e
+            }
+        })?;
+        let viewer = Box::new(require_viewer(&caller)?.clone());
+        let filter = StreamFilter::load(svc, viewer.account.id).await?;
+        let mut conn =
+            Connection { svc: svc.clone(), viewer, filter, channels: StreamMap::new(), labels: HashMap::new() };
+        let system = channel::system(conn.viewer.account.id);
+        conn.channels.insert((SYSTEM.to_string(), system.clone()), BroadcastStream::new(svc.events.subscribe(&system)));
+        Ok(conn)
+    }
+
+    /// Checks and opens `stream` (again: a second subscribe to the same stream changes nothing).
+    pub async fn subscribe(&mut self, stream: Stream) -> Result<Subscription> {
+        let sub = open(&self.svc, &self.viewer, stream).await?;
+        let key = sub.label.join("\0");
+        if !self.labels.contains_key(&key) {
+            for c in &sub.channels {
+                self.channels.insert((key.clone(), c.clone()), BroadcastStream::new(self.svc.events.subscribe(c)));
+            }
+            self.labels.insert(key, sub.label.clone());
+        }
+        Ok(sub)
+    }
+
+    /// Stops `stream`; unknown streams are ignored.
+    pub fn unsubscribe(&mut self, stream: &Stream) {
+        let key = stream.label().join("\0");
+        if self.labels.remove(&key).is_some() {
+            let keys: Vec<(String, String)> = self.channels.keys().filter(|(k, _)| *k == key).cloned().collect();
+            for k in keys {
+                self.channels.remove(&k);
+            }
+        }
+    }
+
+    pub fn token_id(&self) -> Id {
+        self.viewer.token.id
+    }
+
+    /// Waits for the next event this client should get.
+    pub async fn next(&mut self) -> Next {
+        loop {
+            let Some(((key, _), item)) = self.channels.next().await else {
+                // Only possible with no channel at all, which the system channel prevents.
+                return Next::Close("no channels");
+            };
+            let event = match item {
+                Ok(e) => e,
+                Err(BroadcastStreamRecvError::Lagged(_)) => return Next::Close("fell behind"),
+            };
+            if key == SYSTEM {
+                match event.name.as_str() {
+                    Event::KILL if event.payload.as_deref() == Some(&self.token_id().to_string()) => {
+                        return Next::Close("token revoked");
+                    }
+                    Event::RELATIONS_CHANGED => {
+                        if let Ok(f) = StreamFilter::load(&self.svc, self.viewer.account.id).await {
+                            self.filter = f;
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            if !self.filter.allows(&event) {
+                continue;
+            }
+            if let Some(label) = self.labels.get(&key) {
+                return Next::Send(label.clone(), event);
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! `GET /api/v1/streaming` (WebSocket): one connection, many streams. The client sends
+//! `{"type": "subscribe" | "unsubscribe", "stream": …, "tag"?: …, "list"?: …}`; the server
+//! sends `{"stream": [name, tag or list?], "event": …, "payload": "<JSON as a string>"}`, and
+//! errors as `{"error": …, "status": …}`.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use ferrodon_domain::ports::Event;
+use ferrodon_kernel::Error;
+use ferrodon_service::streaming::Stream;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+
+use super::HEARTBEAT;
+use super::connection::{Connection, Next, token};
+use crate::AppState;
+use crate::error::{ApiError, status_of};
+use crate::params::Params;
+
+/// A send that takes longer than this means the client stopped reading: it is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Client messages are small commands.
+const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+/// Per-connection read buffer (tungstenite's default is 128 KiB, too much for 20,000 clients).
+const READ_BUFFER: usize = 4 * 1024;
+
+/// `GET /api/v1/streaming`: authenticates (401 before the upgrade), upgrades, subscribes to
+/// `?stream=` if given, then serves the connection.
+pub async fn websocket(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let mut query = Params::default();
+    query.merge_form(raw.as_deref().unwrap_or(""));
+    let token = token(&headers, &query);
+    let conn = match Connection::authenticate(&s.svc, token.as_deref()).await {
+        Ok(c) => c,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let Ok(upgrade) = upgrade else {
+        return ApiError(Error::bad_request("Unknown channel requested")).into_response();
+    };
+    // A token passed as the subprotocol is echoed back, as the WebSocket handshake requires.
+    let protocol = headers
+        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|p| token.as_deref() == Some(p.as_str()));
+    let upgrade = match protocol {
+        Some(p) => upgrade.protocols([p]),
+        None => upgrade,
+    };
+    let initial = query.str("stream").filter(|s| !s.is_empty()).map(|name| Command {
+        kind: "subscribe".into(),
+        stream: Some(name),
+        tag: query.str("tag"),
+        list: query.str("list"),
+    });
+    upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, conn, initial))
+}
+
+#[derive(Deserialize)]
+struct Command {
+    #[serde(rename = "type")]
+    kind: String,
+    stream: Option<String>,
+    tag: Option<String>,
+    list: Option<String>,
+}
+
+fn error_frame(e: &Error) -> Message {
+    let body = serde_json::json!({ "error": e.message, "status": status_of(e.kind).as_u16() });
+    Message::Text(body.to_string().into())
+}
+
+/// The event as a text frame; the encoding is kept on the event for the next connection with
+/// the same label.
+fn event_frame(label: &[String], event: &Event) -> Message {
+    let key = label.join("\0");
+    if let Some((k, bytes)) = event.encoded.get()
+        && *k == key
+        && let Ok(text) = Utf8Bytes::try_from(bytes.clone())
+    {
+        return Message::Text(text);
+    }
+    let mut body = serde_json::json!({ "stream": label, "event": event.name });
+    if let Some(p) = &event.payload {
+        body["payload"] = serde_json::Value::String(p.clone());
+    }
+    let text = body.to_string();
+    let _ = event.encoded.set((key, Bytes::from(text.clone())));
+    Message::Text(text.into())
+}
+
+/// Runs a client's commands; an error is sent back to it.
+async fn command(conn: &mut Connection, text: &str) -> Result<(), Error> {
+    let c: Command =
+        serde_json::from_str(text).map_err(|_| Error::bad_request("Could not parse the message as JSON"))?;
+    let name = c.stream.as_deref().unwrap_or("");
+    let stream = Stream::parse(name, c.tag.as_deref(), c.list.as_deref())?;
+    match c.kind.as_str() {
+        "subscribe" => conn.subscribe(stream).await.map(|_| ()),
+        "unsubscribe" => {
+            conn.unsubscribe(&stream);
+            Ok(())
+        }
+        _ => Err(Error::bad_request("Unknown message type")),
+    }
+}
+
+async fn serve(socket: WebSocket, mut conn: Connection, initial: Option<Command>) {
+    let (mut tx, mut rx) = socket.split();
+    if let Some(c) = initial {
+        let text = serde_json::json!({ "type": c.kind, "stream": c.stream, "tag": c.tag, "list": c.list }).to_string();
+        if let Err(e) = command(&mut conn, &text).await
+            && tx.send(error_frame(&e)).await.is_err()
+        {
+            return;
+        }
+    }
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    loop {
+        let out = tokio::select! {
+            message = rx.next() => match message {
+                Some(Ok(Message::Text(text))) => match command(&mut conn, text.as_str()).await {
+                    Ok(()) => continue,
+                    Err(e) => error_frame(&e),
+                },
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => continue, // pings are answered by the protocol layer
+            },
+            next = conn.next() => match next {
+                Next::Send(label, event) => event_frame(&label, &event),
+                Next::Close(why) => {
+                    tracing::debug!(why, "closing a streaming connection");
+                    break;
+                }
+            },
+            _ = heartbeat.tick() => Message::Ping(Bytes::new()),
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, tx.send(out)).await {
+            Ok(Ok(())) => {}
+            _ => break,
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
+}

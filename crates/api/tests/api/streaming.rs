@@ -1,0 +1,161 @@
+//! The streaming API over real sockets (the router served on a loopback port): a slow client
+//! is dropped without holding up the others, and the user stream's fan-out agrees with the home
+//! timeline. Client-visible behaviour (events per action, auth, filtering) is covered by the
+//! acceptance suite through Mastodon.py and a WebSocket client.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ferrodon_domain::ports::{Event, channel};
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::*;
+
+/// Serves the app on 127.0.0.1 on a free port; returns the address.
+async fn serve(app: &TestApp) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(ferrodon_api::app(app.svc.clone()));
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    address
+}
+
+/// Opens a WebSocket handshake by hand and then never reads: a client that stopped reading.
+async fn stalled_client(address: std::net::SocketAddr, token: &str) -> tokio::net::TcpStream {
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "GET /api/v1/streaming?stream=public:local&access_token={token} HTTP/1.1\r\nHost: {address}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    socket.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101", "the stalled client's handshake");
+    socket
+}
+
+#[tokio::test]
+async fn a_slow_client_is_dropped_and_never_holds_up_the_others() {
+    let Some(app) = TestApp::start(Engine::Sqlite).await else { return };
+    let (_, token) = app.create_user("reader").await;
+    let address = serve(&app).await;
+
+    let stalled = stalled_client(address, &token).await;
+    let url = format!("ws://{address}/api/v1/streaming?stream=public:local&access_token={token}");
+    let (fast, _) = tokio_tungstenite::connect_async(url).await.expect("the fast client connects");
+    let received = Arc::new(AtomicUsize::new(0));
+    let reader = {
+        let received = received.clone();
+        tokio::spawn(async move {
+            let mut fast = fast;
+            let mut ids = Vec::new();
+            while let Some(Ok(message)) = fast.next().await {
+                if let Message::Text(text) = message {
+                    let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                    assert_eq!(frame["stream"], json!(["public:local"]));
+                    assert_eq!(frame["event"], "delete");
+                    ids.push(frame["payload"].as_str().unwrap().len());
+                    received.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            ids
+        })
+    };
+    // Both connections are subscribed once the bus has two receivers on the channel.
+    let public_local = channel::public(Some("local"), false);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !app.svc.events.has_subscribers(&public_local) {
+        assert!(Instant::now() < deadline, "no subscriber on {public_local}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // 600 events of 64 KiB (about 38 MiB): far more than the stalled client's socket buffers
+    // plus the channel's 256 events. The fast client is never more than 64 events behind.
+    let payload = "7".repeat(64 * 1024);
+    let started = Instant::now();
+    for n in 0..600usize {
+        app.svc.publish(&public_local, Event::new("delete", Some(payload.clone()), None));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while n >= 64 && received.load(Ordering::SeqCst) < n - 64 {
+            assert!(Instant::now() < deadline, "the fast client stalled at {} of {n}", received.load(Ordering::SeqCst));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while received.load(Ordering::SeqCst) < 600 {
+        assert!(Instant::now() < deadline, "the fast client got {} of 600", received.load(Ordering::SeqCst));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "600 events took {:?}", started.elapsed());
+
+    // The stalled client was dropped: what it can still read ends with the connection closed,
+    // well short of the 38 MiB published.
+    let mut stalled = stalled;
+    let mut buffered = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut buffered)).await;
+    assert!(read.is_ok(), "the stalled connection is still open");
+    assert!(buffered.len() < 600 * 64 * 1024, "the stalled client got everything ({} bytes)", buffered.len());
+    reader.abort();
+}
+
+both_engines!(the_user_stream_fans_out_to_whom_the_home_timeline_shows, |app| async move {
+    let (author_id, author) = app.create_user("author").await;
+    let (_, plain) = app.create_user("plain").await;
+    let (_, quiet) = app.create_user("quiet").await;
+    let (_, mentioned) = app.create_user("mentioned").await;
+    let (stranger_id, stranger) = app.create_user("stranger").await;
+    let (_, outsider) = app.create_user("outsider").await;
+    let readers = [("plain", &plain), ("quiet", &quiet), ("mentioned", &mentioned), ("outsider", &outsider)];
+    for (_, token) in &readers[..3] {
+        follow(&app, token, &author_id).await;
+    }
+    // `quiet` hides the author's reblogs; `plain` also follows the stranger.
+    ok(app.post_form(&format!("/api/v1/accounts/{author_id}/follow"), &quiet, &[("reblogs", "false")]).await);
+    follow(&app, &plain, &stranger_id).await;
+
+    let stranger_post = post(&app, &stranger, "a stranger's post").await;
+    let id_of = |v: Value| v["id"].as_str().unwrap().to_string();
+    let mut posted = vec![
+        post(&app, &author, "public").await,
+        id_of(post_status(&app, &author, &[("status", "followers"), ("visibility", "private")]).await),
+        id_of(post_status(&app, &author, &[("status", "@mentioned direct"), ("visibility", "direct")]).await),
+        id_of(post_status(&app, &author, &[("status", "@stranger reply"), ("in_reply_to_id", &stranger_post)]).await),
+    ];
+    let reblog = ok(app.post_form(&format!("/api/v1/statuses/{stranger_post}/reblog"), &author, &[]).await);
+    posted.push(reblog["id"].as_str().unwrap().to_string());
+
+    // Who should get what (public, private, direct to `mentioned`, reply to the stranger, reblog):
+    // replies reach those who follow both, reblogs those who don't hide them.
+    let expected = [
+        ("plain", [true, true, false, true, true]),
+        ("quiet", [true, true, false, false, false]),
+        ("mentioned", [true, true, true, false, true]),
+        ("outsider", [false, false, false, false, false]),
+    ];
+    for (index, id) in posted.iter().enumerate() {
+        let status_id = ferrodon_kernel::Id::parse(id).unwrap();
+        let mut tx = app.database().read().await.unwrap();
+        let status = tx.status_by_id(status_id).await.unwrap().unwrap();
+        let recipients = tx.home_feed_recipients(&status).await.unwrap();
+        drop(tx);
+        for (name, token) in &readers {
+            let home = ok(app.get("/api/v1/timelines/home?limit=40", *token).await);
+            let shown = ids(&home).contains(id);
+            let me =
+                ok(app.get("/api/v1/accounts/verify_credentials", *token).await)["id"].as_str().unwrap().to_string();
+            let fanned_out = recipients.iter().any(|r| r.to_string() == me);
+            assert_eq!(
+                fanned_out, shown,
+                "{name} and status {id} ({}): fan-out {fanned_out}, home {shown}",
+                status.text
+            );
+            let want = expected.iter().find(|(n, _)| n == name).unwrap().1[index];
+            assert_eq!(shown, want, "{name} and status {index} ({})", status.text);
+        }
+    }
+});

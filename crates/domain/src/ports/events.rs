@@ -1,0 +1,106 @@
+//! The event bus: what the streaming API delivers. Channels keep Mastodon's Redis names
+//! (`timeline:<account id>`, `timeline:public:local`, `timeline:hashtag:<tag>`, …), so a Redis
+//! pub/sub backend can carry them between processes with the same contract.
+
+use std::sync::{Arc, OnceLock};
+
+use ferrodon_kernel::Id;
+
+/// One event on a channel: Mastodon's `{"event": …, "payload": …}` message, plus what the
+/// streaming side needs to filter it per connection without asking the database.
+#[derive(Debug, Default)]
+pub struct Event {
+    /// `update`, `delete`, `notification`, `status.update`, `conversation`, `filters_changed`,
+    /// or an internal one that never reaches clients ([`Event::RELATIONS_CHANGED`], [`Event::KILL`]).
+    pub name: String,
+    /// As sent to clients: JSON text, the bare id for `delete`, none for `filters_changed`.
+    pub payload: Option<String>,
+    /// For statuses: the accounts involved, checked against each connection's blocks and mutes.
+    pub about: Option<StatusSubject>,
+    /// The transport's encoding of this event for one stream label, made by the first
+    /// connection that sends it and reused by the others (labels rarely differ per channel).
+    pub encoded: OnceLock<(String, bytes::Bytes)>,
+}
+
+/// Who a status event concerns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusSubject {
+    /// The status' author (the reblogger, for a reblog).
+    pub author: Id,
+    /// Everyone else involved: the reblogged author, mentioned accounts.
+    pub others: Vec<Id>,
+    /// The author's domain; `None` for local accounts.
+    pub domain: Option<String>,
+    pub language: Option<String>,
+}
+
+impl Event {
+    /// Internal: the account's blocks or mutes changed; connections reload their filters.
+    pub const RELATIONS_CHANGED: &'static str = "ferrodon.relations_changed";
+    /// Internal (Mastodon's `kill`), on the account's system channel with the token's id as
+    /// payload: the token was revoked; connections using it close.
+    pub const KILL: &'static str = "kill";
+
+    pub fn new(name: &str, payload: Option<String>, about: Option<StatusSubject>) -> Arc<Event> {
+        Arc::new(Event { name: name.to_string(), payload, about, encoded: OnceLock::new() })
+    }
+
+    /// True for events that are for the server only.
+    pub fn internal(&self) -> bool {
+        self.name == Self::RELATIONS_CHANGED || self.name == Self::KILL
+    }
+}
+
+/// A subscription: the channel's events, in order. A receiver that falls more than the
+/// channel's capacity behind gets `Lagged` (the streaming API then drops that client).
+pub type EventReceiver = tokio::sync::broadcast::Receiver<Arc<Event>>;
+
+/// Publishes and subscribes. Publishing never waits for subscribers.
+pub trait EventBus: Send + Sync + 'static {
+    fn publish(&self, channel: &str, event: Arc<Event>);
+    fn subscribe(&self, channel: &str) -> EventReceiver;
+    /// False when no one listens on `channel`: publishers may skip rendering for it (Mastodon's
+    /// `subscribed:<channel>` keys).
+    fn has_subscribers(&self, channel: &str) -> bool;
+    /// Ends every subscription (shutdown): receivers get the events already sent, then `Closed`.
+    fn close(&self);
+}
+
+/// Mastodon's channel names.
+pub mod channel {
+    use ferrodon_kernel::Id;
+
+    /// A user's home timeline (`update`, `delete`, `status.update`, `filters_changed`).
+    pub fn home(account: Id) -> String {
+        format!("timeline:{account}")
+    }
+    pub fn notifications(account: Id) -> String {
+        format!("timeline:{account}:notifications")
+    }
+    pub fn direct(account: Id) -> String {
+        format!("timeline:direct:{account}")
+    }
+    /// Internal events about the account: relations changed, a token revoked.
+    pub fn system(account: Id) -> String {
+        format!("timeline:system:{account}")
+    }
+    pub fn list(list: Id) -> String {
+        format!("timeline:list:{list}")
+    }
+    /// `timeline:public`, `timeline:public:local`, `timeline:public:remote`, each with `:media`.
+    pub fn public(locality: Option<&str>, media: bool) -> String {
+        let mut name = String::from("timeline:public");
+        if let Some(l) = locality {
+            name.push(':');
+            name.push_str(l);
+        }
+        if media {
+            name.push_str(":media");
+        }
+        name
+    }
+    /// `timeline:hashtag:<lowercased tag>[:local]`.
+    pub fn hashtag(tag: &str, local: bool) -> String {
+        format!("timeline:hashtag:{}{}", tag.to_lowercase(), if local { ":local" } else { "" })
+    }
+}

@@ -1,0 +1,280 @@
+//! Publishing to the streaming API, as Mastodon's fan-out does it: jobs on the `default` queue,
+//! enqueued in the transaction of the change (so an event is never published for a change that
+//! rolled back, nor lost for one that committed), each rendering its payload once and publishing
+//! it on every channel that should carry it. Channels without a subscriber are skipped.
+//!
+//! - [`DistributeStatus`] (Mastodon's `DistributionWorker`): a new or edited status goes to the
+//!   author's and their local followers' home channels (by the home feed's rules), to the public
+//!   and hashtag channels when public, and as a `conversation` to the participants when direct.
+//! - [`DistributeDeletion`] (`RemovalWorker`): `delete` to the same places.
+//! - [`PublishNotification`]: a notification to its recipient.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ferrodon_domain::model::Job;
+use ferrodon_domain::model::{Queue, Status, Visibility};
+use ferrodon_domain::ports::{Event, JobContext, JobHandler, RetryPolicy, StatusSubject, Tx, channel};
+use ferrodon_kernel::{Error, Id, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::enqueue;
+use crate::{Services, present};
+
+/// Streaming events are worth little late: a few quick attempts, no dead set.
+pub const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: false };
+
+fn payload<T: for<'a> Deserialize<'a>>(job: &Job) -> Result<T> {
+    serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad {} payload: {e}", job.kind)))
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(Error::internal)
+}
+
+/// Whether a public status belongs on the public timelines (the REST ones agree): not a reblog,
+/// not a reply to someone else.
+fn on_public_timelines(s: &Status) -> bool {
+    s.visibility == Visibility::Public
+        && s.reblog_of_id.is_none()
+        && s.in_reply_to_account_id.is_none_or(|to| to == s.account_id)
+}
+
+/// The public and hashtag channels of a status on the public timelines.
+fn public_channels(local: bool, tags: &[String]) -> Vec<String> {
+    let locality = if local { "local" } else { "remote" };
+    let mut out = vec![channel::public(None, false), channel::public(Some(locality), false)];
+    for tag in tags {
+        out.push(channel::hashtag(tag, false));
+        if local {
+            out.push(channel::hashtag(tag, true));
+        }
+    }
+    out
+}
+
+#[derive(Serialize, Deserialize)]
+struct StatusJob {
+    status_id: Id,
+    edit: bool,
+}
+
+/// Publishes a new (`update`) or edited (`status.update`) status.
+pub struct DistributeStatus {
+    pub(crate) svc: Services,
+}
+
+impl DistributeStatus {
+    pub const KIND: &'static str = "DistributeStatus";
+
+    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, status_id: Id, edit: bool) -> Result<()> {
+        let body = serde_json::to_value(StatusJob { status_id, edit }).map_err(Error::internal)?;
+        enqueue(tx, Queue::Default, Self::KIND, &body, POLICY).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl JobHandler for DistributeStatus {
+    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
+        let p: StatusJob = payload(job)?;
+        let svc = &self.svc;
+        let mut tx = svc.db.read().await?;
+        let Some(status) = tx.status_by_id(p.status_id).await? else {
+            return Ok(()); // deleted since
+        };
+        let original = match status.reblog_of_id {
+            Some(id) => tx.status_by_id(id).await?,
+            None => None,
+        };
+        let mut channels = Vec::new();
+        let author = tx.account_by_id(status.account_id).await?.ok_or_else(Error::not_found)?;
+        if author.is_local() {
+            channels.push(channel::home(status.account_id));
+        }
+        channels.extend(tx.home_feed_recipients(&status).await?.into_iter().map(channel::home));
+        if on_public_timelines(&status) {
+            channels.extend(public_channels(status.local, &status.tags()));
+        }
+        let direct = status.visibility == Visibility::Direct && !p.edit;
+        let wanted: Vec<&String> = channels.iter().filter(|c| svc.events.has_subscribers(c)).collect();
+        let direct_to: Vec<Id> = if direct {
+            let mut ids: Vec<Id> = status.mentions().iter().map(|m| m.id).collect();
+            ids.push(status.account_id);
+            ids.into_iter().filter(|id| svc.events.has_subscribers(&channel::direct(*id))).collect()
+        } else {
+            Vec::new()
+        };
+        if wanted.is_empty() && direct_to.is_empty() {
+            return Ok(());
+        }
+        // Rendered once, for no one in particular (as Mastodon's anonymous payload).
+        let rendered = present::status(svc, &mut tx, None, &status).await?;
+        let about = StatusSubject {
+            author: status.account_id,
+            others: original
+                .iter()
+                .flat_map(|o| std::iter::once(o.account_id).chain(o.mentions().into_iter().map(|m| m.id)))
+                .chain(status.mentions().into_iter().map(|m| m.id))
+                .collect(),
+            domain: (!author.is_local()).then(|| author.domain.clone()),
+            language: original.as_ref().unwrap_or(&status).language.clone(),
+        };
+        let name = if p.edit { "status.update" } else { "update" };
+        let event = Event::new(name, Some(json(&rendered)?), Some(about.clone()));
+        for c in wanted {
+            svc.publish(c, event.clone());
+        }
+        // A direct status is also a conversation for each participant, showing the others.
+        if !direct_to.is_empty() {
+            let mut ids: Vec<Id> = status.mentions().iter().map(|m| m.id).collect();
+            ids.push(status.account_id);
+            let accounts = tx.accounts_by_ids(&ids).await?;
+            for to in direct_to {
+                let conversation = serde_json::json!({
+                    "id": status.conversation_id.to_string(),
+                    "unread": to != status.account_id,
+                    "accounts": accounts.iter().filter(|a| a.id != to).map(|a| present::account(svc, a)).collect::<Vec<_>>(),
+                    "last_status": rendered,
+                });
+                let event = Event::new("conversation", Some(json(&conversation)?), Some(about.clone()));
+                svc.publish(&channel::direct(to), event);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a deletion job needs, taken before the rows are gone.
+#[derive(Serialize, Deserialize)]
+struct DeletionJob {
+    /// The status and its reblogs.
+    ids: Vec<Id>,
+    /// Whose followers had them: the author and the rebloggers.
+    authors: Vec<Id>,
+    /// Tags, when the status was on the public timelines.
+    public: Option<Vec<String>>,
+    local: bool,
+    /// The participants, when direct.
+    direct: Vec<Id>,
+}
+
+/// Publishes `delete` for a removed status (and its reblogs).
+pub struct DistributeDeletion {
+    pub(crate) svc: Services,
+}
+
+impl DistributeDeletion {
+    pub const KIND: &'static str = "DistributeDeletion";
+
+    /// Enqueues the deletion of `status`, reblogged by `rebloggers` as `reblog_ids`.
+    pub(crate) async fn enqueue(
+        tx: &mut Box<dyn Tx>,
+        status: &Status,
+        reblog_ids: Vec<Id>,
+        rebloggers: Vec<Id>,
+    ) -> Result<()> {
+        let job = DeletionJob {
+            ids: std::iter::once(status.id).chain(reblog_ids).collect(),
+            authors: std::iter::once(status.account_id).chain(rebloggers).collect(),
+            public: on_public_timelines(status).then(|| status.tags()),
+            local: status.local,
+            direct: if status.visibility == Visibility::Direct {
+                std::iter::once(status.account_id).chain(status.mentions().iter().map(|m| m.id)).collect()
+            } else {
+                Vec::new()
+            },
+        };
+        let body = serde_json::to_value(job).map_err(Error::internal)?;
+        enqueue(tx, Queue::Default, Self::KIND, &body, POLICY).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl JobHandler for DistributeDeletion {
+    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
+        let p: DeletionJob = payload(job)?;
+        let svc = &self.svc;
+        let mut channels: Vec<String> = Vec::new();
+        let mut tx = svc.db.read().await?;
+        for author in &p.authors {
+            channels.push(channel::home(*author));
+            channels.extend(tx.local_followers(*author).await?.into_iter().map(channel::home));
+        }
+        if let Some(tags) = &p.public {
+            channels.extend(public_channels(p.local, tags));
+        }
+        channels.extend(p.direct.iter().map(|id| channel::direct(*id)));
+        channels.sort();
+        channels.dedup();
+        channels.retain(|c| svc.events.has_subscribers(c));
+        for id in &p.ids {
+            let event = Event::new("delete", Some(id.to_string()), None);
+            for c in &channels {
+                svc.publish(c, event.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct NotificationJob {
+    account_id: Id,
+    notification_id: Id,
+}
+
+/// Publishes a notification to its recipient.
+pub struct PublishNotification {
+    pub(crate) svc: Services,
+}
+
+impl PublishNotification {
+    pub const KIND: &'static str = "PublishNotification";
+
+    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, account_id: Id, notification_id: Id) -> Result<()> {
+        let body = serde_json::to_value(NotificationJob { account_id, notification_id }).map_err(Error::internal)?;
+        enqueue(tx, Queue::Default, Self::KIND, &body, POLICY).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl JobHandler for PublishNotification {
+    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
+        let p: NotificationJob = payload(job)?;
+        let svc = &self.svc;
+        let to = channel::notifications(p.account_id);
+        if !svc.events.has_subscribers(&to) {
+            return Ok(());
+        }
+        let mut tx = svc.db.read().await?;
+        let Some(n) = tx.notification(p.account_id, p.notification_id).await? else {
+            return Ok(()); // dismissed or undone since
+        };
+        let Some(rendered) = present::notifications(svc, &mut tx, p.account_id, &[n]).await?.pop() else {
+            return Ok(());
+        };
+        svc.publish(&to, Event::new("notification", Some(json(&rendered)?), None));
+        Ok(())
+    }
+}
+
+/// Tells `accounts`' streaming connections to reload their filters (blocks or mutes changed).
+pub(crate) fn relations_changed(svc: &Services, accounts: &[Id]) {
+    for id in accounts {
+        svc.publish(&channel::system(*id), Event::new(Event::RELATIONS_CHANGED, None, None));
+    }
+}
+
+/// Closes the streaming connections that use a revoked token.
+pub(crate) fn token_revoked(svc: &Services, account: Id, token: Id) {
+    svc.publish(&channel::system(account), Event::new(Event::KILL, Some(token.to_string()), None));
+}
+
+/// The handlers of this module, for [`crate::jobs::handlers`].
+pub(crate) fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
+    vec![
+        (DistributeStatus::KIND, POLICY, Arc::new(DistributeStatus { svc: svc.clone() })),
+        (DistributeDeletion::KIND, POLICY, Arc::new(DistributeDeletion { svc: svc.clone() })),
+        (PublishNotification::KIND, POLICY, Arc::new(PublishNotification { svc: svc.clone() })),
+    ]
+}

@@ -1,0 +1,220 @@
+//! The streaming API's rules, on the subscriber side: which streams exist, who may open them,
+//! which channels feed them, and the per-connection filter (blocks either way, mutes) that
+//! Mastodon's streaming server applies to every status event. The transports (WebSocket, SSE)
+//! live in `api::streaming`; the publishers in [`crate::distribution`].
+
+use std::collections::HashSet;
+
+use ferrodon_domain::ports::{Event, channel};
+use ferrodon_kernel::{Error, ErrorKind, Id, Result};
+
+use crate::Services;
+use crate::auth::{Caller, Viewer, now};
+
+/// One of Mastodon's streams.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stream {
+    User,
+    UserNotification,
+    /// `public`, `public:local`, `public:remote`, each with `:media`.
+    Public {
+        locality: Option<&'static str>,
+        media: bool,
+    },
+    Hashtag {
+        tag: String,
+        local: bool,
+    },
+    List(Id),
+    Direct,
+}
+
+impl Stream {
+    /// A stream by its name (`public:local:media`), with the `tag` or `list` it needs.
+    pub fn parse(name: &str, tag: Option<&str>, list: Option<&str>) -> Result<Stream> {
+        let public = |locality, media| Ok(Stream::Public { locality, media });
+        match name {
+            "user" => Ok(Stream::User),
+            "user:notification" => Ok(Stream::UserNotification),
+            "public" => public(None, false),
+            "public:media" => public(None, true),
+            "public:local" => public(Some("local"), false),
+            "public:local:media" => public(Some("local"), true),
+            "public:remote" => public(Some("remote"), false),
+            "public:remote:media" => public(Some("remote"), true),
+            "hashtag" | "hashtag:local" => {
+                let tag = tag.map(|t| t.trim().trim_start_matches('#')).filter(|t| !t.is_empty());
+                let tag = tag.ok_or_else(|| Error::bad_request("No tag for stream provided"))?;
+                Ok(Stream::Hashtag { tag: tag.to_string(), local: name == "hashtag:local" })
+            }
+            "list" => {
+                let list =
+                    list.filter(|l| !l.is_empty()).ok_or_else(|| Error::bad_request("No list for stream provided"))?;
+                Ok(Stream::List(Id::parse(list).ok_or_else(|| Error::new(ErrorKind::NotFound, "List not found"))?))
+            }
+            "direct" => Ok(Stream::Direct),
+            _ => Err(Error::bad_request("Unknown stream type")),
+        }
+    }
+
+    /// The stream's name.
+    pub fn name(&self) -> String {
+        match self {
+            Stream::User => "user".into(),
+            Stream::UserNotification => "user:notification".into(),
+            Stream::Public { locality, media } => {
+                let mut n = String::from("public");
+                if let Some(l) = locality {
+                    n.push(':');
+                    n.push_str(l);
+                }
+                if *media {
+                    n.push_str(":media");
+                }
+                n
+            }
+            Stream::Hashtag { local, .. } => if *local { "hashtag:local" } else { "hashtag" }.into(),
+            Stream::List(_) => "list".into(),
+            Stream::Direct => "direct".into(),
+        }
+    }
+
+    /// What events carry as `stream`: the name, then the tag or list id.
+    pub fn label(&self) -> Vec<String> {
+        match self {
+            Stream::Hashtag { tag, .. } => vec![self.name(), tag.clone()],
+            Stream::List(id) => vec![self.name(), id.to_string()],
+            _ => vec![self.name()],
+        }
+    }
+}
+
+/// An opened stream: its label and the channels that feed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    pub stream: Stream,
+    pub label: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+/// The token a streaming connection authenticated with: a user token is required (Mastodon
+/// dropped public and app tokens in 4.2); failures are 401s, as Mastodon's streaming server
+/// answers them.
+pub fn require_viewer(caller: &Caller) -> Result<&Viewer> {
+    match caller {
+        Caller::Anonymous => Err(Error::unauthorized("Missing access token")),
+        Caller::App(_) => Err(Error::unauthorized("Access token does not belong to a user")),
+        Caller::User(v) => {
+            if !["read", "read:statuses", "read:notifications"].iter().any(|s| v.scopes.allows(s)) {
+                return Err(Error::unauthorized("Access token does not have the required scopes"));
+            }
+            Ok(v)
+        }
+    }
+}
+
+/// Checks that `me` may open `stream` and names its channels. `user` carries notifications only
+/// when the token may read them; `user:notification` needs that scope.
+pub async fn open(svc: &Services, me: &Viewer, stream: Stream) -> Result<Subscription> {
+    let _ = svc;
+    let statuses = me.scopes.allows("read:statuses");
+    let notifications = me.scopes.allows("read:notifications");
+    let scope_error = || Error::unauthorized("Access token does not have the required scopes");
+    let id = me.account.id;
+    let channels = match &stream {
+        Stream::UserNotification if notifications => vec![channel::notifications(id)],
+        Stream::UserNotification => return Err(scope_error()),
+        _ if !statuses => return Err(scope_error()),
+        Stream::User if notifications => vec![channel::home(id), channel::notifications(id)],
+        Stream::User => vec![channel::home(id)],
+        Stream::Public { locality, media } => vec![channel::public(*locality, *media)],
+        Stream::Hashtag { tag, local } => vec![channel::hashtag(tag, *local)],
+        // Lists are not built yet: no list belongs to anyone.
+        Stream::List(_) => return Err(Error::new(ErrorKind::NotFound, "List not found")),
+        Stream::Direct => vec![channel::direct(id)],
+    };
+    Ok(Subscription { label: stream.label(), stream, channels })
+}
+
+/// What one connection hides: status events by, reblogging or mentioning accounts it blocks or
+/// is blocked by, or mutes. Loaded when the connection opens and again whenever its account's
+/// blocks or mutes change (an event on its system channel).
+#[derive(Clone, Debug, Default)]
+pub struct StreamFilter {
+    me: Id,
+    hidden: HashSet<Id>,
+}
+
+impl StreamFilter {
+    pub async fn load(svc: &Services, me: Id) -> Result<StreamFilter> {
+        let mut tx = svc.db.read().await?;
+        let h = tx.hidden_accounts(me, now()).await?;
+        Ok(StreamFilter { me, hidden: h.blocked.into_iter().chain(h.muted).collect() })
+    }
+
+    /// Whether the connection gets `event`.
+    pub fn allows(&self, event: &Event) -> bool {
+        if event.internal() {
+            return false;
+        }
+        match &event.about {
+            None => true,
+            Some(s) if s.author == self.me => true,
+            Some(s) => {
+                !self.hidden.contains(&s.author) && !s.others.iter().any(|o| *o != self.me && self.hidden.contains(o))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrodon_domain::ports::StatusSubject;
+
+    #[test]
+    fn streams_parse_and_name_themselves() {
+        for name in [
+            "user",
+            "user:notification",
+            "public",
+            "public:media",
+            "public:local",
+            "public:local:media",
+            "public:remote",
+            "public:remote:media",
+            "direct",
+        ] {
+            assert_eq!(Stream::parse(name, None, None).unwrap().name(), name);
+        }
+        let tag = Stream::parse("hashtag:local", Some("#Rust"), None).unwrap();
+        assert_eq!(tag, Stream::Hashtag { tag: "Rust".into(), local: true });
+        assert_eq!(tag.label(), vec!["hashtag:local".to_string(), "Rust".to_string()]);
+        assert_eq!(Stream::parse("hashtag", None, None).unwrap_err().message, "No tag for stream provided");
+        assert_eq!(Stream::parse("list", None, None).unwrap_err().message, "No list for stream provided");
+        assert_eq!(Stream::parse("nope", None, None).unwrap_err().message, "Unknown stream type");
+        assert_eq!(
+            Stream::parse("public:remote:media", None, None).unwrap(),
+            Stream::Public { locality: Some("remote"), media: true }
+        );
+        assert_eq!(channel::public(Some("remote"), true), "timeline:public:remote:media");
+        assert_eq!(channel::hashtag("Rust", true), "timeline:hashtag:rust:local");
+    }
+
+    #[test]
+    fn the_filter_hides_blocked_and_muted_accounts_wherever_they_appear() {
+        let (me, blocked, muted, friend) = (Id(1), Id(2), Id(3), Id(4));
+        let filter = StreamFilter { me, hidden: [blocked, muted].into_iter().collect() };
+        let about = |author, others: Vec<Id>| {
+            Event::new("update", Some("{}".into()), Some(StatusSubject { author, others, ..Default::default() }))
+        };
+        assert!(filter.allows(&about(friend, vec![])));
+        assert!(filter.allows(&about(friend, vec![me])));
+        assert!(!filter.allows(&about(blocked, vec![])));
+        assert!(!filter.allows(&about(muted, vec![])));
+        assert!(!filter.allows(&about(friend, vec![blocked])), "a reblog of, or mention of, a blocked account");
+        assert!(filter.allows(&about(me, vec![blocked])), "my own statuses always");
+        assert!(filter.allows(&Event::new("delete", Some("5".into()), None)));
+        assert!(!filter.allows(&Event::new(Event::RELATIONS_CHANGED, None, None)));
+    }
+}
