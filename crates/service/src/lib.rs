@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod discovery;
 pub mod distribution;
 pub mod instance;
 pub mod jobs;

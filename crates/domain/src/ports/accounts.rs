@@ -17,6 +17,8 @@ pub trait AccountStore {
     async fn delete_account(&mut self, account_id: Id) -> Result<()>;
     async fn count_local_accounts(&mut self) -> Result<i64>;
     async fn count_local_statuses(&mut self) -> Result<i64>;
+    /// Local accounts that posted at or after `since` (NodeInfo's active users).
+    async fn count_active_local_accounts(&mut self, since: Millis) -> Result<i64>;
 
     async fn user_by_id(&mut self, id: Id) -> Result<Option<User>>;
     async fn user_by_email(&mut self, email: &str) -> Result<Option<User>>;

@@ -155,6 +155,14 @@ impl AccountStore for SqlTx {
             .await
     }
 
+    async fn count_active_local_accounts(&mut self, since: Millis) -> Result<i64> {
+        self.int(
+            "SELECT COUNT(*) FROM accounts WHERE domain = '' AND last_status_at >= $1 AND suspended_at IS NULL",
+            args![since],
+        )
+        .await
+    }
+
     async fn user_by_id(&mut self, id: Id) -> Result<Option<User>> {
         self.opt(format!("SELECT {USER_COLS} FROM users WHERE id = $1"), args![id]).await
     }
