@@ -88,20 +88,17 @@ fn error_frame(e: &Error) -> Message {
 /// The event as a text frame; the encoding is kept on the event for the next connection with
 /// the same label.
 fn event_frame(label: &[String], event: &Event) -> Message {
-    let key = label.join("\0");
-    if let Some((k, bytes)) = event.encoded.get()
-        && *k == key
-        && let Ok(text) = Utf8Bytes::try_from(bytes.clone())
-    {
-        return Message::Text(text);
+    let bytes = event.encoded_for(&label.join("\0"), || {
+        let mut body = serde_json::json!({ "stream": label, "event": event.name });
+        if let Some(p) = &event.payload {
+            body["payload"] = serde_json::Value::String(p.clone());
+        }
+        Bytes::from(body.to_string())
+    });
+    match Utf8Bytes::try_from(bytes) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::Text(Utf8Bytes::from_static("")),
     }
-    let mut body = serde_json::json!({ "stream": label, "event": event.name });
-    if let Some(p) = &event.payload {
-        body["payload"] = serde_json::Value::String(p.clone());
-    }
-    let text = body.to_string();
-    let _ = event.encoded.set((key, Bytes::from(text.clone())));
-    Message::Text(text.into())
 }
 
 /// Runs a client's commands; an error is sent back to it.

@@ -2,7 +2,7 @@
 //! (`timeline:<account id>`, `timeline:public:local`, `timeline:hashtag:<tag>`, …), so a Redis
 //! pub/sub backend can carry them between processes with the same contract.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use ferrodon_kernel::Id;
 
@@ -17,9 +17,10 @@ pub struct Event {
     pub payload: Option<String>,
     /// For statuses: the accounts involved, checked against each connection's blocks and mutes.
     pub about: Option<StatusSubject>,
-    /// The transport's encoding of this event for one stream label, made by the first
-    /// connection that sends it and reused by the others (labels rarely differ per channel).
-    pub encoded: OnceLock<(String, bytes::Bytes)>,
+    /// The transport's encodings of this event, one per stream label, made by the first
+    /// connection that sends it under that label and reused by the others (an event published
+    /// on home and public channels goes out under a few labels).
+    pub encoded: Mutex<Vec<(String, bytes::Bytes)>>,
 }
 
 /// Who a status event concerns.
@@ -42,7 +43,18 @@ impl Event {
     pub const KILL: &'static str = "kill";
 
     pub fn new(name: &str, payload: Option<String>, about: Option<StatusSubject>) -> Arc<Event> {
-        Arc::new(Event { name: name.to_string(), payload, about, encoded: OnceLock::new() })
+        Arc::new(Event { name: name.to_string(), payload, about, encoded: Mutex::default() })
+    }
+
+    /// The encoding kept for `label`, or the one `encode` makes (then kept).
+    pub fn encoded_for(&self, label: &str, encode: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+        let mut cache = self.encoded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, bytes)) = cache.iter().find(|(l, _)| l == label) {
+            return bytes.clone();
+        }
+        let bytes = encode();
+        cache.push((label.to_string(), bytes.clone()));
+        bytes
     }
 
     /// True for events that are for the server only.
