@@ -17,7 +17,7 @@ use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-/// The key of the system channel's entry in the subscriptions.
+/// The key events of the system channel are handled under.
 const SYSTEM: &str = "";
 
 /// One client's connection: who it is, what it listens to, what it hides.
@@ -29,12 +29,16 @@ pub struct Connection {
     channels: StreamMap<(String, String), BroadcastStream<Arc<Event>>>,
     /// Stream key → the label events carry.
     labels: HashMap<String, Vec<String>>,
+    /// The account's system channel (relations changed, token revoked).
+    system: BroadcastStream<Arc<Event>>,
 }
 
 /// What the connection should do next.
 pub enum Next {
     /// Send this event under this label.
     Send(Vec<String>, Arc<Event>),
+    /// The account's blocks or mutes changed: call [`Connection::reload`].
+    Reload,
     /// Close: the client fell behind, or its token was revoked.
     Close(&'static str),
 }
@@ -68,10 +72,9 @@ impl Connection {
         })?;
         let viewer = Box::new(require_viewer(&caller)?.clone());
         let filter = StreamFilter::load(svc, viewer.account.id).await?;
-        let mut conn =
-            Connection { svc: svc.clone(), viewer, filter, channels: StreamMap::new(), labels: HashMap::new() };
-        let system = channel::system(conn.viewer.account.id);
-        conn.channels.insert((SYSTEM.to_string(), system.clone()), BroadcastStream::new(svc.events.subscribe(&system)));
+        let system = BroadcastStream::new(svc.events.subscribe(&channel::system(viewer.account.id)));
+        let conn =
+            Connection { svc: svc.clone(), system, viewer, filter, channels: StreamMap::new(), labels: HashMap::new() };
         Ok(conn)
     }
 
@@ -99,16 +102,30 @@ impl Connection {
         }
     }
 
+    /// Reloads the filter (after [`Next::Reload`]); on a database error the old one stays.
+    pub async fn reload(&mut self) {
+        match StreamFilter::load(&self.svc, self.viewer.account.id).await {
+            Ok(f) => self.filter = f,
+            Err(e) => tracing::warn!(error = %e, "reloading a streaming filter failed"),
+        }
+    }
+
     pub fn token_id(&self) -> Id {
         self.viewer.token.id
     }
 
     /// Waits for the next event this client should get.
+    /// Cancel-safe (nothing is awaited once an event is taken): a change of blocks or mutes
+    /// comes back as [`Next::Reload`], for the caller to [`Connection::reload`] outside any
+    /// `select!`, so a busy client can never starve the reload.
     pub async fn next(&mut self) -> Next {
         loop {
-            let Some(((key, _), item)) = self.channels.next().await else {
-                // Only possible with no channel at all, which the system channel prevents.
-                return Next::Close("no channels");
+            // The system channel first: a block published before a post must apply to it.
+            let (key, item) = tokio::select! {
+                biased;
+                Some(item) = self.system.next() => (SYSTEM.to_string(), item),
+                Some(((key, _), item)) = self.channels.next() => (key, item),
+                else => return Next::Close("the event bus closed"),
             };
             let event = match item {
                 Ok(e) => e,
@@ -119,11 +136,7 @@ impl Connection {
                     Event::KILL if event.payload.as_deref() == Some(&self.token_id().to_string()) => {
                         return Next::Close("token revoked");
                     }
-                    Event::RELATIONS_CHANGED => {
-                        if let Ok(f) = StreamFilter::load(&self.svc, self.viewer.account.id).await {
-                            self.filter = f;
-                        }
-                    }
+                    Event::RELATIONS_CHANGED => return Next::Reload,
                     _ => {}
                 }
                 continue;

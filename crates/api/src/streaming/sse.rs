@@ -42,18 +42,22 @@ pub async fn sse(
 ) -> ApiResult<Response> {
     let mut query = Params::default();
     query.merge_form(raw.as_deref().unwrap_or(""));
-    let mut conn = Connection::authenticate(&s.svc, token(&headers, &query).as_deref()).await?;
+    // The channel is checked first, as Mastodon's streaming server does.
     let name = stream_name(path.trim_end_matches('/'), query.bool("only_media").unwrap_or(false))
         .ok_or_else(|| ApiError(Error::bad_request("Unknown channel requested")))?;
+    let mut conn = Connection::authenticate(&s.svc, token(&headers, &query).as_deref()).await?;
     let stream = Stream::parse(&name, query.str("tag").as_deref(), query.str("list").as_deref())?;
     conn.subscribe(stream).await?;
     let events = futures_util::stream::unfold(conn, |mut conn| async move {
-        match conn.next().await {
-            Next::Send(_, e) => {
-                let frame = SseEvent::default().event(&e.name).data(e.payload.as_deref().unwrap_or(""));
-                Some((Ok::<_, Infallible>(frame), conn))
+        loop {
+            match conn.next().await {
+                Next::Send(_, e) => {
+                    let frame = SseEvent::default().event(&e.name).data(e.payload.as_deref().unwrap_or(""));
+                    return Some((Ok::<_, Infallible>(frame), conn));
+                }
+                Next::Reload => conn.reload().await,
+                Next::Close(_) => return None,
             }
-            Next::Close(_) => None,
         }
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("thump")).into_response())

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::ws::{
+    CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -140,6 +142,10 @@ async fn serve(socket: WebSocket, mut conn: Connection, initial: Option<Command>
             },
             next = conn.next() => match next {
                 Next::Send(label, event) => event_frame(&label, &event),
+                Next::Reload => {
+                    conn.reload().await;
+                    continue;
+                }
                 Next::Close(why) => {
                     tracing::debug!(why, "closing a streaming connection");
                     break;
@@ -152,5 +158,11 @@ async fn serve(socket: WebSocket, mut conn: Connection, initial: Option<Command>
             _ => break,
         }
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
+    // A normal closure (1000), as Mastodon's streaming server closes.
+    let close = Message::Close(Some(CloseFrame { code: 1000, reason: Utf8Bytes::from_static("") }));
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = tx.send(close).await;
+        let _ = tx.close().await;
+    })
+    .await;
 }
