@@ -16,13 +16,7 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(|t| t.trim().to_string());
-        let token = header.or_else(|| {
+        let token = bearer(&parts.headers).or_else(|| {
             parts
                 .uri
                 .query()
@@ -32,6 +26,15 @@ impl FromRequestParts<AppState> for Auth {
             ferrodon_service::auth::authenticate(&state.svc, token.as_deref().filter(|t| !t.is_empty())).await?;
         Ok(Auth(caller))
     }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_string())
 }
 
 /// Paging parameters from the query string, with an endpoint family's default limit.

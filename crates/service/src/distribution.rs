@@ -53,6 +53,11 @@ fn public_channels(local: bool, tags: &[String]) -> Vec<String> {
     out
 }
 
+/// The author and the mentioned accounts (a direct status' conversation).
+fn participants(s: &Status) -> Vec<Id> {
+    std::iter::once(s.account_id).chain(s.mentions().into_iter().map(|m| m.id)).collect()
+}
+
 #[derive(Serialize, Deserialize)]
 struct StatusJob {
     status_id: Id,
@@ -82,10 +87,6 @@ impl JobHandler for DistributeStatus {
         let Some(status) = tx.status_by_id(p.status_id).await? else {
             return Ok(()); // deleted since
         };
-        let original = match status.reblog_of_id {
-            Some(id) => tx.status_by_id(id).await?,
-            None => None,
-        };
         let mut channels = Vec::new();
         let author = tx.account_by_id(status.account_id).await?.ok_or_else(Error::not_found)?;
         if author.is_local() {
@@ -97,16 +98,16 @@ impl JobHandler for DistributeStatus {
         }
         let direct = status.visibility == Visibility::Direct && !p.edit;
         let wanted: Vec<&String> = channels.iter().filter(|c| svc.events.has_subscribers(c)).collect();
-        let direct_to: Vec<Id> = if direct {
-            let mut ids: Vec<Id> = status.mentions().iter().map(|m| m.id).collect();
-            ids.push(status.account_id);
-            ids.into_iter().filter(|id| svc.events.has_subscribers(&channel::direct(*id))).collect()
-        } else {
-            Vec::new()
-        };
+        let participants = if direct { participants(&status) } else { Vec::new() };
+        let direct_to: Vec<Id> =
+            participants.iter().copied().filter(|id| svc.events.has_subscribers(&channel::direct(*id))).collect();
         if wanted.is_empty() && direct_to.is_empty() {
             return Ok(());
         }
+        let original = match status.reblog_of_id {
+            Some(id) => tx.status_by_id(id).await?,
+            None => None,
+        };
         // Rendered once, for no one in particular (as Mastodon's anonymous payload).
         let rendered = present::status(svc, &mut tx, None, &status).await?;
         let about = StatusSubject {
@@ -126,9 +127,7 @@ impl JobHandler for DistributeStatus {
         }
         // A direct status is also a conversation for each participant, showing the others.
         if !direct_to.is_empty() {
-            let mut ids: Vec<Id> = status.mentions().iter().map(|m| m.id).collect();
-            ids.push(status.account_id);
-            let accounts = tx.accounts_by_ids(&ids).await?;
+            let accounts = tx.accounts_by_ids(&participants).await?;
             for to in direct_to {
                 let conversation = serde_json::json!({
                     "id": status.conversation_id.to_string(),
@@ -178,11 +177,7 @@ impl DistributeDeletion {
             authors: std::iter::once(status.account_id).chain(rebloggers).collect(),
             public: on_public_timelines(status).then(|| status.tags()),
             local: status.local,
-            direct: if status.visibility == Visibility::Direct {
-                std::iter::once(status.account_id).chain(status.mentions().iter().map(|m| m.id)).collect()
-            } else {
-                Vec::new()
-            },
+            direct: if status.visibility == Visibility::Direct { participants(status) } else { Vec::new() },
         };
         let body = serde_json::to_value(job).map_err(Error::internal)?;
         enqueue(tx, Queue::Default, Self::KIND, &body, POLICY).await.map(|_| ())

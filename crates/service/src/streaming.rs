@@ -115,8 +115,7 @@ pub fn require_viewer(caller: &Caller) -> Result<&Viewer> {
 
 /// Checks that `me` may open `stream` and names its channels. `user` carries notifications only
 /// when the token may read them; `user:notification` needs that scope.
-pub async fn open(svc: &Services, me: &Viewer, stream: Stream) -> Result<Subscription> {
-    let _ = svc;
+pub fn open(me: &Viewer, stream: Stream) -> Result<Subscription> {
     let statuses = me.scopes.allows("read:statuses");
     let notifications = me.scopes.allows("read:notifications");
     let scope_error = || Error::unauthorized("Access token does not have the required scopes");

@@ -17,9 +17,6 @@ use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-/// The key events of the system channel are handled under.
-const SYSTEM: &str = "";
-
 /// One client's connection: who it is, what it listens to, what it hides.
 pub struct Connection {
     svc: Services,
@@ -46,18 +43,13 @@ pub enum Next {
 /// The token of a streaming request: `Authorization: Bearer`, then `access_token` in the query,
 /// then (WebSocket) the `Sec-WebSocket-Protocol` header, as Mastodon's streaming server reads it.
 pub fn token(headers: &HeaderMap, query: &Params) -> Option<String> {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|t| t.trim().to_string());
     let protocol = || {
         headers
             .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_string())
     };
-    bearer.or_else(|| query.str("access_token")).or_else(protocol).filter(|t| !t.is_empty())
+    crate::extract::bearer(headers).or_else(|| query.str("access_token")).or_else(protocol).filter(|t| !t.is_empty())
 }
 
 impl Connection {
@@ -80,7 +72,7 @@ impl Connection {
 
     /// Checks and opens `stream` (again: a second subscribe to the same stream changes nothing).
     pub async fn subscribe(&mut self, stream: Stream) -> Result<Subscription> {
-        let sub = open(&self.svc, &self.viewer, stream).await?;
+        let sub = open(&self.viewer, stream)?;
         let key = sub.label.join("\0");
         if !self.labels.contains_key(&key) {
             for c in &sub.channels {
@@ -121,26 +113,24 @@ impl Connection {
     pub async fn next(&mut self) -> Next {
         loop {
             // The system channel first: a block published before a post must apply to it.
-            let (key, item) = tokio::select! {
+            let (key, event) = tokio::select! {
                 biased;
-                Some(item) = self.system.next() => (SYSTEM.to_string(), item),
-                Some(((key, _), item)) = self.channels.next() => (key, item),
+                Some(item) = self.system.next() => {
+                    let Ok(event) = item else { return Next::Close("fell behind") };
+                    match event.name.as_str() {
+                        Event::KILL if event.payload.as_deref() == Some(&self.token_id().to_string()) => {
+                            return Next::Close("token revoked");
+                        }
+                        Event::RELATIONS_CHANGED => return Next::Reload,
+                        _ => continue,
+                    }
+                }
+                Some(((key, _), item)) = self.channels.next() => match item {
+                    Ok(event) => (key, event),
+                    Err(BroadcastStreamRecvError::Lagged(_)) => return Next::Close("fell behind"),
+                },
                 else => return Next::Close("the event bus closed"),
             };
-            let event = match item {
-                Ok(e) => e,
-                Err(BroadcastStreamRecvError::Lagged(_)) => return Next::Close("fell behind"),
-            };
-            if key == SYSTEM {
-                match event.name.as_str() {
-                    Event::KILL if event.payload.as_deref() == Some(&self.token_id().to_string()) => {
-                        return Next::Close("token revoked");
-                    }
-                    Event::RELATIONS_CHANGED => return Next::Reload,
-                    _ => {}
-                }
-                continue;
-            }
             if !self.filter.allows(&event) {
                 continue;
             }

@@ -103,12 +103,15 @@ fn event_frame(label: &[String], event: &Event) -> Message {
     }
 }
 
-/// Runs a client's commands; an error is sent back to it.
+/// Runs a client's message; an error is sent back to it.
 async fn command(conn: &mut Connection, text: &str) -> Result<(), Error> {
     let c: Command =
         serde_json::from_str(text).map_err(|_| Error::bad_request("Could not parse the message as JSON"))?;
-    let name = c.stream.as_deref().unwrap_or("");
-    let stream = Stream::parse(name, c.tag.as_deref(), c.list.as_deref())?;
+    apply(conn, c).await
+}
+
+async fn apply(conn: &mut Connection, c: Command) -> Result<(), Error> {
+    let stream = Stream::parse(c.stream.as_deref().unwrap_or(""), c.tag.as_deref(), c.list.as_deref())?;
     match c.kind.as_str() {
         "subscribe" => conn.subscribe(stream).await.map(|_| ()),
         "unsubscribe" => {
@@ -121,13 +124,11 @@ async fn command(conn: &mut Connection, text: &str) -> Result<(), Error> {
 
 async fn serve(socket: WebSocket, mut conn: Connection, initial: Option<Command>) {
     let (mut tx, mut rx) = socket.split();
-    if let Some(c) = initial {
-        let text = serde_json::json!({ "type": c.kind, "stream": c.stream, "tag": c.tag, "list": c.list }).to_string();
-        if let Err(e) = command(&mut conn, &text).await
-            && tx.send(error_frame(&e)).await.is_err()
-        {
-            return;
-        }
+    if let Some(c) = initial
+        && let Err(e) = apply(&mut conn, c).await
+        && tx.send(error_frame(&e)).await.is_err()
+    {
+        return;
     }
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     loop {
