@@ -46,10 +46,11 @@ from websockets.typing import Subprotocol
 
 from support import HTTP_TIMEOUT_S, App, Server, User, describe, sign_in_user, unique, wait_for
 
-# Events normally arrive in well under 100 ms; the tests require them within a second.
-ARRIVAL_S = 1.0
+# Events normally arrive in well under 100 ms; the tests give them two seconds, so that a loaded
+# CI machine does not fail them (latency is measured by benches/, not here).
+ARRIVAL_S = 2.0
 # The longest any test waits for something that should happen.
-WAIT_S = 3.0
+WAIT_S = 5.0
 # Read timeout of Mastodon.py's SSE connections (the server sends a heartbeat every 15 s).
 SSE_READ_TIMEOUT_S = 30
 
@@ -588,7 +589,6 @@ def test_reblogs_reach_the_boosters_followers(make_user, sse):
     home.wait(is_delete(reblog["id"]), "delete of the reblog", timeout=ARRIVAL_S)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: home-channel payloads are rendered once for nobody, not per recipient (distribution.rs)")
 def test_user_stream_payloads_are_rendered_for_their_recipient(make_user, sse):
     """Mastodon renders statuses on a user's stream for that user (PushUpdateWorker uses
     InlineRenderer with the account), so ``favourited``/``bookmarked`` are the recipient's."""
@@ -687,6 +687,8 @@ def test_websocket_multiplexes_streams_with_their_labels(make_user, ws):
 
     # A status without the tag: user and public:local only.
     plain = author.api.status_post(text("no tag"), visibility="public")
+    conn.wait_all(is_status("update", plain["id"]), 2, "updates of the untagged status")
+    # Statuses are distributed by separate jobs: the control only bounds the wait for extras.
     control = author.api.status_post(text("control", tag), visibility="public")
     conn.wait_all(is_status("update", control["id"]), 4, "updates of the control status")
     plain_labels = sorted(json.dumps(e.stream) for e in conn.matching(is_status("update", plain["id"])))
@@ -870,7 +872,6 @@ def test_token_without_read_scope_is_401(server: Server, app: App, make_user):
             assert refused, f"WebSocket ?stream={stream} with scopes {scopes}: {status} {body!r}"
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the CLI runs in another process and the event bus is in-process only")
 def test_disabling_an_account_closes_its_streams(server: Server, make_user, ws, sse):
     """Mastodon (spec/system/streaming): a user disabled while connected is disconnected (1000)."""
     user = make_user("disconn")
@@ -1071,6 +1072,8 @@ def test_relation_changes_apply_while_the_client_sends_messages(make_user, ws):
 
             viewer.api.account_unblock(other.id)
             shown = other.api.status_post(text(f"shown {round_}"), visibility="public")
+            # Once the witness has it, it was published: the viewer must get it promptly.
+            witness.wait(is_status("update", shown["id"]), "the shown status (witness)")
             conn.wait(is_status("update", shown["id"]), f"a status after unblocking (round {round_})", timeout=ARRIVAL_S)
     finally:
         stop.set()

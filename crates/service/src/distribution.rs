@@ -83,33 +83,38 @@ impl JobHandler for DistributeStatus {
     async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
         let p: StatusJob = payload(job)?;
         let svc = &self.svc;
+        if svc.events.idle() {
+            return Ok(()); // no one listens in this process
+        }
         let mut tx = svc.db.read().await?;
         let Some(status) = tx.status_by_id(p.status_id).await? else {
             return Ok(()); // deleted since
         };
-        let mut channels = Vec::new();
         let author = tx.account_by_id(status.account_id).await?.ok_or_else(Error::not_found)?;
+        let mut home: Vec<Id> = tx.home_feed_recipients(&status).await?;
         if author.is_local() {
-            channels.push(channel::home(status.account_id));
+            home.push(status.account_id);
         }
-        channels.extend(tx.home_feed_recipients(&status).await?.into_iter().map(channel::home));
-        if on_public_timelines(&status) {
-            channels.extend(public_channels(status.local, &status.tags()));
-        }
+        home.retain(|id| svc.events.has_subscribers(&channel::home(*id)));
+        let public: Vec<String> = if on_public_timelines(&status) {
+            public_channels(status.local, &status.tags())
+                .into_iter()
+                .filter(|c| svc.events.has_subscribers(c))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let direct = status.visibility == Visibility::Direct && !p.edit;
-        let wanted: Vec<&String> = channels.iter().filter(|c| svc.events.has_subscribers(c)).collect();
         let participants = if direct { participants(&status) } else { Vec::new() };
         let direct_to: Vec<Id> =
             participants.iter().copied().filter(|id| svc.events.has_subscribers(&channel::direct(*id))).collect();
-        if wanted.is_empty() && direct_to.is_empty() {
+        if home.is_empty() && public.is_empty() && direct_to.is_empty() {
             return Ok(());
         }
         let original = match status.reblog_of_id {
             Some(id) => tx.status_by_id(id).await?,
             None => None,
         };
-        // Rendered once, for no one in particular (as Mastodon's anonymous payload).
-        let rendered = present::status(svc, &mut tx, None, &status).await?;
         let about = StatusSubject {
             author: status.account_id,
             others: original
@@ -121,23 +126,37 @@ impl JobHandler for DistributeStatus {
             language: original.as_ref().unwrap_or(&status).language.clone(),
         };
         let name = if p.edit { "status.update" } else { "update" };
-        let event = Event::new(name, Some(json(&rendered)?), Some(about.clone()));
-        for c in wanted {
-            svc.publish(c, event.clone());
+        // Everything is rendered first and published together, so that a client on several
+        // streams gets one status on all of them at once (and in one write).
+        let mut out: Vec<(String, Arc<Event>)> = Vec::new();
+        // Home channels get the status as their owner sees it (favourited, bookmarked, …), as
+        // Mastodon's PushUpdateWorker renders it; public channels get it rendered for no one.
+        for (to, rendered) in present::status_for_each(svc, &mut tx, &status, &home).await? {
+            out.push((channel::home(to), Event::new(name, Some(json(&rendered)?), Some(about.clone()))));
+        }
+        if !public.is_empty() {
+            let rendered = present::status(svc, &mut tx, None, &status).await?;
+            let event = Event::new(name, Some(json(&rendered)?), Some(about.clone()));
+            out.extend(public.into_iter().map(|c| (c, event.clone())));
         }
         // A direct status is also a conversation for each participant, showing the others.
         if !direct_to.is_empty() {
             let accounts = tx.accounts_by_ids(&participants).await?;
-            for to in direct_to {
+            for (to, rendered) in present::status_for_each(svc, &mut tx, &status, &direct_to).await? {
                 let conversation = serde_json::json!({
                     "id": status.conversation_id.to_string(),
                     "unread": to != status.account_id,
                     "accounts": accounts.iter().filter(|a| a.id != to).map(|a| present::account(svc, a)).collect::<Vec<_>>(),
                     "last_status": rendered,
                 });
-                let event = Event::new("conversation", Some(json(&conversation)?), Some(about.clone()));
-                svc.publish(&channel::direct(to), event);
+                out.push((
+                    channel::direct(to),
+                    Event::new("conversation", Some(json(&conversation)?), Some(about.clone())),
+                ));
             }
+        }
+        for (c, event) in out {
+            svc.publish(&c, event);
         }
         Ok(())
     }
@@ -189,6 +208,9 @@ impl JobHandler for DistributeDeletion {
     async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
         let p: DeletionJob = payload(job)?;
         let svc = &self.svc;
+        if svc.events.idle() {
+            return Ok(());
+        }
         let mut channels: Vec<String> = Vec::new();
         let mut tx = svc.db.read().await?;
         for author in &p.authors {
@@ -265,11 +287,42 @@ pub(crate) fn token_revoked(svc: &Services, account: Id, token: Id) {
     svc.publish(&channel::system(account), Event::new(Event::KILL, Some(token.to_string()), None));
 }
 
+#[derive(Serialize, Deserialize)]
+struct DisconnectJob {
+    account_id: Id,
+}
+
+/// Closes every streaming connection of an account whose tokens were all revoked (disabled,
+/// password reset). A job, not a direct publish, so that the command may run in another
+/// process than the streaming connections (`ferrodon accounts modify`): the queue reaches them.
+pub struct DisconnectAccount {
+    pub(crate) svc: Services,
+}
+
+impl DisconnectAccount {
+    pub const KIND: &'static str = "DisconnectAccount";
+
+    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, account_id: Id) -> Result<()> {
+        let body = serde_json::to_value(DisconnectJob { account_id }).map_err(Error::internal)?;
+        enqueue(tx, Queue::Default, Self::KIND, &body, POLICY).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl JobHandler for DisconnectAccount {
+    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
+        let p: DisconnectJob = payload(job)?;
+        self.svc.publish(&channel::system(p.account_id), Event::new(Event::KILL, None, None));
+        Ok(())
+    }
+}
+
 /// The handlers of this module, for [`crate::jobs::handlers`].
 pub(crate) fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
     vec![
         (DistributeStatus::KIND, POLICY, Arc::new(DistributeStatus { svc: svc.clone() })),
         (DistributeDeletion::KIND, POLICY, Arc::new(DistributeDeletion { svc: svc.clone() })),
         (PublishNotification::KIND, POLICY, Arc::new(PublishNotification { svc: svc.clone() })),
+        (DisconnectAccount::KIND, POLICY, Arc::new(DisconnectAccount { svc: svc.clone() })),
     ]
 }

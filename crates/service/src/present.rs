@@ -32,6 +32,10 @@ fn field_html(svc: &Services, value: &str) -> String {
     html.strip_prefix("<p>").and_then(|h| h.strip_suffix("</p>")).map(str::to_string).unwrap_or(html)
 }
 
+fn remote_or(url: &str, missing: impl FnOnce() -> String) -> String {
+    if url.starts_with("https://") || url.starts_with("http://") { url.to_string() } else { missing() }
+}
+
 pub fn account(svc: &Services, a: &Account) -> api::Account {
     let suspended = a.suspended_at.is_some();
     api::Account {
@@ -42,11 +46,12 @@ pub fn account(svc: &Services, a: &Account) -> api::Account {
         uri: a.uri.clone(),
         display_name: if suspended { String::new() } else { a.display_name.clone() },
         note: if suspended { String::new() } else { a.note.clone() },
-        avatar: svc.avatar_missing(),
-        avatar_static: svc.avatar_missing(),
+        // Remote images are linked where they are until media caching exists.
+        avatar: remote_or(&a.avatar_remote_url, || svc.avatar_missing()),
+        avatar_static: remote_or(&a.avatar_remote_url, || svc.avatar_missing()),
         avatar_description: String::new(),
-        header: svc.header_missing(),
-        header_static: svc.header_missing(),
+        header: remote_or(&a.header_remote_url, || svc.header_missing()),
+        header_static: remote_or(&a.header_remote_url, || svc.header_missing()),
         header_description: String::new(),
         locked: a.locked,
         fields: if suspended {
@@ -274,6 +279,27 @@ pub async fn statuses(
 ) -> Result<Vec<api::Status>> {
     let loaded = load(tx, viewer, list).await?;
     Ok(list.iter().filter_map(|s| render_one(svc, &loaded, s, viewer)).collect())
+}
+
+/// Renders one status for each of `viewers` (home-feed streaming, where Mastodon renders for
+/// the recipient): what all share is loaded once, each viewer's interactions apart.
+pub async fn status_for_each(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    s: &Status,
+    viewers: &[Id],
+) -> Result<Vec<(Id, api::Status)>> {
+    let mut loaded = load(tx, None, std::slice::from_ref(s)).await?;
+    let all: Vec<Status> = std::iter::once(s.clone()).chain(loaded.reblogged.values().cloned()).collect();
+    let all: Vec<&Status> = all.iter().collect();
+    let mut out = Vec::with_capacity(viewers.len());
+    for &viewer in viewers {
+        loaded.interactions = tx.interactions(viewer, &all).await?.into_iter().collect();
+        if let Some(rendered) = render_one(svc, &loaded, s, Some(viewer)) {
+            out.push((viewer, rendered));
+        }
+    }
+    Ok(out)
 }
 
 pub async fn status(svc: &Services, tx: &mut Box<dyn Tx>, viewer: Option<Id>, s: &Status) -> Result<api::Status> {

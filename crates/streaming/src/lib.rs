@@ -74,6 +74,10 @@ impl EventBus for LocalBus {
         self.lock().get(channel).is_some_and(|tx| tx.receiver_count() > 0)
     }
 
+    fn idle(&self) -> bool {
+        !self.lock().values().any(|tx| tx.receiver_count() > 0)
+    }
+
     fn close(&self) {
         self.lock().clear();
     }

@@ -28,6 +28,8 @@ pub struct Connection {
     labels: HashMap<String, Vec<String>>,
     /// The account's system channel (relations changed, token revoked).
     system: BroadcastStream<Arc<Event>>,
+    /// What [`Connection::put_back`] returned, handed out first.
+    returned: Option<Next>,
 }
 
 /// What the connection should do next.
@@ -65,8 +67,15 @@ impl Connection {
         let viewer = Box::new(require_viewer(&caller)?.clone());
         let filter = StreamFilter::load(svc, viewer.account.id).await?;
         let system = BroadcastStream::new(svc.events.subscribe(&channel::system(viewer.account.id)));
-        let conn =
-            Connection { svc: svc.clone(), system, viewer, filter, channels: StreamMap::new(), labels: HashMap::new() };
+        let conn = Connection {
+            svc: svc.clone(),
+            system,
+            viewer,
+            filter,
+            channels: StreamMap::new(),
+            labels: HashMap::new(),
+            returned: None,
+        };
         Ok(conn)
     }
 
@@ -106,11 +115,25 @@ impl Connection {
         self.viewer.token.id
     }
 
+    /// The next event if one is ready now (to batch a burst into one write).
+    pub fn ready(&mut self) -> Option<Next> {
+        use futures_util::FutureExt;
+        self.next().now_or_never()
+    }
+
+    /// Gives back what [`Connection::ready`] returned, for the next [`Connection::next`].
+    pub fn put_back(&mut self, next: Next) {
+        self.returned = Some(next);
+    }
+
     /// Waits for the next event this client should get.
     /// Cancel-safe (nothing is awaited once an event is taken): a change of blocks or mutes
     /// comes back as [`Next::Reload`], for the caller to [`Connection::reload`] outside any
     /// `select!`, so a busy client can never starve the reload.
     pub async fn next(&mut self) -> Next {
+        if let Some(next) = self.returned.take() {
+            return next;
+        }
         loop {
             // The system channel first: a block published before a post must apply to it.
             let (key, event) = tokio::select! {
@@ -118,7 +141,9 @@ impl Connection {
                 Some(item) = self.system.next() => {
                     let Ok(event) = item else { return Next::Close("fell behind") };
                     match event.name.as_str() {
-                        Event::KILL if event.payload.as_deref() == Some(&self.token_id().to_string()) => {
+                        Event::KILL
+                            if event.payload.as_ref().is_none_or(|token| *token == self.token_id().to_string()) =>
+                        {
                             return Next::Close("token revoked");
                         }
                         Event::RELATIONS_CHANGED => return Next::Reload,

@@ -30,6 +30,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 /// Per-connection read buffer (tungstenite's default is 128 KiB, too much for 20,000 clients).
 const READ_BUFFER: usize = 4 * 1024;
+/// Frames are written out once this much is buffered, or when a burst is over.
+const WRITE_BUFFER: usize = 8 * 1024;
+/// At most this many ready events go out in one write.
+const MAX_BURST: usize = 16;
 
 /// `GET /api/v1/streaming`: authenticates (401 before the upgrade), upgrades, subscribes to
 /// `?stream=` if given, then serves the connection.
@@ -67,7 +71,7 @@ pub async fn websocket(
     });
     upgrade
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| serve(socket, conn, initial))
@@ -131,8 +135,9 @@ async fn serve(socket: WebSocket, mut conn: Connection, initial: Option<Command>
         return;
     }
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    let mut out = Vec::with_capacity(MAX_BURST);
     loop {
-        let out = tokio::select! {
+        let first = tokio::select! {
             message = rx.next() => match message {
                 Some(Ok(Message::Text(text))) => match command(&mut conn, text.as_str()).await {
                     Ok(()) => continue,
@@ -154,7 +159,25 @@ async fn serve(socket: WebSocket, mut conn: Connection, initial: Option<Command>
             },
             _ = heartbeat.tick() => Message::Ping(Bytes::new()),
         };
-        match tokio::time::timeout(SEND_TIMEOUT, tx.send(out)).await {
+        // Events published together (a post on `user` and `public:local`) go out in one write.
+        out.push(first);
+        while out.len() < MAX_BURST {
+            match conn.ready() {
+                Some(Next::Send(label, event)) => out.push(event_frame(&label, &event)),
+                Some(other) => {
+                    conn.put_back(other);
+                    break;
+                }
+                None => break,
+            }
+        }
+        let write = async {
+            for frame in out.drain(..) {
+                tx.feed(frame).await?;
+            }
+            tx.flush().await
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, write).await {
             Ok(Ok(())) => {}
             _ => break,
         }

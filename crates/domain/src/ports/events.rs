@@ -39,7 +39,8 @@ impl Event {
     /// Internal: the account's blocks or mutes changed; connections reload their filters.
     pub const RELATIONS_CHANGED: &'static str = "ferrodon.relations_changed";
     /// Internal (Mastodon's `kill`), on the account's system channel with the token's id as
-    /// payload: the token was revoked; connections using it close.
+    /// payload: the token was revoked; connections using it close. Without a payload: every
+    /// connection of the account closes (disabled, or its password reset).
     pub const KILL: &'static str = "kill";
 
     pub fn new(name: &str, payload: Option<String>, about: Option<StatusSubject>) -> Arc<Event> {
@@ -74,6 +75,11 @@ pub trait EventBus: Send + Sync + 'static {
     /// False when no one listens on `channel`: publishers may skip rendering for it (Mastodon's
     /// `subscribed:<channel>` keys).
     fn has_subscribers(&self, channel: &str) -> bool;
+    /// True when no channel has a subscriber (nothing to render for anyone). A bus that cannot
+    /// tell (one shared between processes) says false.
+    fn idle(&self) -> bool {
+        false
+    }
     /// Ends every subscription (shutdown): receivers get the events already sent, then `Closed`.
     fn close(&self);
 }
