@@ -343,15 +343,26 @@ def is_redirect(response: requests.Response) -> bool:
 class Server:
     """One running ``ferrodon serve`` on loopback, with its own data directory and database."""
 
-    def __init__(self, binary: str, engine: str, workdir: Path, validator: OpenApiValidator, database_url: Optional[str] = None):
+    def __init__(
+        self,
+        binary: str,
+        engine: str,
+        workdir: Path,
+        validator: OpenApiValidator,
+        database_url: Optional[str] = None,
+        host: str = "localhost",
+        extra_env: Optional[dict[str, str]] = None,
+    ):
         self.binary = binary
         self.engine = engine
         self.workdir = workdir
         self.validator = validator
         self.database_url = database_url
+        self.host = host
+        self.extra_env = extra_env or {}
         self.port = free_port()
-        self.domain = f"localhost:{self.port}"
-        self.base_url = f"http://localhost:{self.port}"
+        self.domain = f"{host}:{self.port}"
+        self.base_url = f"http://{host}:{self.port}"
         self.data_dir = workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.stdout_log = workdir / "server.stdout.log"
@@ -364,10 +375,11 @@ class Server:
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("DB_")}
         env.update(
             FERRODON_DATA_DIR=str(self.data_dir),
-            BIND="127.0.0.1",
+            BIND="127.0.0.1" if self.host == "localhost" else self.host,
             PORT=str(self.port),
             LOCAL_DOMAIN=self.domain,
         )
+        env.update(self.extra_env)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
         return env

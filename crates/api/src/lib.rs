@@ -7,6 +7,7 @@
 //! `favourite`, documented with its route). One file per resource rather than per action keeps
 //! the ~100 small handlers of a resource together with their shared helpers.
 
+pub mod activitypub;
 pub mod error;
 pub mod extract;
 pub mod link;
@@ -29,12 +30,14 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub svc: Services,
+    /// Federation, when this process serves ActivityPub (`serve`, `web`).
+    pub fed: Option<ferrodon_federation::Fed>,
 }
 
 /// The whole HTTP application, as a service: paths are matched with any trailing slash removed
 /// (Rails does the same, and clients such as Mastodon.py request `/api/v2/instance/`).
-pub fn app(svc: Services) -> NormalizePath<Router> {
-    NormalizePathLayer::trim_trailing_slash().layer(router(svc))
+pub fn app(svc: Services, fed: Option<ferrodon_federation::Fed>) -> NormalizePath<Router> {
+    NormalizePathLayer::trim_trailing_slash().layer(router(svc, fed))
 }
 
 /// The streaming API alone (`ferrodon streaming`), with the health check.
@@ -43,13 +46,13 @@ pub fn streaming_app(svc: Services) -> NormalizePath<Router> {
         .merge(streaming::routes())
         .route("/health", get(|| async { "OK" }))
         .layer(TraceLayer::new_for_http())
-        .with_state(AppState { svc });
+        .with_state(AppState { svc, fed: None });
     NormalizePathLayer::trim_trailing_slash().layer(router)
 }
 
 /// The routes (without path normalisation; see [`app`]).
-pub fn router(svc: Services) -> Router {
-    let state = AppState { svc };
+pub fn router(svc: Services, fed: Option<ferrodon_federation::Fed>) -> Router {
+    let state = AppState { svc, fed };
     // Mastodon allows any origin on the API, OAuth token endpoints and well-known documents.
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
@@ -67,6 +70,7 @@ pub fn router(svc: Services) -> Router {
         .layer(cors);
     Router::new()
         .merge(api)
+        .merge(activitypub::routes())
         .merge(oauth::routes())
         .route("/health", get(|| async { ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], "OK") }))
         .layer(TraceLayer::new_for_http())

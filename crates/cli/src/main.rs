@@ -75,6 +75,11 @@ enum Command {
         #[command(subcommand)]
         command: SettingsCommand,
     },
+    /// Block or unblock whole domains (what Mastodon's admin "Moderation > Federation" does).
+    Domains {
+        #[command(subcommand)]
+        command: DomainsCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -168,6 +173,29 @@ enum SettingsCommand {
 }
 
 #[derive(Subcommand)]
+enum DomainsCommand {
+    /// Blocks DOMAIN (and its subdomains): `suspend` refuses everything from it and suspends its
+    /// accounts; `silence` limits them; `noop` only applies --reject-media / --reject-reports.
+    Block {
+        domain: String,
+        #[arg(long, default_value = "suspend")]
+        severity: String,
+        #[arg(long)]
+        reject_media: bool,
+        #[arg(long)]
+        reject_reports: bool,
+    },
+    /// Lifts the block of DOMAIN.
+    Unblock { domain: String },
+    /// Allows federation with DOMAIN (what LIMITED_FEDERATION_MODE=true federates with).
+    Allow { domain: String },
+    /// Removes DOMAIN from the allowed domains.
+    Disallow { domain: String },
+    /// Lists the blocked domains, then the allowed ones.
+    List,
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration (secrets masked) and check it.
     Check,
@@ -229,6 +257,51 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Scheduler => wiring::scheduler(config).await,
         Command::Streaming => wiring::streaming(config).await,
         Command::Jobs { command } => jobs(&config, command).await,
+        Command::Domains { command } => {
+            let svc = wiring::services(&config, false).await?;
+            use ferrodon_service::domains;
+            match command {
+                DomainsCommand::Block { domain, severity, reject_media, reject_reports } => {
+                    domains::block(&svc, &domain, &severity, reject_media, reject_reports)
+                        .await
+                        .map_err(|e| e.message)?;
+                    println!("Blocked {domain} ({severity})");
+                }
+                DomainsCommand::Unblock { domain } => {
+                    if domains::unblock(&svc, &domain).await.map_err(|e| e.message)? {
+                        println!("Unblocked {domain}");
+                    } else {
+                        return Err(format!("{domain} is not blocked"));
+                    }
+                }
+                DomainsCommand::Allow { domain } => {
+                    domains::allow(&svc, &domain).await.map_err(|e| e.message)?;
+                    println!("Allowed {domain}");
+                }
+                DomainsCommand::Disallow { domain } => {
+                    if !domains::disallow(&svc, &domain).await.map_err(|e| e.message)? {
+                        return Err(format!("{domain} is not allowed"));
+                    }
+                    println!("Disallowed {domain}");
+                }
+                DomainsCommand::List => {
+                    for b in domains::list(&svc).await.map_err(|e| e.message)? {
+                        let mut extra = String::new();
+                        if b.reject_media {
+                            extra.push_str(" reject-media");
+                        }
+                        if b.reject_reports {
+                            extra.push_str(" reject-reports");
+                        }
+                        println!("{}\t{}{extra}", b.domain, b.severity);
+                    }
+                    for d in domains::allowed(&svc).await.map_err(|e| e.message)? {
+                        println!("{d}\tallow");
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Settings { command: SettingsCommand::Registrations { mode } } => {
             let svc = wiring::services(&config, false).await?;
             let mode = match mode {

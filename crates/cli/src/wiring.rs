@@ -27,6 +27,7 @@ pub async fn connect(config: &Config) -> Result<SqlDatabase, String> {
 pub struct Backends {
     pub svc: Services,
     pub queue: Arc<dyn JobQueue>,
+    pub fed: ferrodon_federation::Fed,
 }
 
 /// Connects and checks the schema. The embedded SQLite database migrates itself; PostgreSQL
@@ -53,7 +54,9 @@ pub async fn open(config: &Config, serving: bool) -> Result<Backends, String> {
     // In-process events: the web API, the workers and the streaming API of this process share
     // them. (Separate processes need the Redis backend, which is not built yet.)
     let events = Arc::new(ferrodon_streaming::LocalBus::default());
-    Ok(Backends { svc: Services::new(db.clone(), events, Arc::new(config.clone())), queue: db })
+    let svc = Services::new(db.clone(), events, Arc::new(config.clone()));
+    let fed = ferrodon_federation::Federation::new(svc.clone()).await.map_err(|e| e.message)?;
+    Ok(Backends { svc, queue: db, fed })
 }
 
 pub async fn services(config: &Config, serving: bool) -> Result<Services, String> {
@@ -61,9 +64,11 @@ pub async fn services(config: &Config, serving: bool) -> Result<Services, String
 }
 
 /// The job types of this binary.
-fn registry(svc: &Services) -> Registry {
+fn registry(b: &Backends) -> Registry {
     let mut registry = Registry::default();
-    for (kind, policy, handler) in ferrodon_service::jobs::handlers(svc) {
+    let all =
+        ferrodon_service::jobs::handlers(&b.svc).into_iter().chain(ferrodon_federation::Federation::handlers(&b.fed));
+    for (kind, policy, handler) in all {
         registry.register(kind, policy, handler);
     }
     registry
@@ -102,12 +107,12 @@ fn shutdown_channel() -> watch::Receiver<bool> {
 pub async fn serve(config: Config, concurrency: usize) -> Result<(), String> {
     let b = open(&config, true).await?;
     let shutdown = shutdown_channel();
-    let runner = Runner::new(b.queue.clone(), registry(&b.svc), runner_config(WeightedQueues::all(), concurrency)?);
+    let runner = Runner::new(b.queue.clone(), registry(&b), runner_config(WeightedQueues::all(), concurrency)?);
     let worker = tokio::spawn(runner.run(shutdown.clone()));
     let scheduler = Scheduler::new(b.svc.db.clone(), b.queue.clone(), ferrodon_service::jobs::recurring());
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
 
-    listen(&config, &b.svc, ferrodon_api::app(b.svc.clone()), shutdown.clone()).await?;
+    listen(&config, &b.svc, ferrodon_api::app(b.svc.clone(), Some(b.fed.clone())), shutdown.clone()).await?;
     let _ = scheduler.await;
     match worker.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "worker stopped with an error"),
@@ -154,7 +159,7 @@ pub async fn streaming(config: Config) -> Result<(), String> {
 /// `ferrodon worker`: works the given queues until SIGINT or SIGTERM.
 pub async fn worker(config: Config, queues: WeightedQueues, concurrency: usize) -> Result<(), String> {
     let b = open(&config, true).await?;
-    let runner = Runner::new(b.queue.clone(), registry(&b.svc), runner_config(queues, concurrency)?);
+    let runner = Runner::new(b.queue.clone(), registry(&b), runner_config(queues, concurrency)?);
     runner.run(shutdown_channel()).await.map_err(|e| e.message)?;
     b.svc.db.close().await;
     Ok(())

@@ -42,6 +42,13 @@ pub struct Config {
     pub streaming_api_base_url: Option<String>,
     /// Instance contact address (`SMTP_FROM_ADDRESS` or `notifications@LOCAL_DOMAIN`).
     pub contact_email: String,
+    /// `AUTHORIZED_FETCH`: ActivityPub GETs must be signed, and blocked domains get nothing.
+    pub authorized_fetch: bool,
+    /// `LIMITED_FEDERATION_MODE`: federate only with domains an admin allowed.
+    pub limited_federation_mode: bool,
+    /// `ALLOWED_PRIVATE_ADDRESSES`: addresses or CIDR ranges (comma-separated) that remote
+    /// fetches may reach although private or loopback; plain http is allowed only to them.
+    pub allowed_private_addresses: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +178,15 @@ impl Config {
             single_user_mode: v.bool("SINGLE_USER_MODE", false)?,
             registrations_mode,
             streaming_api_base_url: v.get("STREAMING_API_BASE_URL").map(str::to_string),
+            authorized_fetch: v.bool("AUTHORIZED_FETCH", false)?,
+            limited_federation_mode: v.bool("LIMITED_FEDERATION_MODE", false)?,
+            allowed_private_addresses: v
+                .get("ALLOWED_PRIVATE_ADDRESSES")
+                .unwrap_or("")
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
         })
     }
 
@@ -185,6 +201,9 @@ impl Config {
             ("LOCAL_DOMAIN".into(), self.local_domain.clone()),
             ("WEB_DOMAIN".into(), self.web_domain.clone()),
             ("LOCAL_HTTPS".into(), (self.scheme == "https").to_string()),
+            ("AUTHORIZED_FETCH".into(), self.authorized_fetch.to_string()),
+            ("LIMITED_FEDERATION_MODE".into(), self.limited_federation_mode.to_string()),
+            ("ALLOWED_PRIVATE_ADDRESSES".into(), self.allowed_private_addresses.join(",")),
             ("BIND".into(), self.bind.clone()),
             ("PORT".into(), self.port.to_string()),
             ("FERRODON_DATA_DIR".into(), self.data_dir.display().to_string()),

@@ -189,6 +189,9 @@ pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<O
     if m.disable {
         tx.revoke_user_tokens(user.id, now()).await?;
     }
+    if m.disable || m.reset_password {
+        crate::distribution::DisconnectAccount::enqueue(&mut tx, account.id).await?;
+    }
     let mut password = None;
     if m.reset_password {
         let p = generate_password();
@@ -296,6 +299,7 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
     let account = tx.account_by_id(a.id).await?.ok_or_else(Error::not_found)?;
     let user = tx.user_by_id(me.user.id).await?.ok_or_else(Error::not_found)?;
     let count = follow_requests_count(&mut tx, a.id).await?;
+    crate::outbox::Outgoing::UpdateActor { account_id: me.account.id }.enqueue(&mut tx).await?;
     tx.commit().await?;
     Ok(present::credential_account(svc, &account, &user, count))
 }

@@ -8,6 +8,7 @@ use ferrodon_mastodon_api as api;
 use crate::auth::{Viewer, now};
 use crate::distribution::relations_changed;
 use crate::notifications::notify;
+use crate::outbox::Outgoing;
 use crate::{Services, present};
 
 fn account_id(raw: &str) -> Result<Id> {
@@ -71,7 +72,15 @@ pub async fn follow(svc: &Services, me: &Viewer, raw_id: &str, o: FollowOptions)
         created_at: now(),
     };
     let already_following = tx.get_follow(RelationKind::Follow, me.account.id, target).await?.is_some();
-    if already_following || !account.locked {
+    if !account.is_local() && !already_following {
+        // A remote follow stays a request until the other server accepts it.
+        let (_, created) = tx.upsert_follow(RelationKind::FollowRequest, &follow).await?;
+        if created {
+            let uri = format!("{}#follows/{}", me.account.uri, follow.id);
+            tx.set_relation_uri("follow_request", me.account.id, target, &uri).await?;
+            Outgoing::Follow { account_id: me.account.id, target_id: target }.enqueue(&mut tx).await?;
+        }
+    } else if already_following || !account.locked {
         let (_, created) = tx.upsert_follow(RelationKind::Follow, &follow).await?;
         if created {
             notify(&mut tx, target, me.account.id, NotificationType::Follow, None).await?;
@@ -90,7 +99,16 @@ pub async fn follow(svc: &Services, me: &Viewer, raw_id: &str, o: FollowOptions)
 pub async fn unfollow(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    if !account.is_local() {
+        let uri = match tx.relation_uri("follow", me.account.id, target).await? {
+            Some(uri) => Some(uri),
+            None => tx.relation_uri("follow_request", me.account.id, target).await?,
+        };
+        if let Some(follow_uri) = uri {
+            Outgoing::UndoFollow { account_id: me.account.id, target_id: target, follow_uri }.enqueue(&mut tx).await?;
+        }
+    }
     end_follow(&mut tx, me.account.id, target).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
@@ -101,7 +119,13 @@ pub async fn unfollow(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
 pub async fn remove_from_followers(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    if !account.is_local()
+        && let Some(follow_uri) = tx.relation_uri("follow", target, me.account.id).await?
+    {
+        // As Mastodon: the follower's server hears a Reject of its Follow.
+        Outgoing::RejectFollow { account_id: me.account.id, follower_id: target, follow_uri }.enqueue(&mut tx).await?;
+    }
     if tx.delete_relation(RelationKind::Follow, target, me.account.id).await? {
         tx.delete_notifications_for(me.account.id, target, None, NotificationType::Follow.as_str()).await?;
     }
@@ -117,8 +141,14 @@ pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Rel
         return Err(Error::forbidden("This action is not allowed"));
     }
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
     let me_id = me.account.id;
+    if !account.is_local() {
+        if let Some(follow_uri) = tx.relation_uri("follow", me_id, target).await? {
+            Outgoing::UndoFollow { account_id: me_id, target_id: target, follow_uri }.enqueue(&mut tx).await?;
+        }
+        Outgoing::Block { account_id: me_id, target_id: target }.enqueue(&mut tx).await?;
+    }
     end_follow(&mut tx, me_id, target).await?;
     end_follow(&mut tx, target, me_id).await?;
     // As Mastodon's AfterBlockService: nothing the blocked account did stays in my notifications.
@@ -133,8 +163,10 @@ pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Rel
 pub async fn unblock(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
-    tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
-    tx.delete_relation(RelationKind::Block, me.account.id, target).await?;
+    let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
+    if tx.delete_relation(RelationKind::Block, me.account.id, target).await? && !account.is_local() {
+        Outgoing::UndoBlock { account_id: me.account.id, target_id: target }.enqueue(&mut tx).await?;
+    }
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
     relations_changed(svc, &[me.account.id, target]);
@@ -203,11 +235,25 @@ pub async fn answer_follow_request(
     let mut tx = svc.db.write().await?;
     let request =
         tx.get_follow(RelationKind::FollowRequest, requester, me.account.id).await?.ok_or_else(Error::not_found)?;
+    // A remote request carries its Follow's id: its server hears the answer naming it.
+    let follow_uri = tx.relation_uri("follow_request", requester, me.account.id).await?;
+    if let Some(follow_uri) = &follow_uri {
+        let (account_id, follower_id, follow_uri) = (me.account.id, requester, follow_uri.clone());
+        let answer = if accept {
+            Outgoing::AcceptFollow { account_id, follower_id, follow_uri }
+        } else {
+            Outgoing::RejectFollow { account_id, follower_id, follow_uri }
+        };
+        answer.enqueue(&mut tx).await?;
+    }
     tx.delete_relation(RelationKind::FollowRequest, requester, me.account.id).await?;
     tx.delete_notifications_for(me.account.id, requester, None, NotificationType::FollowRequest.as_str()).await?;
     if accept {
         let follow = Follow { id: Id::generate(), created_at: now(), ..request };
         tx.upsert_follow(RelationKind::Follow, &follow).await?;
+        if let Some(uri) = &follow_uri {
+            tx.set_relation_uri("follow", requester, me.account.id, uri).await?;
+        }
         notify(&mut tx, me.account.id, requester, NotificationType::Follow, None).await?;
     }
     let out = relationship_of(&mut tx, me.account.id, requester).await?;

@@ -25,6 +25,14 @@ pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Resu
     if text.is_empty() {
         return Ok(out);
     }
+    if let Some(found) = exact(svc, caller, text).await? {
+        match found {
+            Exact::Account(a) if want("accounts") => out.accounts.push(*a),
+            Exact::Status(s) if want("statuses") => out.statuses.push(*s),
+            _ => {}
+        }
+        return Ok(out);
+    }
     if want("accounts") && !text.starts_with('#') {
         out.accounts = accounts::search(svc, text, q.limit, q.offset).await?;
     }
@@ -49,4 +57,37 @@ pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Resu
         }
     }
     Ok(out)
+}
+
+enum Exact {
+    Account(Box<api::Account>),
+    Status(Box<api::Status>),
+}
+
+/// A query that names one thing: `@user@domain`, or the URL of an account or a status.
+async fn exact(svc: &Services, caller: &Caller, text: &str) -> Result<Option<Exact>> {
+    let mut tx = svc.db.read().await?;
+    if text.starts_with("https://") || text.starts_with("http://") {
+        if let Some(a) = tx.account_by_uri(text).await? {
+            return Ok(Some(Exact::Account(Box::new(crate::present::account(svc, &a)))));
+        }
+        if let Some(s) = tx.status_by_uri(text).await? {
+            drop(tx);
+            return Ok(crate::statuses::get(svc, caller, &s.id.to_string())
+                .await
+                .ok()
+                .map(|s| Exact::Status(Box::new(s))));
+        }
+        return Ok(None);
+    }
+    let acct = text.trim_start_matches('@');
+    if let Some((user, domain)) = acct.split_once('@')
+        && !domain.is_empty()
+    {
+        let local = domain.eq_ignore_ascii_case(&svc.config.local_domain)
+            || domain.eq_ignore_ascii_case(&svc.config.web_domain);
+        let found = tx.account_by_username(user, if local { "" } else { domain }).await?;
+        return Ok(found.map(|a| Exact::Account(Box::new(crate::present::account(svc, &a)))));
+    }
+    Ok(None)
 }

@@ -14,6 +14,7 @@ use ferrodon_mastodon_api as api;
 use crate::auth::{Caller, Viewer, now};
 use crate::distribution::{DistributeDeletion, DistributeStatus};
 use crate::notifications::notify;
+use crate::outbox::{DeletedStatus, Outgoing};
 use crate::visibility::{can_view, visible};
 use crate::{Services, limits, present};
 
@@ -248,9 +249,11 @@ pub async fn create(
         mentions: r.mentions.iter().map(mentioned).collect(),
         tags: r.tags,
         poll: r.poll,
+        local: true,
     };
     let status = tx.insert_status(&new).await?;
     DistributeStatus::enqueue(&mut tx, status.id, false).await?;
+    Outgoing::Create { status_id: status.id }.enqueue(&mut tx).await?;
     for m in &r.mentions {
         // A mentioned account that blocks the author gets nothing; private/direct reach only mentions.
         notify(&mut tx, m.id, me.account.id, NotificationType::Mention, Some(status.id)).await?;
@@ -301,6 +304,7 @@ pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::St
     let page = PageRequest { limit: 1000, ..Default::default() };
     let rebloggers = tx.list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page).await?;
     let removed = tx.delete_status(s.id).await?;
+    Outgoing::Delete { status: DeletedStatus::of(&s, None) }.enqueue(&mut tx).await?;
     let reblog_ids = removed.into_iter().filter(|id| *id != s.id).collect();
     DistributeDeletion::enqueue(&mut tx, &s, reblog_ids, rebloggers.into_iter().map(|r| r.item.id).collect()).await?;
     tx.commit().await?;
@@ -338,6 +342,7 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
     };
     tx.edit_status(s.id, &edit).await?;
     DistributeStatus::enqueue(&mut tx, s.id, true).await?;
+    Outgoing::Update { status_id: s.id }.enqueue(&mut tx).await?;
     // People who reblogged it hear about the edit, as in Mastodon.
     let page = PageRequest { limit: 1000, ..Default::default() };
     for rebloggers in tx.list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page).await? {
@@ -474,11 +479,17 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
         Action::Favourite => {
             if tx.add_mark(StatusMark::Favourite, Id::generate(), me_id, s.id, t).await? {
                 notify(&mut tx, s.account_id, me_id, NotificationType::Favourite, Some(s.id)).await?;
+                if !s.local {
+                    Outgoing::Like { account_id: me_id, status_id: s.id }.enqueue(&mut tx).await?;
+                }
             }
         }
         Action::Unfavourite => {
             if tx.remove_mark(StatusMark::Favourite, me_id, s.id).await? {
                 tx.delete_notifications_for(s.account_id, me_id, Some(s.id), "favourite").await?;
+                if !s.local {
+                    Outgoing::UndoLike { account_id: me_id, status_id: s.id }.enqueue(&mut tx).await?;
+                }
             }
         }
         Action::Bookmark => {
@@ -575,9 +586,11 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
                 mentions: Vec::new(),
                 tags: Vec::new(),
                 poll: None,
+                local: true,
             };
             let created = tx.insert_status(&new).await?;
             DistributeStatus::enqueue(&mut tx, created.id, false).await?;
+            Outgoing::Create { status_id: created.id }.enqueue(&mut tx).await?;
             notify(&mut tx, original.account_id, me.account.id, NotificationType::Reblog, Some(original.id)).await?;
             created
         }
@@ -596,6 +609,7 @@ pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
     if let Some(reblog) = tx.reblog_of(me.account.id, original.id).await? {
         tx.delete_status(reblog.id).await?;
         DistributeDeletion::enqueue(&mut tx, &reblog, Vec::new(), Vec::new()).await?;
+        Outgoing::Delete { status: DeletedStatus::of(&reblog, Some(&original)) }.enqueue(&mut tx).await?;
         tx.delete_notifications_for(original.account_id, me.account.id, Some(original.id), "reblog").await?;
     }
     let fresh = tx.status_by_id(original.id).await?.ok_or_else(Error::not_found)?;
@@ -659,6 +673,9 @@ pub async fn vote(svc: &Services, me: &Viewer, raw_id: &str, choices: &[String])
         return Err(Error::validation("Validation failed: You have already voted on this poll"));
     }
     tx.vote(p.id, me.account.id, &parsed, now()).await?;
+    if !s.local {
+        Outgoing::Vote { account_id: me.account.id, status_id: s.id, choices: parsed.clone() }.enqueue(&mut tx).await?;
+    }
     let out = present::status(svc, &mut tx, Some(me.account.id), &s).await?.poll.ok_or_else(Error::not_found)?;
     tx.commit().await?;
     Ok(out)

@@ -28,6 +28,16 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_jobs_claim_order.sql"),
         include_str!("../migrations/postgres/0004_jobs_claim_order.sql"),
     ),
+    (
+        "0005_federation",
+        include_str!("../migrations/sqlite/0005_federation.sql"),
+        include_str!("../migrations/postgres/0005_federation.sql"),
+    ),
+    (
+        "0006_domain_allows",
+        include_str!("../migrations/sqlite/0006_domain_allows.sql"),
+        include_str!("../migrations/postgres/0006_domain_allows.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

@@ -79,6 +79,7 @@ fn simple_status(account_id: Id, text: &str, visibility: Visibility) -> NewStatu
         mentions: Vec::new(),
         tags: Vec::new(),
         poll: None,
+        local: true,
     }
 }
 
@@ -240,6 +241,7 @@ both_databases!(statuses_round_trip_every_field, |db: Db| async move {
             multiple: true,
             hide_totals: true,
         }),
+        local: true,
     };
     let check = |s: &Status| {
         assert_eq!(s.id, new.id);

@@ -152,6 +152,9 @@ pub fn query_param(url: &str, key: &str) -> Option<String> {
 pub struct TestApp {
     pub router: Router,
     pub svc: Services,
+    pub fed: ferrodon_federation::Fed,
+    /// The database as a job queue, for [`TestApp::run_jobs`].
+    pub queue: Arc<dyn ferrodon_domain::ports::JobQueue>,
     pub engine: Engine,
     db: Arc<TestDb>,
 }
@@ -177,9 +180,50 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", db.url()));
         sql.migrate().await.expect("migrations");
-        let svc = Services::new(Arc::new(sql), Arc::new(ferrodon_streaming::LocalBus::default()), Arc::new(config));
-        let router = ferrodon_api::router(svc.clone());
-        TestApp { router, svc, engine: db.engine(), db: Arc::new(db) }
+        let sql = Arc::new(sql);
+        let queue: Arc<dyn ferrodon_domain::ports::JobQueue> = sql.clone();
+        let svc = Services::new(sql, Arc::new(ferrodon_streaming::LocalBus::default()), Arc::new(config));
+        let fed = ferrodon_federation::Federation::new(svc.clone()).await.expect("federation");
+        let router = ferrodon_api::router(svc.clone(), Some(fed.clone()));
+        TestApp { router, svc, fed, queue, engine: db.engine(), db: Arc::new(db) }
+    }
+
+    /// Runs the due jobs of `queue` whose kind is in `kinds` with the real handlers, until none is
+    /// left (jobs they enqueue included); others are put back untouched. Returns the jobs run.
+    /// A failing job panics: tests expect their jobs to succeed.
+    pub async fn run_jobs(
+        &self,
+        queue: ferrodon_domain::model::Queue,
+        kinds: &[&str],
+    ) -> Vec<ferrodon_domain::model::Job> {
+        use ferrodon_domain::ports::{JobContext, JobHandler};
+        let handlers: std::collections::HashMap<&str, Arc<dyn JobHandler>> =
+            ferrodon_service::jobs::handlers(&self.svc)
+                .into_iter()
+                .chain(ferrodon_federation::Federation::handlers(&self.fed))
+                .map(|(kind, _, h)| (kind, h))
+                .collect();
+        let mut ran = Vec::new();
+        loop {
+            let now = ferrodon_kernel::time::now_ms();
+            let claimed = self.queue.claim(queue, "test", now, now + 60_000, 100).await.expect("claim");
+            let (wanted, others): (Vec<_>, Vec<_>) =
+                claimed.into_iter().partition(|j| kinds.contains(&j.kind.as_str()));
+            let other_ids: Vec<_> = others.iter().map(|j| j.id).collect();
+            self.queue.release("test", &other_ids, now).await.expect("release");
+            if wanted.is_empty() {
+                return ran;
+            }
+            for job in wanted {
+                let handler = handlers.get(job.kind.as_str()).unwrap_or_else(|| panic!("no handler for {}", job.kind));
+                let ctx = JobContext::new("test".into(), job.clone());
+                handler.run(&ctx, &job).await.unwrap_or_else(|e| panic!("job {} failed: {e}", job.kind));
+                if !ctx.completed_in_transaction() {
+                    self.queue.complete("test", &job).await.expect("complete");
+                }
+                ran.push(job);
+            }
+        }
     }
 
     /// The database handle (for tests that seed or inspect through the ports).

@@ -7,6 +7,7 @@
 mod support;
 
 mod accounts;
+mod activitypub;
 mod errors;
 mod notifications;
 mod oauth;

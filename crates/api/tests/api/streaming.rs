@@ -18,7 +18,10 @@ use crate::support::*;
 async fn serve(app: &TestApp) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(ferrodon_api::app(app.svc.clone()));
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(ferrodon_api::app(
+        app.svc.clone(),
+        Some(app.fed.clone()),
+    ));
     tokio::spawn(async move { axum::serve(listener, service).await });
     address
 }

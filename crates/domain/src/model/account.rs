@@ -30,6 +30,21 @@ pub struct Account {
     pub followers_count: i64,
     pub following_count: i64,
     pub suspended_at: Option<Millis>,
+    /// ActivityPub actor type: Person, Service (bots), Group, Application, Organization.
+    pub actor_type: String,
+    /// Remote actors' endpoints (empty for local accounts, whose URLs are derived).
+    pub inbox_url: String,
+    pub shared_inbox_url: String,
+    pub outbox_url: String,
+    pub followers_url: String,
+    pub featured_url: String,
+    pub avatar_remote_url: String,
+    pub header_remote_url: String,
+    /// The actor's public key (SPKI PEM) and its id; empty until a local key is made.
+    pub public_key_pem: String,
+    pub key_id: String,
+    /// When a remote actor was last fetched.
+    pub fetched_at: Option<Millis>,
 }
 
 impl Account {
@@ -145,4 +160,32 @@ pub struct UserPreferences {
     pub default_visibility: Visibility,
     pub default_sensitive: bool,
     pub default_language: Option<String>,
+}
+
+/// A remote actor as fetched: what an upsert by URI writes.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteAccount {
+    pub uri: String,
+    pub url: String,
+    pub username: String,
+    pub domain: String,
+    pub actor_type: String,
+    pub display_name: String,
+    /// The bio as sanitised HTML.
+    pub note: String,
+    pub fields_json: String,
+    pub locked: bool,
+    pub bot: bool,
+    pub discoverable: bool,
+    pub indexable: bool,
+    pub inbox_url: String,
+    pub shared_inbox_url: String,
+    pub outbox_url: String,
+    pub followers_url: String,
+    pub featured_url: String,
+    pub avatar_remote_url: String,
+    pub header_remote_url: String,
+    pub public_key_pem: String,
+    pub key_id: String,
+    pub created_at: Option<Millis>,
 }

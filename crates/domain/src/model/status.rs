@@ -82,6 +82,8 @@ pub struct NewStatus {
     pub mentions: Vec<MentionedAccount>,
     pub tags: Vec<String>,
     pub poll: Option<NewPoll>,
+    /// Written here (false for statuses received through federation).
+    pub local: bool,
 }
 
 /// A new content for an existing status (edit).

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod events;
+mod federation;
 mod jobs;
 mod oauth;
 mod social;
@@ -13,6 +14,7 @@ mod statuses;
 
 pub use accounts::*;
 pub use events::*;
+pub use federation::*;
 pub use jobs::*;
 pub use oauth::*;
 pub use social::*;
@@ -37,7 +39,15 @@ pub trait Database: Send + Sync + 'static {
 /// One transaction with every store. Dropped without `commit` it rolls back.
 #[async_trait]
 pub trait Tx:
-    AccountStore + OAuthStore + RelationshipStore + StatusStore + NotificationStore + JobStore + SettingsStore + Send
+    AccountStore
+    + OAuthStore
+    + RelationshipStore
+    + StatusStore
+    + NotificationStore
+    + JobStore
+    + SettingsStore
+    + FederationStore
+    + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;
 }

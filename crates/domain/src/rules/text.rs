@@ -738,8 +738,16 @@ fn scan_mention_re(text: &str) -> Vec<MentionMatch<'_>> {
         let mut end = username_end;
         let mut domain = None;
         if text[username_end..].starts_with('@')
-            && let Some(domain_end) = mention_domain_end(text, username_end + 1)
+            && let Some(mut domain_end) = mention_domain_end(text, username_end + 1)
         {
+            // Beyond Mastodon's pattern: a port (`user@127.0.0.2:3000`), which handles of
+            // servers on a non-default port carry (loopback test set-ups).
+            let digits = text[domain_end..].strip_prefix(':').map(|r| r.bytes().take_while(u8::is_ascii_digit).count());
+            if let Some(n @ 1..=5) = digits
+                && !text[domain_end + 1 + n..].starts_with(|c: char| c.is_alphanumeric())
+            {
+                domain_end += 1 + n;
+            }
             domain = Some(&text[username_end + 1..domain_end]);
             end = domain_end;
         }
@@ -1245,6 +1253,13 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn mentions_may_carry_a_port() {
+        let m = extract_mentions("hi @bob@127.0.0.2:3000, and @eve@example.com:8080x and @al@b.c:");
+        let pairs: Vec<_> = m.iter().map(|m| (m.username.as_str(), m.domain.as_deref())).collect();
+        assert_eq!(pairs, [("bob", Some("127.0.0.2:3000")), ("eve", Some("example.com")), ("al", Some("b.c"))]);
     }
 
     // --- spec/lib/text_formatter_spec.rb ---------------------------------------

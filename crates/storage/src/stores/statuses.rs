@@ -9,7 +9,7 @@ use ferrodon_kernel::{Error, ErrorKind, Id, PageRequest, Result, time::Millis};
 use super::accounts::page_clause;
 use crate::sql::{Arg, SqlTx, args};
 
-const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
+pub(crate) const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
     s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.conversation_id, s.application_id, s.local, \
     s.created_at, s.edited_at, s.replies_count, s.reblogs_count, s.favourites_count, s.has_poll, s.mentions_json, \
     s.tags_json";
@@ -160,7 +160,7 @@ impl StatusStore for SqlTx {
         self.exec(
             "INSERT INTO statuses (id, account_id, uri, url, text, content, spoiler_text, sensitive, visibility, language, \
              in_reply_to_id, in_reply_to_account_id, reblog_of_id, conversation_id, application_id, local, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, TRUE, $16)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16)",
             args![
                 n.id,
                 n.account_id,
@@ -177,7 +177,8 @@ impl StatusStore for SqlTx {
                 n.reblog_of_id,
                 n.conversation_id,
                 n.application_id,
-                n.created_at
+                n.created_at,
+                n.local
             ],
         )
         .await?;

@@ -95,7 +95,15 @@ pub async fn relationships(
 /// `GET /api/v1/accounts/lookup?acct=`
 pub async fn lookup(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Account>> {
     caller.optional_user("read:accounts")?;
-    Ok(Json(accounts::lookup(&s.svc, &p.required("acct")?).await?))
+    let acct = p.required("acct")?;
+    // An account of another server not known yet is looked up through WebFinger.
+    if acct.trim_start_matches('@').contains('@')
+        && let Some(fed) = &s.fed
+        && let Err(e) = fed.resolve_query(&acct).await
+    {
+        tracing::debug!(error = %e, acct, "no such remote account");
+    }
+    Ok(Json(accounts::lookup(&s.svc, &acct).await?))
 }
 
 /// `GET /api/v1/accounts/search?q=`

@@ -1,0 +1,210 @@
+//! ActivityPub endpoints through the router: actor and status documents, the inbox's signature
+//! check, and a signed Follow applied through the ingress queue with its Accept queued for
+//! delivery. (Two real servers and a Fedify peer talk to each other in the acceptance suite.)
+
+use std::time::SystemTime;
+
+use ferrodon_domain::model::{Queue, RemoteAccount};
+use ferrodon_federation::signatures::{PrivateKey, Scheme, sign};
+
+use crate::support::*;
+
+async fn get_ap(app: &TestApp, path: &str) -> RawResponse {
+    app.raw(Method::GET, path, ANON, None, &[("accept", "application/activity+json")]).await
+}
+
+both_engines!(actor_documents_carry_a_key_and_endpoints, |app| async move {
+    let (id, token) = app.create_user("actress").await;
+    let r = get_ap(&app, "/users/actress").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.header("content-type").unwrap().starts_with("application/activity+json"));
+    let doc = r.json();
+    assert_eq!(doc["id"], format!("{BASE_URL}/users/actress"));
+    assert_eq!(doc["type"], "Person");
+    assert_eq!(doc["preferredUsername"], "actress");
+    assert_eq!(doc["inbox"], format!("{BASE_URL}/users/actress/inbox"));
+    assert_eq!(doc["endpoints"]["sharedInbox"], format!("{BASE_URL}/inbox"));
+    assert_eq!(doc["publicKey"]["id"], format!("{BASE_URL}/users/actress#main-key"));
+    assert!(doc["publicKey"]["publicKeyPem"].as_str().unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
+    // The key is made once and kept.
+    let again = get_ap(&app, "/users/actress").await.json();
+    assert_eq!(again["publicKey"], doc["publicKey"]);
+    assert_eq!(get_ap(&app, "/users/nobody").await.status, StatusCode::NOT_FOUND);
+
+    // A public status is served as a Note; a followers-only one is not served at all.
+    let public = post(&app, &token, "hello #fediverse").await;
+    let note = get_ap(&app, &format!("/users/actress/statuses/{public}")).await;
+    assert_eq!(note.status, StatusCode::OK, "{}", note.text());
+    let note = note.json();
+    assert_eq!(note["type"], "Note");
+    assert_eq!(note["attributedTo"], format!("{BASE_URL}/users/actress"));
+    assert_eq!(note["to"][0], "https://www.w3.org/ns/activitystreams#Public");
+    assert_eq!(note["cc"][0], format!("{BASE_URL}/users/actress/followers"));
+    assert_eq!(note["tag"][0]["type"], "Hashtag");
+    let private = post_status(&app, &token, &[("status", "secret"), ("visibility", "private")]).await;
+    let path = format!("/users/actress/statuses/{}", private["id"].as_str().unwrap());
+    assert_eq!(get_ap(&app, &path).await.status, StatusCode::NOT_FOUND);
+    let _ = id;
+});
+
+both_engines!(unsigned_and_badly_signed_inbox_posts_are_401_and_leave_nothing, |app| async move {
+    app.create_user("target").await;
+    let body = serde_json::json!({
+        "id": "https://remote.example/f/1", "type": "Follow",
+        "actor": "https://remote.example/users/x", "object": format!("{BASE_URL}/users/target"),
+    });
+    let bytes = body.to_string().into_bytes();
+    for path in ["/inbox", "/users/target/inbox"] {
+        let r = app.raw(Method::POST, path, ANON, Some(("application/activity+json", bytes.clone())), &[]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}: {}", r.text());
+        assert!(r.json()["error"].is_string());
+    }
+    // A signature by a key we cannot fetch (remote.example is not reachable, and not allowed).
+    let key = PrivateKey::generate().unwrap();
+    let url = url::Url::parse(&format!("{BASE_URL}/inbox")).unwrap();
+    let mut headers = http::HeaderMap::new();
+    sign(
+        Scheme::Cavage,
+        &key,
+        "https://remote.example/users/x#main-key",
+        &http::Method::POST,
+        &url,
+        &mut headers,
+        Some(&bytes),
+        SystemTime::now(),
+    )
+    .unwrap();
+    let pairs: Vec<(String, String)> =
+        headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = app.raw(Method::POST, "/inbox", ANON, Some(("application/activity+json", bytes.clone())), &pairs).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    assert!(app.run_jobs(Queue::Ingress, &["ProcessActivity"]).await.is_empty(), "nothing may be queued");
+});
+
+/// Stores a remote actor whose key we hold, as if it had been fetched.
+async fn remote_actor(app: &TestApp, name: &str) -> (String, PrivateKey) {
+    let key = PrivateKey::generate().unwrap();
+    let uri = format!("https://remote.example/users/{name}");
+    let mut tx = app.database().write().await.unwrap();
+    tx.upsert_remote_account(
+        &RemoteAccount {
+            uri: uri.clone(),
+            url: format!("https://remote.example/@{name}"),
+            username: name.into(),
+            domain: "remote.example".into(),
+            actor_type: "Person".into(),
+            fields_json: "[]".into(),
+            inbox_url: format!("{uri}/inbox"),
+            shared_inbox_url: "https://remote.example/inbox".into(),
+            followers_url: format!("{uri}/followers"),
+            public_key_pem: key.public_key_pem(),
+            key_id: format!("{uri}#main-key"),
+            ..Default::default()
+        },
+        ferrodon_kernel::time::now_ms(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    (uri, key)
+}
+
+async fn signed_post(
+    app: &TestApp,
+    scheme: Scheme,
+    key: &PrivateKey,
+    key_id: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> RawResponse {
+    let bytes = body.to_string().into_bytes();
+    let url = url::Url::parse(&format!("{BASE_URL}{path}")).unwrap();
+    let mut headers = http::HeaderMap::new();
+    sign(scheme, key, key_id, &http::Method::POST, &url, &mut headers, Some(&bytes), SystemTime::now()).unwrap();
+    let pairs: Vec<(String, String)> =
+        headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    app.raw(Method::POST, path, ANON, Some(("application/activity+json", bytes)), &pairs).await
+}
+
+both_engines!(a_signed_follow_is_applied_and_accepted, |app| async move {
+    let (target_id, token) = app.create_user("popular").await;
+    for (n, scheme) in [Scheme::Cavage, Scheme::Rfc9421].into_iter().enumerate() {
+        let (uri, key) = remote_actor(&app, &format!("fan{n}")).await;
+        let follow = serde_json::json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{uri}#follows/1"), "type": "Follow",
+            "actor": uri, "object": format!("{BASE_URL}/users/popular"),
+        });
+        let r = signed_post(&app, scheme, &key, &format!("{uri}#main-key"), "/users/popular/inbox", &follow).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{scheme:?}: {}", r.text());
+        assert_eq!(app.run_jobs(Queue::Ingress, &["ProcessActivity"]).await.len(), 1);
+        // The Accept is built and queued for the follower's inbox, naming the Follow.
+        let federate = app.run_jobs(Queue::Push, &["Federate"]).await;
+        assert!(!federate.is_empty());
+        let now = ferrodon_kernel::time::now_ms();
+        let pending = app.queue.claim(Queue::Push, "peek", now, now + 1000, 100).await.unwrap();
+        let accept = pending.iter().find(|j| j.kind == "DeliverActivity").expect("a delivery of the Accept");
+        let payload: serde_json::Value = serde_json::from_str(&accept.payload).unwrap();
+        // Addressed to one actor: its own inbox, as Mastodon sends it.
+        assert_eq!(payload["inbox"], format!("{uri}/inbox"));
+        let activity: serde_json::Value = serde_json::from_str(payload["body"].as_str().unwrap()).unwrap();
+        assert_eq!(activity["type"], "Accept");
+        assert_eq!(activity["object"]["id"], format!("{uri}#follows/1"));
+        // Delivered: no remote.example to send to here.
+        app.queue.complete_many("peek", &pending).await.unwrap();
+    }
+    let followers = ok(app.get(&format!("/api/v1/accounts/{target_id}/followers"), &token).await);
+    assert_eq!(followers.as_array().unwrap().len(), 2, "{followers}");
+    let notifications = ok(app.get("/api/v1/notifications", &token).await);
+    assert_eq!(notifications[0]["type"], "follow");
+    assert_eq!(notifications[0]["account"]["acct"], "fan1@remote.example");
+});
+
+both_engines!(followers_move_with_a_moved_account, |app| async move {
+    let (_, token) = app.create_user("loyal").await;
+    let (old_uri, _) = remote_actor(&app, "oldname").await;
+    let (new_uri, _) = remote_actor(&app, "newname").await;
+    let mut tx = app.database().read().await.unwrap();
+    let old = tx.account_by_uri(&old_uri).await.unwrap().unwrap();
+    let new = tx.account_by_uri(&new_uri).await.unwrap().unwrap();
+    drop(tx);
+    // Following a remote account is a request until it accepts.
+    let rel = follow(&app, &token, &old.id.to_string()).await;
+    assert_eq!(rel["requested"], true, "{rel}");
+    ferrodon_service::inbox::follow_accepted(&app.svc, &old, rel_owner(&app, &token).await).await.unwrap();
+    let rel = ok(app.get(&format!("/api/v1/accounts/relationships?id[]={}", old.id), &token).await);
+    assert_eq!(rel[0]["following"], true, "{rel}");
+
+    assert_eq!(ferrodon_service::inbox::moved(&app.svc, &old, &new).await.unwrap(), 1);
+    let rel = ok(app.get(&format!("/api/v1/accounts/relationships?id[]={}&id[]={}", old.id, new.id), &token).await);
+    assert_eq!(rel[0]["following"], false, "{rel}");
+    assert_eq!(rel[1]["requested"], true, "{rel}");
+    // And a Follow of the new account is on its way.
+    let built = app.run_jobs(Queue::Push, &["Federate"]).await;
+    assert!(built.iter().any(|j| j.payload.contains("\"Follow\"") && j.payload.contains(&new.id.0.to_string())));
+});
+
+async fn rel_owner(app: &TestApp, token: &str) -> ferrodon_kernel::Id {
+    let me = ok(app.get("/api/v1/accounts/verify_credentials", token).await);
+    ferrodon_kernel::Id::parse(me["id"].as_str().unwrap()).unwrap()
+}
+
+both_engines!(a_suspended_domain_is_refused_and_its_accounts_suspended, |app| async move {
+    app.create_user("guarded").await;
+    let (uri, key) = remote_actor(&app, "troll").await;
+    ferrodon_service::domains::block(&app.svc, "remote.example", "suspend", false, false).await.unwrap();
+    let follow = serde_json::json!({
+        "id": format!("{uri}#follows/9"), "type": "Follow", "actor": uri, "object": format!("{BASE_URL}/users/guarded"),
+    });
+    let r = signed_post(&app, Scheme::Cavage, &key, &format!("{uri}#main-key"), "/inbox", &follow).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(app.run_jobs(Queue::Ingress, &["ProcessActivity"]).await.is_empty());
+    let troll = app.database().read().await.unwrap().account_by_uri(&uri).await.unwrap().unwrap();
+    assert!(troll.suspended_at.is_some(), "the domain's accounts are suspended");
+    // Lifting the block lifts the suspension it caused.
+    assert!(ferrodon_service::domains::unblock(&app.svc, "remote.example").await.unwrap());
+    let troll = app.database().read().await.unwrap().account_by_uri(&uri).await.unwrap().unwrap();
+    assert!(troll.suspended_at.is_none());
+});

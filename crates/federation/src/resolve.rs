@@ -1,0 +1,370 @@
+//! Remote actors and posts made known here: WebFinger, fetching, and turning documents into
+//! what the service layer stores. Every fetch goes through [`Federation::fetch`] (signed,
+//! SSRF-checked, size- and time-limited).
+
+use ferrodon_domain::model::{Account, NewPoll, RemoteAccount, Status, Visibility};
+use ferrodon_kernel::time::now_ms;
+use ferrodon_kernel::{Error, Id, Result};
+use ferrodon_service::inbox::RemoteStatus;
+use serde_json::Value;
+
+use crate::protocol::{self, authority, has_type, id_of, ids_of, items, same_origin, text};
+use crate::{Federation, net, sanitize};
+
+/// Actors are fetched again when older than this.
+const STALE_MS: i64 = 24 * 3_600_000;
+/// How far up a thread a reply's parents are fetched.
+const MAX_THREAD_DEPTH: usize = 8;
+const ACTOR_TYPES: &[&str] = &["Person", "Service", "Group", "Application", "Organization"];
+
+/// A fetched actor document as the account to store (its id must be `uri`'s origin).
+pub fn actor_to_remote(doc: &Value) -> Result<RemoteAccount> {
+    let bad = |why: &str| Error::validation(format!("not a usable actor: {why}"));
+    if !has_type(doc, ACTOR_TYPES) {
+        return Err(bad("wrong type"));
+    }
+    let uri = id_of(doc).ok_or_else(|| bad("no id"))?.to_string();
+    let domain = authority(&uri).ok_or_else(|| bad("id is not a URL"))?;
+    let username =
+        text(doc, "preferredUsername").filter(|u| !u.is_empty()).ok_or_else(|| bad("no preferredUsername"))?;
+    let inbox = doc.get("inbox").and_then(id_of).ok_or_else(|| bad("no inbox"))?.to_string();
+    let key = doc.get("publicKey").map(|k| items(Some(k))).unwrap_or_default();
+    let key = key.into_iter().find(|k| k.get("publicKeyPem").is_some());
+    let fields = items(doc.get("attachment"))
+        .into_iter()
+        .filter(|a| has_type(a, &["PropertyValue"]))
+        .filter_map(|a| {
+            Some(serde_json::json!({
+                "name": sanitize::plain(a.get("name")?.as_str()?),
+                "value": sanitize::html(a.get("value")?.as_str()?),
+            }))
+        })
+        .take(16)
+        .collect::<Vec<_>>();
+    let url = doc.get("url").and_then(id_of).unwrap_or(&uri).to_string();
+    Ok(RemoteAccount {
+        username: username.to_string(),
+        domain,
+        actor_type: protocol::types(doc).first().copied().unwrap_or("Person").to_string(),
+        display_name: sanitize::plain(text(doc, "name").unwrap_or("")).chars().take(100).collect(),
+        note: sanitize::html(text(doc, "summary").unwrap_or("")),
+        fields_json: serde_json::to_string(&fields).unwrap_or_else(|_| "[]".into()),
+        locked: protocol::bool_field(doc, "manuallyApprovesFollowers"),
+        bot: has_type(doc, &["Service", "Application"]),
+        discoverable: protocol::bool_field(doc, "discoverable"),
+        indexable: protocol::bool_field(doc, "indexable"),
+        shared_inbox_url: doc
+            .get("endpoints")
+            .and_then(|e| e.get("sharedInbox"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        inbox_url: inbox,
+        outbox_url: doc.get("outbox").and_then(id_of).unwrap_or("").to_string(),
+        followers_url: doc.get("followers").and_then(id_of).unwrap_or("").to_string(),
+        featured_url: doc.get("featured").and_then(id_of).unwrap_or("").to_string(),
+        avatar_remote_url: doc
+            .get("icon")
+            .and_then(|i| i.get("url").or(Some(i)))
+            .and_then(id_of)
+            .unwrap_or("")
+            .to_string(),
+        header_remote_url: doc
+            .get("image")
+            .and_then(|i| i.get("url").or(Some(i)))
+            .and_then(id_of)
+            .unwrap_or("")
+            .to_string(),
+        public_key_pem: key.and_then(|k| k.get("publicKeyPem")).and_then(Value::as_str).unwrap_or("").to_string(),
+        key_id: key.and_then(id_of).unwrap_or("").to_string(),
+        created_at: protocol::time(doc, "published"),
+        url,
+        uri,
+    })
+}
+
+impl Federation {
+    /// The account at `uri`: local, known and fresh, or fetched now.
+    pub async fn account(&self, uri: &str) -> Result<Account> {
+        let known = self.svc.db.read().await?.account_by_uri(uri).await?;
+        match known {
+            Some(a) if a.is_local() || a.fetched_at.is_some_and(|t| now_ms() - t < STALE_MS) => Ok(a),
+            Some(a) => Ok(self.refresh_account(uri).await.unwrap_or(a)),
+            None => self.refresh_account(uri).await,
+        }
+    }
+
+    /// Fetches `uri` and stores the actor it describes.
+    pub async fn refresh_account(&self, uri: &str) -> Result<Account> {
+        if uri.starts_with(&format!("{}/", self.base())) {
+            return Err(Error::not_found());
+        }
+        let doc = self.fetch(uri).await?;
+        // A key document names its owner.
+        let doc = if !has_type(&doc, ACTOR_TYPES) && doc.get("owner").is_some() {
+            let owner = doc.get("owner").and_then(id_of).ok_or_else(Error::not_found)?.to_string();
+            self.fetch(&owner).await?
+        } else {
+            doc
+        };
+        let remote = actor_to_remote(&doc)?;
+        if !same_origin(&remote.uri, uri) {
+            return Err(Error::validation(format!("{uri} names an actor of another host")));
+        }
+        let mut tx = self.svc.db.write().await?;
+        let account = tx.upsert_remote_account(&remote, now_ms()).await?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    /// `user@domain` through WebFinger (http only where the domain's addresses are allowed).
+    pub async fn webfinger(&self, user: &str, domain: &str) -> Result<Account> {
+        let resource = format!("acct:{user}@{domain}");
+        // https first; plain http only where allowed (ALLOWED_PRIVATE_ADDRESSES), for loopback set-ups.
+        let mut answer = Err(Error::validation(format!("{domain} may not be fetched")));
+        for scheme in ["https", "http"] {
+            let url = format!("{scheme}://{domain}/.well-known/webfinger?resource={resource}");
+            if net::check_url(&url, &self.allowed).await.is_err() {
+                continue;
+            }
+            match self.http.get(&url).header("Accept", "application/jrd+json").send().await {
+                Ok(r) => {
+                    answer = Ok(r);
+                    break;
+                }
+                Err(e) => answer = Err(Error::unavailable(e.to_string())),
+            }
+        }
+        let response = answer?;
+        if !response.status().is_success() {
+            return Err(Error::not_found());
+        }
+        let jrd: Value = serde_json::from_slice(&net::read_limited(response, 64 * 1024).await?)
+            .map_err(|_| Error::unavailable("WebFinger answered with something that is not JSON"))?;
+        let actor = items(jrd.get("links"))
+            .into_iter()
+            .find(|l| {
+                l.get("rel").and_then(Value::as_str) == Some("self")
+                    && l.get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.contains("activity+json") || t.contains("ld+json"))
+            })
+            .and_then(|l| l.get("href").and_then(Value::as_str))
+            .ok_or_else(Error::not_found)?
+            .to_string();
+        self.account(&actor).await
+    }
+
+    /// The status at `uri`: known, or fetched (with its author and, within limits, its parents).
+    pub async fn status(&self, uri: &str) -> Result<Status> {
+        self.status_at_depth(uri, 0).await
+    }
+
+    async fn status_at_depth(&self, uri: &str, depth: usize) -> Result<Status> {
+        if let Some(s) = self.svc.db.read().await?.status_by_uri(uri).await? {
+            return Ok(s);
+        }
+        if depth > MAX_THREAD_DEPTH || uri.starts_with(&format!("{}/", self.base())) {
+            return Err(Error::not_found());
+        }
+        let doc = self.fetch(uri).await?;
+        let id = id_of(&doc).ok_or_else(Error::not_found)?;
+        if !same_origin(id, uri) {
+            return Err(Error::validation(format!("{uri} returned an object of another host")));
+        }
+        let author_uri = doc.get("attributedTo").and_then(id_of).ok_or_else(Error::not_found)?.to_string();
+        if !same_origin(&author_uri, id) {
+            return Err(Error::validation("a status must come from its author's host"));
+        }
+        let author = self.account(&author_uri).await?;
+        let remote = Box::pin(self.remote_status(&doc, &author, depth)).await?;
+        ferrodon_service::inbox::create_status(&self.svc, &author, remote).await
+    }
+
+    /// A `Note` (or `Question`, `Article`, `Page`) as the status to store: [`parse_object`],
+    /// then the accounts and the parent it names, made known here.
+    pub async fn remote_status(&self, doc: &Value, author: &Account, depth: usize) -> Result<RemoteStatus> {
+        let o = parse_object(doc, &author.followers_url)?;
+        let mut mentions: Vec<Account> = Vec::new();
+        let mut unknown = Vec::new();
+        {
+            let mut tx = self.svc.db.read().await?;
+            for href in &o.mentions {
+                match tx.account_by_uri(href).await? {
+                    Some(a) if !mentions.iter().any(|m| m.id == a.id) => mentions.push(a),
+                    Some(_) => {}
+                    None => unknown.push(href.clone()),
+                }
+            }
+            // Addressed local people are mentioned too (a direct message without a Mention tag).
+            let base = format!("{}/", self.base());
+            for addressed in o.addressed.iter().filter(|a| a.starts_with(&base)) {
+                if let Some(a) = tx.account_by_uri(addressed).await?
+                    && a.is_local()
+                    && !mentions.iter().any(|m| m.id == a.id)
+                {
+                    mentions.push(a);
+                }
+            }
+        }
+        for href in unknown {
+            if let Ok(a) = self.account(&href).await
+                && !mentions.iter().any(|m| m.id == a.id)
+            {
+                mentions.push(a);
+            }
+        }
+        let in_reply_to = match &o.in_reply_to {
+            Some(parent) => Box::pin(self.status_at_depth(parent, depth + 1)).await.ok(),
+            None => None,
+        };
+        Ok(RemoteStatus {
+            uri: o.uri,
+            url: o.url,
+            content: o.content,
+            spoiler_text: o.spoiler_text,
+            sensitive: o.sensitive,
+            visibility: o.visibility,
+            language: o.language,
+            in_reply_to,
+            mentions,
+            tags: o.tags,
+            created_at: o.created_at,
+            edited_at: o.edited_at,
+            poll: o.poll,
+        })
+    }
+}
+
+/// What a post-like object says, read without resolving anything.
+#[derive(Clone, Debug)]
+pub struct ParsedObject {
+    pub uri: String,
+    pub url: String,
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: Visibility,
+    pub language: Option<String>,
+    pub in_reply_to: Option<String>,
+    /// `href`s of Mention tags.
+    pub mentions: Vec<String>,
+    /// Everyone in `to` and `cc`.
+    pub addressed: Vec<String>,
+    pub tags: Vec<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub poll: Option<NewPoll>,
+}
+
+/// Reads a `Note`, `Question`, `Article`, `Page` (or similar) of an author whose followers
+/// collection is `followers_url`; the visibility follows Mastodon's reading of `to` / `cc`.
+pub fn parse_object(doc: &Value, followers_url: &str) -> Result<ParsedObject> {
+    let uri = id_of(doc).ok_or_else(|| Error::validation("an object without id"))?.to_string();
+    let to = ids_of(doc.get("to"));
+    let cc = ids_of(doc.get("cc"));
+    let visibility = if to.iter().any(|t| protocol::is_public(t)) {
+        Visibility::Public
+    } else if cc.iter().any(|t| protocol::is_public(t)) {
+        Visibility::Unlisted
+    } else if to
+        .iter()
+        .chain(&cc)
+        .any(|t| (!followers_url.is_empty() && t == followers_url) || t.ends_with("/followers"))
+    {
+        Visibility::Private
+    } else {
+        Visibility::Direct
+    };
+    let mut mentions = Vec::new();
+    let mut tags = Vec::new();
+    for tag in items(doc.get("tag")) {
+        if has_type(tag, &["Mention"]) {
+            if let Some(href) = tag.get("href").and_then(Value::as_str)
+                && !mentions.iter().any(|m| m == href)
+            {
+                mentions.push(href.to_string());
+            }
+        } else if has_type(tag, &["Hashtag"])
+            && let Some(name) = tag.get("name").and_then(Value::as_str)
+        {
+            let name = name.trim_start_matches('#');
+            if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                tags.push(name.to_string());
+            }
+        }
+    }
+    let mut content = sanitize::html(text(doc, "content").unwrap_or(""));
+    if content.is_empty() && has_type(doc, &["Article", "Page", "Event", "Video"]) {
+        content = sanitize::html(text(doc, "name").unwrap_or(""));
+    }
+    Ok(ParsedObject {
+        url: doc.get("url").and_then(id_of).unwrap_or(&uri).to_string(),
+        content,
+        spoiler_text: sanitize::plain(text(doc, "summary").unwrap_or("")),
+        sensitive: protocol::bool_field(doc, "sensitive"),
+        visibility,
+        language: protocol::language(doc),
+        in_reply_to: doc.get("inReplyTo").and_then(id_of).map(str::to_string),
+        mentions,
+        addressed: to.into_iter().chain(cc).collect(),
+        tags,
+        created_at: protocol::time(doc, "published").unwrap_or_else(now_ms),
+        edited_at: protocol::time(doc, "updated"),
+        poll: poll_of(doc),
+        uri,
+    })
+}
+
+fn poll_of(doc: &Value) -> Option<NewPoll> {
+    if !has_type(doc, &["Question"]) {
+        return None;
+    }
+    let (options, multiple) = match (doc.get("oneOf"), doc.get("anyOf")) {
+        (Some(o), _) => (items(Some(o)), false),
+        (None, Some(a)) => (items(Some(a)), true),
+        _ => return None,
+    };
+    let options: Vec<String> =
+        options.into_iter().filter_map(|o| o.get("name").and_then(Value::as_str)).map(sanitize::plain).collect();
+    if options.is_empty() {
+        return None;
+    }
+    let expires_at = protocol::time(doc, "endTime")
+        .or_else(|| protocol::time(doc, "closed"))
+        .unwrap_or_else(|| now_ms() + 86_400_000);
+    Some(NewPoll { id: Id::generate(), options, expires_at, multiple, hide_totals: false })
+}
+
+impl Federation {
+    /// Makes what a search names known here: `@user@domain` through WebFinger, a URL as the
+    /// actor or post it is. Errors mean "nothing found".
+    pub async fn resolve_query(&self, q: &str) -> Result<()> {
+        let q = q.trim();
+        if q.starts_with("https://") || q.starts_with("http://") {
+            if q.starts_with(&format!("{}/", self.base())) {
+                return Ok(());
+            }
+            let doc = self.fetch(q).await?;
+            let id = id_of(&doc).ok_or_else(Error::not_found)?.to_string();
+            if has_type(&doc, ACTOR_TYPES) {
+                self.refresh_account(&id).await?;
+            } else {
+                self.status(&id).await?;
+            }
+            return Ok(());
+        }
+        let acct = q.trim_start_matches('@');
+        if let Some((user, domain)) = acct.split_once('@') {
+            let local = domain.eq_ignore_ascii_case(&self.svc.config.local_domain)
+                || domain.eq_ignore_ascii_case(&self.svc.config.web_domain);
+            if !local && !user.is_empty() && !domain.is_empty() {
+                let known = self.svc.db.read().await?.account_by_username(user, domain).await?;
+                if known.is_none() {
+                    self.webfinger(user, domain).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! Domain blocks (`ferrodon domains block|unblock|list`): suspend (nothing from the domain is
+//! accepted, its accounts are suspended), silence, or nothing but rejecting media or reports.
+
+use ferrodon_domain::ports::DomainBlock;
+use ferrodon_kernel::{Error, Result};
+
+use crate::Services;
+use crate::auth::now;
+
+pub const SEVERITIES: [&str; 3] = ["suspend", "silence", "noop"];
+
+/// A domain as blocks name it: lower case, no scheme or path, IDNs as punycode are the caller's.
+pub fn normalize(domain: &str) -> Result<String> {
+    let d = domain.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+    let d = d.to_ascii_lowercase();
+    if d.is_empty() || d.contains(['/', ' ', '@']) {
+        return Err(Error::validation(format!("{domain:?} is not a domain")));
+    }
+    Ok(d)
+}
+
+pub async fn block(
+    svc: &Services,
+    domain: &str,
+    severity: &str,
+    reject_media: bool,
+    reject_reports: bool,
+) -> Result<()> {
+    if !SEVERITIES.contains(&severity) {
+        return Err(Error::validation(format!("severity must be one of {}", SEVERITIES.join(", "))));
+    }
+    let domain = normalize(domain)?;
+    if domain == svc.config.local_domain || domain == svc.config.web_domain {
+        return Err(Error::validation("this is our own domain"));
+    }
+    let mut tx = svc.db.write().await?;
+    let b = DomainBlock { domain, severity: severity.to_string(), reject_media, reject_reports, created_at: now() };
+    tx.upsert_domain_block(&b).await?;
+    tx.commit().await
+}
+
+/// Lifts a block; false when there was none.
+pub async fn unblock(svc: &Services, domain: &str) -> Result<bool> {
+    let domain = normalize(domain)?;
+    let mut tx = svc.db.write().await?;
+    let removed = tx.delete_domain_block(&domain).await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+pub async fn list(svc: &Services) -> Result<Vec<DomainBlock>> {
+    svc.db.read().await?.domain_blocks().await
+}
+
+/// Allows federation with `domain` (what `LIMITED_FEDERATION_MODE` federates with).
+pub async fn allow(svc: &Services, domain: &str) -> Result<()> {
+    let domain = normalize(domain)?;
+    let mut tx = svc.db.write().await?;
+    tx.add_domain_allow(&domain, now()).await?;
+    tx.commit().await
+}
+
+pub async fn disallow(svc: &Services, domain: &str) -> Result<bool> {
+    let domain = normalize(domain)?;
+    let mut tx = svc.db.write().await?;
+    let removed = tx.remove_domain_allow(&domain).await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+pub async fn allowed(svc: &Services) -> Result<Vec<String>> {
+    svc.db.read().await?.domain_allows().await
+}
+
+/// Whether `host` is `domain` or one of its subdomains (ports ignored).
+pub fn covers(domain: &str, host: &str) -> bool {
+    let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    let d = domain.split(':').next().unwrap_or(domain);
+    host == d || host.ends_with(&format!(".{d}"))
+}
+
+/// The block covering `host` (the domain itself or a parent domain), if any.
+pub fn covering<'a>(blocks: &'a [DomainBlock], host: &str) -> Option<&'a DomainBlock> {
+    blocks.iter().find(|b| covers(&b.domain, host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_cover_subdomains() {
+        let b = |d: &str| DomainBlock {
+            domain: d.into(),
+            severity: "suspend".into(),
+            reject_media: false,
+            reject_reports: false,
+            created_at: 0,
+        };
+        let blocks = vec![b("evil.example")];
+        assert!(covering(&blocks, "evil.example").is_some());
+        assert!(covering(&blocks, "a.evil.example").is_some());
+        assert!(covering(&blocks, "evil.example:8443").is_some());
+        assert!(covering(&blocks, "notevil.example").is_none());
+        assert_eq!(normalize("https://Evil.Example/").unwrap(), "evil.example");
+    }
+}

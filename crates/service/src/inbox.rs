@@ -1,0 +1,340 @@
+//! Verified activities from other servers, applied with the same rules and side effects as the
+//! local actions: a remote favourite notifies like a local one, a remote post reaches home
+//! timelines and streams through the same jobs. The federation layer has already parsed the
+//! activity, checked who sent it, and resolved the accounts and statuses it names.
+
+use ferrodon_domain::model::{
+    Account, Follow, MentionedAccount, NewPoll, NewStatus, NotificationType, RelationKind, Status, StatusEdit,
+    Visibility,
+};
+use ferrodon_domain::ports::{RelatedAccounts, StatusMark};
+use ferrodon_kernel::{Error, Id, PageRequest, Result};
+
+use crate::Services;
+use crate::auth::now;
+use crate::distribution::{DistributeDeletion, DistributeStatus, relations_changed};
+use crate::notifications::notify;
+use crate::outbox::Outgoing;
+
+/// A status received from another server, its references resolved.
+#[derive(Clone, Debug)]
+pub struct RemoteStatus {
+    pub uri: String,
+    pub url: String,
+    /// Sanitised HTML.
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: Visibility,
+    pub language: Option<String>,
+    pub in_reply_to: Option<Status>,
+    /// Mentioned accounts known here (local ones get a notification).
+    pub mentions: Vec<Account>,
+    pub tags: Vec<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub poll: Option<NewPoll>,
+}
+
+fn mentioned(a: &Account) -> MentionedAccount {
+    MentionedAccount { id: a.id, username: a.username.clone(), acct: a.acct(), url: a.url.clone() }
+}
+
+/// `Follow` of local `target` by remote `actor` with activity id `uri`: a follow (and an Accept)
+/// for an open account, a follow request for a locked one, a Reject when either blocks the other.
+pub async fn follow(svc: &Services, actor: &Account, target: &Account, uri: &str) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    let (account_id, follower_id, follow_uri) = (target.id, actor.id, uri.to_string());
+    if tx.blocked_either_way(actor.id, target.id).await? || target.suspended_at.is_some() {
+        Outgoing::RejectFollow { account_id, follower_id, follow_uri }.enqueue(&mut tx).await?;
+        return tx.commit().await;
+    }
+    let follow = Follow {
+        id: Id::generate(),
+        account_id: actor.id,
+        target_account_id: target.id,
+        show_reblogs: true,
+        notify: false,
+        languages: None,
+        created_at: now(),
+    };
+    let following = tx.get_follow(RelationKind::Follow, actor.id, target.id).await?.is_some();
+    if following || !target.locked {
+        // Already following: Mastodon accepts again (the other side may have lost its state).
+        let (_, created) = tx.upsert_follow(RelationKind::Follow, &follow).await?;
+        tx.set_relation_uri("follow", actor.id, target.id, uri).await?;
+        if created {
+            notify(&mut tx, target.id, actor.id, NotificationType::Follow, None).await?;
+        }
+        Outgoing::AcceptFollow { account_id, follower_id, follow_uri }.enqueue(&mut tx).await?;
+    } else {
+        let (_, created) = tx.upsert_follow(RelationKind::FollowRequest, &follow).await?;
+        tx.set_relation_uri("follow_request", actor.id, target.id, uri).await?;
+        if created {
+            notify(&mut tx, target.id, actor.id, NotificationType::FollowRequest, None).await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// `Undo(Follow)`: remote `actor` stops following (or asking to follow) local `target`.
+pub async fn unfollow(svc: &Services, actor: &Account, target: &Account) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    for kind in [RelationKind::Follow, RelationKind::FollowRequest] {
+        if tx.delete_relation(kind, actor.id, target.id).await? {
+            let n =
+                if kind == RelationKind::Follow { NotificationType::Follow } else { NotificationType::FollowRequest };
+            tx.delete_notifications_for(target.id, actor.id, None, n.as_str()).await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// `Accept(Follow)`: the local `follower`'s request to remote `actor` becomes a follow.
+pub async fn follow_accepted(svc: &Services, actor: &Account, follower: Id) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    let Some(request) = tx.get_follow(RelationKind::FollowRequest, follower, actor.id).await? else {
+        return Ok(()); // already accepted, or withdrawn
+    };
+    let uri = tx.relation_uri("follow_request", follower, actor.id).await?;
+    tx.delete_relation(RelationKind::FollowRequest, follower, actor.id).await?;
+    tx.upsert_follow(RelationKind::Follow, &Follow { created_at: now(), ..request }).await?;
+    if let Some(uri) = uri {
+        tx.set_relation_uri("follow", follower, actor.id, &uri).await?;
+    }
+    tx.commit().await
+}
+
+/// `Reject(Follow)`: the local `follower` does not (or no longer) follow remote `actor`.
+pub async fn follow_rejected(svc: &Services, actor: &Account, follower: Id) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    tx.delete_relation(RelationKind::FollowRequest, follower, actor.id).await?;
+    tx.delete_relation(RelationKind::Follow, follower, actor.id).await?;
+    tx.commit().await
+}
+
+/// `Create(Note)`: stores the status (once per URI) and does what a local post does: home
+/// feeds and streams, notifications to the mentioned local accounts.
+pub async fn create_status(svc: &Services, actor: &Account, s: RemoteStatus) -> Result<Status> {
+    let mut tx = svc.db.write().await?;
+    if let Some(existing) = tx.status_by_uri(&s.uri).await? {
+        return Ok(existing);
+    }
+    let id = Id::generate();
+    let created_at = s.created_at.min(now());
+    let new = NewStatus {
+        id,
+        account_id: actor.id,
+        uri: s.uri,
+        url: s.url,
+        text: String::new(),
+        content: s.content,
+        spoiler_text: s.spoiler_text,
+        sensitive: s.sensitive,
+        visibility: s.visibility,
+        language: s.language,
+        in_reply_to_id: s.in_reply_to.as_ref().map(|p| p.id),
+        in_reply_to_account_id: s.in_reply_to.as_ref().map(|p| p.account_id),
+        reblog_of_id: None,
+        conversation_id: s.in_reply_to.as_ref().map(|p| p.conversation_id).unwrap_or(id),
+        application_id: None,
+        created_at,
+        mentions: s.mentions.iter().map(mentioned).collect(),
+        tags: s.tags,
+        poll: s.poll,
+        local: false,
+    };
+    let status = tx.insert_status(&new).await?;
+    DistributeStatus::enqueue(&mut tx, status.id, false).await?;
+    for m in s.mentions.iter().filter(|m| m.is_local()) {
+        notify(&mut tx, m.id, actor.id, NotificationType::Mention, Some(status.id)).await?;
+    }
+    tx.commit().await?;
+    Ok(status)
+}
+
+/// `Update(Note)`: a new revision of `status` by its author.
+pub async fn update_status(svc: &Services, actor: &Account, status: &Status, s: RemoteStatus) -> Result<()> {
+    if status.account_id != actor.id {
+        return Err(Error::forbidden("only the author may update a status"));
+    }
+    let mut tx = svc.db.write().await?;
+    let edit = StatusEdit {
+        text: String::new(),
+        content: s.content,
+        spoiler_text: s.spoiler_text,
+        sensitive: s.sensitive,
+        language: s.language,
+        mentions: s.mentions.iter().map(mentioned).collect(),
+        tags: s.tags,
+        poll: s.poll,
+        edited_at: s.edited_at.unwrap_or_else(now),
+    };
+    tx.edit_status(status.id, &edit).await?;
+    DistributeStatus::enqueue(&mut tx, status.id, true).await?;
+    let page = PageRequest { limit: 1000, ..Default::default() };
+    for rebloggers in tx.list_related_accounts(RelatedAccounts::RebloggedBy(status.id), &page).await? {
+        notify(&mut tx, rebloggers.item.id, actor.id, NotificationType::Update, Some(status.id)).await?;
+    }
+    tx.commit().await
+}
+
+/// `Delete` of a status (or `Undo(Announce)` of a reblog) by its author.
+pub async fn delete_status(svc: &Services, actor: &Account, status: &Status) -> Result<()> {
+    if status.account_id != actor.id {
+        return Err(Error::forbidden("only the author may delete a status"));
+    }
+    let mut tx = svc.db.write().await?;
+    let page = PageRequest { limit: 1000, ..Default::default() };
+    let rebloggers = tx.list_related_accounts(RelatedAccounts::RebloggedBy(status.id), &page).await?;
+    let removed = tx.delete_status(status.id).await?;
+    let reblog_ids = removed.into_iter().filter(|id| *id != status.id).collect();
+    let rebloggers = rebloggers.into_iter().map(|r| r.item.id).collect();
+    DistributeDeletion::enqueue(&mut tx, status, reblog_ids, rebloggers).await?;
+    if let Some(original) = status.reblog_of_id
+        && let Some(o) = tx.status_by_id(original).await?
+    {
+        tx.delete_notifications_for(o.account_id, actor.id, Some(o.id), "reblog").await?;
+    }
+    tx.commit().await
+}
+
+/// `Like`: a favourite by a remote account.
+pub async fn favourite(svc: &Services, actor: &Account, status: &Status) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    if tx.blocked_either_way(actor.id, status.account_id).await? {
+        return Ok(());
+    }
+    if tx.add_mark(StatusMark::Favourite, Id::generate(), actor.id, status.id, now()).await? {
+        notify(&mut tx, status.account_id, actor.id, NotificationType::Favourite, Some(status.id)).await?;
+    }
+    tx.commit().await
+}
+
+/// `Undo(Like)`.
+pub async fn unfavourite(svc: &Services, actor: &Account, status: &Status) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    if tx.remove_mark(StatusMark::Favourite, actor.id, status.id).await? {
+        tx.delete_notifications_for(status.account_id, actor.id, Some(status.id), "favourite").await?;
+    }
+    tx.commit().await
+}
+
+/// `Announce`: a reblog of `original` by a remote account, as the status `uri`.
+pub async fn reblog(
+    svc: &Services,
+    actor: &Account,
+    original: &Status,
+    uri: &str,
+    visibility: Visibility,
+    created_at: i64,
+) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    if tx.status_by_uri(uri).await?.is_some() || tx.reblog_of(actor.id, original.id).await?.is_some() {
+        return Ok(());
+    }
+    if tx.blocked_either_way(actor.id, original.account_id).await?
+        || !matches!(original.visibility, Visibility::Public | Visibility::Unlisted)
+    {
+        return Ok(());
+    }
+    let id = Id::generate();
+    let new = NewStatus {
+        id,
+        account_id: actor.id,
+        uri: uri.to_string(),
+        url: uri.to_string(),
+        text: String::new(),
+        content: String::new(),
+        spoiler_text: String::new(),
+        sensitive: false,
+        visibility,
+        language: None,
+        in_reply_to_id: None,
+        in_reply_to_account_id: None,
+        reblog_of_id: Some(original.id),
+        conversation_id: id,
+        application_id: None,
+        created_at: created_at.min(now()),
+        mentions: Vec::new(),
+        tags: Vec::new(),
+        poll: None,
+        local: false,
+    };
+    let created = tx.insert_status(&new).await?;
+    DistributeStatus::enqueue(&mut tx, created.id, false).await?;
+    notify(&mut tx, original.account_id, actor.id, NotificationType::Reblog, Some(original.id)).await?;
+    tx.commit().await
+}
+
+/// `Block`: remote `actor` blocks local `target`; follows both ways end, as with a local block.
+pub async fn block(svc: &Services, actor: &Account, target: &Account) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    for (a, b) in [(actor.id, target.id), (target.id, actor.id)] {
+        tx.delete_relation(RelationKind::Follow, a, b).await?;
+        tx.delete_relation(RelationKind::FollowRequest, a, b).await?;
+    }
+    tx.delete_notifications_from(target.id, actor.id).await?;
+    tx.create_block(Id::generate(), actor.id, target.id, now()).await?;
+    tx.commit().await?;
+    relations_changed(svc, &[target.id]);
+    Ok(())
+}
+
+/// `Undo(Block)`.
+pub async fn unblock(svc: &Services, actor: &Account, target: &Account) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    tx.delete_relation(RelationKind::Block, actor.id, target.id).await?;
+    tx.commit().await?;
+    relations_changed(svc, &[target.id]);
+    Ok(())
+}
+
+/// `Delete` of an actor: the account and everything it made here go.
+pub async fn delete_account(svc: &Services, actor: &Account) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    tx.delete_account(actor.id).await?;
+    tx.commit().await
+}
+
+/// A vote from a remote account on a local poll (a `Create(Note)` with `name` = option).
+pub async fn vote(svc: &Services, actor: &Account, status: &Status, choices: &[i64]) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    let Some(poll) = tx.polls_of(&[status.id]).await?.pop() else { return Ok(()) };
+    if poll.expired(now()) || status.account_id == actor.id {
+        return Ok(());
+    }
+    tx.vote(poll.id, actor.id, choices, now()).await?;
+    tx.commit().await
+}
+
+/// `Move`: the account moved to `target` (which names it in `alsoKnownAs`, checked by the
+/// caller). As Mastodon's MoveWorker: local followers stop following the old account and follow
+/// the new one (a request until its server accepts), keeping their options.
+pub async fn moved(svc: &Services, actor: &Account, target: &Account) -> Result<usize> {
+    let mut tx = svc.db.write().await?;
+    let followers = tx.local_followers(actor.id).await?;
+    let mut moved = 0;
+    for follower in &followers {
+        let Some(old) = tx.get_follow(RelationKind::Follow, *follower, actor.id).await? else { continue };
+        tx.delete_relation(RelationKind::Follow, *follower, actor.id).await?;
+        if *follower == target.id || tx.blocked_either_way(*follower, target.id).await? {
+            continue;
+        }
+        let follow = Follow { id: Id::generate(), target_account_id: target.id, created_at: now(), ..old };
+        if target.is_local() {
+            tx.upsert_follow(RelationKind::Follow, &follow).await?;
+        } else if tx.get_follow(RelationKind::Follow, *follower, target.id).await?.is_none() {
+            let (_, created) = tx.upsert_follow(RelationKind::FollowRequest, &follow).await?;
+            if created {
+                let Some(me) = tx.account_by_id(*follower).await? else { continue };
+                let uri = format!("{}#follows/{}", me.uri, follow.id);
+                tx.set_relation_uri("follow_request", *follower, target.id, &uri).await?;
+                Outgoing::Follow { account_id: *follower, target_id: target.id }.enqueue(&mut tx).await?;
+            }
+        }
+        moved += 1;
+    }
+    tx.commit().await?;
+    Ok(moved)
+}

@@ -1,0 +1,275 @@
+"""Two ferrodon instances on loopback (127.0.0.2 and 127.0.0.3, each with its own domain and
+data), driven through Mastodon.py, federating as two Mastodon servers would: resolving, following
+(a locked account's approval included), posts of each visibility reaching exactly the right
+people, replies threading, favourites / boosts / edits / deletes and profile changes propagating,
+blocks, and a remote poll. A Fedify peer checks the same against an implementation not ours."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterator
+
+import pytest
+from mastodon import Mastodon
+
+from fedify_peer import FedifyPeer
+from support import CALLBACK, OOB, SCOPES, App, Server, User, UserFactory
+
+ALLOW = {"ALLOWED_PRIVATE_ADDRESSES": "127.0.0.0/8"}
+WAIT_S = 20
+
+
+def eventually(check: Callable[[], object], what: str, timeout: float = WAIT_S):
+    """Polls until ``check()`` returns something truthy (deliveries are background jobs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s: {what}")
+        time.sleep(0.2)
+
+
+class Instance:
+    def __init__(self, server: Server):
+        self.server = server
+        cid, secret = Mastodon.create_app(
+            "federation-test", scopes=SCOPES, redirect_uris=[OOB, CALLBACK], api_base_url=server.base_url, session=server.session()
+        )
+        self.users = UserFactory(server, App(str(cid), str(secret)))
+
+    @property
+    def domain(self) -> str:
+        return self.server.domain
+
+
+@pytest.fixture(scope="module")
+def pair(ferrodon_bin: str, openapi_validator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, Instance]]:
+    servers = []
+    try:
+        for host in ("127.0.0.2", "127.0.0.3"):
+            srv = Server(ferrodon_bin, "sqlite", tmp_path_factory.mktemp(f"fed-{host}"), openapi_validator, host=host, extra_env=ALLOW)
+            srv.start()
+            servers.append(srv)
+        yield Instance(servers[0]), Instance(servers[1])
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
+def resolve(viewer: User, other: User, instance: Instance) -> dict:
+    """``viewer``'s view of ``other`` (of ``instance``), found through WebFinger."""
+    found = viewer.api.search_v2(f"@{other.username}@{instance.domain}", resolve=True)["accounts"]
+    assert found, f"@{other.username}@{instance.domain} was not resolved"
+    return found[0]
+
+
+def follow(viewer: User, other: User, instance: Instance) -> dict:
+    account = resolve(viewer, other, instance)
+    viewer.api.account_follow(account["id"])
+    eventually(lambda: viewer.api.account_relationships(account["id"])[0]["following"], "the follow is accepted")
+    return account
+
+
+def in_home(user: User, text: str) -> dict | None:
+    return next((s for s in user.api.timeline_home(limit=40) if text in (s["content"] or "")), None)
+
+
+def test_following_across(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("fa"), b_side.users("fb")
+    account = resolve(a, b, b_side)
+    assert account["acct"] == f"{b.username}@{b_side.domain}"
+    rel = a.api.account_follow(account["id"])
+    assert rel["requested"] or rel["following"]
+    eventually(lambda: a.api.account_relationships(account["id"])[0]["following"], "the follow is accepted")
+    # b's side: a follower and a notification.
+    note = eventually(lambda: [n for n in b.api.notifications() if n["type"] == "follow"], "a follow notification")
+    assert note[0]["account"]["acct"] == f"{a.username}@{a_side.domain}"
+    me = b.api.me()
+    assert [f["acct"] for f in b.api.account_followers(me["id"])] == [f"{a.username}@{a_side.domain}"]
+
+
+def test_a_locked_account_approves_a_remote_follower(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("la"), b_side.users("lb")
+    b.api.account_update_credentials(locked=True)
+    account = resolve(a, b, b_side)
+    assert a.api.account_follow(account["id"])["requested"] is True
+    requests = eventually(lambda: b.api.follow_requests(), "the follow request arrives")
+    b.api.follow_request_authorize(requests[0]["id"])
+    eventually(lambda: a.api.account_relationships(account["id"])[0]["following"], "the approval arrives")
+
+
+def test_each_visibility_reaches_exactly_its_audience(pair):
+    a_side, b_side = pair
+    follower, stranger, author = a_side.users("vf"), a_side.users("vs"), b_side.users("va")
+    follow(follower, author, b_side)
+    resolve(stranger, author, b_side)
+    texts = {v: f"{v} post {author.username}" for v in ("public", "unlisted", "private")}
+    for visibility, text in texts.items():
+        author.api.status_post(text, visibility=visibility)
+    author.api.status_post(f"@{follower.username}@{a_side.domain} direct post", visibility="direct")
+    for visibility, text in texts.items():
+        status = eventually(lambda: in_home(follower, text), f"the {visibility} post reaches the follower")
+        assert status["visibility"] == visibility
+    mention = eventually(
+        lambda: [n for n in follower.api.notifications() if n["type"] == "mention" and "direct post" in n["status"]["content"]],
+        "the direct post reaches the mentioned follower",
+    )
+    assert mention[0]["status"]["visibility"] == "direct"
+    # The stranger follows nobody there: nothing private shows, wherever it looks.
+    account = resolve(stranger, author, b_side)
+    seen = [s["content"] for s in stranger.api.account_statuses(account["id"])]
+    assert not any("private post" in c or "direct post" in c for c in seen), seen
+    assert not any("post" in (s["content"] or "") for s in stranger.api.timeline_home())
+
+
+def test_replies_thread_on_both_sides(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("ra"), b_side.users("rb")
+    follow(a, b, b_side)
+    original = b.api.status_post("a question for everyone")
+    remote = eventually(lambda: in_home(a, "a question for everyone"), "the post reaches a")
+    reply = a.api.status_post(f"@{b.username}@{b_side.domain} an answer", in_reply_to_id=remote["id"])
+    assert a.api.status_context(reply["id"])["ancestors"][0]["id"] == remote["id"]
+    descendants = eventually(lambda: b.api.status_context(original["id"])["descendants"], "the reply threads on b's side")
+    assert "an answer" in descendants[0]["content"]
+    eventually(lambda: [n for n in b.api.notifications() if n["type"] == "mention"], "b is notified of the reply")
+
+
+def test_favourite_boost_undo_edit_delete_propagate(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("pa"), b_side.users("pb")
+    follow(a, b, b_side)
+    original = b.api.status_post("propagate me")
+    remote = eventually(lambda: in_home(a, "propagate me"), "the post reaches a")
+    a.api.status_favourite(remote["id"])
+    a.api.status_reblog(remote["id"])
+    eventually(lambda: b.api.status(original["id"])["favourites_count"] == 1, "the favourite arrives")
+    eventually(lambda: b.api.status(original["id"])["reblogs_count"] == 1, "the boost arrives")
+    a.api.status_unfavourite(remote["id"])
+    a.api.status_unreblog(remote["id"])
+    eventually(lambda: b.api.status(original["id"])["favourites_count"] == 0, "the undone favourite arrives")
+    eventually(lambda: b.api.status(original["id"])["reblogs_count"] == 0, "the undone boost arrives")
+    b.api.status_update(original["id"], status="propagate me, edited")
+    edited = eventually(lambda: (s := a.api.status(remote["id"]))["edited_at"] and s, "the edit arrives")
+    assert "edited" in edited["content"]
+    b.api.status_delete(original["id"])
+
+    def gone() -> bool:
+        try:
+            a.api.status(remote["id"])
+            return False
+        except Exception:
+            return True
+
+    eventually(gone, "the deletion arrives")
+
+
+def test_profile_changes_propagate(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("na"), b_side.users("nb")
+    account = follow(a, b, b_side)
+    b.api.account_update_credentials(display_name="A New Name", note="New bio")
+    eventually(lambda: a.api.account(account["id"])["display_name"] == "A New Name", "the new name arrives")
+
+
+def test_a_remote_block_ends_the_follow(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("ba"), b_side.users("bb")
+    account = follow(a, b, b_side)
+    a_on_b = eventually(lambda: b.api.account_followers(b.api.me()["id"]), "a follows b")[0]
+    b.api.account_block(a_on_b["id"])
+    eventually(lambda: not a.api.account_relationships(account["id"])[0]["following"], "the block ends a's follow")
+
+
+def test_a_remote_poll_counts_a_vote(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("qa"), b_side.users("qb")
+    follow(a, b, b_side)
+    poll = b.api.make_poll(["yes", "no"], expires_in=3600)
+    original = b.api.status_post("a poll for all", poll=poll)
+    remote = eventually(lambda: in_home(a, "a poll for all"), "the poll reaches a")
+    assert [o["title"] for o in remote["poll"]["options"]] == ["yes", "no"]
+    a.api.poll_vote(remote["poll"]["id"], [0])
+    eventually(lambda: b.api.status(original["id"])["poll"]["votes_count"] == 1, "the vote is counted on b's side")
+
+
+@pytest.mark.parametrize("first_knock", ["rfc9421", "draft-cavage-http-signatures-12"])
+def test_a_fedify_peer_follows_reads_and_interacts(pair, first_knock: str):
+    a_side, _ = pair
+    user = a_side.users("fed")
+    actor = f"{a_side.server.base_url}/users/{user.username}"
+    peer = FedifyPeer().start(host="127.0.0.6", first_knock=first_knock)
+    try:
+        # The peer follows us: its signature verifies, we accept, it gets our posts.
+        peer.follow("alice", actor)
+        peer.wait_for("Accept", actor="alice")
+        assert [f["acct"] for f in user.api.account_followers(user.api.me()["id"])] == [f"alice@{peer.host}:{peer.port}"]
+        ours = user.api.status_post("hello fedify")
+        create = peer.wait_for(lambda r: r["type"] == "Create" and "hello fedify" in str(r["json"]))
+        assert create["signature"]["scheme"] in ("draft-cavage", "rfc9421")
+        # Like, Announce and their Undo arrive here.
+        note_uri = ours["uri"]
+        like = peer.like("alice", note_uri)
+        announce = peer.announce("alice", note_uri)
+        eventually(lambda: user.api.status(ours["id"])["favourites_count"] == 1, "the peer's like")
+        eventually(lambda: user.api.status(ours["id"])["reblogs_count"] == 1, "the peer's announce")
+        peer.undo("alice", like)
+        peer.undo("alice", announce)
+        eventually(lambda: user.api.status(ours["id"])["favourites_count"] == 0, "the peer's undone like")
+        eventually(lambda: user.api.status(ours["id"])["reblogs_count"] == 0, "the peer's undone announce")
+        # We follow the peer and see its posts; our like, boost and their undo reach it.
+        found = user.api.search_v2(peer.actor_uri("alice"), resolve=True)["accounts"]
+        assert found, "the peer's actor was not resolved"
+        user.api.account_follow(found[0]["id"])
+        eventually(lambda: user.api.account_relationships(found[0]["id"])[0]["following"], "the peer accepts")
+        posted = peer.post("alice", "<p>news from fedify</p>", to="public")
+        theirs = eventually(lambda: in_home(user, "news from fedify"), "the peer's post reaches our home timeline")
+        user.api.status_favourite(theirs["id"])
+        peer.wait_for("Like")
+        user.api.status_reblog(theirs["id"])
+        peer.wait_for("Announce")
+        user.api.status_unfavourite(theirs["id"])
+        peer.wait_for(lambda r: r["type"] == "Undo" and r["object_type"] == "Like")
+        # The peer deletes its post: it goes here too.
+        peer.delete("alice", posted["id"])
+
+        def gone() -> bool:
+            try:
+                user.api.status(theirs["id"])
+                return False
+            except Exception:
+                return True
+
+        eventually(gone, "the peer's deletion")
+        # We delete ours: the peer hears it.
+        user.api.status_delete(ours["id"])
+        peer.wait_for("Delete")
+    finally:
+        peer.stop()
+
+
+def test_unsigned_and_forged_requests_leave_no_trace(pair):
+    a_side, _ = pair
+    user = a_side.users("forged")
+    session = a_side.server.session()
+    follow = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "http://127.0.0.9:1/follow/1",
+        "type": "Follow",
+        "actor": "http://127.0.0.9:1/users/mallory",
+        "object": f"{a_side.server.base_url}/users/{user.username}",
+    }
+    headers = {"Content-Type": "application/activity+json"}
+    for path in ("/inbox", f"/users/{user.username}/inbox"):
+        r = session.post(a_side.server.base_url + path, json=follow, headers=headers)
+        assert r.status_code == 401, r.text
+        forged = dict(headers, Signature='keyId="http://127.0.0.9:1/users/mallory#main-key",algorithm="rsa-sha256",headers="(request-target) host date",signature="AAAA"')
+        r = session.post(a_side.server.base_url + path, json=follow, headers=forged)
+        assert r.status_code == 401, r.text
+    time.sleep(1)
+    assert user.api.account_followers(user.api.me()["id"]) == []
+    assert user.api.notifications() == []
