@@ -46,8 +46,11 @@ from websockets.typing import Subprotocol
 
 from support import HTTP_TIMEOUT_S, App, Server, User, describe, sign_in_user, unique, wait_for
 
-# Events normally arrive in well under 100 ms; the tests give them two seconds, so that a loaded
-# CI machine does not fail them (latency is measured by benches/, not here).
+# Issue 5: another user's post, edit, delete, favourite and follow arrive within 1 s (checked by
+# arrived_within on the events the issue names).
+REQUIRED_S = 1.0
+# Other waits for an event that should come promptly (normally well under 100 ms) allow more, so
+# that a loaded CI machine does not fail them; latency is measured by benches/, not here.
 ARRIVAL_S = 2.0
 # The longest any test waits for something that should happen.
 WAIT_S = 5.0
@@ -385,7 +388,7 @@ def ws(server: Server, closing):
     return open_
 
 
-def arrived_within(ev: Ev, since: float, limit: float = ARRIVAL_S) -> None:
+def arrived_within(ev: Ev, since: float, limit: float = REQUIRED_S) -> None:
     took = ev.at - since
     assert took <= limit, f"{ev.event} arrived after {took:.3f}s, expected within {limit:.1f}s"
 
