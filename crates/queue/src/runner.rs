@@ -194,34 +194,26 @@ impl Runner {
             let top_up = free > 0 && backlog && last_claim.elapsed() >= TOP_UP;
             if free >= batch || in_flight.is_empty() || top_up {
                 last_claim = tokio::time::Instant::now();
-                for queue in cfg.queues.order() {
-                    let now = now_ms();
-                    let lease_until = now + cfg.lease.as_millis() as i64;
-                    let jobs = match self
-                        .queue
-                        .claim(queue, &cfg.worker_id, now, lease_until, (free - claimed) as u32)
-                        .await
-                    {
-                        Ok(j) => j,
-                        Err(e) => {
-                            tracing::warn!(error = %e, queue = queue.as_str(), "claiming jobs failed");
-                            Vec::new()
-                        }
-                    };
-                    for job in jobs {
-                        claimed += 1;
-                        held.insert(job.id);
-                        in_flight.spawn(run_one(
-                            self.queue.clone(),
-                            completions.clone(),
-                            self.registry.clone(),
-                            cfg.worker_id.clone(),
-                            job,
-                        ));
+                let now = now_ms();
+                let lease_until = now + cfg.lease.as_millis() as i64;
+                let queues = cfg.queues.order();
+                let jobs = match self.queue.claim_from(&queues, &cfg.worker_id, now, lease_until, free as u32).await {
+                    Ok(j) => j,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming jobs failed");
+                        Vec::new()
                     }
-                    if claimed >= free {
-                        break;
-                    }
+                };
+                for job in jobs {
+                    claimed += 1;
+                    held.insert(job.id);
+                    in_flight.spawn(run_one(
+                        self.queue.clone(),
+                        completions.clone(),
+                        self.registry.clone(),
+                        cfg.worker_id.clone(),
+                        job,
+                    ));
                 }
                 backlog = claimed >= free;
             }

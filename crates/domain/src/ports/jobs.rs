@@ -34,6 +34,25 @@ pub trait JobQueue: Send + Sync + 'static {
     /// lease after a crash) for `worker` until `lease_until`, highest priority then oldest first.
     async fn claim(&self, queue: Queue, worker: &str, now: Millis, lease_until: Millis, limit: u32)
     -> Result<Vec<Job>>;
+    /// Claims up to `limit` jobs from `queues`, taken in that order (each queue's jobs as
+    /// [`JobQueue::claim`] orders them). A backend may do it in one transaction.
+    async fn claim_from(
+        &self,
+        queues: &[Queue],
+        worker: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Job>> {
+        let mut jobs = Vec::new();
+        for queue in queues {
+            if jobs.len() >= limit as usize {
+                break;
+            }
+            jobs.extend(self.claim(*queue, worker, now, lease_until, limit - jobs.len() as u32).await?);
+        }
+        Ok(jobs)
+    }
     /// Extends the leases of jobs still held by `worker`.
     async fn heartbeat(&self, worker: &str, ids: &[Id], lease_until: Millis) -> Result<()>;
     /// Removes finished jobs, all in one transaction. For each job, in order: false if `worker`

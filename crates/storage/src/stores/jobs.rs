@@ -162,19 +162,20 @@ impl JobQueue for SqlDatabase {
         lease_until: Millis,
         limit: u32,
     ) -> Result<Vec<Job>> {
+        self.claim_from(&[queue], worker, now, lease_until, limit).await
+    }
+
+    /// One write transaction for all the queues (on SQLite a claim takes the write lock: one
+    /// per queue was most of the cost of a worker polling several queues).
+    async fn claim_from(
+        &self,
+        queues: &[Queue],
+        worker: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Job>> {
         let mut tx = self.write_tx().await?;
-        // Crash recovery first: a running job whose lease ran out lost its worker. It goes back
-        // to pending (its attempt counted), or to the dead set when that was its last attempt.
-        // Leases are long (a minute by default): looking once a second per queue is plenty.
-        if self.reap_due(queue, now) {
-            tx.exec(
-                "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END, \
-             locked_by = NULL, locked_until = NULL, run_at = $2, last_error = 'worker lost (lease expired)' \
-             WHERE queue = $1 AND status = 'running' AND locked_until < $2",
-                args![queue.as_str(), now],
-            )
-            .await?;
-        }
         let skip_locked = match tx.conn {
             Conn::Postgres(_) => " FOR UPDATE SKIP LOCKED",
             Conn::Sqlite(_) => "",
@@ -184,10 +185,52 @@ impl JobQueue for SqlDatabase {
              WHERE id IN (SELECT id FROM jobs WHERE queue = $1 AND status = 'pending' AND run_at <= $3 \
              ORDER BY priority DESC, run_at, id LIMIT $5{skip_locked}) RETURNING {JOB_COLS}"
         );
-        let mut jobs: Vec<Job> = tx.all(sql, args![queue.as_str(), worker, now, lease_until, limit as i64]).await?;
+        // Which of the queues have a job to run: one cheap statement (each EXISTS stops at the
+        // first row of the index), so that empty queues cost no claim.
+        let mut ready: Vec<Queue> = queues.to_vec();
+        if queues.len() > 1 {
+            let probe: Vec<String> = (0..queues.len())
+                .map(|i| {
+                    format!(
+                        "SELECT {i} AS q WHERE EXISTS (SELECT 1 FROM jobs WHERE queue = ${} AND status = 'pending' AND run_at <= $1)",
+                        i + 2
+                    )
+                })
+                .collect();
+            let mut probe_args = args![now];
+            probe_args.extend(queues.iter().map(|q| q.as_str().into()));
+            let found: Vec<(i32,)> = tx.all(probe.join(" UNION ALL "), probe_args).await?;
+            let found: std::collections::HashSet<usize> = found.into_iter().map(|(i,)| i as usize).collect();
+            ready = queues.iter().enumerate().filter(|(i, _)| found.contains(i)).map(|(_, q)| *q).collect();
+        }
+        let mut claimed: Vec<Job> = Vec::new();
+        for &queue in queues {
+            if claimed.len() >= limit as usize {
+                break;
+            }
+            // Crash recovery first: a running job whose lease ran out lost its worker. It goes
+            // back to pending (its attempt counted), or to the dead set when that was its last
+            // attempt. Leases are long (a minute by default): looking once a second per queue
+            // is plenty.
+            if self.reap_due(queue, now) {
+                tx.exec(
+                    "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END, \
+                     locked_by = NULL, locked_until = NULL, run_at = $2, last_error = 'worker lost (lease expired)' \
+                     WHERE queue = $1 AND status = 'running' AND locked_until < $2",
+                    args![queue.as_str(), now],
+                )
+                .await?;
+            }
+            if !ready.contains(&queue) {
+                continue;
+            }
+            let want = (limit as usize - claimed.len()) as i64;
+            let mut jobs: Vec<Job> = tx.all(sql.clone(), args![queue.as_str(), worker, now, lease_until, want]).await?;
+            jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
+            claimed.extend(jobs);
+        }
         tx.commit_inner().await?;
-        jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
-        Ok(jobs)
+        Ok(claimed)
     }
 
     async fn heartbeat(&self, worker: &str, ids: &[Id], lease_until: Millis) -> Result<()> {
