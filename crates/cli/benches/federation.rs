@@ -180,7 +180,7 @@ fn ferrodon(workdir: &Path, port: u16, database_url: &str) -> Command {
         .env("PORT", port.to_string())
         .env("LOCAL_DOMAIN", format!("127.0.0.1:{port}"))
         .env("ALLOWED_PRIVATE_ADDRESSES", "127.0.0.0/8")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
         .env_remove("DB_HOST");
     c
 }

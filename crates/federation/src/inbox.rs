@@ -5,17 +5,19 @@
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use ferrodon_domain::model::{Account, Job, Queue, Visibility};
+use ferrodon_domain::model::{Account, Job, NewJob, Queue, Visibility};
 use ferrodon_domain::ports::{JobContext, JobHandler, RetryPolicy};
 use ferrodon_kernel::time::now_ms;
 use ferrodon_kernel::{Error, Id, Result};
+use ferrodon_service::Services;
 use ferrodon_service::inbox as apply;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::protocol::{has_type, id_of, ids_of, same_origin};
 use crate::signatures::{self, Incoming, PublicKey};
-use crate::{Fed, Federation, lock};
+use crate::{CachedKey, Fed, Federation, SIGNER_TTL, Signer, lock};
 
 /// The largest activity accepted.
 pub const MAX_ACTIVITY: usize = 1024 * 1024;
@@ -60,22 +62,12 @@ impl Federation {
         if signer.uri != actor_uri {
             return Err(Refused::Forbidden(format!("{} may not speak for {actor_uri}", signer.uri)));
         }
-        if signer.suspended_at.is_some() {
+        if signer.suspended {
             return Err(Refused::Forbidden("this account is suspended here".into()));
         }
-        let mut tx = self.svc.db.write().await.map_err(|e| Refused::Unavailable(e.message))?;
         let job = Processing { actor_id: signer.id, activity };
-        let payload = serde_json::to_value(&job).map_err(|e| Refused::BadRequest(e.to_string()))?;
-        ferrodon_service::jobs::enqueue(
-            &mut tx,
-            Queue::Ingress,
-            ProcessActivity::KIND,
-            &payload,
-            ProcessActivity::POLICY,
-        )
-        .await
-        .map_err(|e| Refused::Unavailable(e.message))?;
-        tx.commit().await.map_err(|e| Refused::Unavailable(e.message))?;
+        let payload = serde_json::to_string(&job).map_err(|e| Refused::BadRequest(e.to_string()))?;
+        self.intake.submit(payload).await.map_err(|e| Refused::Unavailable(e.message))?;
         // The domain answered us: deliveries to it resume.
         if let Some(domain) = crate::protocol::authority(&signer.uri) {
             self.domain_answered(&domain).await;
@@ -84,15 +76,14 @@ impl Federation {
     }
 
     /// The account whose key made `sig`, fetching (or refetching: keys rotate) it when needed.
-    pub async fn verify(&self, sig: &signatures::Signature) -> std::result::Result<Account, String> {
+    /// A key verified recently needs no database read.
+    pub async fn verify(&self, sig: &signatures::Signature) -> std::result::Result<Signer, String> {
         let cached = lock(&self.remote_keys).get(&sig.key_id).cloned();
-        if let Some((owner, key)) = cached
-            && sig.verify(&key).is_ok()
+        if let Some(c) = &cached
+            && c.loaded.elapsed() < SIGNER_TTL
+            && sig.verify(&c.key).is_ok()
         {
-            let account = self.svc.db.read().await.map_err(|e| e.to_string())?.account_by_id(owner).await;
-            if let Ok(Some(a)) = account {
-                return Ok(a);
-            }
+            return Ok(c.signer.clone());
         }
         let known = match self.svc.db.read().await {
             Ok(mut tx) => tx.account_by_key_id(&sig.key_id).await.ok().flatten(),
@@ -102,15 +93,72 @@ impl Federation {
             && let Ok(key) = PublicKey::from_pem(&a.public_key_pem)
             && sig.verify(&key).is_ok()
         {
-            lock(&self.remote_keys).insert(sig.key_id.clone(), (a.id, key));
-            return Ok(a);
+            return Ok(self.remember_key(&sig.key_id, &a, key));
         }
         // Unknown, or the key changed: fetch the actor again.
         let account = self.refresh_account(&sig.key_id).await.map_err(|e| format!("could not get the key: {e}"))?;
         let key = PublicKey::from_pem(&account.public_key_pem).map_err(|e| format!("the actor's key: {e}"))?;
         sig.verify(&key).map_err(|e| e.to_string())?;
-        lock(&self.remote_keys).insert(sig.key_id.clone(), (account.id, key));
-        Ok(account)
+        Ok(self.remember_key(&sig.key_id, &account, key))
+    }
+
+    fn remember_key(&self, key_id: &str, a: &Account, key: PublicKey) -> Signer {
+        let signer = Signer { id: a.id, uri: a.uri.clone(), suspended: a.suspended_at.is_some() };
+        let entry = CachedKey { signer: signer.clone(), key, loaded: std::time::Instant::now() };
+        lock(&self.remote_keys).insert(key_id.to_string(), entry);
+        signer
+    }
+}
+
+/// Group commit of the activities inboxes accept: requests arriving while a group is being
+/// written wait and go together in the next transaction (one write for many, as the job
+/// completions do). A request is answered 202 only once its job is committed.
+pub(crate) struct Intake(mpsc::UnboundedSender<(String, oneshot::Sender<Result<()>>)>);
+
+/// At most this many activities per transaction.
+const MAX_INTAKE_GROUP: usize = 256;
+
+impl Intake {
+    pub(crate) fn start(svc: Services) -> Intake {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(String, oneshot::Sender<Result<()>>)>();
+        tokio::spawn(async move {
+            let mut group = Vec::with_capacity(MAX_INTAKE_GROUP);
+            while rx.recv_many(&mut group, MAX_INTAKE_GROUP).await > 0 {
+                let now = now_ms();
+                let (payloads, replies): (Vec<String>, Vec<_>) = group.drain(..).unzip();
+                let jobs: Vec<NewJob> = payloads
+                    .into_iter()
+                    .map(|payload| NewJob {
+                        id: Id::generate(),
+                        queue: Queue::Ingress,
+                        kind: ProcessActivity::KIND.to_string(),
+                        payload,
+                        priority: 0,
+                        run_at: now,
+                        max_attempts: ProcessActivity::POLICY.max_attempts,
+                        unique_key: None,
+                        created_at: now,
+                    })
+                    .collect();
+                let written = async {
+                    let mut tx = svc.db.write().await?;
+                    tx.enqueue_many(&jobs).await?;
+                    tx.commit().await
+                }
+                .await;
+                for reply in replies {
+                    let _ = reply.send(written.clone());
+                }
+            }
+        });
+        Intake(tx)
+    }
+
+    /// Queues a `ProcessActivity` job with this payload; returns once it is committed.
+    async fn submit(&self, payload: String) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.0.send((payload, reply)).map_err(|_| Error::unavailable("the inbox intake has stopped"))?;
+        answer.await.map_err(|_| Error::unavailable("the inbox intake has stopped"))?
     }
 }
 
@@ -137,7 +185,8 @@ impl JobHandler for ProcessActivity {
         let p: Processing =
             serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad payload: {e}")))?;
         let actor = self.fed.svc.db.read().await?.account_by_id(p.actor_id).await?;
-        let Some(actor) = actor else { return Ok(()) };
+        // Gone, or suspended since the inbox took the activity (its check may be a minute old).
+        let Some(actor) = actor.filter(|a| a.suspended_at.is_none()) else { return Ok(()) };
         match self.fed.process(&actor, &p.activity).await {
             // Something it names does not exist (any more): nothing to do.
             Err(e) if e.kind == ferrodon_kernel::ErrorKind::NotFound => Ok(()),

@@ -28,6 +28,25 @@ use signatures::{PrivateKey, PublicKey, Scheme};
 /// The media type of ActivityPub documents.
 pub const ACTIVITY_JSON: &str = "application/activity+json";
 
+/// The account that signed a request, as far as an inbox needs to know it.
+#[derive(Clone, Debug)]
+pub struct Signer {
+    pub id: Id,
+    pub uri: String,
+    pub suspended: bool,
+}
+
+/// A remote key with its owner, as read at `loaded`.
+#[derive(Clone)]
+struct CachedKey {
+    signer: Signer,
+    key: PublicKey,
+    loaded: std::time::Instant,
+}
+
+/// How long a cached key's owner (its suspension) is trusted before it is read again.
+const SIGNER_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Shared state of federation: the HTTP client and the caches of keys and per-host knowledge.
 pub struct Federation {
     pub svc: Services,
@@ -35,8 +54,8 @@ pub struct Federation {
     allowed: Arc<net::Allowed>,
     /// Local signing keys, parsed once.
     local_keys: Mutex<HashMap<Id, PrivateKey>>,
-    /// Remote keys by key id: the owner and the parsed key.
-    remote_keys: Mutex<HashMap<String, (Id, PublicKey)>>,
+    /// Remote keys by key id: who owns it and the parsed key.
+    remote_keys: Mutex<HashMap<String, CachedKey>>,
     /// The signature scheme each host accepted last (double-knocking).
     schemes: Mutex<HashMap<String, Scheme>>,
     /// Domains marked unavailable (deliveries skipped), and domains with recorded failures.
@@ -44,6 +63,8 @@ pub struct Federation {
     failing: Mutex<HashSet<String>>,
     /// Domain blocks, re-read every few seconds (the CLI changes them from another process).
     blocks: Mutex<(Option<std::time::Instant>, Arc<DomainPolicy>)>,
+    /// Writes accepted inbox activities to the queue in groups.
+    intake: inbox::Intake,
 }
 
 pub type Fed = Arc<Federation>;
@@ -58,6 +79,7 @@ impl Federation {
             tx.unavailable_domains().await?.into_iter().collect()
         };
         Ok(Arc::new(Federation {
+            intake: inbox::Intake::start(svc.clone()),
             svc,
             http,
             allowed,

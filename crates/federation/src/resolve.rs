@@ -199,6 +199,9 @@ impl Federation {
             // Addressed local people are mentioned too (a direct message without a Mention tag).
             let base = format!("{}/", self.base());
             for addressed in o.addressed.iter().filter(|a| a.starts_with(&base)) {
+                if mentions.iter().any(|m| m.uri == *addressed) {
+                    continue;
+                }
                 if let Some(a) = tx.account_by_uri(addressed).await?
                     && a.is_local()
                     && !mentions.iter().any(|m| m.id == a.id)

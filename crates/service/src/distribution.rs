@@ -72,7 +72,12 @@ pub struct DistributeStatus {
 impl DistributeStatus {
     pub const KIND: &'static str = "DistributeStatus";
 
-    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, status_id: Id, edit: bool) -> Result<()> {
+    /// Nothing is queued while no one streams in this process ([`ferrodon_domain::ports::EventBus::idle`]): a client
+    /// gets the events published after it subscribed.
+    pub(crate) async fn enqueue(svc: &Services, tx: &mut Box<dyn Tx>, status_id: Id, edit: bool) -> Result<()> {
+        if svc.events.idle() {
+            return Ok(());
+        }
         let body = serde_json::to_value(StatusJob { status_id, edit }).map_err(Error::internal)?;
         enqueue(tx, Queue::Default, Self::KIND, &body, POLICY).await.map(|_| ())
     }
@@ -186,11 +191,15 @@ impl DistributeDeletion {
 
     /// Enqueues the deletion of `status`, reblogged by `rebloggers` as `reblog_ids`.
     pub(crate) async fn enqueue(
+        svc: &Services,
         tx: &mut Box<dyn Tx>,
         status: &Status,
         reblog_ids: Vec<Id>,
         rebloggers: Vec<Id>,
     ) -> Result<()> {
+        if svc.events.idle() {
+            return Ok(());
+        }
         let job = DeletionJob {
             ids: std::iter::once(status.id).chain(reblog_ids).collect(),
             authors: std::iter::once(status.account_id).chain(rebloggers).collect(),
@@ -248,7 +257,17 @@ pub struct PublishNotification {
 impl PublishNotification {
     pub const KIND: &'static str = "PublishNotification";
 
-    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, account_id: Id, notification_id: Id) -> Result<()> {
+    /// Queued only when the recipient has a streaming connection in this process (for a bus
+    /// shared between processes, [`ferrodon_domain::ports::EventBus::has_subscribers`] answers for all of them).
+    pub(crate) async fn enqueue(
+        svc: &Services,
+        tx: &mut Box<dyn Tx>,
+        account_id: Id,
+        notification_id: Id,
+    ) -> Result<()> {
+        if !svc.events.has_subscribers(&channel::notifications(account_id)) {
+            return Ok(());
+        }
         let body = serde_json::to_value(NotificationJob { account_id, notification_id }).map_err(Error::internal)?;
         enqueue(tx, Queue::Default, Self::KIND, &body, POLICY).await.map(|_| ())
     }

@@ -13,7 +13,7 @@ use ferrodon_kernel::{Error, Id, PageRequest, Result};
 use crate::Services;
 use crate::auth::now;
 use crate::distribution::{DistributeDeletion, DistributeStatus, relations_changed};
-use crate::notifications::notify;
+use crate::notifications::{notify, notify_local};
 use crate::outbox::Outgoing;
 
 /// A status received from another server, its references resolved.
@@ -64,14 +64,14 @@ pub async fn follow(svc: &Services, actor: &Account, target: &Account, uri: &str
         let (_, created) = tx.upsert_follow(RelationKind::Follow, &follow).await?;
         tx.set_relation_uri("follow", actor.id, target.id, uri).await?;
         if created {
-            notify(&mut tx, target.id, actor.id, NotificationType::Follow, None).await?;
+            notify(svc, &mut tx, target.id, actor.id, NotificationType::Follow, None).await?;
         }
         Outgoing::AcceptFollow { account_id, follower_id, follow_uri }.enqueue(&mut tx).await?;
     } else {
         let (_, created) = tx.upsert_follow(RelationKind::FollowRequest, &follow).await?;
         tx.set_relation_uri("follow_request", actor.id, target.id, uri).await?;
         if created {
-            notify(&mut tx, target.id, actor.id, NotificationType::FollowRequest, None).await?;
+            notify(svc, &mut tx, target.id, actor.id, NotificationType::FollowRequest, None).await?;
         }
     }
     tx.commit().await
@@ -145,9 +145,9 @@ pub async fn create_status(svc: &Services, actor: &Account, s: RemoteStatus) -> 
         local: false,
     };
     let status = tx.insert_status(&new).await?;
-    DistributeStatus::enqueue(&mut tx, status.id, false).await?;
+    DistributeStatus::enqueue(svc, &mut tx, status.id, false).await?;
     for m in s.mentions.iter().filter(|m| m.is_local()) {
-        notify(&mut tx, m.id, actor.id, NotificationType::Mention, Some(status.id)).await?;
+        notify_local(svc, &mut tx, m.id, actor.id, NotificationType::Mention, Some(status.id)).await?;
     }
     tx.commit().await?;
     Ok(status)
@@ -171,10 +171,10 @@ pub async fn update_status(svc: &Services, actor: &Account, status: &Status, s: 
         edited_at: s.edited_at.unwrap_or_else(now),
     };
     tx.edit_status(status.id, &edit).await?;
-    DistributeStatus::enqueue(&mut tx, status.id, true).await?;
+    DistributeStatus::enqueue(svc, &mut tx, status.id, true).await?;
     let page = PageRequest { limit: 1000, ..Default::default() };
     for rebloggers in tx.list_related_accounts(RelatedAccounts::RebloggedBy(status.id), &page).await? {
-        notify(&mut tx, rebloggers.item.id, actor.id, NotificationType::Update, Some(status.id)).await?;
+        notify(svc, &mut tx, rebloggers.item.id, actor.id, NotificationType::Update, Some(status.id)).await?;
     }
     tx.commit().await
 }
@@ -190,7 +190,7 @@ pub async fn delete_status(svc: &Services, actor: &Account, status: &Status) -> 
     let removed = tx.delete_status(status.id).await?;
     let reblog_ids = removed.into_iter().filter(|id| *id != status.id).collect();
     let rebloggers = rebloggers.into_iter().map(|r| r.item.id).collect();
-    DistributeDeletion::enqueue(&mut tx, status, reblog_ids, rebloggers).await?;
+    DistributeDeletion::enqueue(svc, &mut tx, status, reblog_ids, rebloggers).await?;
     if let Some(original) = status.reblog_of_id
         && let Some(o) = tx.status_by_id(original).await?
     {
@@ -206,7 +206,7 @@ pub async fn favourite(svc: &Services, actor: &Account, status: &Status) -> Resu
         return Ok(());
     }
     if tx.add_mark(StatusMark::Favourite, Id::generate(), actor.id, status.id, now()).await? {
-        notify(&mut tx, status.account_id, actor.id, NotificationType::Favourite, Some(status.id)).await?;
+        notify(svc, &mut tx, status.account_id, actor.id, NotificationType::Favourite, Some(status.id)).await?;
     }
     tx.commit().await
 }
@@ -262,8 +262,8 @@ pub async fn reblog(
         local: false,
     };
     let created = tx.insert_status(&new).await?;
-    DistributeStatus::enqueue(&mut tx, created.id, false).await?;
-    notify(&mut tx, original.account_id, actor.id, NotificationType::Reblog, Some(original.id)).await?;
+    DistributeStatus::enqueue(svc, &mut tx, created.id, false).await?;
+    notify(svc, &mut tx, original.account_id, actor.id, NotificationType::Reblog, Some(original.id)).await?;
     tx.commit().await
 }
 

@@ -15,6 +15,7 @@ use crate::{Services, present};
 /// Notifies `to` of what `from` did, unless it is themself, `to` is remote, or `to` blocks
 /// `from` or mutes them with notifications hidden.
 pub(crate) async fn notify(
+    svc: &Services,
     tx: &mut Box<dyn Tx>,
     to: Id,
     from: Id,
@@ -25,6 +26,21 @@ pub(crate) async fn notify(
         return Ok(());
     }
     if !tx.account_by_id(to).await?.is_some_and(|a| a.is_local()) {
+        return Ok(());
+    }
+    notify_local(svc, tx, to, from, kind, status_id).await
+}
+
+/// [`notify`] for a recipient the caller knows is a local account (a mentioned one).
+pub(crate) async fn notify_local(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    to: Id,
+    from: Id,
+    kind: NotificationType,
+    status_id: Option<Id>,
+) -> Result<()> {
+    if to == from {
         return Ok(());
     }
     let rel = tx.relationships(to, &[from]).await?.pop().unwrap_or_default();
@@ -49,7 +65,7 @@ pub(crate) async fn notify(
         created_at: now(),
     })
     .await?;
-    crate::distribution::PublishNotification::enqueue(tx, to, id).await
+    crate::distribution::PublishNotification::enqueue(svc, tx, to, id).await
 }
 
 /// Parses `types[]` / `exclude_types[]`; unknown types are ignored, as Mastodon does.

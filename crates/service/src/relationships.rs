@@ -83,12 +83,12 @@ pub async fn follow(svc: &Services, me: &Viewer, raw_id: &str, o: FollowOptions)
     } else if already_following || !account.locked {
         let (_, created) = tx.upsert_follow(RelationKind::Follow, &follow).await?;
         if created {
-            notify(&mut tx, target, me.account.id, NotificationType::Follow, None).await?;
+            notify(svc, &mut tx, target, me.account.id, NotificationType::Follow, None).await?;
         }
     } else {
         let (_, created) = tx.upsert_follow(RelationKind::FollowRequest, &follow).await?;
         if created {
-            notify(&mut tx, target, me.account.id, NotificationType::FollowRequest, None).await?;
+            notify(svc, &mut tx, target, me.account.id, NotificationType::FollowRequest, None).await?;
         }
     }
     let out = relationship_of(&mut tx, me.account.id, target).await?;
@@ -254,7 +254,7 @@ pub async fn answer_follow_request(
         if let Some(uri) = &follow_uri {
             tx.set_relation_uri("follow", requester, me.account.id, uri).await?;
         }
-        notify(&mut tx, me.account.id, requester, NotificationType::Follow, None).await?;
+        notify(svc, &mut tx, me.account.id, requester, NotificationType::Follow, None).await?;
     }
     let out = relationship_of(&mut tx, me.account.id, requester).await?;
     tx.commit().await?;

@@ -252,11 +252,11 @@ pub async fn create(
         local: true,
     };
     let status = tx.insert_status(&new).await?;
-    DistributeStatus::enqueue(&mut tx, status.id, false).await?;
+    DistributeStatus::enqueue(svc, &mut tx, status.id, false).await?;
     Outgoing::Create { status_id: status.id }.enqueue(&mut tx).await?;
     for m in &r.mentions {
         // A mentioned account that blocks the author gets nothing; private/direct reach only mentions.
-        notify(&mut tx, m.id, me.account.id, NotificationType::Mention, Some(status.id)).await?;
+        notify(svc, &mut tx, m.id, me.account.id, NotificationType::Mention, Some(status.id)).await?;
     }
     let out = present::status(svc, &mut tx, Some(me.account.id), &status).await?;
     tx.commit().await?;
@@ -306,7 +306,8 @@ pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::St
     let removed = tx.delete_status(s.id).await?;
     Outgoing::Delete { status: DeletedStatus::of(&s, None) }.enqueue(&mut tx).await?;
     let reblog_ids = removed.into_iter().filter(|id| *id != s.id).collect();
-    DistributeDeletion::enqueue(&mut tx, &s, reblog_ids, rebloggers.into_iter().map(|r| r.item.id).collect()).await?;
+    DistributeDeletion::enqueue(svc, &mut tx, &s, reblog_ids, rebloggers.into_iter().map(|r| r.item.id).collect())
+        .await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -341,12 +342,12 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
         edited_at: now(),
     };
     tx.edit_status(s.id, &edit).await?;
-    DistributeStatus::enqueue(&mut tx, s.id, true).await?;
+    DistributeStatus::enqueue(svc, &mut tx, s.id, true).await?;
     Outgoing::Update { status_id: s.id }.enqueue(&mut tx).await?;
     // People who reblogged it hear about the edit, as in Mastodon.
     let page = PageRequest { limit: 1000, ..Default::default() };
     for rebloggers in tx.list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page).await? {
-        notify(&mut tx, rebloggers.item.id, me.account.id, NotificationType::Update, Some(s.id)).await?;
+        notify(svc, &mut tx, rebloggers.item.id, me.account.id, NotificationType::Update, Some(s.id)).await?;
     }
     let updated = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
     let out = present::status(svc, &mut tx, Some(me.account.id), &updated).await?;
@@ -478,7 +479,7 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
     match action {
         Action::Favourite => {
             if tx.add_mark(StatusMark::Favourite, Id::generate(), me_id, s.id, t).await? {
-                notify(&mut tx, s.account_id, me_id, NotificationType::Favourite, Some(s.id)).await?;
+                notify(svc, &mut tx, s.account_id, me_id, NotificationType::Favourite, Some(s.id)).await?;
                 if !s.local {
                     Outgoing::Like { account_id: me_id, status_id: s.id }.enqueue(&mut tx).await?;
                 }
@@ -589,9 +590,10 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
                 local: true,
             };
             let created = tx.insert_status(&new).await?;
-            DistributeStatus::enqueue(&mut tx, created.id, false).await?;
+            DistributeStatus::enqueue(svc, &mut tx, created.id, false).await?;
             Outgoing::Create { status_id: created.id }.enqueue(&mut tx).await?;
-            notify(&mut tx, original.account_id, me.account.id, NotificationType::Reblog, Some(original.id)).await?;
+            notify(svc, &mut tx, original.account_id, me.account.id, NotificationType::Reblog, Some(original.id))
+                .await?;
             created
         }
     };
@@ -608,7 +610,7 @@ pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
     let original = visible_status(&mut tx, Some(me.account.id), original_id).await?;
     if let Some(reblog) = tx.reblog_of(me.account.id, original.id).await? {
         tx.delete_status(reblog.id).await?;
-        DistributeDeletion::enqueue(&mut tx, &reblog, Vec::new(), Vec::new()).await?;
+        DistributeDeletion::enqueue(svc, &mut tx, &reblog, Vec::new(), Vec::new()).await?;
         Outgoing::Delete { status: DeletedStatus::of(&reblog, Some(&original)) }.enqueue(&mut tx).await?;
         tx.delete_notifications_for(original.account_id, me.account.id, Some(original.id), "reblog").await?;
     }

@@ -57,26 +57,24 @@ struct KeyedId {
 }
 
 impl SqlTx {
-    async fn attach_mentions_and_tags(
+    /// The rows linking a status to its mentioned accounts and its tags (the status row keeps
+    /// both as JSON too: its writer sets those).
+    async fn link_mentions_and_tags(
         &mut self,
         status_id: Id,
         mentions: &[MentionedAccount],
         tags: &[String],
     ) -> Result<()> {
-        for m in mentions {
-            self.exec(
-                "INSERT INTO mentions (status_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                args![status_id, m.id],
-            )
-            .await?;
+        if !mentions.is_empty() {
+            let rows: Vec<String> = (0..mentions.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+            let mut args = args![status_id];
+            args.extend(mentions.iter().map(|m| m.id.into()));
+            let sql = format!(
+                "INSERT INTO mentions (status_id, account_id) VALUES {} ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            );
+            self.exec(sql, args).await?;
         }
-        let mentions_json = serde_json::to_string(mentions).map_err(Error::internal)?;
-        let tags_json = serde_json::to_string(tags).map_err(Error::internal)?;
-        self.exec(
-            "UPDATE statuses SET mentions_json = $2, tags_json = $3 WHERE id = $1",
-            args![status_id, mentions_json, tags_json],
-        )
-        .await?;
         for name in tags {
             let lower = name.to_lowercase();
             self.exec(
@@ -157,32 +155,43 @@ impl SqlTx {
 #[async_trait]
 impl StatusStore for SqlTx {
     async fn insert_status(&mut self, n: &NewStatus) -> Result<Status> {
-        self.exec(
+        let mentions_json = serde_json::to_string(&n.mentions).map_err(Error::internal)?;
+        let tags_json = serde_json::to_string(&n.tags).map_err(Error::internal)?;
+        let sql = format!(
             "INSERT INTO statuses (id, account_id, uri, url, text, content, spoiler_text, sensitive, visibility, language, \
-             in_reply_to_id, in_reply_to_account_id, reblog_of_id, conversation_id, application_id, local, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16)",
-            args![
-                n.id,
-                n.account_id,
-                &n.uri,
-                &n.url,
-                &n.text,
-                &n.content,
-                &n.spoiler_text,
-                n.sensitive,
-                n.visibility.as_str(),
-                &n.language,
-                n.in_reply_to_id,
-                n.in_reply_to_account_id,
-                n.reblog_of_id,
-                n.conversation_id,
-                n.application_id,
-                n.created_at,
-                n.local
-            ],
-        )
-        .await?;
-        self.attach_mentions_and_tags(n.id, &n.mentions, &n.tags).await?;
+             in_reply_to_id, in_reply_to_account_id, reblog_of_id, conversation_id, application_id, local, created_at, \
+             mentions_json, tags_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16, $18, $19) \
+             RETURNING {}",
+            STATUS_COLS.replace("s.", "")
+        );
+        let inserted: Status = self
+            .one(
+                sql,
+                args![
+                    n.id,
+                    n.account_id,
+                    &n.uri,
+                    &n.url,
+                    &n.text,
+                    &n.content,
+                    &n.spoiler_text,
+                    n.sensitive,
+                    n.visibility.as_str(),
+                    &n.language,
+                    n.in_reply_to_id,
+                    n.in_reply_to_account_id,
+                    n.reblog_of_id,
+                    n.conversation_id,
+                    n.application_id,
+                    n.created_at,
+                    n.local,
+                    mentions_json,
+                    tags_json
+                ],
+            )
+            .await?;
+        self.link_mentions_and_tags(n.id, &n.mentions, &n.tags).await?;
         if let Some(p) = &n.poll {
             self.insert_poll(n.id, n.account_id, p).await?;
         }
@@ -201,7 +210,10 @@ impl StatusStore for SqlTx {
         if let Some(original) = n.reblog_of_id {
             self.exec("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1", args![original]).await?;
         }
-        self.status_by_id(n.id).await?.ok_or_else(|| Error::internal("status vanished"))
+        match &n.poll {
+            Some(_) => self.status_by_id(n.id).await?.ok_or_else(|| Error::internal("status vanished")),
+            None => Ok(inserted),
+        }
     }
 
     async fn status_by_id(&mut self, id: Id) -> Result<Option<Status>> {
@@ -276,14 +288,17 @@ impl StatusStore for SqlTx {
             let original = (current.text.as_str(), current.content.as_str(), current.spoiler_text.as_str());
             self.insert_revision(&current, original, current.sensitive, poll, current.created_at).await?;
         }
+        let mentions_json = serde_json::to_string(&e.mentions).map_err(Error::internal)?;
+        let tags_json = serde_json::to_string(&e.tags).map_err(Error::internal)?;
         self.exec(
-            "UPDATE statuses SET text = $2, content = $3, spoiler_text = $4, sensitive = $5, language = $6, edited_at = $7 WHERE id = $1",
-            args![id, &e.text, &e.content, &e.spoiler_text, e.sensitive, &e.language, e.edited_at],
+            "UPDATE statuses SET text = $2, content = $3, spoiler_text = $4, sensitive = $5, language = $6, edited_at = $7, \
+             mentions_json = $8, tags_json = $9 WHERE id = $1",
+            args![id, &e.text, &e.content, &e.spoiler_text, e.sensitive, &e.language, e.edited_at, mentions_json, tags_json],
         )
         .await?;
         self.exec("DELETE FROM mentions WHERE status_id = $1", args![id]).await?;
         self.exec("DELETE FROM statuses_tags WHERE status_id = $1", args![id]).await?;
-        self.attach_mentions_and_tags(id, &e.mentions, &e.tags).await?;
+        self.link_mentions_and_tags(id, &e.mentions, &e.tags).await?;
         // A poll whose options changed starts over, as in Mastodon.
         let same_poll = match (&current_poll, &e.poll) {
             (Some(old), Some(new)) => old.options() == new.options && old.multiple == new.multiple,
