@@ -73,7 +73,10 @@ impl SqlDatabase {
                     .foreign_keys(true)
                     .pragma("cache_size", "-4000")
                     .pragma("temp_store", "memory");
+                // A SQLite connection is a local file handle that does not go stale: no ping on
+                // every acquire (on SQLite a ping is a round trip to the connection's thread).
                 let writer = SqlitePoolOptions::new()
+                    .test_before_acquire(false)
                     .max_connections(1)
                     .min_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
@@ -81,6 +84,7 @@ impl SqlDatabase {
                     .await
                     .map_err(|e| Error::unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
                 let readers = SqlitePoolOptions::new()
+                    .test_before_acquire(false)
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options.read_only(true))
