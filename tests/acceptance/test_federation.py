@@ -193,8 +193,24 @@ def test_a_remote_poll_counts_a_vote(pair):
     original = b.api.status_post("a poll for all", poll=poll)
     remote = eventually(lambda: in_home(a, "a poll for all"), "the poll reaches a")
     assert [o["title"] for o in remote["poll"]["options"]] == ["yes", "no"]
-    a.api.poll_vote(remote["poll"]["id"], [0])
+    voted = a.api.poll_vote(remote["poll"]["id"], [0])
+    assert voted["voted"] is True and voted["own_votes"] == [0] and voted["votes_count"] == 1
     eventually(lambda: b.api.status(original["id"])["poll"]["votes_count"] == 1, "the vote is counted on b's side")
+
+    # A vote on b's side (and a's, already counted) reaches a's copy through Update(Question).
+    b2 = b_side.users("qb2")
+    b2_view = b2.api.status(original["id"])
+    b2.api.poll_vote(b2_view["poll"]["id"], [1])
+
+    def counts_on_a():
+        poll = a.api.status(remote["id"])["poll"]
+        return poll if poll["votes_count"] == 2 else None
+
+    poll = eventually(counts_on_a, "a's copy of the poll shows both votes")
+    assert [o["votes_count"] for o in poll["options"]] == [1, 1]
+    assert poll["voted"] is True and poll["own_votes"] == [0]
+    # A count update is not an edit: no history, no "edited" mark.
+    assert a.api.status(remote["id"])["edited_at"] is None
 
 
 @pytest.mark.parametrize("first_knock", ["rfc9421", "draft-cavage-http-signatures-12"])

@@ -45,7 +45,7 @@ impl Federation {
             Ok::<_, Error>(inboxes)
         };
         Ok(Some(match out {
-            Outgoing::Create { status_id } | Outgoing::Update { status_id } => {
+            Outgoing::Create { status_id } | Outgoing::Update { status_id } | Outgoing::PollUpdate { status_id } => {
                 let Some(s) = tx.status_by_id(*status_id).await? else { return Ok(None) };
                 let author = tx.account_by_id(s.account_id).await?.ok_or_else(Error::not_found)?;
                 if let Some(original_id) = s.reblog_of_id {
@@ -60,6 +60,12 @@ impl Federation {
                     if s.visibility != ferrodon_domain::model::Visibility::Direct {
                         reached.extend(s.in_reply_to_account_id);
                     }
+                    // A poll's new counts also go to the remote accounts that voted in it.
+                    if matches!(out, Outgoing::PollUpdate { .. })
+                        && let Some(poll) = tx.polls_of(&[s.id]).await?.pop()
+                    {
+                        reached.extend(tx.poll_voters(poll.id).await?);
+                    }
                     let mentioned = tx.accounts_by_ids(&reached).await?;
                     let note = render::note(&mut tx, &base, &author, &s).await?;
                     let doc = if matches!(out, Outgoing::Create { .. }) {
@@ -67,7 +73,11 @@ impl Federation {
                     } else {
                         let to = crate::protocol::ids_of(note.get("to"));
                         let cc = crate::protocol::ids_of(note.get("cc"));
-                        let id = format!("{}#updates/{}", s.uri, s.edited_at.unwrap_or_else(now_ms));
+                        let at = match out {
+                            Outgoing::PollUpdate { .. } => now_ms(),
+                            _ => s.edited_at.unwrap_or_else(now_ms),
+                        };
+                        let id = format!("{}#updates/{at}", s.uri);
                         activity("Update", &id, &author.uri, note, &to, &cc)
                     };
                     drop(tx);

@@ -5,7 +5,7 @@
 use ferrodon_domain::model::{Account, NewPoll, RemoteAccount, Status, Visibility};
 use ferrodon_kernel::time::now_ms;
 use ferrodon_kernel::{Error, Id, Result};
-use ferrodon_service::inbox::RemoteStatus;
+use ferrodon_service::inbox::{PollCounts, RemoteStatus};
 use serde_json::Value;
 
 use crate::protocol::{self, authority, has_type, id_of, ids_of, items, same_origin, text};
@@ -235,6 +235,7 @@ impl Federation {
             created_at: o.created_at,
             edited_at: o.edited_at,
             poll: o.poll,
+            poll_counts: o.poll_counts,
         })
     }
 }
@@ -258,6 +259,7 @@ pub struct ParsedObject {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub poll: Option<NewPoll>,
+    pub poll_counts: Option<PollCounts>,
 }
 
 /// Reads a `Note`, `Question`, `Article`, `Page` (or similar) of an author whose followers
@@ -315,8 +317,33 @@ pub fn parse_object(doc: &Value, followers_url: &str) -> Result<ParsedObject> {
         created_at: protocol::time(doc, "published").unwrap_or_else(now_ms),
         edited_at: protocol::time(doc, "updated"),
         poll: poll_of(doc),
+        poll_counts: poll_counts_of(doc),
         uri,
     })
+}
+
+/// The counts a `Question` reports: each option's `replies.totalItems`, and `votersCount`
+/// (for a single-choice poll without it, the sum of the votes).
+fn poll_counts_of(doc: &Value) -> Option<PollCounts> {
+    if !has_type(doc, &["Question"]) {
+        return None;
+    }
+    let (options, multiple) = match (doc.get("oneOf"), doc.get("anyOf")) {
+        (Some(o), _) => (items(Some(o)), false),
+        (None, Some(a)) => (items(Some(a)), true),
+        _ => return None,
+    };
+    let votes: Vec<i64> = options
+        .iter()
+        .filter(|o| o.get("name").and_then(Value::as_str).is_some())
+        .map(|o| o.pointer("/replies/totalItems").and_then(Value::as_i64).unwrap_or(0).max(0))
+        .collect();
+    let voters_count = match doc.get("votersCount").and_then(Value::as_i64) {
+        Some(n) => n.max(0),
+        None if !multiple => votes.iter().sum(),
+        None => return Some(PollCounts { voters_count: votes.iter().copied().max().unwrap_or(0), votes }),
+    };
+    Some(PollCounts { votes, voters_count })
 }
 
 fn poll_of(doc: &Value) -> Option<NewPoll> {
@@ -369,5 +396,50 @@ impl Federation {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn question(choices: &str, voters: Option<i64>) -> Value {
+        let mut doc = json!({
+            "id": "https://remote.example/users/a/statuses/1",
+            "type": "Question",
+            "attributedTo": "https://remote.example/users/a",
+            "content": "<p>which?</p>",
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "endTime": "2030-01-01T00:00:00Z",
+        });
+        doc[choices] = json!([
+            {"type": "Note", "name": "yes", "replies": {"type": "Collection", "totalItems": 3}},
+            {"type": "Note", "name": "no", "replies": {"type": "Collection", "totalItems": 1}},
+        ]);
+        if let Some(n) = voters {
+            doc["votersCount"] = json!(n);
+        }
+        doc
+    }
+
+    #[test]
+    fn a_question_reports_its_counts() {
+        let o = parse_object(&question("oneOf", Some(4)), "").unwrap();
+        assert_eq!(o.poll.unwrap().options, ["yes", "no"]);
+        assert_eq!(o.poll_counts, Some(PollCounts { votes: vec![3, 1], voters_count: 4 }));
+        // Without votersCount: a single-choice poll has one voter per vote.
+        let counts = parse_object(&question("oneOf", None), "").unwrap().poll_counts.unwrap();
+        assert_eq!(counts.voters_count, 4);
+        let counts = parse_object(&question("anyOf", Some(2)), "").unwrap().poll_counts.unwrap();
+        assert_eq!((counts.votes, counts.voters_count), (vec![3, 1], 2));
+    }
+
+    #[test]
+    fn a_note_has_no_poll_counts() {
+        let mut doc = question("oneOf", Some(4));
+        doc["type"] = json!("Note");
+        assert_eq!(parse_object(&doc, "").unwrap().poll_counts, None);
     }
 }

@@ -34,6 +34,16 @@ pub struct RemoteStatus {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub poll: Option<NewPoll>,
+    /// A poll's counts as its server reports them.
+    pub poll_counts: Option<PollCounts>,
+}
+
+/// Votes per option and voters of a remote poll (a `Question`'s `replies.totalItems` and
+/// `votersCount`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollCounts {
+    pub votes: Vec<i64>,
+    pub voters_count: i64,
 }
 
 fn mentioned(a: &Account) -> MentionedAccount {
@@ -145,6 +155,9 @@ pub async fn create_status(svc: &Services, actor: &Account, s: RemoteStatus) -> 
         local: false,
     };
     let status = tx.insert_status(&new).await?;
+    if let Some(c) = s.poll_counts.as_ref().filter(|_| status.has_poll) {
+        tx.set_poll_counts(status.id, &c.votes, c.voters_count).await?;
+    }
     DistributeStatus::enqueue(svc, &mut tx, status.id, false).await?;
     for m in s.mentions.iter().filter(|m| m.is_local()) {
         notify_local(svc, &mut tx, m.id, actor.id, NotificationType::Mention, Some(status.id)).await?;
@@ -159,6 +172,24 @@ pub async fn update_status(svc: &Services, actor: &Account, status: &Status, s: 
         return Err(Error::forbidden("only the author may update a status"));
     }
     let mut tx = svc.db.write().await?;
+    let current_poll = if status.has_poll { tx.polls_of(&[status.id]).await?.pop() } else { None };
+    // Only the poll's counts changed (Mastodon sends such an Update as votes come in): they
+    // are refreshed, and it is no edit (no revision, no notification).
+    let same_poll = match (&current_poll, &s.poll) {
+        (Some(old), Some(new)) => old.options() == new.options && old.multiple == new.multiple,
+        _ => false,
+    };
+    if same_poll
+        && s.content == status.content
+        && s.spoiler_text == status.spoiler_text
+        && s.sensitive == status.sensitive
+    {
+        if let Some(c) = &s.poll_counts {
+            tx.set_poll_counts(status.id, &c.votes, c.voters_count).await?;
+        }
+        return tx.commit().await;
+    }
+    let counts = s.poll_counts.clone();
     let edit = StatusEdit {
         text: String::new(),
         content: s.content,
@@ -171,6 +202,9 @@ pub async fn update_status(svc: &Services, actor: &Account, status: &Status, s: 
         edited_at: s.edited_at.unwrap_or_else(now),
     };
     tx.edit_status(status.id, &edit).await?;
+    if let Some(c) = counts {
+        tx.set_poll_counts(status.id, &c.votes, c.voters_count).await?;
+    }
     DistributeStatus::enqueue(svc, &mut tx, status.id, true).await?;
     let page = PageRequest { limit: 1000, ..Default::default() };
     for rebloggers in tx.list_related_accounts(RelatedAccounts::RebloggedBy(status.id), &page).await? {
@@ -305,6 +339,7 @@ pub async fn vote(svc: &Services, actor: &Account, status: &Status, choices: &[i
         return Ok(());
     }
     tx.vote(poll.id, actor.id, choices, now()).await?;
+    Outgoing::PollUpdate { status_id: status.id }.enqueue_debounced(&mut tx).await?;
     tx.commit().await
 }
 

@@ -3,7 +3,7 @@
 //! turns it into an ActivityPub activity, works out the inboxes, and enqueues one delivery per
 //! inbox. What a job needs once the rows are gone (a deletion) travels in its payload.
 
-use ferrodon_domain::model::{Queue, Status};
+use ferrodon_domain::model::{NewJob, Queue, Status};
 use ferrodon_domain::ports::{RetryPolicy, Tx};
 use ferrodon_kernel::{Error, Id, Result};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,9 @@ use crate::jobs::enqueue;
 /// Building an activity is cheap and local; a failure is a bug or a database outage: retry a
 /// few times and keep it for an admin to see.
 pub const POLICY: RetryPolicy = RetryPolicy { max_attempts: 5, keep_dead: true };
+
+/// How long a debounced activity waits for others like it.
+pub const DEBOUNCE_MS: i64 = 3_000;
 
 /// A deleted status, as the Delete activity and its audience need it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -49,6 +52,11 @@ pub enum Outgoing {
     },
     /// An edited status (Update).
     Update {
+        status_id: Id,
+    },
+    /// A local poll's new counts (an Update of the Question), to the author's followers and
+    /// the poll's remote voters.
+    PollUpdate {
         status_id: Id,
     },
     Delete {
@@ -109,5 +117,25 @@ impl Outgoing {
     pub async fn enqueue(self, tx: &mut Box<dyn Tx>) -> Result<()> {
         let body = serde_json::to_value(&self).map_err(Error::internal)?;
         enqueue(tx, Queue::Push, Self::KIND, &body, POLICY).await.map(|_| ())
+    }
+
+    /// Enqueues it to run in [`DEBOUNCE_MS`], unless the same activity is already waiting:
+    /// votes coming in together go out as one Update (Mastodon waits three minutes).
+    pub async fn enqueue_debounced(self, tx: &mut Box<dyn Tx>) -> Result<()> {
+        let body = serde_json::to_string(&self).map_err(Error::internal)?;
+        let now = crate::auth::now();
+        tx.enqueue(&NewJob {
+            id: Id::generate(),
+            queue: Queue::Push,
+            kind: Self::KIND.to_string(),
+            unique_key: Some(format!("{}:{body}", Self::KIND)),
+            payload: body,
+            priority: 0,
+            run_at: now + DEBOUNCE_MS,
+            max_attempts: POLICY.max_attempts,
+            created_at: now,
+        })
+        .await
+        .map(|_| ())
     }
 }

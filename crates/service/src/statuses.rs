@@ -677,6 +677,9 @@ pub async fn vote(svc: &Services, me: &Viewer, raw_id: &str, choices: &[String])
     tx.vote(p.id, me.account.id, &parsed, now()).await?;
     if !s.local {
         Outgoing::Vote { account_id: me.account.id, status_id: s.id, choices: parsed.clone() }.enqueue(&mut tx).await?;
+    } else {
+        // Remote copies of the poll learn the new counts.
+        Outgoing::PollUpdate { status_id: s.id }.enqueue_debounced(&mut tx).await?;
     }
     let out = present::status(svc, &mut tx, Some(me.account.id), &s).await?.poll.ok_or_else(Error::not_found)?;
     tx.commit().await?;

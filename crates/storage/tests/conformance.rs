@@ -323,6 +323,16 @@ both_databases!(statuses_round_trip_every_field, |db: Db| async move {
     let s = tx.status_by_id(id).await.unwrap().unwrap();
     let inter = tx.interactions(carol, &[&s]).await.unwrap();
     assert_eq!(inter[0].1.poll_votes, vec![0, 1]);
+    assert_eq!(tx.poll_voters(poll_id).await.unwrap(), vec![carol]);
+    drop(tx);
+
+    // Counts a remote server reports replace ours.
+    let mut tx = db.write().await.unwrap();
+    tx.set_poll_counts(id, &[5, 2], 6).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = read(&db).await;
+    let poll = tx.poll_by_id(poll_id).await.unwrap().unwrap();
+    assert_eq!((poll.votes(), poll.votes_count, poll.voters_count), (vec![5, 2], 7, 6));
     drop(tx);
 
     // Edits keep the original as the first revision.

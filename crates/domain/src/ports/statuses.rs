@@ -35,6 +35,10 @@ pub trait StatusStore {
     async fn tags_of(&mut self, status_ids: &[Id]) -> Result<Vec<(Id, Tag)>>;
     async fn polls_of(&mut self, status_ids: &[Id]) -> Result<Vec<Poll>>;
     async fn poll_by_id(&mut self, id: Id) -> Result<Option<Poll>>;
+    /// A remote poll's counts as its server reports them (per option, and voters).
+    async fn set_poll_counts(&mut self, status_id: Id, votes: &[i64], voters_count: i64) -> Result<()>;
+    /// The accounts that voted in a poll.
+    async fn poll_voters(&mut self, poll_id: Id) -> Result<Vec<Id>>;
     /// Records votes; `Conflict` if the account already voted.
     async fn vote(&mut self, poll_id: Id, account_id: Id, choices: &[i64], now: Millis) -> Result<()>;
     async fn interactions(&mut self, viewer: Id, statuses: &[&Status]) -> Result<Vec<(Id, StatusInteractions)>>;

@@ -359,6 +359,23 @@ impl StatusStore for SqlTx {
         self.opt(format!("SELECT {POLL_COLS} FROM polls WHERE id = $1"), args![id]).await
     }
 
+    async fn set_poll_counts(&mut self, status_id: Id, votes: &[i64], voters_count: i64) -> Result<()> {
+        let votes_json = serde_json::to_string(votes).map_err(Error::internal)?;
+        self.exec(
+            "UPDATE polls SET votes_json = $2, votes_count = $3, voters_count = $4 WHERE status_id = $1",
+            args![status_id, votes_json, votes.iter().sum::<i64>(), voters_count],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn poll_voters(&mut self, poll_id: Id) -> Result<Vec<Id>> {
+        let rows: Vec<(Id,)> = self
+            .all("SELECT DISTINCT account_id FROM poll_votes WHERE poll_id = $1 ORDER BY account_id", args![poll_id])
+            .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     async fn vote(&mut self, poll_id: Id, account_id: Id, choices: &[i64], now: Millis) -> Result<()> {
         let voted = self
             .int("SELECT COUNT(*) FROM poll_votes WHERE poll_id = $1 AND account_id = $2", args![poll_id, account_id])
