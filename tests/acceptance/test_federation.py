@@ -139,6 +139,23 @@ def test_replies_thread_on_both_sides(pair):
     eventually(lambda: [n for n in b.api.notifications() if n["type"] == "mention"], "b is notified of the reply")
 
 
+def test_a_mention_of_an_account_never_seen_is_resolved_while_posting(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("ma"), b_side.users("mb")
+    # Nobody on a has looked b up: posting resolves the mention (WebFinger) as Mastodon does.
+    posted = a.api.status_post(f"hello @{b.username}@{b_side.domain}, first contact")
+    assert [m["acct"] for m in posted["mentions"]] == [f"{b.username}@{b_side.domain}"]
+    assert 'class="u-url mention"' in posted["content"]
+    notes = eventually(
+        lambda: [n for n in b.api.notifications() if n["type"] == "mention" and "first contact" in n["status"]["content"]],
+        "b is notified of the mention",
+    )
+    assert notes[0]["account"]["acct"] == f"{a.username}@{a_side.domain}"
+    # A mention of an account that does not exist stays text.
+    missing = a.api.status_post(f"hello @nobody{b.username}@{b_side.domain}")
+    assert missing["mentions"] == []
+
+
 def test_favourite_boost_undo_edit_delete_propagate(pair):
     a_side, b_side = pair
     a, b = a_side.users("pa"), b_side.users("pb")

@@ -11,6 +11,10 @@ use serde_json::Value;
 use crate::protocol::{self, authority, has_type, id_of, ids_of, items, same_origin, text};
 use crate::{Federation, net, sanitize};
 
+/// At most this many unknown accounts of one post are looked up, for at most this long.
+const MAX_RESOLVED_MENTIONS: usize = 10;
+const MENTION_RESOLUTION: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Actors are fetched again when older than this.
 const STALE_MS: i64 = 24 * 3_600_000;
 /// How far up a thread a reply's parents are fetched.
@@ -118,6 +122,41 @@ impl Federation {
     }
 
     /// `user@domain` through WebFinger (http only where the domain's addresses are allowed).
+    /// Makes the remote accounts that `text` (a local post) mentions known here, through
+    /// WebFinger, as Mastodon resolves mentions while posting: a mention of someone not seen
+    /// before becomes a link, a notification and a delivery. One that cannot be resolved
+    /// (within a few seconds) stays plain text.
+    pub async fn resolve_mentions_in(&self, text: &str) {
+        let config = &self.svc.config;
+        let remote: Vec<(String, String)> = ferrodon_domain::rules::text::extract_mentions(text)
+            .into_iter()
+            .filter_map(|m| Some((m.username, m.domain?.to_lowercase())))
+            .filter(|(_, d)| {
+                !d.eq_ignore_ascii_case(&config.local_domain) && !d.eq_ignore_ascii_case(&config.web_domain)
+            })
+            .take(MAX_RESOLVED_MENTIONS)
+            .collect();
+        if remote.is_empty() {
+            return;
+        }
+        let mut unknown = Vec::new();
+        if let Ok(mut tx) = self.svc.db.read().await {
+            for (user, domain) in remote {
+                if let Ok(None) = tx.account_by_username(&user, &domain).await {
+                    unknown.push((user, domain));
+                }
+            }
+        }
+        let _ = tokio::time::timeout(MENTION_RESOLUTION, async {
+            for (user, domain) in unknown {
+                if let Err(e) = self.webfinger(&user, &domain).await {
+                    tracing::debug!(error = %e, user, domain, "a mentioned account could not be resolved");
+                }
+            }
+        })
+        .await;
+    }
+
     pub async fn webfinger(&self, user: &str, domain: &str) -> Result<Account> {
         let resource = format!("acct:{user}@{domain}");
         // https first; plain http only where allowed (ALLOWED_PRIVATE_ADDRESSES), for loopback set-ups.

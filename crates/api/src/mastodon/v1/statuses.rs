@@ -36,6 +36,14 @@ fn status_params(p: &Params) -> ApiResult<StatusParams> {
     })
 }
 
+/// Remote accounts the text mentions that are not known here yet are looked up first (so the
+/// service finds them), as Mastodon resolves mentions while posting.
+async fn resolve_mentions(s: &AppState, params: &StatusParams) {
+    if let (Some(fed), Some(text)) = (&s.fed, params.status.as_deref()) {
+        fed.resolve_mentions_in(text).await;
+    }
+}
+
 /// `POST /api/v1/statuses`
 pub async fn create(
     State(s): State<AppState>,
@@ -45,7 +53,9 @@ pub async fn create(
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    Ok(Json(statuses::create(&s.svc, me, status_params(&p)?, key).await?))
+    let params = status_params(&p)?;
+    resolve_mentions(&s, &params).await;
+    Ok(Json(statuses::create(&s.svc, me, params, key).await?))
 }
 
 /// `GET /api/v1/statuses?id[]=`
@@ -72,7 +82,9 @@ pub async fn update(
     p: Params,
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
-    Ok(Json(statuses::edit(&s.svc, me, &id, status_params(&p)?).await?))
+    let params = status_params(&p)?;
+    resolve_mentions(&s, &params).await;
+    Ok(Json(statuses::edit(&s.svc, me, &id, params).await?))
 }
 
 /// `GET /api/v1/statuses/:id/context`
