@@ -156,6 +156,22 @@ def test_a_mention_of_an_account_never_seen_is_resolved_while_posting(pair):
     assert missing["mentions"] == []
 
 
+def test_a_remote_threads_replies_are_fetched(pair):
+    a_side, b_side = pair
+    a, b, b2 = a_side.users("ta"), b_side.users("tb"), b_side.users("tb2")
+    original = b.api.status_post("a thread started before anyone on a knew")
+    b2.api.status_post("a reply a never received", in_reply_to_id=original["id"])
+    b.api.status_post("a followers-only reply", in_reply_to_id=original["id"], visibility="private")
+    # a finds the post by its URL: the post is fetched, and its replies on `pull`.
+    found = a.api.search_v2(original["uri"], resolve=True)["statuses"]
+    assert found and found[0]["uri"] == original["uri"]
+    descendants = eventually(
+        lambda: a.api.status_context(found[0]["id"])["descendants"], "the reply made on b is fetched to a"
+    )
+    assert [d["content"] for d in descendants if "never received" in d["content"]]
+    assert not any("followers-only" in d["content"] for d in descendants), "only public replies are listed"
+
+
 def test_favourite_boost_undo_edit_delete_propagate(pair):
     a_side, b_side = pair
     a, b = a_side.users("pa"), b_side.users("pb")

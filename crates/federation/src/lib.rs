@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod net;
 pub mod protocol;
 pub mod render;
+pub mod replies;
 pub mod resolve;
 pub mod sanitize;
 pub mod signatures;
@@ -65,6 +66,8 @@ pub struct Federation {
     blocks: Mutex<(Option<std::time::Instant>, Arc<DomainPolicy>)>,
     /// Writes accepted inbox activities to the queue in groups.
     intake: inbox::Intake,
+    /// When each remote thread's replies were last asked for.
+    replies_fetched: Mutex<HashMap<Id, std::time::Instant>>,
 }
 
 pub type Fed = Arc<Federation>;
@@ -80,6 +83,7 @@ impl Federation {
         };
         Ok(Arc::new(Federation {
             intake: inbox::Intake::start(svc.clone()),
+            replies_fetched: Mutex::default(),
             svc,
             http,
             allowed,
@@ -275,6 +279,11 @@ impl Federation {
                 deliver::DeliverActivity::KIND,
                 deliver::DeliverActivity::POLICY,
                 Arc::new(deliver::DeliverActivity { fed: fed.clone() }),
+            ),
+            (
+                replies::FetchReplies::KIND,
+                replies::FetchReplies::POLICY,
+                Arc::new(replies::FetchReplies { fed: fed.clone() }),
             ),
             (
                 inbox::ProcessActivity::KIND,

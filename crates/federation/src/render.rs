@@ -238,3 +238,26 @@ pub async fn served_note(tx: &mut Box<dyn Tx>, base: &str, s: &Status) -> Result
     doc["@context"] = context();
     Ok(doc)
 }
+
+/// The `replies` collection of a local post: its public and unlisted replies (of any account,
+/// oldest first), as one `CollectionPage` embedded as `first`, or that page alone (`?page=true`).
+pub fn replies(status_uri: &str, items: &[String], page_only: bool) -> Value {
+    let collection = format!("{status_uri}/replies");
+    let page = json!({
+        "id": format!("{collection}?page=true"),
+        "type": "CollectionPage",
+        "partOf": collection,
+        "items": items,
+    });
+    if page_only {
+        let mut page = page;
+        page["@context"] = json!("https://www.w3.org/ns/activitystreams");
+        return page;
+    }
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": collection,
+        "type": "Collection",
+        "first": page,
+    })
+}

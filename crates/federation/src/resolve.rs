@@ -419,7 +419,9 @@ impl Federation {
             if has_type(&doc, ACTOR_TYPES) {
                 self.refresh_account(&id).await?;
             } else {
-                self.status(&id).await?;
+                let status = self.status(&id).await?;
+                // Its thread is about to be looked at: fetch its replies.
+                self.fetch_replies_later(&status).await?;
             }
             return Ok(());
         }

@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{username}", get(actor))
         .route("/users/{username}/statuses/{id}", get(status))
         .route("/users/{username}/statuses/{id}/activity", get(status_activity))
+        .route("/users/{username}/statuses/{id}/replies", get(replies))
         .route("/users/{username}/outbox", get(outbox))
         .route("/users/{username}/followers", get(followers))
         .route("/users/{username}/following", get(following))
@@ -149,6 +150,42 @@ async fn status_activity(
     }
     Ok(activity_json(render::create(note, &a)))
 }
+
+/// `GET /users/:username/statuses/:id/replies[?page=true]`: the public and unlisted replies of
+/// a public or unlisted status (what other servers fetch to complete a thread).
+async fn replies(
+    State(s): State<AppState>,
+    Path((username, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    p: Params,
+) -> ApiResult<Response> {
+    authorize_fetch(&s, &headers, &uri).await?;
+    let a = local_account(&s, &username).await?;
+    let id = Id::parse(&id).ok_or_else(Error::not_found)?;
+    let mut tx = s.svc.db.read().await?;
+    let status = tx.status_by_id(id).await?.filter(|st| st.account_id == a.id).ok_or_else(Error::not_found)?;
+    // Only what would be served itself (public or unlisted, local, not a reblog).
+    render::served_note(&mut tx, &s.svc.base_url(), &status).await?;
+    let thread = tx.conversation(status.conversation_id, 4096).await?;
+    let items: Vec<String> = thread
+        .iter()
+        .filter(|r| r.in_reply_to_id == Some(status.id))
+        .filter(|r| {
+            matches!(
+                r.visibility,
+                ferrodon_domain::model::Visibility::Public | ferrodon_domain::model::Visibility::Unlisted
+            )
+        })
+        .take(REPLIES_PAGE)
+        .map(|r| r.uri.clone())
+        .collect();
+    let page_only = p.str("page").is_some_and(|v| v == "true");
+    Ok(activity_json(render::replies(&status.uri, &items, page_only)))
+}
+
+/// Replies listed by the replies collection.
+const REPLIES_PAGE: usize = 40;
 
 /// An `OrderedCollection` that shows only its size (Mastodon's followers and following when
 /// the owner hides them, and ours until paging them is needed).

@@ -208,3 +208,25 @@ both_engines!(a_suspended_domain_is_refused_and_its_accounts_suspended, |app| as
     let troll = app.database().read().await.unwrap().account_by_uri(&uri).await.unwrap().unwrap();
     assert!(troll.suspended_at.is_none());
 });
+
+both_engines!(a_statuses_replies_collection_lists_its_public_replies, |app| async move {
+    let (_, token) = app.create_user("threader").await;
+    let (_, other) = app.create_user("replier").await;
+    let root = post(&app, &token, "the root").await;
+    let reply = post_status(&app, &other, &[("status", "@threader public reply"), ("in_reply_to_id", &root)]).await;
+    post_status(&app, &other, &[("status", "@threader hidden"), ("in_reply_to_id", &root), ("visibility", "private")])
+        .await;
+    let doc = get_ap(&app, &format!("/users/threader/statuses/{root}/replies")).await;
+    assert_eq!(doc.status, StatusCode::OK, "{}", doc.text());
+    let doc = doc.json();
+    let collection = format!("{BASE_URL}/users/threader/statuses/{root}/replies");
+    assert_eq!((doc["type"].as_str(), doc["id"].as_str()), (Some("Collection"), Some(collection.as_str())));
+    assert_eq!(doc["first"]["type"], "CollectionPage");
+    assert_eq!(doc["first"]["items"], serde_json::json!([reply["uri"]]), "only the public reply");
+    let page = get_ap(&app, &format!("/users/threader/statuses/{root}/replies?page=true")).await.json();
+    assert_eq!((page["type"].as_str(), &page["items"]), (Some("CollectionPage"), &doc["first"]["items"]));
+    // The replies of a status that is not served are not served either.
+    let private = post_status(&app, &token, &[("status", "secret"), ("visibility", "private")]).await;
+    let path = format!("/users/threader/statuses/{}/replies", private["id"].as_str().unwrap());
+    assert_eq!(get_ap(&app, &path).await.status, StatusCode::NOT_FOUND);
+});

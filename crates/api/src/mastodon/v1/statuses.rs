@@ -93,7 +93,15 @@ pub async fn context(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Context>> {
-    Ok(Json(statuses::context(&s.svc, &caller, &id).await?))
+    let context = statuses::context(&s.svc, &caller, &id).await?;
+    // A remote thread being looked at: its replies elsewhere are fetched on `pull` (at most
+    // every 15 minutes), for the next look.
+    if let (Some(fed), Some(id)) = (&s.fed, ferrodon_kernel::Id::parse(&id))
+        && let Err(e) = fed.fetch_replies_of(id).await
+    {
+        tracing::debug!(error = %e, "queueing a fetch of replies failed");
+    }
+    Ok(Json(context))
 }
 
 /// `GET /api/v1/statuses/:id/history`
