@@ -172,6 +172,31 @@ def test_a_remote_threads_replies_are_fetched(pair):
     assert not any("followers-only" in d["content"] for d in descendants), "only public replies are listed"
 
 
+def test_a_report_is_forwarded_to_the_reported_accounts_server(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("fa"), b_side.users("fb")
+    follow(a, b, b_side)
+    posted = b.api.status_post("something reportable")
+    remote = eventually(lambda: in_home(a, "something reportable"), "the post reaches a")
+    account = resolve(a, b, b_side)
+    kept = a.api.report(account["id"], comment="kept on a")
+    assert kept["forwarded"] is False
+    report = a.api.report(account["id"], status_ids=[remote["id"]], comment="sent on to b", forward=True)
+    assert report["forwarded"] is True and report["status_ids"] == [remote["id"]]
+
+    def reports_on(instance: Instance) -> list[list[str]]:
+        out = instance.server.cli("reports", "list").stdout
+        return [line.split("\t") for line in out.splitlines() if line.strip()]
+
+    mine = [r for r in reports_on(a_side) if r[3] == f"{b.username}@{b_side.domain}"]
+    assert sorted(r[7] for r in mine) == ["kept on a", "sent on to b"]
+    # b's moderators get a Flag from a's instance actor, with b's own status id.
+    flags = eventually(lambda: [r for r in reports_on(b_side) if r[7] == "sent on to b"], "the report reaches b")
+    assert flags[0][3] == b.username and flags[0][6] == posted["id"]
+    assert flags[0][2].endswith(f"@{a_side.domain}") and flags[0][2] != f"{a.username}@{a_side.domain}"
+    assert not [r for r in reports_on(b_side) if r[7] == "kept on a"]
+
+
 def test_favourite_boost_undo_edit_delete_propagate(pair):
     a_side, b_side = pair
     a, b = a_side.users("pa"), b_side.users("pb")

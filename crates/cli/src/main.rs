@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: DomainsCommand,
     },
+    /// Reports for moderators (from local users, and Flags from other servers).
+    Reports {
+        #[command(subcommand)]
+        command: ReportsCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -170,6 +175,18 @@ enum SettingsCommand {
     /// Who may sign up: `open`, `approved` (sign-ups wait for approval) or `none`. Without a
     /// value, prints the current mode.
     Registrations { mode: Option<String> },
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Lists reports newest first, one per line: id, date, reporter, target, category,
+    /// forwarded, status ids, comment. Only open ones unless --all.
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -299,6 +316,24 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                         println!("{d}\tallow");
                     }
                 }
+            }
+            Ok(())
+        }
+        Command::Reports { command: ReportsCommand::List { all, limit } } => {
+            let svc = wiring::services(&config, false).await?;
+            for (r, reporter, target) in
+                ferrodon_service::reports::list(&svc, all, limit).await.map_err(|e| e.message)?
+            {
+                let statuses: Vec<String> = r.status_ids().iter().map(|i| i.to_string()).collect();
+                println!(
+                    "{}\t{}\t{reporter}\t{target}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    ferrodon_kernel::time::rfc3339(r.created_at),
+                    r.category,
+                    if r.forwarded { "forwarded" } else { "-" },
+                    if statuses.is_empty() { "-".to_string() } else { statuses.join(",") },
+                    r.comment.replace(['\n', '\t'], " "),
+                );
             }
             Ok(())
         }

@@ -17,6 +17,9 @@ use crate::protocol::{PUBLIC, authority};
 use crate::render::{self, activity};
 use crate::{ACTIVITY_JSON, Fed, Federation, lock};
 
+/// The signer of a delivery made by the instance actor (no account row has id 0).
+const INSTANCE_SIGNER: Id = Id(0);
+
 /// Failing on this many distinct days makes a domain unavailable.
 pub const FAILURE_DAYS: usize = 7;
 
@@ -149,6 +152,28 @@ impl Federation {
                     _ => activity("Undo", &format!("{block_id}/undo"), &actor.uri, block, &[], &[]),
                 };
                 (actor.id, doc, direct_inbox(&target))
+            }
+            Outgoing::Flag { report_id } => {
+                // Sent by the instance actor, as Mastodon does: the reporter stays anonymous.
+                let Some(report) = tx.report_by_id(*report_id).await? else { return Ok(None) };
+                let target = tx.account_by_id(report.target_account_id).await?.ok_or_else(Error::not_found)?;
+                let statuses = tx.statuses_by_ids(&report.status_ids()).await?;
+                let mut object = vec![json!(target.uri)];
+                object.extend(statuses.iter().map(|s| json!(s.uri)));
+                let actor = self.instance_actor_uri();
+                let doc = with_context(json!({
+                    "id": format!("{base}/reports/{}", report.id),
+                    "type": "Flag",
+                    "actor": actor,
+                    "content": report.comment,
+                    "object": object,
+                }));
+                let inbox = if target.shared_inbox_url.is_empty() {
+                    target.inbox_url.clone()
+                } else {
+                    target.shared_inbox_url.clone()
+                };
+                (INSTANCE_SIGNER, doc, if target.is_local() || inbox.is_empty() { Vec::new() } else { vec![inbox] })
             }
             Outgoing::UpdateActor { account_id } => {
                 let actor = tx.account_by_id(*account_id).await?.ok_or_else(Error::not_found)?;
@@ -342,13 +367,16 @@ impl JobHandler for DeliverActivity {
         if fed.is_unavailable(&domain) {
             return Ok(()); // Mastodon drops deliveries to unavailable domains
         }
-        let signer = match fed.account_or_gone(d.signer).await {
-            Ok(a) => a,
-            Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+        let (key, key_id) = if d.signer == INSTANCE_SIGNER {
+            (fed.instance_key().await?, format!("{}#main-key", fed.instance_actor_uri()))
+        } else {
+            let signer = match fed.account_or_gone(d.signer).await {
+                Ok(a) => a,
+                Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            (fed.key_of(&signer).await?, render::key_id(&signer))
         };
-        let key = fed.key_of(&signer).await?;
-        let key_id = render::key_id(&signer);
         let sent =
             fed.signed(http::Method::POST, &d.inbox, (&key, &key_id), Some(d.body.into_bytes()), ACTIVITY_JSON).await;
         match sent {

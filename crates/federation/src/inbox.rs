@@ -332,7 +332,36 @@ impl Federation {
                 let target = self.refresh_account(target_uri).await?;
                 apply::moved(svc, actor, &target).await.map(|_| ())
             }
-            _ => Ok(()), // Flag (no reports yet), Add, Remove, EmojiReact …: not handled yet.
+            "Flag" => {
+                // A report on a local account (the first local actor named), with the statuses
+                // of it that are named too; anything else named is ignored.
+                let uri = id_of(activity).ok_or_else(|| Error::validation("a Flag without id"))?;
+                if self.rejects_reports(&actor.uri).await? {
+                    return Ok(());
+                }
+                let mut target: Option<Account> = None;
+                let mut statuses = Vec::new();
+                {
+                    let mut tx = svc.db.read().await?;
+                    for named in ids_of(activity.get("object")) {
+                        if let Some(a) = tx.account_by_uri(&named).await? {
+                            if a.is_local() && target.is_none() {
+                                target = Some(a);
+                            }
+                        } else if let Some(s) = tx.status_by_uri(&named).await?
+                            && s.local
+                        {
+                            statuses.push(s);
+                        }
+                    }
+                }
+                let target = target.ok_or_else(Error::not_found)?;
+                let ids: Vec<Id> = statuses.iter().filter(|s| s.account_id == target.id).map(|s| s.id).collect();
+                let comment = crate::protocol::text(activity, "content").unwrap_or("");
+                let comment = crate::sanitize::plain(comment);
+                ferrodon_service::reports::remote_report(svc, actor, &target, &ids, &comment, uri).await
+            }
+            _ => Ok(()), // Add, Remove, EmojiReact …: not handled yet.
         }
     }
 

@@ -239,27 +239,36 @@ impl Federation {
     /// Whether nothing may be exchanged with the host of `url`: it is suspended, or
     /// `LIMITED_FEDERATION_MODE` is on and it is not an allowed domain.
     pub async fn refuses(&self, url: &str) -> Result<bool> {
-        const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
         let Some(host) = protocol::authority(url) else { return Ok(false) };
-        let cached = {
-            let b = lock(&self.blocks);
-            b.0.filter(|t| t.elapsed() < FRESH).map(|_| b.1.clone())
-        };
-        let policy = match cached {
-            Some(p) => p,
-            None => {
-                let mut tx = self.svc.db.read().await?;
-                let fresh =
-                    Arc::new(DomainPolicy { blocks: tx.domain_blocks().await?, allows: tx.domain_allows().await? });
-                *lock(&self.blocks) = (Some(std::time::Instant::now()), fresh.clone());
-                fresh
-            }
-        };
+        let policy = self.domain_policy().await?;
         use ferrodon_service::domains::{covering, covers};
         if covering(&policy.blocks, &host).is_some_and(|b| b.severity == "suspend") {
             return Ok(true);
         }
         Ok(self.svc.config.limited_federation_mode && !policy.allows.iter().any(|d| covers(d, &host)))
+    }
+
+    /// Whether reports from `url`'s domain are ignored (a domain block with `reject_reports`).
+    pub async fn rejects_reports(&self, url: &str) -> Result<bool> {
+        let Some(host) = protocol::authority(url) else { return Ok(false) };
+        let policy = self.domain_policy().await?;
+        Ok(ferrodon_service::domains::covering(&policy.blocks, &host).is_some_and(|b| b.reject_reports))
+    }
+
+    /// Domain blocks and allows, re-read when older than a few seconds.
+    async fn domain_policy(&self) -> Result<Arc<DomainPolicy>> {
+        const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+        let cached = {
+            let b = lock(&self.blocks);
+            b.0.filter(|t| t.elapsed() < FRESH).map(|_| b.1.clone())
+        };
+        if let Some(p) = cached {
+            return Ok(p);
+        }
+        let mut tx = self.svc.db.read().await?;
+        let fresh = Arc::new(DomainPolicy { blocks: tx.domain_blocks().await?, allows: tx.domain_allows().await? });
+        *lock(&self.blocks) = (Some(std::time::Instant::now()), fresh.clone());
+        Ok(fresh)
     }
 
     pub fn is_unavailable(&self, domain: &str) -> bool {

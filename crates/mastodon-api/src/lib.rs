@@ -210,6 +210,21 @@ pub struct Context {
     pub descendants: Vec<Status>,
 }
 
+/// A report as its author sees it (`POST /api/v1/reports`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub id: String,
+    pub action_taken: bool,
+    pub action_taken_at: Option<String>,
+    pub category: String,
+    pub comment: String,
+    pub forwarded: bool,
+    pub created_at: String,
+    pub status_ids: Option<Vec<String>>,
+    pub rule_ids: Option<Vec<String>>,
+    pub target_account: Account,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Relationship {
     pub id: String,

@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod outbox;
 pub mod present;
 pub mod relationships;
+pub mod reports;
 pub mod search;
 pub mod settings;
 pub mod statuses;

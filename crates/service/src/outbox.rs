@@ -54,6 +54,10 @@ pub enum Outgoing {
     Update {
         status_id: Id,
     },
+    /// A report sent on to the reported account's server (from the instance actor).
+    Flag {
+        report_id: Id,
+    },
     /// A local poll's new counts (an Update of the Question), to the author's followers and
     /// the poll's remote voters.
     PollUpdate {

@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_domain_allows.sql"),
         include_str!("../migrations/postgres/0006_domain_allows.sql"),
     ),
+    (
+        "0007_reports",
+        include_str!("../migrations/sqlite/0007_reports.sql"),
+        include_str!("../migrations/postgres/0007_reports.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/notifications/{id}/dismiss", post(notifications::dismiss))
         .route("/api/v1/polls/{id}", get(polls::show))
         .route("/api/v1/polls/{id}/votes", post(polls::vote))
+        .route("/api/v1/reports", post(reports::create))
         .route("/api/v1/preferences", get(accounts::preferences))
         .route("/api/v1/statuses", post(statuses::create).get(statuses::index))
         .route("/api/v1/statuses/{id}", get(statuses::show).delete(statuses::destroy).put(statuses::update))

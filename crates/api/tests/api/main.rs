@@ -11,6 +11,7 @@ mod activitypub;
 mod errors;
 mod notifications;
 mod oauth;
+mod reports;
 mod statuses;
 mod streaming;
 mod timelines;

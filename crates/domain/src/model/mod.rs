@@ -5,6 +5,7 @@ mod app;
 mod job;
 mod notification;
 mod relationship;
+mod report;
 mod status;
 
 pub use account::*;
@@ -12,6 +13,7 @@ pub use app::*;
 pub use job::*;
 pub use notification::*;
 pub use relationship::*;
+pub use report::*;
 pub use status::*;
 
 /// Declares a string-backed enum with its wire names (stored as TEXT by every backend).

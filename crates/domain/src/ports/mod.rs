@@ -9,6 +9,7 @@ mod events;
 mod federation;
 mod jobs;
 mod oauth;
+mod reports;
 mod social;
 mod statuses;
 
@@ -17,6 +18,7 @@ pub use events::*;
 pub use federation::*;
 pub use jobs::*;
 pub use oauth::*;
+pub use reports::*;
 pub use social::*;
 pub use statuses::*;
 
@@ -47,6 +49,7 @@ pub trait Tx:
     + JobStore
     + SettingsStore
     + FederationStore
+    + ReportStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

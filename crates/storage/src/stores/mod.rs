@@ -4,6 +4,7 @@ mod accounts;
 mod federation;
 mod jobs;
 mod oauth;
+mod reports;
 mod social;
 mod statuses;
 

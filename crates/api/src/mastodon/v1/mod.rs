@@ -8,6 +8,7 @@ pub mod lists;
 pub mod markers;
 pub mod notifications;
 pub mod polls;
+pub mod reports;
 pub mod statuses;
 pub mod timelines;
 
