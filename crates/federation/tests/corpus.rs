@@ -99,3 +99,34 @@ fn every_document_of_the_corpus_is_read() {
     println!("{} documents: {kinds:?}", all.len());
     assert!(failures.is_empty(), "{} of {} documents not read:\n{}", failures.len(), all.len(), failures.join("\n"));
 }
+
+fn load(relative: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(relative);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_corpus_covers_the_servers_we_federate_with() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for software in ["mastodon", "gotosocial", "misskey", "pleroma", "lemmy", "peertube", "friendica", "mitra"] {
+        let mut found = Vec::new();
+        files(&root.join(software), &mut found);
+        assert!(!found.is_empty(), "no document of {software}");
+    }
+}
+
+#[test]
+fn misskey_and_gotosocial_documents_read_as_mastodon_would() {
+    // A Misskey poll without an end date, with its counts.
+    let poll = parse_object(&load("misskey/objects-question_no_end_date.json"), "").unwrap();
+    assert_eq!(poll.poll.unwrap().options, ["Working", "Broken af"]);
+    assert_eq!(poll.poll_counts.unwrap().votes, [0, 1]);
+    // A Misskey actor.
+    let aimu = actor_to_remote(&load("misskey/objects-person.json")).unwrap();
+    assert_eq!(aimu.username, "aimu");
+    // A GoToSocial actor: locked, with its two profile fields.
+    let turtle = actor_to_remote(&load("gotosocial/objects-person.json")).unwrap();
+    assert_eq!((turtle.username.as_str(), turtle.locked), ("1happyturtle", true));
+    let fields: Vec<Value> = serde_json::from_str(&turtle.fields_json).unwrap();
+    assert_eq!(fields.len(), 2, "{fields:?}");
+}
