@@ -2,10 +2,12 @@
 data), driven through Mastodon.py, federating as two Mastodon servers would: resolving, following
 (a locked account's approval included), posts of each visibility reaching exactly the right
 people, replies threading, favourites / boosts / edits / deletes and profile changes propagating,
-blocks, and a remote poll. A Fedify peer checks the same against an implementation not ours."""
+blocks, a remote poll, replies fetched, reports forwarded. The first instance runs on SQLite, the
+second on PostgreSQL. A Fedify peer checks the same against an implementation not ours."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable, Iterator
 
@@ -13,7 +15,7 @@ import pytest
 from mastodon import Mastodon
 
 from fedify_peer import FedifyPeer
-from support import CALLBACK, OOB, SCOPES, App, Server, User, UserFactory
+from support import CALLBACK, OOB, SCOPES, App, Server, User, UserFactory, create_database, drop_database
 
 ALLOW = {"ALLOWED_PRIVATE_ADDRESSES": "127.0.0.0/8"}
 WAIT_S = 20
@@ -44,18 +46,38 @@ class Instance:
         return self.server.domain
 
 
+def _second_engine() -> str:
+    """The first instance runs on SQLite, the second on PostgreSQL: every exchange has one engine
+    sending and the other receiving. Without TEST_DATABASE_URL (outside CI) both use SQLite."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return "postgres"
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail("CI=true but TEST_DATABASE_URL is unset: federation must be tested on PostgreSQL", pytrace=False)
+    print("note: TEST_DATABASE_URL is unset; the second federation instance runs on SQLite")
+    return "sqlite"
+
+
 @pytest.fixture(scope="module")
 def pair(ferrodon_bin: str, openapi_validator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, Instance]]:
     servers = []
+    databases = []
+    admin_url = os.environ.get("TEST_DATABASE_URL", "")
     try:
-        for host in ("127.0.0.2", "127.0.0.3"):
-            srv = Server(ferrodon_bin, "sqlite", tmp_path_factory.mktemp(f"fed-{host}"), openapi_validator, host=host, extra_env=ALLOW)
-            srv.start()
+        for host, engine in (("127.0.0.2", "sqlite"), ("127.0.0.3", _second_engine())):
+            database_url = None
+            if engine == "postgres":
+                name, database_url = create_database(admin_url)
+                databases.append(name)
+            workdir = tmp_path_factory.mktemp(f"fed-{host}")
+            srv = Server(ferrodon_bin, engine, workdir, openapi_validator, database_url, host=host, extra_env=ALLOW)
             servers.append(srv)
+            srv.start()
         yield Instance(servers[0]), Instance(servers[1])
     finally:
         for srv in servers:
             srv.stop()
+        for name in databases:
+            drop_database(admin_url, name)
 
 
 def resolve(viewer: User, other: User, instance: Instance) -> dict:
