@@ -2,7 +2,7 @@
 //! what the service layer stores. Every fetch goes through [`Federation::fetch`] (signed,
 //! SSRF-checked, size- and time-limited).
 
-use ferrodon_domain::model::{Account, NewPoll, RemoteAccount, Status, Visibility};
+use ferrodon_domain::model::{Account, NewPoll, RemoteAccount, RemoteEmoji, RemoteMedia, Status, Visibility};
 use ferrodon_kernel::time::now_ms;
 use ferrodon_kernel::{Error, Id, Result};
 use ferrodon_service::inbox::{PollCounts, RemoteStatus};
@@ -275,6 +275,8 @@ impl Federation {
             edited_at: o.edited_at,
             poll: o.poll,
             poll_counts: o.poll_counts,
+            media: o.media,
+            emojis: o.emojis,
         })
     }
 }
@@ -299,6 +301,75 @@ pub struct ParsedObject {
     pub edited_at: Option<i64>,
     pub poll: Option<NewPoll>,
     pub poll_counts: Option<PollCounts>,
+    pub media: Vec<RemoteMedia>,
+    pub emojis: Vec<RemoteEmoji>,
+}
+
+/// At most this many attachments of a remote post are kept (Mastodon's limit).
+const MAX_REMOTE_MEDIA: usize = 4;
+
+/// A link's target: a string, or a `Link` object's `href` (or an object's `url`); only http(s).
+fn link(value: Option<&Value>) -> Option<String> {
+    let v = value?;
+    let href = match v {
+        Value::String(s) => Some(s.as_str()),
+        Value::Array(a) => return a.iter().find_map(|x| link(Some(x))),
+        Value::Object(_) => v.get("href").and_then(Value::as_str).or_else(|| v.get("url").and_then(Value::as_str)),
+        _ => None,
+    }?;
+    (href.starts_with("https://") || href.starts_with("http://")).then(|| href.to_string())
+}
+
+/// The attachments of an object (`Document`, `Image`, `Video`, `Audio`), as Mastodon types them.
+fn media_of(doc: &Value) -> Vec<RemoteMedia> {
+    items(doc.get("attachment"))
+        .into_iter()
+        .filter(|a| !has_type(a, &["PropertyValue", "Link", "Note", "Page"]))
+        .filter_map(|a| {
+            let url = link(a.get("url"))?;
+            let media_type = a.get("mediaType").and_then(Value::as_str).unwrap_or("");
+            let kind = match media_type.split('/').next().unwrap_or("") {
+                _ if media_type == "image/gif" => "gifv",
+                "image" => "image",
+                "video" => "video",
+                "audio" => "audio",
+                _ if has_type(a, &["Image"]) => "image",
+                _ if has_type(a, &["Video"]) => "video",
+                _ if has_type(a, &["Audio"]) => "audio",
+                _ => "unknown",
+            };
+            let dimension = |k: &str| a.get(k).and_then(Value::as_i64).filter(|n| *n > 0);
+            Some(RemoteMedia {
+                kind: kind.to_string(),
+                url,
+                preview_url: link(a.get("icon")),
+                description: text(a, "name")
+                    .or_else(|| text(a, "summary"))
+                    .map(sanitize::plain)
+                    .filter(|d| !d.is_empty()),
+                blurhash: text(a, "blurhash").map(str::to_string),
+                width: dimension("width"),
+                height: dimension("height"),
+            })
+        })
+        .take(MAX_REMOTE_MEDIA)
+        .collect()
+}
+
+/// The custom emoji an object's `tag` names (`Emoji` with a name and an icon).
+fn emojis_of(doc: &Value) -> Vec<RemoteEmoji> {
+    let mut out: Vec<RemoteEmoji> = Vec::new();
+    for tag in items(doc.get("tag")).into_iter().filter(|t| has_type(t, &["Emoji"])) {
+        let Some(name) = tag.get("name").and_then(Value::as_str) else { continue };
+        let shortcode = name.trim_matches(':');
+        let valid = !shortcode.is_empty() && shortcode.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if let (true, Some(url)) = (valid, link(tag.get("icon")))
+            && !out.iter().any(|e| e.shortcode == shortcode)
+        {
+            out.push(RemoteEmoji { shortcode: shortcode.to_string(), url });
+        }
+    }
+    out
 }
 
 /// Reads a `Note`, `Question`, `Article`, `Page` (or similar) of an author whose followers
@@ -357,6 +428,8 @@ pub fn parse_object(doc: &Value, followers_url: &str) -> Result<ParsedObject> {
         edited_at: protocol::time(doc, "updated"),
         poll: poll_of(doc),
         poll_counts: poll_counts_of(doc),
+        media: media_of(doc),
+        emojis: emojis_of(doc),
         uri,
     })
 }

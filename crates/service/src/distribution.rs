@@ -41,9 +41,13 @@ fn on_public_timelines(s: &Status) -> bool {
 }
 
 /// The public and hashtag channels of a status on the public timelines.
-fn public_channels(local: bool, tags: &[String]) -> Vec<String> {
+fn public_channels(local: bool, media: bool, tags: &[String]) -> Vec<String> {
     let locality = if local { "local" } else { "remote" };
     let mut out = vec![channel::public(None, false), channel::public(Some(locality), false)];
+    // A status with attachments also goes to the `:media` streams (Mastodon's `only_media`).
+    if media {
+        out.extend([channel::public(None, true), channel::public(Some(locality), true)]);
+    }
     for tag in tags {
         out.push(channel::hashtag(tag, false));
         if local {
@@ -102,7 +106,7 @@ impl JobHandler for DistributeStatus {
         }
         home.retain(|id| svc.events.has_subscribers(&channel::home(*id)));
         let public: Vec<String> = if on_public_timelines(&status) {
-            public_channels(status.local, &status.tags())
+            public_channels(status.local, !status.media().is_empty(), &status.tags())
                 .into_iter()
                 .filter(|c| svc.events.has_subscribers(c))
                 .collect()
@@ -177,6 +181,9 @@ struct DeletionJob {
     /// Tags, when the status was on the public timelines.
     public: Option<Vec<String>>,
     local: bool,
+    /// It had attachments (it was on the `:media` streams).
+    #[serde(default)]
+    media: bool,
     /// The participants, when direct.
     direct: Vec<Id>,
 }
@@ -205,6 +212,7 @@ impl DistributeDeletion {
             authors: std::iter::once(status.account_id).chain(rebloggers).collect(),
             public: on_public_timelines(status).then(|| status.tags()),
             local: status.local,
+            media: !status.media().is_empty(),
             direct: if status.visibility == Visibility::Direct { participants(status) } else { Vec::new() },
         };
         let body = serde_json::to_value(job).map_err(Error::internal)?;
@@ -227,7 +235,7 @@ impl JobHandler for DistributeDeletion {
             channels.extend(tx.local_followers(*author).await?.into_iter().map(channel::home));
         }
         if let Some(tags) = &p.public {
-            channels.extend(public_channels(p.local, tags));
+            channels.extend(public_channels(p.local, p.media, tags));
         }
         channels.extend(p.direct.iter().map(|id| channel::direct(*id)));
         channels.sort();

@@ -4,8 +4,8 @@
 //! activity, checked who sent it, and resolved the accounts and statuses it names.
 
 use ferrodon_domain::model::{
-    Account, Follow, MentionedAccount, NewPoll, NewStatus, NotificationType, RelationKind, Status, StatusEdit,
-    Visibility,
+    Account, Follow, MentionedAccount, NewPoll, NewStatus, NotificationType, RelationKind, RemoteEmoji, RemoteMedia,
+    Status, StatusEdit, Visibility,
 };
 use ferrodon_domain::ports::{RelatedAccounts, StatusMark};
 use ferrodon_kernel::{Error, Id, PageRequest, Result};
@@ -36,6 +36,8 @@ pub struct RemoteStatus {
     pub poll: Option<NewPoll>,
     /// A poll's counts as its server reports them.
     pub poll_counts: Option<PollCounts>,
+    pub media: Vec<RemoteMedia>,
+    pub emojis: Vec<RemoteEmoji>,
 }
 
 /// Votes per option and voters of a remote poll (a `Question`'s `replies.totalItems` and
@@ -153,6 +155,8 @@ pub async fn create_status(svc: &Services, actor: &Account, s: RemoteStatus) -> 
         tags: s.tags,
         poll: s.poll,
         local: false,
+        media: s.media,
+        emojis: s.emojis,
     };
     let status = tx.insert_status(&new).await?;
     if let Some(c) = s.poll_counts.as_ref().filter(|_| status.has_poll) {
@@ -294,6 +298,8 @@ pub async fn reblog(
         tags: Vec::new(),
         poll: None,
         local: false,
+        media: Vec::new(),
+        emojis: Vec::new(),
     };
     let created = tx.insert_status(&new).await?;
     DistributeStatus::enqueue(svc, &mut tx, created.id, false).await?;

@@ -250,6 +250,8 @@ pub async fn create(
         tags: r.tags,
         poll: r.poll,
         local: true,
+        media: Vec::new(),
+        emojis: Vec::new(),
     };
     let status = tx.insert_status(&new).await?;
     DistributeStatus::enqueue(svc, &mut tx, status.id, false).await?;
@@ -588,6 +590,8 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
                 tags: Vec::new(),
                 poll: None,
                 local: true,
+                media: Vec::new(),
+                emojis: Vec::new(),
             };
             let created = tx.insert_status(&new).await?;
             DistributeStatus::enqueue(svc, &mut tx, created.id, false).await?;

@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_reports.sql"),
         include_str!("../migrations/postgres/0007_reports.sql"),
     ),
+    (
+        "0008_remote_media",
+        include_str!("../migrations/sqlite/0008_remote_media.sql"),
+        include_str!("../migrations/postgres/0008_remote_media.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

@@ -80,6 +80,8 @@ fn simple_status(account_id: Id, text: &str, visibility: Visibility) -> NewStatu
         tags: Vec::new(),
         poll: None,
         local: true,
+        media: Vec::new(),
+        emojis: Vec::new(),
     }
 }
 
@@ -242,6 +244,8 @@ both_databases!(statuses_round_trip_every_field, |db: Db| async move {
             hide_totals: true,
         }),
         local: true,
+        media: Vec::new(),
+        emojis: Vec::new(),
     };
     let check = |s: &Status| {
         assert_eq!(s.id, new.id);

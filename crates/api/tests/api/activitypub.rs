@@ -230,3 +230,57 @@ both_engines!(a_statuses_replies_collection_lists_its_public_replies, |app| asyn
     let path = format!("/users/threader/statuses/{}/replies", private["id"].as_str().unwrap());
     assert_eq!(get_ap(&app, &path).await.status, StatusCode::NOT_FOUND);
 });
+
+both_engines!(a_remote_posts_attachments_and_emoji_are_shown, |app| async move {
+    let (me_id, token) = app.create_user("viewer").await;
+    let (uri, key) = remote_actor(&app, "artist").await;
+    let me = format!("{BASE_URL}/users/viewer");
+    let note = serde_json::json!({
+        "id": format!("{uri}/statuses/1"), "type": "Note", "attributedTo": uri,
+        "content": "<p>look :blobcat: <a href=\"x\" class=\"u-url mention\">@viewer</a></p>",
+        "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [me],
+        "published": "2026-11-24T10:00:00Z", "sensitive": true,
+        "tag": [
+            {"type": "Mention", "href": me, "name": "@viewer"},
+            {"type": "Emoji", "name": ":blobcat:", "icon": {"type": "Image", "url": "https://remote.example/emoji/blobcat.png"}},
+            {"type": "Emoji", "name": ":evil:", "icon": {"type": "Image", "url": "javascript:alert(1)"}},
+        ],
+        "attachment": [
+            {"type": "Document", "mediaType": "image/png", "url": "https://remote.example/files/1.png",
+             "name": "a cat", "blurhash": "UBL_:rOpGG-oBUNG,qRj2so|=eE1w^n4S5NH", "width": 800, "height": 600},
+            {"type": "Document", "mediaType": "video/mp4", "url": {"type": "Link", "href": "https://remote.example/files/2.mp4"}},
+            {"type": "PropertyValue", "name": "not media", "value": "x"},
+        ],
+    });
+    let create = serde_json::json!({
+        "@context": "https://www.w3.org/ns/activitystreams", "id": format!("{uri}/statuses/1/activity"),
+        "type": "Create", "actor": uri, "object": note, "to": note["to"], "cc": note["cc"],
+    });
+    let r = signed_post(&app, Scheme::Cavage, &key, &format!("{uri}#main-key"), "/inbox", &create).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    app.run_jobs(Queue::Ingress, &["ProcessActivity"]).await;
+    let notifications = ok(app.get("/api/v1/notifications", &token).await);
+    let status = &notifications[0]["status"];
+    assert_eq!(notifications[0]["type"], "mention", "{notifications}");
+    let media = status["media_attachments"].as_array().unwrap();
+    assert_eq!(media.len(), 2, "{status}");
+    assert_eq!(
+        (media[0]["type"].as_str(), media[0]["url"].as_str()),
+        (Some("image"), Some("https://remote.example/files/1.png"))
+    );
+    assert_eq!(media[0]["remote_url"], "https://remote.example/files/1.png");
+    assert_eq!(media[0]["description"], "a cat");
+    assert_eq!(media[0]["meta"]["original"]["width"], 800);
+    assert_eq!(
+        (media[1]["type"].as_str(), media[1]["url"].as_str()),
+        (Some("video"), Some("https://remote.example/files/2.mp4"))
+    );
+    assert_ne!(media[0]["id"], media[1]["id"]);
+    let emojis = status["emojis"].as_array().unwrap();
+    assert_eq!(emojis.len(), 1, "only http(s) icons: {status}");
+    assert_eq!(
+        (emojis[0]["shortcode"].as_str(), emojis[0]["url"].as_str()),
+        (Some("blobcat"), Some("https://remote.example/emoji/blobcat.png"))
+    );
+    let _ = me_id;
+});

@@ -36,9 +36,19 @@ pub struct Status {
     pub mentions_json: String,
     /// The hashtag names as a JSON array.
     pub tags_json: String,
+    /// A remote post's attachments ([`RemoteMedia`]s as JSON).
+    pub media_json: String,
+    /// A remote post's custom emoji ([`RemoteEmoji`]s as JSON).
+    pub emojis_json: String,
 }
 
 impl Status {
+    pub fn media(&self) -> Vec<RemoteMedia> {
+        serde_json::from_str(&self.media_json).unwrap_or_default()
+    }
+    pub fn emojis(&self) -> Vec<RemoteEmoji> {
+        serde_json::from_str(&self.emojis_json).unwrap_or_default()
+    }
     pub fn mentions(&self) -> Vec<MentionedAccount> {
         serde_json::from_str(&self.mentions_json).unwrap_or_default()
     }
@@ -49,6 +59,27 @@ impl Status {
     pub fn mentions_account(&self, account: Id) -> bool {
         self.mentions().iter().any(|m| m.id == account)
     }
+}
+
+/// An attachment of a remote post, as its server describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RemoteMedia {
+    /// `image`, `gifv`, `video`, `audio` or `unknown`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub preview_url: Option<String>,
+    pub description: Option<String>,
+    pub blurhash: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+}
+
+/// A custom emoji a remote post uses (`:shortcode:` in its text).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RemoteEmoji {
+    pub shortcode: String,
+    pub url: String,
 }
 
 /// A mentioned account as a status shows it. Handles never change, so it is kept with the status.
@@ -84,6 +115,9 @@ pub struct NewStatus {
     pub poll: Option<NewPoll>,
     /// Written here (false for statuses received through federation).
     pub local: bool,
+    /// A remote post's attachments and custom emoji (empty for local posts for now).
+    pub media: Vec<RemoteMedia>,
+    pub emojis: Vec<RemoteEmoji>,
 }
 
 /// A new content for an existing status (edit).

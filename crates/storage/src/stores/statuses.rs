@@ -12,7 +12,7 @@ use crate::sql::{Arg, SqlTx, args};
 pub(crate) const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
     s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.conversation_id, s.application_id, s.local, \
     s.created_at, s.edited_at, s.replies_count, s.reblogs_count, s.favourites_count, s.has_poll, s.mentions_json, \
-    s.tags_json";
+    s.tags_json, s.media_json, s.emojis_json";
 
 const POLL_COLS: &str =
     "id, status_id, account_id, options_json, votes_json, expires_at, multiple, hide_totals, votes_count, voters_count";
@@ -157,11 +157,13 @@ impl StatusStore for SqlTx {
     async fn insert_status(&mut self, n: &NewStatus) -> Result<Status> {
         let mentions_json = serde_json::to_string(&n.mentions).map_err(Error::internal)?;
         let tags_json = serde_json::to_string(&n.tags).map_err(Error::internal)?;
+        let media_json = serde_json::to_string(&n.media).map_err(Error::internal)?;
+        let emojis_json = serde_json::to_string(&n.emojis).map_err(Error::internal)?;
         let sql = format!(
             "INSERT INTO statuses (id, account_id, uri, url, text, content, spoiler_text, sensitive, visibility, language, \
              in_reply_to_id, in_reply_to_account_id, reblog_of_id, conversation_id, application_id, local, created_at, \
-             mentions_json, tags_json) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16, $18, $19) \
+             mentions_json, tags_json, media_json, emojis_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16, $18, $19, $20, $21) \
              RETURNING {}",
             STATUS_COLS.replace("s.", "")
         );
@@ -187,7 +189,9 @@ impl StatusStore for SqlTx {
                     n.created_at,
                     n.local,
                     mentions_json,
-                    tags_json
+                    tags_json,
+                    media_json,
+                    emojis_json
                 ],
             )
             .await?;
