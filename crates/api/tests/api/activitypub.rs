@@ -282,5 +282,8 @@ both_engines!(a_remote_posts_attachments_and_emoji_are_shown, |app| async move {
         (emojis[0]["shortcode"].as_str(), emojis[0]["url"].as_str()),
         (Some("blobcat"), Some("https://remote.example/emoji/blobcat.png"))
     );
+    // It is on the media-only timelines.
+    let media_only = ok(app.get("/api/v1/timelines/public?only_media=true&remote=true", &token).await);
+    assert_eq!(ids(&media_only), vec![status["id"].as_str().unwrap().to_string()], "{media_only}");
     let _ = me_id;
 });

@@ -162,8 +162,8 @@ impl StatusStore for SqlTx {
         let sql = format!(
             "INSERT INTO statuses (id, account_id, uri, url, text, content, spoiler_text, sensitive, visibility, language, \
              in_reply_to_id, in_reply_to_account_id, reblog_of_id, conversation_id, application_id, local, created_at, \
-             mentions_json, tags_json, media_json, emojis_json) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16, $18, $19, $20, $21) \
+             mentions_json, tags_json, media_json, emojis_json, has_media) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16, $18, $19, $20, $21, $22) \
              RETURNING {}",
             STATUS_COLS.replace("s.", "")
         );
@@ -191,7 +191,8 @@ impl StatusStore for SqlTx {
                     mentions_json,
                     tags_json,
                     media_json,
-                    emojis_json
+                    emojis_json,
+                    !n.media.is_empty()
                 ],
             )
             .await?;
