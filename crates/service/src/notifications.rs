@@ -45,7 +45,7 @@ pub(crate) async fn notify_local(
     }
     let rel = tx.relationships(to, &[from]).await?.pop().unwrap_or_default();
     let muted = rel.muting.as_ref().is_some_and(|m| m.hide_notifications && m.expires_at.is_none_or(|e| e > now()));
-    if rel.blocking || muted {
+    if rel.blocking || muted || rel.domain_blocking {
         return Ok(());
     }
     let id = Id::generate();

@@ -129,7 +129,7 @@ pub fn relationship(r: &Relationship) -> api::Relationship {
         muting_expires_at: r.muting.as_ref().and_then(|m| m.expires_at).map(rfc3339),
         requested: r.requested.is_some(),
         requested_by: r.requested_by,
-        domain_blocking: false,
+        domain_blocking: r.domain_blocking,
         endorsed: false,
         note: r.note.clone(),
     }

@@ -260,3 +260,81 @@ pub async fn answer_follow_request(
     tx.commit().await?;
     Ok(out)
 }
+
+/// A domain as `POST /api/v1/domain_blocks` takes it: trimmed, lowercased, without a scheme or
+/// path (`https://Example.org/` is `example.org`).
+fn normalize_domain(raw: Option<&str>) -> Result<String> {
+    let raw = raw.unwrap_or("").trim().to_lowercase();
+    let host = raw.split("://").last().unwrap_or("").split('/').next().unwrap_or("").trim_start_matches('@');
+    if host.is_empty() {
+        return Err(Error::validation("Validation failed: Domain can't be blank"));
+    }
+    if host.chars().any(|c| c.is_whitespace() || matches!(c, '@' | '?' | '#' | '\\')) {
+        return Err(Error::validation("Validation failed: Domain is invalid"));
+    }
+    Ok(host.to_string())
+}
+
+/// `POST /api/v1/domain_blocks`: as Mastodon's BlockDomainFromAccountService, the domain's
+/// posts leave the viewer's public timelines and streams, its accounts stop notifying, and the
+/// viewer's followers there are removed (their servers hear a Reject). Follows the viewer made
+/// stay.
+pub async fn block_domain(svc: &Services, me: &Viewer, domain: Option<&str>) -> Result<()> {
+    let domain = normalize_domain(domain)?;
+    let me_id = me.account.id;
+    let mut tx = svc.db.write().await?;
+    if tx.block_domain(Id::generate(), me_id, &domain, now()).await? {
+        for follower in tx.followers_on_domain(me_id, &domain).await? {
+            if let Some(follow_uri) = tx.relation_uri("follow", follower, me_id).await? {
+                Outgoing::RejectFollow { account_id: me_id, follower_id: follower, follow_uri }
+                    .enqueue(&mut tx)
+                    .await?;
+            }
+            end_follow(&mut tx, follower, me_id).await?;
+        }
+    }
+    tx.commit().await?;
+    relations_changed(svc, &[me_id]);
+    Ok(())
+}
+
+/// `DELETE /api/v1/domain_blocks`
+pub async fn unblock_domain(svc: &Services, me: &Viewer, domain: Option<&str>) -> Result<()> {
+    let domain = normalize_domain(domain)?;
+    let mut tx = svc.db.write().await?;
+    tx.unblock_domain(me.account.id, &domain).await?;
+    tx.commit().await?;
+    relations_changed(svc, &[me.account.id]);
+    Ok(())
+}
+
+/// `GET /api/v1/domain_blocks`: the blocked domains, newest first, paged by block.
+pub async fn blocked_domains(
+    svc: &Services,
+    me: &Viewer,
+    page: &ferrodon_kernel::PageRequest,
+) -> Result<ferrodon_kernel::Page<String>> {
+    let mut tx = svc.db.read().await?;
+    let rows = tx.blocked_domains(me.account.id, page).await?;
+    let cursor = ferrodon_kernel::Page::from_rows(rows.clone(), |r| r.key, page.limit);
+    Ok(ferrodon_kernel::Page {
+        items: rows.into_iter().map(|r| r.item).collect(),
+        next_max_id: cursor.next_max_id,
+        prev_min_id: cursor.prev_min_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_domain;
+
+    #[test]
+    fn domains_are_normalised_as_mastodon_takes_them() {
+        assert_eq!(normalize_domain(Some(" Example.ORG ")).unwrap(), "example.org");
+        assert_eq!(normalize_domain(Some("https://example.org/path")).unwrap(), "example.org");
+        assert_eq!(normalize_domain(Some("127.0.0.3:3000")).unwrap(), "127.0.0.3:3000");
+        assert!(normalize_domain(Some("  ")).is_err());
+        assert!(normalize_domain(None).is_err());
+        assert!(normalize_domain(Some("bad domain")).is_err());
+    }
+}

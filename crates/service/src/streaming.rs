@@ -142,13 +142,30 @@ pub fn open(me: &Viewer, stream: Stream) -> Result<Subscription> {
 pub struct StreamFilter {
     me: Id,
     hidden: HashSet<Id>,
+    /// Blocked domains: their statuses leave the public, hashtag and list streams.
+    domains: HashSet<String>,
 }
 
 impl StreamFilter {
     pub async fn load(svc: &Services, me: Id) -> Result<StreamFilter> {
         let mut tx = svc.db.read().await?;
         let h = tx.hidden_accounts(me, now()).await?;
-        Ok(StreamFilter { me, hidden: h.blocked.into_iter().chain(h.muted).collect() })
+        Ok(StreamFilter {
+            me,
+            hidden: h.blocked.into_iter().chain(h.muted).collect(),
+            domains: h.domains.into_iter().collect(),
+        })
+    }
+
+    /// Whether `event`, received on `channel`, is from a blocked domain on a stream that drops
+    /// them (public, hashtag and list streams, as Mastodon's streaming server does).
+    pub fn hides_domain_of(&self, channel: &str, event: &Event) -> bool {
+        if self.domains.is_empty()
+            || !["timeline:public", "timeline:hashtag:", "timeline:list:"].iter().any(|p| channel.starts_with(p))
+        {
+            return false;
+        }
+        event.about.as_ref().and_then(|s| s.domain.as_ref()).is_some_and(|d| self.domains.contains(d))
     }
 
     /// Whether the connection gets `event`.
@@ -203,7 +220,7 @@ mod tests {
     #[test]
     fn the_filter_hides_blocked_and_muted_accounts_wherever_they_appear() {
         let (me, blocked, muted, friend) = (Id(1), Id(2), Id(3), Id(4));
-        let filter = StreamFilter { me, hidden: [blocked, muted].into_iter().collect() };
+        let filter = StreamFilter { me, hidden: [blocked, muted].into_iter().collect(), ..Default::default() };
         let about = |author, others: Vec<Id>| {
             Event::new("update", Some("{}".into()), Some(StatusSubject { author, others, ..Default::default() }))
         };
@@ -215,5 +232,25 @@ mod tests {
         assert!(filter.allows(&about(me, vec![blocked])), "my own statuses always");
         assert!(filter.allows(&Event::new("delete", Some("5".into()), None)));
         assert!(!filter.allows(&Event::new(Event::RELATIONS_CHANGED, None, None)));
+    }
+
+    #[test]
+    fn a_blocked_domain_leaves_public_hashtag_and_list_streams_only() {
+        let filter = StreamFilter { me: Id(1), domains: ["remote.example".to_string()].into(), ..Default::default() };
+        let from = |domain: Option<&str>| {
+            let about = StatusSubject { author: Id(7), domain: domain.map(str::to_string), ..Default::default() };
+            Event::new("update", Some("{}".into()), Some(about))
+        };
+        let blocked = from(Some("remote.example"));
+        for channel in
+            [channel::public(None, false), channel::public(Some("remote"), true), channel::hashtag("x", false)]
+        {
+            assert!(filter.hides_domain_of(&channel, &blocked), "{channel}");
+        }
+        assert!(filter.hides_domain_of(&channel::list(Id(3)), &blocked));
+        // The home feed keeps the accounts one still follows there.
+        assert!(!filter.hides_domain_of(&channel::home(Id(1)), &blocked));
+        assert!(!filter.hides_domain_of(&channel::public(None, false), &from(Some("other.example"))));
+        assert!(!filter.hides_domain_of(&channel::public(None, false), &from(None)));
     }
 }

@@ -46,6 +46,11 @@ pub(crate) async fn visible(
         if timeline && rel.is_some_and(|r| r.blocking || r.muting.is_some()) {
             return false;
         }
+        // A blocked domain's posts leave the timelines, except those of accounts still followed
+        // (a domain block does not end the viewer's own follows), as in Mastodon.
+        if timeline && rel.is_some_and(|r| r.domain_blocking && r.following.is_none()) {
+            return false;
+        }
         match s.visibility {
             Visibility::Direct => viewer.is_some_and(|v| s.mentions_account(v)),
             Visibility::Private => {

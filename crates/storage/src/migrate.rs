@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_remote_media.sql"),
         include_str!("../migrations/postgres/0008_remote_media.sql"),
     ),
+    (
+        "0009_account_domain_blocks",
+        include_str!("../migrations/sqlite/0009_account_domain_blocks.sql"),
+        include_str!("../migrations/postgres/0009_account_domain_blocks.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

@@ -33,6 +33,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/blocks", get(lists::blocks))
         .route("/api/v1/bookmarks", get(lists::bookmarks))
         .route("/api/v1/custom_emojis", get(instance::custom_emojis))
+        .route(
+            "/api/v1/domain_blocks",
+            get(domain_blocks::index).post(domain_blocks::create).delete(domain_blocks::destroy),
+        )
         .route("/api/v1/favourites", get(lists::favourites))
         .route("/api/v1/follow_requests", get(follow_requests::index))
         .route("/api/v1/follow_requests/{id}/authorize", post(follow_requests::authorize))

@@ -156,7 +156,7 @@ impl Connection {
                 },
                 else => return Next::Close("the event bus closed"),
             };
-            if !self.filter.allows(&event) {
+            if !self.filter.allows(&event) || self.filter.hides_domain_of(&key, &event) {
                 continue;
             }
             if let Some(label) = self.labels.get(&key) {

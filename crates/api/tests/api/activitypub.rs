@@ -287,3 +287,76 @@ both_engines!(a_remote_posts_attachments_and_emoji_are_shown, |app| async move {
     assert_eq!(ids(&media_only), vec![status["id"].as_str().unwrap().to_string()], "{media_only}");
     let _ = me_id;
 });
+
+both_engines!(a_blocked_domain_leaves_timelines_notifications_and_followers, |app| async move {
+    let (me_id, token) = app.create_user("picky").await;
+    let (uri, _) = remote_actor(&app, "loud").await;
+    let remote = app.database().read().await.unwrap().account_by_uri(&uri).await.unwrap().unwrap();
+    // It follows me, and posts publicly, mentioning me.
+    let mut tx = app.database().write().await.unwrap();
+    let follow = ferrodon_domain::model::Follow {
+        id: ferrodon_kernel::Id::generate(),
+        account_id: remote.id,
+        target_account_id: ferrodon_kernel::Id::parse(&me_id).unwrap(),
+        show_reblogs: true,
+        notify: false,
+        languages: None,
+        created_at: ferrodon_kernel::time::now_ms(),
+    };
+    tx.upsert_follow(ferrodon_domain::model::RelationKind::Follow, &follow).await.unwrap();
+    tx.set_relation_uri("follow", remote.id, follow.target_account_id, &format!("{uri}#follows/9")).await.unwrap();
+    tx.commit().await.unwrap();
+    let note = |n: u32| ferrodon_service::inbox::RemoteStatus {
+        uri: format!("{uri}/statuses/{n}"),
+        url: format!("{uri}/statuses/{n}"),
+        content: format!("<p>loud {n}</p>"),
+        spoiler_text: String::new(),
+        sensitive: false,
+        visibility: ferrodon_domain::model::Visibility::Public,
+        language: None,
+        in_reply_to: None,
+        mentions: Vec::new(),
+        tags: Vec::new(),
+        created_at: ferrodon_kernel::time::now_ms(),
+        edited_at: None,
+        poll: None,
+        poll_counts: None,
+        media: Vec::new(),
+        emojis: Vec::new(),
+    };
+    ferrodon_service::inbox::create_status(&app.svc, &remote, note(1)).await.unwrap();
+    let public = ok(app.get("/api/v1/timelines/public", &token).await);
+    assert_eq!(public.as_array().unwrap().len(), 1, "{public}");
+
+    // Blocking the domain (written as a URL, in capitals: normalised).
+    let (status, _, body) =
+        app.post_form("/api/v1/domain_blocks", &token, &[("domain", "https://REMOTE.example/")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, serde_json::json!({}));
+    assert_eq!(ok(app.get("/api/v1/domain_blocks", &token).await), serde_json::json!(["remote.example"]));
+    let rel = ok(app.get(&format!("/api/v1/accounts/relationships?id[]={}", remote.id), &token).await);
+    assert_eq!(
+        (rel[0]["domain_blocking"].as_bool(), rel[0]["followed_by"].as_bool()),
+        (Some(true), Some(false)),
+        "{rel}"
+    );
+    // Its posts leave the public timeline; its follow is gone and its server hears a Reject.
+    assert_eq!(ok(app.get("/api/v1/timelines/public", &token).await), serde_json::json!([]));
+    let built = app.run_jobs(Queue::Push, &["Federate"]).await;
+    assert!(built.iter().any(|j| j.payload.contains("RejectFollow")), "{built:?}");
+    // It no longer notifies.
+    let mut mention = note(2);
+    mention.mentions =
+        vec![app.database().read().await.unwrap().account_by_username("picky", "").await.unwrap().unwrap()];
+    ferrodon_service::inbox::create_status(&app.svc, &remote, mention).await.unwrap();
+    assert_eq!(ok(app.get("/api/v1/notifications", &token).await), serde_json::json!([]));
+
+    // Errors, and unblocking.
+    let (status, _, body) = app.post_form("/api/v1/domain_blocks", &token, &[("domain", " ")]).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _, _) =
+        app.form(Method::DELETE, "/api/v1/domain_blocks", &token, &[("domain", "remote.example")], &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(ok(app.get("/api/v1/domain_blocks", &token).await), serde_json::json!([]));
+    assert_eq!(ok(app.get("/api/v1/timelines/public", &token).await).as_array().unwrap().len(), 2);
+});

@@ -35,6 +35,8 @@ pub struct Relationship {
     pub blocking: bool,
     pub blocked_by: bool,
     pub muting: Option<Mute>,
+    /// The viewer blocks the target's domain.
+    pub domain_blocking: bool,
     pub note: String,
 }
 

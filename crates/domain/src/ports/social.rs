@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
-use crate::model::{Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship, Status};
+use crate::model::{Follow, Keyed, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship, Status};
 
 #[async_trait]
 pub trait RelationshipStore {
@@ -27,6 +27,15 @@ pub trait RelationshipStore {
     /// What `account` must not be shown: the accounts blocking it or blocked by it, and the
     /// accounts it mutes (mutes ending before `now` excluded).
     async fn hidden_accounts(&mut self, account: Id, now: Millis) -> Result<HiddenAccounts>;
+
+    /// Domain blocks of an account (Mastodon's AccountDomainBlock). `domain` is normalised by
+    /// the caller. `block_domain` is false when it was blocked already.
+    async fn block_domain(&mut self, id: Id, account_id: Id, domain: &str, now: Millis) -> Result<bool>;
+    async fn unblock_domain(&mut self, account_id: Id, domain: &str) -> Result<bool>;
+    /// The blocked domains, newest first, keyed by block id for paging.
+    async fn blocked_domains(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Keyed<String>>>;
+    /// The accounts on `domain` that follow `account_id` or asked to.
+    async fn followers_on_domain(&mut self, account_id: Id, domain: &str) -> Result<Vec<Id>>;
 }
 
 /// See [`RelationshipStore::hidden_accounts`].
@@ -34,6 +43,8 @@ pub trait RelationshipStore {
 pub struct HiddenAccounts {
     pub blocked: Vec<Id>,
     pub muted: Vec<Id>,
+    /// The domains the account blocks.
+    pub domains: Vec<String>,
 }
 
 #[async_trait]

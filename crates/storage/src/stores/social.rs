@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use ferrodon_domain::model::{
-    Follow, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship, Status, Visibility,
+    Follow, Keyed, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship, Status, Visibility,
 };
 use ferrodon_domain::ports::{HiddenAccounts, NotificationStore, RelationshipStore};
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
@@ -133,9 +133,14 @@ impl RelationshipStore for SqlTx {
         let (in_targets, in_accounts) = (self.in_ids("target_account_id", 2), self.in_ids("account_id", 2));
         let cols = "id, kind, account_id, target_account_id, show_reblogs, notify, languages, hide_notifications, expires_at, created_at";
         let kinds = "kind IN ('follow', 'follow_request', 'block', 'mute')";
+        // And the targets on a domain the viewer blocks, as rows of kind `domain_block`.
+        let in_ids = self.in_ids("a.id", 2);
         let sql = format!(
             "SELECT {cols} FROM relations WHERE {kinds} AND account_id = $1 AND {in_targets} \
-             UNION ALL SELECT {cols} FROM relations WHERE {kinds} AND target_account_id = $1 AND {in_accounts}"
+             UNION ALL SELECT {cols} FROM relations WHERE {kinds} AND target_account_id = $1 AND {in_accounts} \
+             UNION ALL SELECT db.id, 'domain_block', db.account_id, a.id, FALSE, FALSE, CAST(NULL AS TEXT), FALSE, \
+             CAST(NULL AS BIGINT), db.created_at FROM accounts a \
+             JOIN account_domain_blocks db ON db.account_id = $1 AND db.domain = a.domain WHERE {in_ids}"
         );
         let rows: Vec<RelationRow> = self.all(sql, vec![viewer.into(), targets.into()]).await?;
         Ok(targets
@@ -159,6 +164,7 @@ impl RelationshipStore for SqlTx {
                         ("follow", _, true) => rel.followed_by = true,
                         ("follow_request", true, _) => rel.requested = Some(follow()),
                         ("follow_request", _, true) => rel.requested_by = true,
+                        ("domain_block", true, _) => rel.domain_blocking = true,
                         ("block", true, _) => rel.blocking = true,
                         ("block", _, true) => rel.blocked_by = true,
                         ("mute", true, _) => {
@@ -246,7 +252,54 @@ impl RelationshipStore for SqlTx {
             let other = if from == account { to } else { from };
             if kind == "mute" { hidden.muted.push(other) } else { hidden.blocked.push(other) }
         }
+        let domains: Vec<(String,)> =
+            self.all("SELECT domain FROM account_domain_blocks WHERE account_id = $1", args![account]).await?;
+        hidden.domains = domains.into_iter().map(|(d,)| d).collect();
         Ok(hidden)
+    }
+
+    async fn block_domain(&mut self, id: Id, account_id: Id, domain: &str, now: Millis) -> Result<bool> {
+        let n = self
+            .exec(
+                "INSERT INTO account_domain_blocks (id, account_id, domain, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+                args![id, account_id, domain, now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn unblock_domain(&mut self, account_id: Id, domain: &str) -> Result<bool> {
+        let n = self
+            .exec("DELETE FROM account_domain_blocks WHERE account_id = $1 AND domain = $2", args![account_id, domain])
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn blocked_domains(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Keyed<String>>> {
+        let (clause, order, mut a) = page_clause("id", page, 2);
+        let mut all = args![account_id];
+        all.append(&mut a);
+        let sql = format!(
+            "SELECT id, domain FROM account_domain_blocks WHERE account_id = $1{clause} ORDER BY id {order} LIMIT {}",
+            page.limit
+        );
+        let mut rows: Vec<(Id, String)> = self.all(sql, all).await?;
+        if order == "ASC" {
+            rows.reverse();
+        }
+        Ok(rows.into_iter().map(|(key, item)| Keyed { key, item }).collect())
+    }
+
+    async fn followers_on_domain(&mut self, account_id: Id, domain: &str) -> Result<Vec<Id>> {
+        let rows: Vec<(Id,)> = self
+            .all(
+                "SELECT r.account_id FROM relations r JOIN accounts a ON a.id = r.account_id \
+                 WHERE r.target_account_id = $1 AND r.kind IN ('follow', 'follow_request') AND a.domain = $2",
+                args![account_id, domain],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod apps;
+pub mod domain_blocks;
 pub mod follow_requests;
 pub mod instance;
 pub mod lists;
