@@ -219,6 +219,30 @@ def test_a_report_is_forwarded_to_the_reported_accounts_server(pair):
     assert not [r for r in reports_on(b_side) if r[7] == "kept on a"]
 
 
+def test_a_domain_block_removes_followers_and_hides_posts(pair):
+    a_side, b_side = pair
+    a, b, a_friend = a_side.users("da"), b_side.users("db"), a_side.users("df")
+    follow(b, a, a_side)  # b (on b) follows a
+    follow(a_friend, b, b_side)  # someone on a follows b, so b's posts reach a's public timeline
+    before = b.api.status_post("before the domain block")
+    eventually(lambda: [s for s in a.api.timeline_public(remote=True) if s["uri"] == before["uri"]], "b's post on a's public timeline")
+
+    a.api.domain_block(b_side.domain)
+    assert a.api.domain_blocks() == [b_side.domain]
+    remote_b = resolve(a, b, b_side)
+    assert a.api.account_relationships(remote_b["id"])[0]["domain_blocking"] is True
+    assert not [s for s in a.api.timeline_public(remote=True) if s["uri"] == before["uri"]]
+    assert [s for s in a_friend.api.timeline_public(remote=True) if s["uri"] == before["uri"]], "only a blocks it"
+    # b's follow of a ends, on both sides (a's server sent a Reject).
+    assert a.api.account(a.id)["followers_count"] == 0
+    a_on_b = resolve(b, a, a_side)
+    eventually(lambda: not b.api.account_relationships(a_on_b["id"])[0]["following"], "b no longer follows a")
+
+    a.api.domain_unblock(b_side.domain)
+    assert a.api.domain_blocks() == []
+    assert [s for s in a.api.timeline_public(remote=True) if s["uri"] == before["uri"]]
+
+
 def test_favourite_boost_undo_edit_delete_propagate(pair):
     a_side, b_side = pair
     a, b = a_side.users("pa"), b_side.users("pb")
