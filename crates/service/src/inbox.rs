@@ -204,6 +204,7 @@ pub async fn update_status(svc: &Services, actor: &Account, status: &Status, s: 
         tags: s.tags,
         poll: s.poll,
         edited_at: s.edited_at.unwrap_or_else(now),
+        media: Some((s.media, s.emojis)),
     };
     tx.edit_status(status.id, &edit).await?;
     if let Some(c) = counts {

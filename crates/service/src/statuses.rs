@@ -342,6 +342,7 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
         tags: r.tags,
         poll,
         edited_at: now(),
+        media: None,
     };
     tx.edit_status(s.id, &edit).await?;
     DistributeStatus::enqueue(svc, &mut tx, s.id, true).await?;

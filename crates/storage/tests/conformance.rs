@@ -351,6 +351,7 @@ both_databases!(statuses_round_trip_every_field, |db: Db| async move {
         tags: vec!["fresh".into()],
         poll: None,
         edited_at: now_ms(),
+        media: None,
     };
     tx.edit_status(id, &edit).await.unwrap();
     tx.commit().await.unwrap();

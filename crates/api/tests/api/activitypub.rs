@@ -285,6 +285,24 @@ both_engines!(a_remote_posts_attachments_and_emoji_are_shown, |app| async move {
     // It is on the media-only timelines.
     let media_only = ok(app.get("/api/v1/timelines/public?only_media=true&remote=true", &token).await);
     assert_eq!(ids(&media_only), vec![status["id"].as_str().unwrap().to_string()], "{media_only}");
+
+    // An edit that drops the video and the emoji.
+    let mut edited = note.clone();
+    edited["attachment"] = serde_json::json!([note["attachment"][0]]);
+    edited["tag"] = serde_json::json!([note["tag"][0]]);
+    edited["content"] = serde_json::json!("<p>look again</p>");
+    edited["updated"] = serde_json::json!("2026-11-24T11:00:00Z");
+    let update = serde_json::json!({
+        "@context": "https://www.w3.org/ns/activitystreams", "id": format!("{uri}/statuses/1#updates/1"),
+        "type": "Update", "actor": uri, "object": edited,
+    });
+    let r = signed_post(&app, Scheme::Cavage, &key, &format!("{uri}#main-key"), "/inbox", &update).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    app.run_jobs(Queue::Ingress, &["ProcessActivity"]).await;
+    let now = ok(app.get(&format!("/api/v1/statuses/{}", status["id"].as_str().unwrap()), &token).await);
+    assert_eq!(now["media_attachments"].as_array().unwrap().len(), 1, "{now}");
+    assert_eq!(now["emojis"], serde_json::json!([]));
+    assert!(now["edited_at"].is_string(), "{now}");
     let _ = me_id;
 });
 

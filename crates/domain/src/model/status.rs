@@ -132,6 +132,8 @@ pub struct StatusEdit {
     pub tags: Vec<String>,
     pub poll: Option<NewPoll>,
     pub edited_at: Millis,
+    /// A remote post's new attachments and custom emoji (`None`: unchanged).
+    pub media: Option<(Vec<RemoteMedia>, Vec<RemoteEmoji>)>,
 }
 
 /// One entry of a status' edit history.

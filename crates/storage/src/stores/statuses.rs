@@ -301,6 +301,15 @@ impl StatusStore for SqlTx {
             args![id, &e.text, &e.content, &e.spoiler_text, e.sensitive, &e.language, e.edited_at, mentions_json, tags_json],
         )
         .await?;
+        if let Some((media, emojis)) = &e.media {
+            let media_json = serde_json::to_string(media).map_err(Error::internal)?;
+            let emojis_json = serde_json::to_string(emojis).map_err(Error::internal)?;
+            self.exec(
+                "UPDATE statuses SET media_json = $2, emojis_json = $3, has_media = $4 WHERE id = $1",
+                args![id, media_json, emojis_json, !media.is_empty()],
+            )
+            .await?;
+        }
         self.exec("DELETE FROM mentions WHERE status_id = $1", args![id]).await?;
         self.exec("DELETE FROM statuses_tags WHERE status_id = $1", args![id]).await?;
         self.link_mentions_and_tags(id, &e.mentions, &e.tags).await?;
