@@ -150,13 +150,18 @@ impl Connection {
                         _ => continue,
                     }
                 }
-                Some(((key, _), item)) = self.channels.next() => match item {
-                    Ok(event) => (key, event),
+                Some(((key, channel), item)) = self.channels.next() => match item {
+                    Ok(event) => {
+                        if self.filter.hides_domain_of(&channel, &event) {
+                            continue;
+                        }
+                        (key, event)
+                    }
                     Err(BroadcastStreamRecvError::Lagged(_)) => return Next::Close("fell behind"),
                 },
                 else => return Next::Close("the event bus closed"),
             };
-            if !self.filter.allows(&event) || self.filter.hides_domain_of(&key, &event) {
+            if !self.filter.allows(&event) {
                 continue;
             }
             if let Some(label) = self.labels.get(&key) {

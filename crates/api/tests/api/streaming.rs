@@ -162,3 +162,88 @@ both_engines!(the_user_stream_fans_out_to_whom_the_home_timeline_shows, |app| as
         }
     }
 });
+
+/// A remote account on `domain`, stored as federation would.
+async fn remote_account(app: &TestApp, name: &str, domain: &str) -> ferrodon_domain::model::Account {
+    let uri = format!("https://{domain}/users/{name}");
+    let mut tx = app.database().write().await.unwrap();
+    let a = tx
+        .upsert_remote_account(
+            &ferrodon_domain::model::RemoteAccount {
+                uri: uri.clone(),
+                url: uri.clone(),
+                username: name.into(),
+                domain: domain.into(),
+                actor_type: "Person".into(),
+                fields_json: "[]".into(),
+                inbox_url: format!("{uri}/inbox"),
+                followers_url: format!("{uri}/followers"),
+                ..Default::default()
+            },
+            ferrodon_kernel::time::now_ms(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    a
+}
+
+fn remote_note(author: &ferrodon_domain::model::Account, text: &str) -> ferrodon_service::inbox::RemoteStatus {
+    let uri = format!("{}/statuses/{}", author.uri, ferrodon_kernel::Id::generate());
+    ferrodon_service::inbox::RemoteStatus {
+        url: uri.clone(),
+        uri,
+        content: format!("<p>{text}</p>"),
+        spoiler_text: String::new(),
+        sensitive: false,
+        visibility: ferrodon_domain::model::Visibility::Public,
+        language: None,
+        in_reply_to: None,
+        mentions: Vec::new(),
+        tags: Vec::new(),
+        created_at: ferrodon_kernel::time::now_ms(),
+        edited_at: None,
+        poll: None,
+        poll_counts: None,
+        media: Vec::new(),
+        emojis: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_blocked_domains_posts_never_reach_the_public_stream() {
+    let Some(app) = TestApp::start(Engine::Sqlite).await else { return };
+    let (_, token) = app.create_user("blocker").await;
+    ok(app.post_form("/api/v1/domain_blocks", &token, &[("domain", "blocked.example")]).await);
+    let blocked = remote_account(&app, "noisy", "blocked.example").await;
+    let fine = remote_account(&app, "calm", "fine.example").await;
+    let address = serve(&app).await;
+    let url = format!("ws://{address}/api/v1/streaming?stream=public:remote&access_token={token}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("connects");
+    let remote_public = channel::public(Some("remote"), false);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !app.svc.events.has_subscribers(&remote_public) {
+        assert!(Instant::now() < deadline, "no subscriber on {remote_public}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    ferrodon_service::inbox::create_status(&app.svc, &blocked, remote_note(&blocked, "from the blocked domain"))
+        .await
+        .unwrap();
+    ferrodon_service::inbox::create_status(&app.svc, &fine, remote_note(&fine, "from elsewhere")).await.unwrap();
+    app.run_jobs(ferrodon_domain::model::Queue::Default, &["DistributeStatus"]).await;
+    // The first update to arrive is the other domain's; the blocked one never comes.
+    let frame = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(Ok(Message::Text(text))) = socket.next().await {
+                break serde_json::from_str::<Value>(text.as_str()).unwrap();
+            }
+        }
+    })
+    .await
+    .expect("an update");
+    assert_eq!(frame["event"], "update");
+    let payload: Value = serde_json::from_str(frame["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["account"]["acct"], "calm@fine.example", "{payload}");
+    let more = tokio::time::timeout(Duration::from_millis(300), socket.next()).await;
+    assert!(more.is_err(), "nothing else: {more:?}");
+}
