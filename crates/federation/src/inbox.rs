@@ -184,7 +184,16 @@ impl JobHandler for ProcessActivity {
     async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
         let p: Processing =
             serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad payload: {e}")))?;
-        let actor = self.fed.svc.db.read().await?.account_by_id(p.actor_id).await?;
+        let actor = match self.fed.accounts.get(p.actor_id) {
+            Some(a) => Some(a),
+            None => {
+                let a = self.fed.svc.db.read().await?.account_by_id(p.actor_id).await?;
+                if let Some(a) = &a {
+                    self.fed.accounts.put(a);
+                }
+                a
+            }
+        };
         // Gone, or suspended since the inbox took the activity (its check may be a minute old).
         let Some(actor) = actor.filter(|a| a.suspended_at.is_none()) else { return Ok(()) };
         match self.fed.process(&actor, &p.activity).await {
@@ -276,8 +285,10 @@ impl Federation {
                     }
                     let remote = crate::resolve::actor_to_remote(object)?;
                     let mut tx = svc.db.write().await?;
-                    tx.upsert_remote_account(&remote, now_ms()).await?;
-                    return tx.commit().await;
+                    let updated = tx.upsert_remote_account(&remote, now_ms()).await?;
+                    tx.commit().await?;
+                    self.accounts.put(&updated);
+                    return Ok(());
                 }
                 let status = self.known_status(object_id).await?;
                 let remote = self.remote_status(object, actor, 0).await?;
@@ -285,6 +296,7 @@ impl Federation {
             }
             "Delete" => {
                 if object_id == Some(actor.uri.as_str()) {
+                    self.accounts.forget(actor.id);
                     return apply::delete_account(svc, actor).await;
                 }
                 let status = self.known_status(object_id).await?;

@@ -4,6 +4,7 @@
 //! service layer (`ferrodon_service::inbox` for remote actions), so a remote favourite and a
 //! local one run the same code.
 
+mod cache;
 pub mod deliver;
 pub mod inbox;
 pub mod net;
@@ -68,6 +69,8 @@ pub struct Federation {
     intake: inbox::Intake,
     /// When each remote thread's replies were last asked for.
     replies_fetched: Mutex<HashMap<Id, std::time::Instant>>,
+    /// Accounts read in the last few seconds (activity processing).
+    accounts: cache::Accounts,
 }
 
 pub type Fed = Arc<Federation>;
@@ -84,6 +87,7 @@ impl Federation {
         Ok(Arc::new(Federation {
             intake: inbox::Intake::start(svc.clone()),
             replies_fetched: Mutex::default(),
+            accounts: cache::Accounts::default(),
             svc,
             http,
             allowed,

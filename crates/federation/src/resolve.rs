@@ -118,6 +118,7 @@ impl Federation {
         let mut tx = self.svc.db.write().await?;
         let account = tx.upsert_remote_account(&remote, now_ms()).await?;
         tx.commit().await?;
+        self.accounts.put(&account);
         Ok(account)
     }
 
@@ -226,29 +227,35 @@ impl Federation {
         let o = parse_object(doc, &author.followers_url)?;
         let mut mentions: Vec<Account> = Vec::new();
         let mut unknown = Vec::new();
-        {
-            let mut tx = self.svc.db.read().await?;
-            for href in &o.mentions {
-                match tx.account_by_uri(href).await? {
-                    Some(a) if !mentions.iter().any(|m| m.id == a.id) => mentions.push(a),
-                    Some(_) => {}
-                    None => unknown.push(href.clone()),
-                }
+        // Addressed local people are mentioned too (a direct message without a Mention tag).
+        let base = format!("{}/", self.base());
+        let addressed: Vec<&String> = o.addressed.iter().filter(|a| a.starts_with(&base)).collect();
+        let mut tx: Option<Box<dyn ferrodon_domain::ports::Tx>> = None;
+        for (uri, is_mention) in o.mentions.iter().map(|m| (m, true)).chain(addressed.into_iter().map(|a| (a, false))) {
+            if mentions.iter().any(|m| m.uri == *uri) {
+                continue;
             }
-            // Addressed local people are mentioned too (a direct message without a Mention tag).
-            let base = format!("{}/", self.base());
-            for addressed in o.addressed.iter().filter(|a| a.starts_with(&base)) {
-                if mentions.iter().any(|m| m.uri == *addressed) {
-                    continue;
+            let found = match self.accounts.get_by_uri(uri) {
+                Some(a) => Some(a),
+                None => {
+                    if tx.is_none() {
+                        tx = Some(self.svc.db.read().await?);
+                    }
+                    let a = tx.as_mut().expect("opened above").account_by_uri(uri).await?;
+                    if let Some(a) = &a {
+                        self.accounts.put(a);
+                    }
+                    a
                 }
-                if let Some(a) = tx.account_by_uri(addressed).await?
-                    && a.is_local()
-                    && !mentions.iter().any(|m| m.id == a.id)
-                {
-                    mentions.push(a);
-                }
+            };
+            match found {
+                Some(a) if (is_mention || a.is_local()) && !mentions.iter().any(|m| m.id == a.id) => mentions.push(a),
+                Some(_) => {}
+                None if is_mention => unknown.push(uri.clone()),
+                None => {}
             }
         }
+        drop(tx);
         for href in unknown {
             if let Ok(a) = self.account(&href).await
                 && !mentions.iter().any(|m| m.id == a.id)
