@@ -324,24 +324,7 @@ both_engines!(a_blocked_domain_leaves_timelines_notifications_and_followers, |ap
     tx.upsert_follow(ferrodon_domain::model::RelationKind::Follow, &follow).await.unwrap();
     tx.set_relation_uri("follow", remote.id, follow.target_account_id, &format!("{uri}#follows/9")).await.unwrap();
     tx.commit().await.unwrap();
-    let note = |n: u32| ferrodon_service::inbox::RemoteStatus {
-        uri: format!("{uri}/statuses/{n}"),
-        url: format!("{uri}/statuses/{n}"),
-        content: format!("<p>loud {n}</p>"),
-        spoiler_text: String::new(),
-        sensitive: false,
-        visibility: ferrodon_domain::model::Visibility::Public,
-        language: None,
-        in_reply_to: None,
-        mentions: Vec::new(),
-        tags: Vec::new(),
-        created_at: ferrodon_kernel::time::now_ms(),
-        edited_at: None,
-        poll: None,
-        poll_counts: None,
-        media: Vec::new(),
-        emojis: Vec::new(),
-    };
+    let note = |n: u32| remote_note(&format!("{uri}/statuses/{n}"), &format!("loud {n}"));
     ferrodon_service::inbox::create_status(&app.svc, &remote, note(1)).await.unwrap();
     let public = ok(app.get("/api/v1/timelines/public", &token).await);
     assert_eq!(public.as_array().unwrap().len(), 1, "{public}");

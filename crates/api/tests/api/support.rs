@@ -54,3 +54,25 @@ pub async fn follow(app: &TestApp, token: &str, account_id: &str) -> Value {
     assert_eq!(status, StatusCode::OK, "follow: {body}");
     body
 }
+
+/// A public remote post at `uri`, as federation hands it to the service layer.
+pub fn remote_note(uri: &str, text: &str) -> ferrodon_service::inbox::RemoteStatus {
+    ferrodon_service::inbox::RemoteStatus {
+        uri: uri.to_string(),
+        url: uri.to_string(),
+        content: format!("<p>{text}</p>"),
+        spoiler_text: String::new(),
+        sensitive: false,
+        visibility: ferrodon_domain::model::Visibility::Public,
+        language: None,
+        in_reply_to: None,
+        mentions: Vec::new(),
+        tags: Vec::new(),
+        created_at: ferrodon_kernel::time::now_ms(),
+        edited_at: None,
+        poll: None,
+        poll_counts: None,
+        media: Vec::new(),
+        emojis: Vec::new(),
+    }
+}
