@@ -108,7 +108,18 @@ fn load(relative: &str) -> Value {
 #[test]
 fn the_corpus_covers_the_servers_we_federate_with() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    for software in ["mastodon", "gotosocial", "misskey", "pleroma", "lemmy", "peertube", "friendica", "mitra"] {
+    for software in [
+        "mastodon",
+        "gotosocial",
+        "misskey",
+        "pleroma",
+        "lemmy",
+        "peertube",
+        "friendica",
+        "mitra",
+        "bookwyrm",
+        "hubzilla",
+    ] {
         let mut found = Vec::new();
         files(&root.join(software), &mut found);
         assert!(!found.is_empty(), "no document of {software}");
@@ -129,4 +140,18 @@ fn misskey_and_gotosocial_documents_read_as_mastodon_would() {
     assert_eq!((turtle.username.as_str(), turtle.locked), ("1happyturtle", true));
     let fields: Vec<Value> = serde_json::from_str(&turtle.fields_json).unwrap();
     assert_eq!(fields.len(), 2, "{fields:?}");
+}
+
+#[test]
+fn mastodon_attachments_and_poll_counts_are_read() {
+    let create = load("mastodon/activities-create_with_attachment.json");
+    let note = parse_object(&create["object"], "").unwrap();
+    assert_eq!(note.media.len(), 1);
+    assert_eq!(note.media[0].kind, "image");
+    assert!(note.media[0].url.ends_with("/334ce029e7bfb920.jpg"), "{:?}", note.media[0]);
+    let question = parse_object(&load("mastodon/activities-create_question.json")["object"], "").unwrap();
+    let counts = question.poll_counts.unwrap();
+    assert_eq!(counts.votes, [0, 1, 0, 1]);
+    // Single choice without votersCount: one voter per vote.
+    assert_eq!(counts.voters_count, 2);
 }
