@@ -278,30 +278,15 @@ pub async fn reblog(
         return Ok(());
     }
     let id = Id::generate();
-    let new = NewStatus {
+    let new = NewStatus::reblog(
         id,
-        account_id: actor.id,
-        uri: uri.to_string(),
-        url: uri.to_string(),
-        text: String::new(),
-        content: String::new(),
-        spoiler_text: String::new(),
-        sensitive: false,
+        actor.id,
+        original.id,
         visibility,
-        language: None,
-        in_reply_to_id: None,
-        in_reply_to_account_id: None,
-        reblog_of_id: Some(original.id),
-        conversation_id: id,
-        application_id: None,
-        created_at: created_at.min(now()),
-        mentions: Vec::new(),
-        tags: Vec::new(),
-        poll: None,
-        local: false,
-        media: Vec::new(),
-        emojis: Vec::new(),
-    };
+        uri.to_string(),
+        uri.to_string(),
+        created_at.min(now()),
+    );
     let created = tx.insert_status(&new).await?;
     DistributeStatus::enqueue(svc, &mut tx, created.id, false).await?;
     notify(svc, &mut tx, original.account_id, actor.id, NotificationType::Reblog, Some(original.id)).await?;

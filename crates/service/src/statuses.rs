@@ -570,29 +570,12 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
             let visibility = if original.visibility == Visibility::Private { Visibility::Private } else { visibility };
             let id = Id::generate();
             let base = svc.base_url();
+            let uri = format!("{base}/users/{}/statuses/{id}/activity", me.account.username);
+            let url = format!("{base}/@{}/{id}", me.account.username);
             let new = NewStatus {
-                id,
-                account_id: me.account.id,
-                uri: format!("{base}/users/{}/statuses/{id}/activity", me.account.username),
-                url: format!("{base}/@{}/{id}", me.account.username),
-                text: String::new(),
-                content: String::new(),
-                spoiler_text: String::new(),
-                sensitive: false,
-                visibility,
-                language: None,
-                in_reply_to_id: None,
-                in_reply_to_account_id: None,
-                reblog_of_id: Some(original.id),
-                conversation_id: id,
-                application_id: Some(me.token.application_id),
-                created_at: now(),
-                mentions: Vec::new(),
-                tags: Vec::new(),
-                poll: None,
                 local: true,
-                media: Vec::new(),
-                emojis: Vec::new(),
+                application_id: Some(me.token.application_id),
+                ..NewStatus::reblog(id, me.account.id, original.id, visibility, uri, url, now())
             };
             let created = tx.insert_status(&new).await?;
             DistributeStatus::enqueue(svc, &mut tx, created.id, false).await?;

@@ -120,6 +120,45 @@ pub struct NewStatus {
     pub emojis: Vec<RemoteEmoji>,
 }
 
+impl NewStatus {
+    /// A reblog of `original_id` by `account_id`: no content of its own, a thread of its own.
+    /// Remote unless the caller says otherwise (`local`, `application_id`).
+    pub fn reblog(
+        id: Id,
+        account_id: Id,
+        original_id: Id,
+        visibility: Visibility,
+        uri: String,
+        url: String,
+        created_at: Millis,
+    ) -> NewStatus {
+        NewStatus {
+            id,
+            account_id,
+            uri,
+            url,
+            text: String::new(),
+            content: String::new(),
+            spoiler_text: String::new(),
+            sensitive: false,
+            visibility,
+            language: None,
+            in_reply_to_id: None,
+            in_reply_to_account_id: None,
+            reblog_of_id: Some(original_id),
+            conversation_id: id,
+            application_id: None,
+            created_at,
+            mentions: Vec::new(),
+            tags: Vec::new(),
+            poll: None,
+            local: false,
+            media: Vec::new(),
+            emojis: Vec::new(),
+        }
+    }
+}
+
 /// A new content for an existing status (edit).
 #[derive(Clone, Debug)]
 pub struct StatusEdit {
