@@ -111,7 +111,13 @@ def tail(path: Path, lines: int = 80) -> str:
 # substring of the validation message). Value: why real Mastodon differs, with a pointer.
 # Keep it empty unless a difference with real Mastodon is shown; never add an entry only because
 # ferrodon fails.
-OPENAPI_ALLOWLIST: dict[tuple[str, str, str], str] = {}
+OPENAPI_ALLOWLIST: dict[tuple[str, str, str], str] = {
+    ("GET", "/api/v1/filters", 'is not of type "object"'): (
+        "Mastodon answers an array of V1::Filter (Api::V1::FiltersController#index renders "
+        "@filters with each_serializer; the method page says 'Returns: Array of V1::Filter'); "
+        "the description's schema is a single V1Filter"
+    ),
+}
 
 # Responses to these paths are validated. /api/* is the client API; the OAuth JSON endpoints are
 # described in the same document, so they are checked too.

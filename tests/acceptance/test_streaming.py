@@ -1230,3 +1230,58 @@ def test_revoking_a_token_closes_its_connections(server: Server, app: App, make_
 
     # Mastodon closes the socket normally (spec/system/streaming: close code 1000).
     assert socket.close_code == 1000, f"close code of the revoked token's WebSocket: {socket.close_code}, expected 1000"
+
+
+# --------------------------------------------------------------------------------------------
+# Custom filters (v2): applied per connection in the stream's context
+# --------------------------------------------------------------------------------------------
+
+
+def test_custom_filters_hide_or_mark_statuses_in_their_context(make_user, sse, ws):
+    author = make_user("fauthor")
+    viewer = make_user("fviewer")
+    witness = make_user("fwitness")
+    assert viewer.api.account_follow(author.id)["following"] is True
+    hide_word, warn_word, home_word = unique("hideme"), unique("warnme"), unique("homeonly")
+    public = sse(viewer, "stream_local", name="viewer public:local")
+    home = sse(viewer, "stream_user", name="viewer user")
+    socket = ws(viewer, name="viewer user (WebSocket)", stream="user")
+    seen = sse(witness, "stream_local", name="witness public:local")
+
+    # Created while the streams are open: they reload, and the user stream is told.
+    viewer.api.create_filter_v2("Hide", ["public", "home"], "hide", keywords_attributes=[{"keyword": hide_word}])
+    warn = viewer.api.create_filter_v2("Warn", ["public"], "warn", keywords_attributes=[{"keyword": warn_word}])
+    viewer.api.create_filter_v2("Home", ["home"], "warn", keywords_attributes=[{"keyword": home_word}])
+    changed = socket.wait_all(lambda e: e.event == "filters_changed", 3, "filters_changed for each new filter")
+    assert all(e.raw.get("payload") in (None, "") for e in changed), [e.raw for e in changed]
+
+    hidden = author.api.status_post(text(f"now {hide_word}"), visibility="public")
+    marked = author.api.status_post(text(f"now {warn_word}"), visibility="public")
+    home_only = author.api.status_post(text(f"now {home_word}"), visibility="public")
+    control = author.api.status_post(text("control"), visibility="public")
+    seen.wait(is_status("update", control["id"]), "the control status on the witness' stream")
+    assert {e.payload["id"] for e in seen.matching(lambda e: e.event == "update")} >= {
+        str(s["id"]) for s in (hidden, marked, home_only)
+    }, "the witness (no filters) gets every status, unmarked"
+    assert all(e.payload.get("filtered") in (None, []) for e in seen.matching(lambda e: e.event == "update"))
+
+    for stream in (public, home, socket):
+        stream.wait(is_status("update", control["id"]), f"the control status on {stream.name}")
+        stream.assert_absent(mentions_status(hidden["id"]), "a status a hide filter matches")
+
+    on_public = public.wait(is_status("update", marked["id"]), "the warned status on public:local").payload
+    assert [r["filter"]["id"] for r in on_public["filtered"]] == [warn["id"]], on_public["filtered"]
+    assert on_public["filtered"][0]["keyword_matches"] == [warn_word]
+    # The user stream carries what the viewer's REST API shows (every matching filter, with its
+    # context for the client to check), as Mastodon renders home statuses for their reader.
+    home.wait(is_status("update", marked["id"]), "the warned status on user")
+    on_home = home.wait(is_status("update", home_only["id"]), "the home-filtered status on user").payload
+    assert [r["keyword_matches"] for r in on_home["filtered"]] == [[home_word]], on_home["filtered"]
+    plain = public.wait(is_status("update", home_only["id"]), "the home-filtered status on public:local").payload
+    assert plain.get("filtered") in (None, []), plain
+
+    # Deleted: the next status with the word arrives again.
+    for f in viewer.api.filters_v2():
+        viewer.api.delete_filter_v2(f["id"])
+    again = author.api.status_post(text(f"again {hide_word}"), visibility="public")
+    public.wait(is_status("update", again["id"]), "a status after the hide filter was deleted", timeout=ARRIVAL_S)

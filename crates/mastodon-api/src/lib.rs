@@ -225,6 +225,50 @@ pub struct Report {
     pub target_account: Account,
 }
 
+/// A custom filter (v2).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Filter {
+    pub id: String,
+    pub title: String,
+    pub context: Vec<String>,
+    pub expires_at: Option<String>,
+    pub filter_action: String,
+    pub keywords: Vec<FilterKeyword>,
+    pub statuses: Vec<FilterStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FilterKeyword {
+    pub id: String,
+    pub keyword: String,
+    pub whole_word: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FilterStatus {
+    pub id: String,
+    pub status_id: String,
+}
+
+/// A filter that matched a status (`Status.filtered`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FilterResult {
+    pub filter: Filter,
+    pub keyword_matches: Option<Vec<String>>,
+    pub status_matches: Option<Vec<String>>,
+}
+
+/// A v1 filter: one keyword of a v2 filter, by the keyword's id.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct V1Filter {
+    pub id: String,
+    pub phrase: String,
+    pub context: Vec<String>,
+    pub expires_at: Option<String>,
+    pub irreversible: bool,
+    pub whole_word: bool,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Relationship {
     pub id: String,

@@ -19,7 +19,7 @@ use ferrodon_kernel::{Error, Id, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::enqueue;
-use crate::{Services, present};
+use crate::{Services, filters, present};
 
 /// Streaming events are worth little late: a few quick attempts, no dead set.
 pub const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: false };
@@ -124,6 +124,8 @@ impl JobHandler for DistributeStatus {
             Some(id) => tx.status_by_id(id).await?,
             None => None,
         };
+        let proper = original.as_ref().unwrap_or(&status);
+        let poll = if proper.has_poll { tx.polls_of(&[proper.id]).await?.pop() } else { None };
         let about = StatusSubject {
             author: status.account_id,
             others: original
@@ -133,6 +135,8 @@ impl JobHandler for DistributeStatus {
                 .collect(),
             domain: (!author.is_local()).then(|| author.domain.clone()),
             language: original.as_ref().unwrap_or(&status).language.clone(),
+            status_id: proper.id,
+            text: filters::text_of(proper, poll.as_ref()).into(),
         };
         let name = if p.edit { "status.update" } else { "update" };
         // Everything is rendered first and published together, so that a client on several

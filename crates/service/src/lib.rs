@@ -9,6 +9,7 @@ pub mod auth;
 pub mod discovery;
 pub mod distribution;
 pub mod domains;
+pub mod filters;
 pub mod inbox;
 pub mod instance;
 pub mod jobs;

@@ -3,13 +3,15 @@
 
 use std::collections::HashMap;
 
-use ferrodon_domain::model::{Account, Notification, Poll, Relationship, Status, StatusInteractions, User};
+use ferrodon_domain::model::{
+    Account, Filter, Notification, Poll, Relationship, Status, StatusInteractions, User, matching_filters,
+};
 use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::time::{date, now_ms, rfc3339};
 use ferrodon_kernel::{Id, Result};
 use ferrodon_mastodon_api as api;
 
-use crate::Services;
+use crate::{Services, filters};
 
 impl Services {
     pub(crate) fn avatar_missing(&self) -> String {
@@ -165,6 +167,8 @@ struct Loaded {
     interactions: HashMap<Id, StatusInteractions>,
     applications: HashMap<Id, (String, Option<String>)>,
     reblogged: HashMap<Id, Status>,
+    /// The viewer's custom filters (for `filtered`).
+    filters: Vec<Filter>,
 }
 
 async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> Result<Loaded> {
@@ -186,7 +190,11 @@ async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> 
     app_ids.dedup();
     let applications =
         tx.applications_by_ids(&app_ids).await?.into_iter().map(|a| (a.id, (a.name, a.website))).collect();
-    Ok(Loaded { accounts, polls, interactions, applications, reblogged })
+    let filters = match viewer {
+        Some(v) => tx.filters_of(v).await?,
+        None => Vec::new(),
+    };
+    Ok(Loaded { accounts, polls, interactions, applications, reblogged, filters })
 }
 
 /// A remote post's attachments as Mastodon's `MediaAttachment`s, linked where they are (no
@@ -305,8 +313,19 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
         muted: flag(|i| i.muted),
         bookmarked: flag(|i| i.bookmarked),
         pinned: if is_owner && s.reblog_of_id.is_none() { flag(|i| i.pinned) } else { None },
-        filtered: viewer.map(|_| Vec::new()),
+        filtered: viewer.map(|_| filtered(l, s)),
     })
+}
+
+/// `Status.filtered` for the viewer: every filter that matches (the reblog of a status carries
+/// the results, not the reblog itself), whatever its context, as Mastodon's REST API does.
+fn filtered(l: &Loaded, s: &Status) -> Vec<serde_json::Value> {
+    if l.filters.is_empty() || s.reblog_of_id.is_some() {
+        return Vec::new();
+    }
+    let text = filters::text_of(s, l.polls.get(&s.id));
+    let matches = matching_filters(&l.filters, s.id, &text, now_ms());
+    filters::results(&matches).into_iter().filter_map(|r| serde_json::to_value(r).ok()).collect()
 }
 
 /// Renders statuses in the given order; statuses whose author or original is gone are skipped.
@@ -334,6 +353,7 @@ pub async fn status_for_each(
     let mut out = Vec::with_capacity(viewers.len());
     for &viewer in viewers {
         loaded.interactions = tx.interactions(viewer, &all).await?.into_iter().collect();
+        loaded.filters = tx.filters_of(viewer).await?;
         if let Some(rendered) = render_one(svc, &loaded, s, Some(viewer)) {
             out.push((viewer, rendered));
         }

@@ -4,12 +4,14 @@
 //! live in `api::streaming`; the publishers in [`crate::distribution`].
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
+use ferrodon_domain::model::{Filter, matching_filters};
 use ferrodon_domain::ports::{Event, channel};
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 
-use crate::Services;
 use crate::auth::{Caller, Viewer, now};
+use crate::{Services, filters};
 
 /// One of Mastodon's streams.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,24 +138,41 @@ pub fn open(me: &Viewer, stream: Stream) -> Result<Subscription> {
 }
 
 /// What one connection hides: status events by, reblogging or mentioning accounts it blocks or
-/// is blocked by, or mutes. Loaded when the connection opens and again whenever its account's
-/// blocks or mutes change (an event on its system channel).
+/// is blocked by, or mutes, and what its custom filters hide or mark. Loaded when the
+/// connection opens and again whenever its account's blocks, mutes or filters change (an event
+/// on its system channel).
 #[derive(Clone, Debug, Default)]
 pub struct StreamFilter {
     me: Id,
     hidden: HashSet<Id>,
     /// Blocked domains: their statuses leave the public, hashtag and list streams.
     domains: HashSet<String>,
+    /// Custom filters.
+    filters: Vec<Filter>,
+}
+
+/// What a connection's custom filters make of a status event.
+#[derive(Debug)]
+pub enum Filtered {
+    /// No filter of the stream's context matches: the event as it is.
+    Unchanged,
+    /// A `hide` filter matches: the client does not get it.
+    Hidden,
+    /// Others match: the event with their results in the status' `filtered`.
+    Marked(Arc<Event>),
 }
 
 impl StreamFilter {
     pub async fn load(svc: &Services, me: Id) -> Result<StreamFilter> {
         let mut tx = svc.db.read().await?;
         let h = tx.hidden_accounts(me, now()).await?;
+        let now = now();
+        let filters = tx.filters_of(me).await?.into_iter().filter(|f| !f.expired(now)).collect();
         Ok(StreamFilter {
             me,
             hidden: h.blocked.into_iter().chain(h.muted).collect(),
             domains: h.domains.into_iter().collect(),
+            filters,
         })
     }
 
@@ -166,6 +185,40 @@ impl StreamFilter {
             return false;
         }
         event.about.as_ref().and_then(|s| s.domain.as_ref()).is_some_and(|d| self.domains.contains(d))
+    }
+
+    /// Applies the custom filters whose context is `channel`'s (home and lists: `home`;
+    /// public and hashtag streams: `public`) to a status event, as Mastodon's streaming server
+    /// does.
+    pub fn custom(&self, channel: &str, event: &Event) -> Filtered {
+        let Some(about) = &event.about else { return Filtered::Unchanged };
+        if self.filters.is_empty() || !matches!(event.name.as_str(), "update" | "status.update") {
+            return Filtered::Unchanged;
+        }
+        let context = if channel.starts_with("timeline:public") || channel.starts_with("timeline:hashtag:") {
+            "public"
+        } else if channel == channel::home(self.me) || channel.starts_with("timeline:list:") {
+            "home"
+        } else {
+            return Filtered::Unchanged;
+        };
+        let in_context: Vec<Filter> = self.filters.iter().filter(|f| f.applies_in(context)).cloned().collect();
+        let matches = matching_filters(&in_context, about.status_id, &about.text, now());
+        if matches.is_empty() {
+            return Filtered::Unchanged;
+        }
+        if matches.iter().any(|m| m.filter.hides()) {
+            return Filtered::Hidden;
+        }
+        let marked = event.payload.as_deref().and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok());
+        let Some(mut status) = marked else { return Filtered::Unchanged };
+        let results = serde_json::to_value(filters::results(&matches)).unwrap_or_default();
+        // A reblog carries the results on the reblogged status.
+        match status.get_mut("reblog").filter(|r| r.is_object()) {
+            Some(reblog) => reblog["filtered"] = results,
+            None => status["filtered"] = results,
+        }
+        Filtered::Marked(Event::new(&event.name, Some(status.to_string()), event.about.clone()))
     }
 
     /// Whether the connection gets `event`.
@@ -232,6 +285,48 @@ mod tests {
         assert!(filter.allows(&about(me, vec![blocked])), "my own statuses always");
         assert!(filter.allows(&Event::new("delete", Some("5".into()), None)));
         assert!(!filter.allows(&Event::new(Event::RELATIONS_CHANGED, None, None)));
+    }
+
+    #[test]
+    fn custom_filters_apply_in_the_stream_context_only() {
+        use ferrodon_domain::model::FilterKeyword;
+        let filter = |id: i64, action: &str, context: &str, keyword: &str| Filter {
+            id: Id(id),
+            account_id: Id(1),
+            title: keyword.into(),
+            context_json: format!("[\"{context}\"]"),
+            action: action.into(),
+            expires_at: None,
+            created_at: 0,
+            updated_at: 0,
+            keywords: vec![FilterKeyword {
+                id: Id(id + 10),
+                filter_id: Id(id),
+                keyword: keyword.into(),
+                whole_word: true,
+            }],
+            statuses: Vec::new(),
+        };
+        let f = StreamFilter {
+            me: Id(1),
+            filters: vec![filter(2, "hide", "public", "secret"), filter(3, "warn", "home", "spoiler")],
+            ..Default::default()
+        };
+        let status = |text: &str| {
+            let about = StatusSubject { author: Id(7), status_id: Id(9), text: text.into(), ..Default::default() };
+            Event::new("update", Some(r#"{"id":"9","filtered":[]}"#.into()), Some(about))
+        };
+        let public = channel::public(Some("local"), false);
+        assert!(matches!(f.custom(&public, &status("a secret here")), Filtered::Hidden));
+        assert!(matches!(f.custom(&channel::home(Id(1)), &status("a secret here")), Filtered::Unchanged));
+        assert!(matches!(f.custom(&public, &status("a spoiler here")), Filtered::Unchanged));
+        let Filtered::Marked(marked) = f.custom(&channel::home(Id(1)), &status("a spoiler here")) else {
+            panic!("a warn filter of the home context marks the status on the home stream");
+        };
+        let payload: serde_json::Value = serde_json::from_str(marked.payload.as_deref().unwrap()).unwrap();
+        assert_eq!(payload["filtered"][0]["filter"]["id"], "3");
+        assert_eq!(payload["filtered"][0]["keyword_matches"], serde_json::json!(["spoiler"]));
+        assert!(matches!(f.custom(&channel::notifications(Id(1)), &status("a secret")), Filtered::Unchanged));
     }
 
     #[test]

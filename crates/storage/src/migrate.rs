@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_account_domain_blocks.sql"),
         include_str!("../migrations/postgres/0009_account_domain_blocks.sql"),
     ),
+    (
+        "0010_filters",
+        include_str!("../migrations/sqlite/0010_filters.sql"),
+        include_str!("../migrations/postgres/0010_filters.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

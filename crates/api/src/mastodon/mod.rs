@@ -38,6 +38,8 @@ pub fn routes() -> Router<AppState> {
             get(domain_blocks::index).post(domain_blocks::create).delete(domain_blocks::destroy),
         )
         .route("/api/v1/favourites", get(lists::favourites))
+        .route("/api/v1/filters", get(filters::index).post(filters::create))
+        .route("/api/v1/filters/{id}", get(filters::show).put(filters::update).delete(filters::destroy))
         .route("/api/v1/follow_requests", get(follow_requests::index))
         .route("/api/v1/follow_requests/{id}/authorize", post(follow_requests::authorize))
         .route("/api/v1/follow_requests/{id}/reject", post(follow_requests::reject))
@@ -73,6 +75,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/timelines/home", get(timelines::home))
         .route("/api/v1/timelines/public", get(timelines::public))
         .route("/api/v1/timelines/tag/{hashtag}", get(timelines::tag))
+        .route("/api/v2/filters", get(v2::filters::index).post(v2::filters::create))
+        .route("/api/v2/filters/keywords/{id}", {
+            use v2::filters::*;
+            get(keyword).put(update_keyword).delete(destroy_keyword)
+        })
+        .route("/api/v2/filters/statuses/{id}", get(v2::filters::status).delete(v2::filters::destroy_status))
+        .route("/api/v2/filters/{id}", get(v2::filters::show).put(v2::filters::update).delete(v2::filters::destroy))
+        .route("/api/v2/filters/{id}/keywords", get(v2::filters::keywords).post(v2::filters::add_keyword))
+        .route("/api/v2/filters/{id}/statuses", get(v2::filters::statuses).post(v2::filters::add_status))
         .route("/api/v2/instance", get(v2::instance::show))
         .route("/api/v2/notifications", get(v2::notifications::index))
         .route("/api/v2/notifications/unread_count", get(v2::notifications::unread_count))

@@ -9,7 +9,7 @@ use ferrodon_domain::ports::{Event, channel};
 use ferrodon_kernel::{Error, Id, Result};
 use ferrodon_service::Services;
 use ferrodon_service::Viewer;
-use ferrodon_service::streaming::{Stream, StreamFilter, Subscription, open, require_viewer};
+use ferrodon_service::streaming::{Filtered, Stream, StreamFilter, Subscription, open, require_viewer};
 
 use crate::params::Params;
 use tokio_stream::StreamExt;
@@ -155,7 +155,11 @@ impl Connection {
                         if self.filter.hides_domain_of(&channel, &event) {
                             continue;
                         }
-                        (key, event)
+                        match self.filter.custom(&channel, &event) {
+                            Filtered::Unchanged => (key, event),
+                            Filtered::Hidden => continue,
+                            Filtered::Marked(marked) => (key, marked),
+                        }
                     }
                     Err(BroadcastStreamRecvError::Lagged(_)) => return Next::Close("fell behind"),
                 },

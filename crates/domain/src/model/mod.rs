@@ -2,6 +2,7 @@
 
 mod account;
 mod app;
+mod filter;
 mod job;
 mod notification;
 mod relationship;
@@ -10,6 +11,7 @@ mod status;
 
 pub use account::*;
 pub use app::*;
+pub use filter::*;
 pub use job::*;
 pub use notification::*;
 pub use relationship::*;

@@ -33,10 +33,15 @@ pub struct StatusSubject {
     /// The author's domain; `None` for local accounts.
     pub domain: Option<String>,
     pub language: Option<String>,
+    /// The status custom filters look at (the original, for a reblog) and its filterable text
+    /// (`model::filterable_text`); shared by every copy of the event.
+    pub status_id: Id,
+    pub text: Arc<str>,
 }
 
 impl Event {
-    /// Internal: the account's blocks or mutes changed; connections reload their filters.
+    /// Internal: the account's blocks, mutes or custom filters changed; connections reload
+    /// what they filter with.
     pub const RELATIONS_CHANGED: &'static str = "ferrodon.relations_changed";
     /// Internal (Mastodon's `kill`), on the account's system channel with the token's id as
     /// payload: the token was revoked; connections using it close. Without a payload: every

@@ -7,6 +7,7 @@
 mod accounts;
 mod events;
 mod federation;
+mod filters;
 mod jobs;
 mod oauth;
 mod reports;
@@ -16,6 +17,7 @@ mod statuses;
 pub use accounts::*;
 pub use events::*;
 pub use federation::*;
+pub use filters::*;
 pub use jobs::*;
 pub use oauth::*;
 pub use reports::*;
@@ -50,6 +52,7 @@ pub trait Tx:
     + SettingsStore
     + FederationStore
     + ReportStore
+    + FilterStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod federation;
+mod filters;
 mod jobs;
 mod oauth;
 mod reports;

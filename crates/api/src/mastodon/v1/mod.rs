@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod apps;
 pub mod domain_blocks;
+pub mod filters;
 pub mod follow_requests;
 pub mod instance;
 pub mod lists;

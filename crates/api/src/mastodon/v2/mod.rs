@@ -1,5 +1,6 @@
 //! `/api/v2/*` handlers.
 
+pub mod filters;
 pub mod instance;
 pub mod notifications;
 pub mod search;
