@@ -280,6 +280,35 @@ def test_profile_changes_propagate(pair):
     eventually(lambda: a.api.account(account["id"])["display_name"] == "A New Name", "the new name arrives")
 
 
+def test_pins_propagate_as_add_and_remove(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("pa"), b_side.users("pb")
+    account = follow(a, b, b_side)
+    post = b.api.status_post("a post worth pinning", visibility="public")
+    remote = eventually(lambda: in_home(a, "a post worth pinning"), "the post arrives")
+
+    def pinned_on_a() -> list[str]:
+        return [s["uri"] for s in a.api.account_statuses(account["id"], pinned=True)]
+
+    b.api.status_pin(post["id"])
+    eventually(lambda: pinned_on_a() == [remote["uri"]], "the pin arrives (Add)")
+    b.api.status_unpin(post["id"])
+    eventually(lambda: pinned_on_a() == [], "the unpin arrives (Remove)")
+
+
+def test_pins_of_an_account_met_later_are_read_from_its_featured_collection(pair):
+    a_side, b_side = pair
+    a, b = a_side.users("fca"), b_side.users("fcb")
+    post = b.api.status_post("pinned before anyone there knew me", visibility="public")
+    b.api.status_pin(post["id"])
+    account = resolve(a, b, b_side)  # no follow: nothing was delivered to a's server
+    pinned = eventually(
+        lambda: a.api.account_statuses(account["id"], pinned=True), "the pinned post, read from the collection"
+    )
+    assert [s["uri"] for s in pinned] == [post["uri"]]
+    assert "pinned before anyone there knew me" in pinned[0]["content"]
+
+
 def test_a_remote_block_ends_the_follow(pair):
     a_side, b_side = pair
     a, b = a_side.users("ba"), b_side.users("bb")

@@ -153,6 +153,22 @@ impl Federation {
                 };
                 (actor.id, doc, direct_inbox(&target))
             }
+            Outgoing::Pin { account_id, status_id } | Outgoing::Unpin { account_id, status_id } => {
+                // Mastodon's Add / Remove with the featured collection as target, to followers.
+                let actor = tx.account_by_id(*account_id).await?.ok_or_else(Error::not_found)?;
+                let Some(s) = tx.status_by_id(*status_id).await? else { return Ok(None) };
+                drop(tx);
+                let (kind, suffix) =
+                    if matches!(out, Outgoing::Pin { .. }) { ("Add", "") } else { ("Remove", "/undo") };
+                let doc = with_context(json!({
+                    "id": format!("{}#pins/{}/{}{suffix}", actor.uri, s.id, now_ms()),
+                    "type": kind,
+                    "actor": actor.uri,
+                    "target": format!("{}/collections/featured", actor.uri),
+                    "object": s.uri,
+                }));
+                (actor.id, doc, followers_and(actor.id, Vec::new()).await?)
+            }
             Outgoing::Flag { report_id } => {
                 // Sent by the instance actor, as Mastodon does: the reporter stays anonymous.
                 let Some(report) = tx.report_by_id(*report_id).await? else { return Ok(None) };

@@ -373,7 +373,28 @@ impl Federation {
                 let comment = crate::sanitize::plain(comment);
                 ferrodon_service::reports::remote_report(svc, actor, &target, &ids, &comment, uri).await
             }
-            _ => Ok(()), // Add, Remove, EmojiReact …: not handled yet.
+            "Add" | "Remove" => {
+                // A status of the actor's added to (removed from) its featured collection:
+                // pinned (unpinned), as Mastodon reads them. Featured hashtags are not kept.
+                let target = activity.get("target").and_then(id_of);
+                if actor.featured_url.is_empty() || target != Some(actor.featured_url.as_str()) {
+                    return Ok(());
+                }
+                let status = if kind == "Add" {
+                    let Some(uri) = object_id else { return Ok(()) };
+                    if !same_origin(uri, &actor.uri) {
+                        return Ok(());
+                    }
+                    self.status(uri).await?
+                } else {
+                    match self.known_status(object_id).await {
+                        Ok(s) => s,
+                        Err(_) => return Ok(()),
+                    }
+                };
+                apply::pin(svc, actor, &status, kind == "Add").await
+            }
+            _ => Ok(()), // EmojiReact, QuoteRequest …: not handled yet.
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod cache;
 pub mod deliver;
+pub mod featured;
 pub mod inbox;
 pub mod net;
 pub mod protocol;
@@ -69,6 +70,8 @@ pub struct Federation {
     intake: inbox::Intake,
     /// When each remote thread's replies were last asked for.
     replies_fetched: Mutex<HashMap<Id, std::time::Instant>>,
+    /// When each remote account's pinned posts were last read.
+    featured_fetched: Mutex<HashMap<Id, std::time::Instant>>,
     /// Accounts read in the last few seconds (activity processing).
     accounts: cache::Accounts,
 }
@@ -87,6 +90,7 @@ impl Federation {
         Ok(Arc::new(Federation {
             intake: inbox::Intake::start(svc.clone()),
             replies_fetched: Mutex::default(),
+            featured_fetched: Mutex::default(),
             accounts: cache::Accounts::default(),
             svc,
             http,
@@ -297,6 +301,11 @@ impl Federation {
                 replies::FetchReplies::KIND,
                 replies::FetchReplies::POLICY,
                 Arc::new(replies::FetchReplies { fed: fed.clone() }),
+            ),
+            (
+                featured::FetchFeatured::KIND,
+                featured::FetchFeatured::POLICY,
+                Arc::new(featured::FetchFeatured { fed: fed.clone() }),
             ),
             (
                 inbox::ProcessActivity::KIND,

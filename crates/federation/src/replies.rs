@@ -89,15 +89,16 @@ impl Federation {
     }
 
     /// A collection member (embedded or by reference) as a document.
-    async fn page(&self, value: &Value) -> Result<Value> {
+    pub(crate) async fn page(&self, value: &Value) -> Result<Value> {
         match value {
             Value::String(url) => self.fetch(url).await,
             other => Ok(other.clone()),
         }
     }
 
-    /// The URIs a `replies` collection lists, following `first` and `next` pages.
-    async fn reply_uris(&self, collection: &Value) -> Result<Vec<String>> {
+    /// The URIs a collection (`replies`, `featured`) lists, following `first` and `next`
+    /// pages: at most `max`.
+    pub(crate) async fn collection_uris(&self, collection: &Value, max: usize) -> Result<Vec<String>> {
         let collection = self.page(collection).await?;
         let mut page = match collection.get("first") {
             Some(first) => Some(self.page(first).await?),
@@ -114,14 +115,14 @@ impl Federation {
                     uris.push(uri.to_string());
                 }
             }
-            if uris.len() >= MAX_REPLIES {
+            if uris.len() >= max {
                 break;
             }
             if let Some(next) = current.get("next") {
                 page = Some(self.page(next).await?);
             }
         }
-        uris.truncate(MAX_REPLIES);
+        uris.truncate(max);
         Ok(uris)
     }
 }
@@ -144,7 +145,7 @@ impl JobHandler for FetchReplies {
             return Ok(());
         }
         let mut fetched = 0;
-        for uri in fed.reply_uris(collection).await? {
+        for uri in fed.collection_uris(collection, MAX_REPLIES).await? {
             match fed.status(&uri).await {
                 Ok(reply) if reply.in_reply_to_id == Some(status.id) => fetched += 1,
                 Ok(_) => {}

@@ -250,6 +250,35 @@ pub async fn favourite(svc: &Services, actor: &Account, status: &Status) -> Resu
     tx.commit().await
 }
 
+/// `Add` / `Remove` on `actor`'s featured collection: its status pinned or unpinned.
+pub async fn pin(svc: &Services, actor: &Account, status: &Status, pinned: bool) -> Result<()> {
+    if status.account_id != actor.id || status.reblog_of_id.is_some() {
+        return Ok(());
+    }
+    let mut tx = svc.db.write().await?;
+    if pinned {
+        tx.add_mark(StatusMark::Pin, Id::generate(), actor.id, status.id, now()).await?;
+    } else {
+        tx.remove_mark(StatusMark::Pin, actor.id, status.id).await?;
+    }
+    tx.commit().await
+}
+
+/// A remote account's `featured` collection as read: exactly `statuses` (its own) pinned.
+pub async fn set_pins(svc: &Services, account: &Account, statuses: &[Id]) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    let page = PageRequest { limit: 100, ..Default::default() };
+    let current: Vec<Id> =
+        tx.marked_statuses(StatusMark::Pin, account.id, &page).await?.into_iter().map(|k| k.item).collect();
+    for id in current.iter().filter(|id| !statuses.contains(id)) {
+        tx.remove_mark(StatusMark::Pin, account.id, *id).await?;
+    }
+    for id in statuses.iter().filter(|id| !current.contains(id)) {
+        tx.add_mark(StatusMark::Pin, Id::generate(), account.id, *id, now()).await?;
+    }
+    tx.commit().await
+}
+
 /// `Undo(Like)`.
 pub async fn unfavourite(svc: &Services, actor: &Account, status: &Status) -> Result<()> {
     let mut tx = svc.db.write().await?;

@@ -103,6 +103,16 @@ pub enum Outgoing {
         account_id: Id,
         target_id: Id,
     },
+    /// A status pinned (an Add to the account's featured collection), to the followers.
+    Pin {
+        account_id: Id,
+        status_id: Id,
+    },
+    /// A status unpinned (a Remove from the featured collection).
+    Unpin {
+        account_id: Id,
+        status_id: Id,
+    },
     /// The profile changed (Update of the actor).
     UpdateActor {
         account_id: Id,

@@ -518,10 +518,15 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
                     "Validation failed: You have already pinned the maximum number of posts",
                 ));
             }
-            tx.add_mark(StatusMark::Pin, Id::generate(), me_id, s.id, t).await?;
+            // Followers' servers are told (an Add to the featured collection), once.
+            if tx.add_mark(StatusMark::Pin, Id::generate(), me_id, s.id, t).await? {
+                Outgoing::Pin { account_id: me_id, status_id: s.id }.enqueue(&mut tx).await?;
+            }
         }
         Action::Unpin => {
-            tx.remove_mark(StatusMark::Pin, me_id, s.id).await?;
+            if tx.remove_mark(StatusMark::Pin, me_id, s.id).await? {
+                Outgoing::Unpin { account_id: me_id, status_id: s.id }.enqueue(&mut tx).await?;
+            }
         }
         Action::Mute => {
             tx.add_mark(StatusMark::Mute, Id::generate(), me_id, s.conversation_id, t).await?;

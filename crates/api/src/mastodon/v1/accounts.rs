@@ -139,6 +139,12 @@ pub async fn statuses(
         tagged: p.str("tagged").filter(|t| !t.is_empty()),
     };
     let page = timelines::account(&s.svc, &caller, &id, filter, &page(&p, 20)?).await?;
+    // A remote account's pinned posts are read on `pull` (at most every 15 minutes).
+    if let (Some(fed), Some(id)) = (&s.fed, ferrodon_kernel::Id::parse(&id))
+        && let Err(e) = fed.fetch_featured_of(id).await
+    {
+        tracing::debug!(error = %e, "queueing a read of pinned posts failed");
+    }
     Ok(paged(&s, uri, page).into_response())
 }
 
