@@ -1285,3 +1285,37 @@ def test_custom_filters_hide_or_mark_statuses_in_their_context(make_user, sse, w
         viewer.api.delete_filter_v2(f["id"])
     again = author.api.status_post(text(f"again {hide_word}"), visibility="public")
     public.wait(is_status("update", again["id"]), "a status after the hide filter was deleted", timeout=ARRIVAL_S)
+
+
+# --------------------------------------------------------------------------------------------
+# Lists
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_list_stream_gets_its_members_posts_and_is_its_owners_only(server: Server, make_user, sse, ws):
+    owner = make_user("lsowner")
+    member, outsider, nosy = make_user("lsmember"), make_user("lsout"), make_user("lsnosy")
+    owner.api.account_follow(member.id)
+    owner.api.account_follow(outsider.id)
+    lst = owner.api.list_create("Streamed")
+    owner.api.list_accounts_add(lst["id"], [member.id])
+    over_sse = sse(owner, "stream_list", lst["id"], name="owner list (SSE)")
+    socket = ws(owner, name="owner list (WebSocket)", stream="list", list=str(lst["id"]))
+
+    start = time.monotonic()
+    post = member.api.status_post(text("for the list"), visibility="private")
+    outside = outsider.api.status_post(text("not a member"), visibility="public")
+    for stream in (over_sse, socket):
+        ev = stream.wait(is_status("update", post["id"]), f"the member's post on {stream.name}", timeout=ARRIVAL_S)
+        arrived_within(ev, start)
+    assert socket.wait(is_status("update", post["id"]), "the member's post").stream == ["list", str(lst["id"])]
+    member.api.status_delete(post["id"])
+    control = member.api.status_post(text("control"), visibility="public")
+    for stream in (over_sse, socket):
+        stream.wait(is_delete(post["id"]), f"the delete on {stream.name}", timeout=ARRIVAL_S)
+        stream.wait(is_status("update", control["id"]), f"the control on {stream.name}")
+        stream.assert_absent(mentions_status(outside["id"]), "a post of an account not in the list")
+
+    # Someone else's list is not found.
+    status, body, _ = sse_status(server, "/api/v1/streaming/list", nosy.token, list=str(lst["id"]))
+    assert status == 404 and body == {"error": "List not found"}, (status, body)

@@ -225,6 +225,15 @@ pub struct Report {
     pub target_account: Account,
 }
 
+/// A list of followed accounts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct List {
+    pub id: String,
+    pub title: String,
+    pub replies_policy: String,
+    pub exclusive: bool,
+}
+
 /// A custom filter (v2).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Filter {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrodon_domain::model::Job;
-use ferrodon_domain::model::{Queue, Status, Visibility};
+use ferrodon_domain::model::{List, Queue, Status, Visibility};
 use ferrodon_domain::ports::{Event, JobContext, JobHandler, RetryPolicy, StatusSubject, Tx, channel};
 use ferrodon_kernel::{Error, Id, Result};
 use serde::{Deserialize, Serialize};
@@ -117,7 +117,8 @@ impl JobHandler for DistributeStatus {
         let participants = if direct { participants(&status) } else { Vec::new() };
         let direct_to: Vec<Id> =
             participants.iter().copied().filter(|id| svc.events.has_subscribers(&channel::direct(*id))).collect();
-        if home.is_empty() && public.is_empty() && direct_to.is_empty() {
+        let lists = list_recipients(svc, &mut tx, &status).await?;
+        if home.is_empty() && public.is_empty() && direct_to.is_empty() && lists.is_empty() {
             return Ok(());
         }
         let original = match status.reblog_of_id {
@@ -152,6 +153,14 @@ impl JobHandler for DistributeStatus {
             let event = Event::new(name, Some(json(&rendered)?), Some(about.clone()));
             out.extend(public.into_iter().map(|c| (c, event.clone())));
         }
+        // A list's stream gets it as its owner sees it.
+        let owners: Vec<Id> = lists.iter().map(|l| l.account_id).collect();
+        for (owner, rendered) in present::status_for_each(svc, &mut tx, &status, &owners).await? {
+            let event = Event::new(name, Some(json(&rendered)?), Some(about.clone()));
+            for list in lists.iter().filter(|l| l.account_id == owner) {
+                out.push((channel::list(list.id), event.clone()));
+            }
+        }
         // A direct status is also a conversation for each participant, showing the others.
         if !direct_to.is_empty() {
             let accounts = tx.accounts_by_ids(&participants).await?;
@@ -173,6 +182,31 @@ impl JobHandler for DistributeStatus {
         }
         Ok(())
     }
+}
+
+/// The lists whose stream is open and takes `status`: its author is a member, the owner may
+/// see it (a direct status only when mentioned), and a reply passes the list's replies policy.
+async fn list_recipients(svc: &Services, tx: &mut Box<dyn Tx>, status: &Status) -> Result<Vec<List>> {
+    let mut lists = tx.lists_with_member(status.account_id, None).await?;
+    lists.retain(|l| svc.events.has_subscribers(&channel::list(l.id)));
+    let mut out = Vec::with_capacity(lists.len());
+    for list in lists {
+        let owner = list.account_id;
+        if status.visibility == Visibility::Direct && !status.mentions().iter().any(|m| m.id == owner) {
+            continue;
+        }
+        let reply_to = status.in_reply_to_account_id.filter(|to| *to != status.account_id);
+        let passes = match (reply_to, list.replies_policy.as_str()) {
+            (None, _) => true,
+            (Some(_), "none") => false,
+            (Some(to), "followed") => to == owner || tx.is_following(owner, to).await?,
+            (Some(to), _) => tx.lists_with_member(to, Some(owner)).await?.iter().any(|l| l.id == list.id),
+        };
+        if passes {
+            out.push(list);
+        }
+    }
+    Ok(out)
 }
 
 /// What a deletion job needs, taken before the rows are gone.
@@ -237,6 +271,7 @@ impl JobHandler for DistributeDeletion {
         for author in &p.authors {
             channels.push(channel::home(*author));
             channels.extend(tx.local_followers(*author).await?.into_iter().map(channel::home));
+            channels.extend(tx.lists_with_member(*author, None).await?.into_iter().map(|l| channel::list(l.id)));
         }
         if let Some(tags) = &p.public {
             channels.extend(public_channels(p.local, p.media, tags));

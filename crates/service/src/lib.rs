@@ -13,6 +13,7 @@ pub mod filters;
 pub mod inbox;
 pub mod instance;
 pub mod jobs;
+pub mod lists;
 pub mod notifications;
 pub mod oauth;
 pub mod outbox;

@@ -130,11 +130,22 @@ pub fn open(me: &Viewer, stream: Stream) -> Result<Subscription> {
         Stream::User => vec![channel::home(id)],
         Stream::Public { locality, media } => vec![channel::public(*locality, *media)],
         Stream::Hashtag { tag, local } => vec![channel::hashtag(tag, *local)],
-        // Lists are not built yet: no list belongs to anyone.
-        Stream::List(_) => return Err(Error::new(ErrorKind::NotFound, "List not found")),
+        // Whose list it is was checked by `owns_list`.
+        Stream::List(list) => vec![channel::list(*list)],
         Stream::Direct => vec![channel::direct(id)],
     };
     Ok(Subscription { label: stream.label(), stream, channels })
+}
+
+/// A list stream is for the list's owner only: others get "List not found", as Mastodon.
+pub async fn owns_list(svc: &Services, me: &Viewer, stream: &Stream) -> Result<()> {
+    if let Stream::List(id) = stream {
+        let mut tx = svc.db.read().await?;
+        if crate::lists::own(&mut tx, me, &id.to_string()).await.is_err() {
+            return Err(Error::new(ErrorKind::NotFound, "List not found"));
+        }
+    }
+    Ok(())
 }
 
 /// What one connection hides: status events by, reblogging or mentioning accounts it blocks or

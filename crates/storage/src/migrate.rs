@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_filters.sql"),
         include_str!("../migrations/postgres/0010_filters.sql"),
     ),
+    (
+        "0011_lists",
+        include_str!("../migrations/sqlite/0011_lists.sql"),
+        include_str!("../migrations/postgres/0011_lists.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

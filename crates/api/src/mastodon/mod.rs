@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/accounts/{id}/statuses", get(accounts::statuses))
         .route("/api/v1/accounts/{id}/followers", get(accounts::followers))
         .route("/api/v1/accounts/{id}/following", get(accounts::following))
+        .route("/api/v1/accounts/{id}/lists", get(accounts::lists))
         .route("/api/v1/accounts/{id}/follow", post(accounts::follow))
         .route("/api/v1/accounts/{id}/unfollow", post(accounts::unfollow))
         .route("/api/v1/accounts/{id}/remove_from_followers", post(accounts::remove_from_followers))
@@ -30,22 +31,28 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/accounts/{id}/unmute", post(accounts::unmute))
         .route("/api/v1/apps", post(apps::create))
         .route("/api/v1/apps/verify_credentials", get(apps::verify_credentials))
-        .route("/api/v1/blocks", get(lists::blocks))
-        .route("/api/v1/bookmarks", get(lists::bookmarks))
+        .route("/api/v1/blocks", get(personal::blocks))
+        .route("/api/v1/bookmarks", get(personal::bookmarks))
         .route("/api/v1/custom_emojis", get(instance::custom_emojis))
         .route(
             "/api/v1/domain_blocks",
             get(domain_blocks::index).post(domain_blocks::create).delete(domain_blocks::destroy),
         )
-        .route("/api/v1/favourites", get(lists::favourites))
+        .route("/api/v1/favourites", get(personal::favourites))
         .route("/api/v1/filters", get(filters::index).post(filters::create))
         .route("/api/v1/filters/{id}", get(filters::show).put(filters::update).delete(filters::destroy))
         .route("/api/v1/follow_requests", get(follow_requests::index))
         .route("/api/v1/follow_requests/{id}/authorize", post(follow_requests::authorize))
         .route("/api/v1/follow_requests/{id}/reject", post(follow_requests::reject))
         .route("/api/v1/instance", get(instance::v1))
+        .route("/api/v1/lists", get(lists::index).post(lists::create))
+        .route("/api/v1/lists/{id}", get(lists::show).put(lists::update).delete(lists::destroy))
+        .route(
+            "/api/v1/lists/{id}/accounts",
+            get(lists::accounts).post(lists::add_accounts).delete(lists::remove_accounts),
+        )
         .route("/api/v1/markers", get(markers::show).post(markers::update))
-        .route("/api/v1/mutes", get(lists::mutes))
+        .route("/api/v1/mutes", get(personal::mutes))
         .route("/api/v1/notifications", get(notifications::index))
         .route("/api/v1/notifications/clear", post(notifications::clear))
         .route("/api/v1/notifications/unread_count", get(notifications::unread_count))
@@ -73,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/statuses/{id}/mute", post(statuses::mute))
         .route("/api/v1/statuses/{id}/unmute", post(statuses::unmute))
         .route("/api/v1/timelines/home", get(timelines::home))
+        .route("/api/v1/timelines/list/{list_id}", get(timelines::list))
         .route("/api/v1/timelines/public", get(timelines::public))
         .route("/api/v1/timelines/tag/{hashtag}", get(timelines::tag))
         .route("/api/v2/filters", get(v2::filters::index).post(v2::filters::create))

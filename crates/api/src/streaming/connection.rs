@@ -9,7 +9,7 @@ use ferrodon_domain::ports::{Event, channel};
 use ferrodon_kernel::{Error, Id, Result};
 use ferrodon_service::Services;
 use ferrodon_service::Viewer;
-use ferrodon_service::streaming::{Filtered, Stream, StreamFilter, Subscription, open, require_viewer};
+use ferrodon_service::streaming::{Filtered, Stream, StreamFilter, Subscription, open, owns_list, require_viewer};
 
 use crate::params::Params;
 use tokio_stream::StreamExt;
@@ -81,6 +81,7 @@ impl Connection {
 
     /// Checks and opens `stream` (again: a second subscribe to the same stream changes nothing).
     pub async fn subscribe(&mut self, stream: Stream) -> Result<Subscription> {
+        owns_list(&self.svc, &self.viewer, &stream).await?;
         let sub = open(&self.viewer, stream)?;
         let key = sub.label.join("\0");
         if !self.labels.contains_key(&key) {

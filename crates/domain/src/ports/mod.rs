@@ -9,6 +9,7 @@ mod events;
 mod federation;
 mod filters;
 mod jobs;
+mod lists;
 mod oauth;
 mod reports;
 mod social;
@@ -19,6 +20,7 @@ pub use events::*;
 pub use federation::*;
 pub use filters::*;
 pub use jobs::*;
+pub use lists::*;
 pub use oauth::*;
 pub use reports::*;
 pub use social::*;
@@ -53,6 +55,7 @@ pub trait Tx:
     + FederationStore
     + ReportStore
     + FilterStore
+    + ListStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

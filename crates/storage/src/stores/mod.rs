@@ -4,6 +4,7 @@ mod accounts;
 mod federation;
 mod filters;
 mod jobs;
+mod lists;
 mod oauth;
 mod reports;
 mod social;

@@ -90,6 +90,13 @@ impl RelationshipStore for SqlTx {
             )
             .await?;
         if n > 0 && kind == RelationKind::Follow {
+            // The followed account leaves the follower's lists (Mastodon's ListAccount ends with
+            // its Follow).
+            self.exec(
+                "DELETE FROM list_accounts WHERE account_id = $2 AND list_id IN (SELECT id FROM lists WHERE account_id = $1)",
+                args![account_id, target_id],
+            )
+            .await?;
             self.exec(
                 "UPDATE accounts SET following_count = following_count - 1 WHERE id = $1 AND following_count > 0",
                 args![account_id],
@@ -225,7 +232,9 @@ impl RelationshipStore for SqlTx {
                  AND ($2 = FALSE OR r.show_reblogs = TRUE) \
                  AND ($3 = FALSE OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = $4 AND m.account_id = r.account_id)) \
                  AND (CAST($5 AS BIGINT) IS NULL OR r.account_id = $5 OR EXISTS (SELECT 1 FROM relations f \
-                      WHERE f.kind = 'follow' AND f.account_id = r.account_id AND f.target_account_id = $5))",
+                      WHERE f.kind = 'follow' AND f.account_id = r.account_id AND f.target_account_id = $5)) \
+                 AND NOT EXISTS (SELECT 1 FROM list_accounts la JOIN lists l ON l.id = la.list_id \
+                      WHERE la.account_id = $1 AND l.account_id = r.account_id AND l.exclusive = TRUE)",
                 args![
                     status.account_id,
                     status.reblog_of_id.is_some(),

@@ -118,6 +118,8 @@ impl SqlTx {
                   AND r.account_id = $1 AND r.target_account_id = s.account_id AND r.show_reblogs = FALSE)) \
              AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id OR s.in_reply_to_account_id = $1 \
                   OR s.in_reply_to_account_id IN (SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $1)) \
+             AND (s.account_id = $1 OR NOT EXISTS (SELECT 1 FROM list_accounts la JOIN lists l ON l.id = la.list_id \
+                  WHERE la.account_id = s.account_id AND l.account_id = $1 AND l.exclusive = TRUE)) \
              {clause} ORDER BY s.id {order} LIMIT {}",
             page.limit
         );
@@ -143,7 +145,7 @@ impl SqlTx {
     }
 
     /// Runs a timeline query (`SELECT {STATUS_COLS} …`), newest first.
-    async fn timeline(&mut self, sql: String, args: Vec<Arg>, ascending: bool) -> Result<Vec<Status>> {
+    pub(crate) async fn timeline(&mut self, sql: String, args: Vec<Arg>, ascending: bool) -> Result<Vec<Status>> {
         let mut rows: Vec<Status> = self.all(sql, args).await?;
         if ascending {
             rows.reverse();

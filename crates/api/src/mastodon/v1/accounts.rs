@@ -123,6 +123,16 @@ pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<
     Ok(Json(accounts::get(&s.svc, account_id(&id)?).await?))
 }
 
+/// `GET /api/v1/accounts/:id/lists`: the viewer's lists that have the account.
+pub async fn lists(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ferrodon_mastodon_api::List>>> {
+    let me = caller.require_user("read:lists")?;
+    Ok(Json(ferrodon_service::lists::containing(&s.svc, me, &id).await?))
+}
+
 /// `GET /api/v1/accounts/:id/statuses`
 pub async fn statuses(
     State(s): State<AppState>,

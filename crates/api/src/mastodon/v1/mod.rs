@@ -9,6 +9,7 @@ pub mod instance;
 pub mod lists;
 pub mod markers;
 pub mod notifications;
+pub mod personal;
 pub mod polls;
 pub mod reports;
 pub mod statuses;

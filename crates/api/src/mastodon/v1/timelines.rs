@@ -31,6 +31,19 @@ pub async fn home(
     Ok(paged(&s, uri, page).into_response())
 }
 
+/// `GET /api/v1/timelines/list/:list_id`
+pub async fn list(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    p: Params,
+) -> ApiResult<Response> {
+    let me = caller.require_user("read:lists")?;
+    let page = ferrodon_service::lists::timeline(&s.svc, me, &id, &page(&p, 20)?).await?;
+    Ok(paged(&s, uri, page).into_response())
+}
+
 /// `GET /api/v1/timelines/public`
 pub async fn public(
     State(s): State<AppState>,
