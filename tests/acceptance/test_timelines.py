@@ -53,6 +53,24 @@ def test_home_has_own_and_followed_posts(make_user):
     assert str(home[0]["reblog"]["id"]) == str(from_other["id"])
 
 
+def test_a_follows_languages_choose_what_reaches_home(make_user):
+    reader, author = make_user("langreader"), make_user("langauthor")
+    # Mastodon.py has no `languages` for follows: the form Mastodon takes.
+    response = reader.http.post(f"/api/v1/accounts/{author.id}/follow", data={"languages[]": ["de", "FR"]})
+    assert response.status_code == 200, response.text
+    assert sorted(response.json()["languages"]) == ["de", "fr"]
+    german = author.api.status_post(text("Guten Tag"), language="de")
+    french = author.api.status_post(text("Bonjour"), language="fr")
+    english = author.api.status_post(text("Hello"), language="en")
+    home = ids(reader.api.timeline_home(limit=40))
+    assert str(german["id"]) in home and str(french["id"]) in home
+    assert str(english["id"]) not in home, "a language the follow does not take"
+    # Following again without languages takes every language.
+    response = reader.http.post(f"/api/v1/accounts/{author.id}/follow", json={"languages": []})
+    assert response.json()["languages"] is None, response.text
+    assert str(english["id"]) in ids(reader.api.timeline_home(limit=40))
+
+
 def test_public_timeline_local_remote_and_media(alice, bob):
     public = alice.api.status_post(text("public"), visibility="public")
     sid = str(public["id"])

@@ -65,8 +65,11 @@ pub async fn follow(svc: &Services, me: &Viewer, raw_id: &str, o: FollowOptions)
         show_reblogs: o.reblogs.or(existing.as_ref().map(|f| f.show_reblogs)).unwrap_or(true),
         notify: o.notify.or(existing.as_ref().map(|f| f.notify)).unwrap_or(false),
         languages: match o.languages {
-            Some(l) if l.is_empty() => None,
-            Some(l) => Some(l.join(",")),
+            Some(l) => {
+                let codes: Vec<String> =
+                    l.iter().map(|c| c.trim().to_lowercase()).filter(|c| !c.is_empty() && !c.contains(',')).collect();
+                (!codes.is_empty()).then(|| codes.join(","))
+            }
             None => existing.as_ref().and_then(|f| f.languages.clone()),
         },
         created_at: now(),

@@ -234,13 +234,15 @@ impl RelationshipStore for SqlTx {
                  AND (CAST($5 AS BIGINT) IS NULL OR r.account_id = $5 OR EXISTS (SELECT 1 FROM relations f \
                       WHERE f.kind = 'follow' AND f.account_id = r.account_id AND f.target_account_id = $5)) \
                  AND NOT EXISTS (SELECT 1 FROM list_accounts la JOIN lists l ON l.id = la.list_id \
-                      WHERE la.account_id = $1 AND l.account_id = r.account_id AND l.exclusive = TRUE)",
+                      WHERE la.account_id = $1 AND l.account_id = r.account_id AND l.exclusive = TRUE) \
+                 AND (r.languages IS NULL OR CAST($6 AS TEXT) IS NULL OR ',' || r.languages || ',' LIKE '%,' || $6 || ',%')",
                 args![
                     status.account_id,
                     status.reblog_of_id.is_some(),
                     status.visibility == Visibility::Direct,
                     status.id,
-                    reply_to
+                    reply_to,
+                    status.language.clone()
                 ],
             )
             .await?;

@@ -110,9 +110,10 @@ impl SqlTx {
         let mut all = args![account_id];
         all.append(&mut a);
         let sql = format!(
-            "SELECT {STATUS_COLS} FROM (SELECT CAST($1 AS BIGINT) AS author UNION ALL \
-               SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $1) f \
+            "SELECT {STATUS_COLS} FROM (SELECT CAST($1 AS BIGINT) AS author, CAST(NULL AS TEXT) AS languages UNION ALL \
+               SELECT target_account_id, languages FROM relations WHERE kind = 'follow' AND account_id = $1) f \
              JOIN statuses s ON s.account_id = f.author WHERE \
+             (f.languages IS NULL OR s.language IS NULL OR ',' || f.languages || ',' LIKE '%,' || s.language || ',%') AND \
              (s.visibility <> 'direct' OR s.account_id = $1 OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id AND m.account_id = $1)) \
              AND (s.reblog_of_id IS NULL OR s.account_id = $1 OR NOT EXISTS (SELECT 1 FROM relations r WHERE r.kind = 'follow' \
                   AND r.account_id = $1 AND r.target_account_id = s.account_id AND r.show_reblogs = FALSE)) \
