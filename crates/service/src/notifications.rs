@@ -43,11 +43,6 @@ pub(crate) async fn notify_local(
     if to == from {
         return Ok(());
     }
-    let rel = tx.relationships(to, &[from]).await?.pop().unwrap_or_default();
-    let muted = rel.muting.as_ref().is_some_and(|m| m.hide_notifications && m.expires_at.is_none_or(|e| e > now()));
-    if rel.blocking || muted || rel.domain_blocking {
-        return Ok(());
-    }
     let id = Id::generate();
     // Grouped types share a key per status (or per hour for follows), like Mastodon's.
     let group_key = match (kind.groupable(), status_id) {
@@ -55,16 +50,13 @@ pub(crate) async fn notify_local(
         (true, None) => format!("{}-{}", kind.as_str(), now() / 3_600_000),
         (false, _) => format!("ungrouped-{id}"),
     };
-    tx.create_notification(&Notification {
-        id,
-        account_id: to,
-        from_account_id: from,
-        kind,
-        status_id,
-        group_key,
-        created_at: now(),
-    })
-    .await?;
+    let at = now();
+    let n = Notification { id, account_id: to, from_account_id: from, kind, status_id, group_key, created_at: at };
+    // Not for a sender the recipient blocks (or whose domain it blocks), or mutes with
+    // notifications hidden: checked in the insert itself.
+    if !tx.create_notification_unless_hidden(&n, at).await? {
+        return Ok(());
+    }
     crate::distribution::PublishNotification::enqueue(svc, tx, to, id).await
 }
 

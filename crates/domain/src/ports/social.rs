@@ -50,6 +50,10 @@ pub struct HiddenAccounts {
 #[async_trait]
 pub trait NotificationStore {
     async fn create_notification(&mut self, n: &Notification) -> Result<()>;
+    /// Stores the notification unless its recipient blocks its sender or the sender's domain,
+    /// or mutes the sender with notifications hidden (a mute ending before `now` excepted), in
+    /// one statement; true when stored.
+    async fn create_notification_unless_hidden(&mut self, n: &Notification, now: Millis) -> Result<bool>;
     async fn notification(&mut self, account_id: Id, id: Id) -> Result<Option<Notification>>;
     async fn notifications(
         &mut self,

@@ -328,6 +328,30 @@ impl NotificationStore for SqlTx {
         Ok(())
     }
 
+    async fn create_notification_unless_hidden(&mut self, n: &Notification, now: Millis) -> Result<bool> {
+        let stored = self
+            .exec(
+                "INSERT INTO notifications (id, account_id, from_account_id, type, status_id, group_key, created_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM relations r \
+                   WHERE r.account_id = $2 AND r.target_account_id = $3 AND (r.kind = 'block' OR (r.kind = 'mute' \
+                   AND r.hide_notifications = TRUE AND (r.expires_at IS NULL OR r.expires_at > $8)))) \
+                 AND NOT EXISTS (SELECT 1 FROM account_domain_blocks b JOIN accounts a ON a.domain = b.domain \
+                   WHERE b.account_id = $2 AND a.id = $3)",
+                args![
+                    n.id,
+                    n.account_id,
+                    n.from_account_id,
+                    n.kind.as_str(),
+                    n.status_id,
+                    &n.group_key,
+                    n.created_at,
+                    now
+                ],
+            )
+            .await?;
+        Ok(stored == 1)
+    }
+
     async fn notification(&mut self, account_id: Id, id: Id) -> Result<Option<Notification>> {
         self.opt(
             format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE account_id = $1 AND id = $2"),
