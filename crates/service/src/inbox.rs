@@ -129,9 +129,6 @@ pub async fn follow_rejected(svc: &Services, actor: &Account, follower: Id) -> R
 /// feeds and streams, notifications to the mentioned local accounts.
 pub async fn create_status(svc: &Services, actor: &Account, s: RemoteStatus) -> Result<Status> {
     let mut tx = svc.db.write().await?;
-    if let Some(existing) = tx.status_by_uri(&s.uri).await? {
-        return Ok(existing);
-    }
     let id = Id::generate();
     let created_at = s.created_at.min(now());
     let new = NewStatus {
@@ -158,7 +155,10 @@ pub async fn create_status(svc: &Services, actor: &Account, s: RemoteStatus) -> 
         media: s.media,
         emojis: s.emojis,
     };
-    let status = tx.insert_status(&new).await?;
+    // Received twice (or fetched meanwhile): the stored one, unchanged.
+    let Some(status) = tx.insert_status_unless_known(&new).await? else {
+        return tx.status_by_uri(&new.uri).await?.ok_or_else(Error::not_found);
+    };
     if let Some(c) = s.poll_counts.as_ref().filter(|_| status.has_poll) {
         tx.set_poll_counts(status.id, &c.votes, c.voters_count).await?;
     }

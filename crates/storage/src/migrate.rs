@@ -63,6 +63,16 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0011_lists.sql"),
         include_str!("../migrations/postgres/0011_lists.sql"),
     ),
+    (
+        "0012_statuses_count_trigger",
+        include_str!("../migrations/sqlite/0012_statuses_count_trigger.sql"),
+        include_str!("../migrations/postgres/0012_statuses_count_trigger.sql"),
+    ),
+    (
+        "0013_mentions_trigger",
+        include_str!("../migrations/sqlite/0013_mentions_trigger.sql"),
+        include_str!("../migrations/postgres/0013_mentions_trigger.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

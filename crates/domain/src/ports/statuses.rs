@@ -21,6 +21,8 @@ pub trait StatusStore {
     /// Inserts a status with its mentions, tags and poll; bumps the author's counters and the
     /// parent's replies count.
     async fn insert_status(&mut self, new: &NewStatus) -> Result<Status>;
+    /// The same, unless a status with its URI is stored (then `None`, and nothing changes).
+    async fn insert_status_unless_known(&mut self, new: &NewStatus) -> Result<Option<Status>>;
     async fn status_by_id(&mut self, id: Id) -> Result<Option<Status>>;
     async fn statuses_by_ids(&mut self, ids: &[Id]) -> Result<Vec<Status>>;
     /// The reblog of `status_id` by `account_id`, if any.

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use ferrodon_domain::model::{
-    AccountStatusFilter, Keyed, Mention, MentionedAccount, NewPoll, NewStatus, Poll, PublicFilter, Status, StatusEdit,
+    AccountStatusFilter, Keyed, Mention, NewPoll, NewStatus, Poll, PublicFilter, Status, StatusEdit,
     StatusInteractions, StatusRevision, Tag, Visibility,
 };
 use ferrodon_domain::ports::{StatusMark, StatusStore};
@@ -57,24 +57,77 @@ struct KeyedId {
 }
 
 impl SqlTx {
+    /// Inserts a status with its mentions, tags, poll and counters; with `unless_known`, a
+    /// status whose URI is stored already is left alone (`None`), in the same statement.
+    async fn insert_status_row(&mut self, n: &NewStatus, unless_known: bool) -> Result<Option<Status>> {
+        let mentions_json = serde_json::to_string(&n.mentions).map_err(Error::internal)?;
+        let tags_json = serde_json::to_string(&n.tags).map_err(Error::internal)?;
+        let media_json = serde_json::to_string(&n.media).map_err(Error::internal)?;
+        let emojis_json = serde_json::to_string(&n.emojis).map_err(Error::internal)?;
+        let sql = format!(
+            "INSERT INTO statuses (id, account_id, uri, url, text, content, spoiler_text, sensitive, visibility, language, \
+             in_reply_to_id, in_reply_to_account_id, reblog_of_id, conversation_id, application_id, local, created_at, \
+             mentions_json, tags_json, media_json, emojis_json, has_media) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16, $18, $19, $20, $21, $22){} \
+             RETURNING {}",
+            if unless_known { " ON CONFLICT (uri) DO NOTHING" } else { "" },
+            STATUS_COLS.replace("s.", "")
+        );
+        let inserted: Option<Status> = self
+            .opt(
+                sql,
+                args![
+                    n.id,
+                    n.account_id,
+                    &n.uri,
+                    &n.url,
+                    &n.text,
+                    &n.content,
+                    &n.spoiler_text,
+                    n.sensitive,
+                    n.visibility.as_str(),
+                    &n.language,
+                    n.in_reply_to_id,
+                    n.in_reply_to_account_id,
+                    n.reblog_of_id,
+                    n.conversation_id,
+                    n.application_id,
+                    n.created_at,
+                    n.local,
+                    mentions_json,
+                    tags_json,
+                    media_json,
+                    emojis_json,
+                    !n.media.is_empty()
+                ],
+            )
+            .await?;
+        let Some(inserted) = inserted else {
+            return Ok(None);
+        };
+        self.link_tags(n.id, &n.tags).await?;
+        if let Some(p) = &n.poll {
+            self.insert_poll(n.id, n.account_id, p).await?;
+        }
+        // Counters as Mastodon keeps them: direct statuses count nowhere (the account's count
+        // moves in a trigger, see migration 0012), and only public and unlisted replies count
+        // as replies.
+        if let Some(parent) = n.in_reply_to_id.filter(|_| distributable(n.visibility)) {
+            self.exec("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", args![parent]).await?;
+        }
+        if let Some(original) = n.reblog_of_id {
+            self.exec("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1", args![original]).await?;
+        }
+        match &n.poll {
+            Some(_) => self.status_by_id(n.id).await?.ok_or_else(|| Error::internal("status vanished")).map(Some),
+            None => Ok(Some(inserted)),
+        }
+    }
+
     /// The rows linking a status to its mentioned accounts and its tags (the status row keeps
     /// both as JSON too: its writer sets those).
-    async fn link_mentions_and_tags(
-        &mut self,
-        status_id: Id,
-        mentions: &[MentionedAccount],
-        tags: &[String],
-    ) -> Result<()> {
-        if !mentions.is_empty() {
-            let rows: Vec<String> = (0..mentions.len()).map(|i| format!("($1, ${})", i + 2)).collect();
-            let mut args = args![status_id];
-            args.extend(mentions.iter().map(|m| m.id.into()));
-            let sql = format!(
-                "INSERT INTO mentions (status_id, account_id) VALUES {} ON CONFLICT DO NOTHING",
-                rows.join(", ")
-            );
-            self.exec(sql, args).await?;
-        }
+    /// Links a status to its tags (its mentions are linked by the database, see migration 0013).
+    async fn link_tags(&mut self, status_id: Id, tags: &[String]) -> Result<()> {
         for name in tags {
             let lower = name.to_lowercase();
             self.exec(
@@ -158,70 +211,11 @@ impl SqlTx {
 #[async_trait]
 impl StatusStore for SqlTx {
     async fn insert_status(&mut self, n: &NewStatus) -> Result<Status> {
-        let mentions_json = serde_json::to_string(&n.mentions).map_err(Error::internal)?;
-        let tags_json = serde_json::to_string(&n.tags).map_err(Error::internal)?;
-        let media_json = serde_json::to_string(&n.media).map_err(Error::internal)?;
-        let emojis_json = serde_json::to_string(&n.emojis).map_err(Error::internal)?;
-        let sql = format!(
-            "INSERT INTO statuses (id, account_id, uri, url, text, content, spoiler_text, sensitive, visibility, language, \
-             in_reply_to_id, in_reply_to_account_id, reblog_of_id, conversation_id, application_id, local, created_at, \
-             mentions_json, tags_json, media_json, emojis_json, has_media) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16, $18, $19, $20, $21, $22) \
-             RETURNING {}",
-            STATUS_COLS.replace("s.", "")
-        );
-        let inserted: Status = self
-            .one(
-                sql,
-                args![
-                    n.id,
-                    n.account_id,
-                    &n.uri,
-                    &n.url,
-                    &n.text,
-                    &n.content,
-                    &n.spoiler_text,
-                    n.sensitive,
-                    n.visibility.as_str(),
-                    &n.language,
-                    n.in_reply_to_id,
-                    n.in_reply_to_account_id,
-                    n.reblog_of_id,
-                    n.conversation_id,
-                    n.application_id,
-                    n.created_at,
-                    n.local,
-                    mentions_json,
-                    tags_json,
-                    media_json,
-                    emojis_json,
-                    !n.media.is_empty()
-                ],
-            )
-            .await?;
-        self.link_mentions_and_tags(n.id, &n.mentions, &n.tags).await?;
-        if let Some(p) = &n.poll {
-            self.insert_poll(n.id, n.account_id, p).await?;
-        }
-        // Counters as Mastodon keeps them: direct statuses count nowhere, and only public and
-        // unlisted replies count as replies.
-        if n.visibility != Visibility::Direct {
-            self.exec(
-                "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1",
-                args![n.account_id, n.created_at],
-            )
-            .await?;
-        }
-        if let Some(parent) = n.in_reply_to_id.filter(|_| distributable(n.visibility)) {
-            self.exec("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", args![parent]).await?;
-        }
-        if let Some(original) = n.reblog_of_id {
-            self.exec("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1", args![original]).await?;
-        }
-        match &n.poll {
-            Some(_) => self.status_by_id(n.id).await?.ok_or_else(|| Error::internal("status vanished")),
-            None => Ok(inserted),
-        }
+        self.insert_status_row(n, false).await?.ok_or_else(|| Error::internal("status not inserted"))
+    }
+
+    async fn insert_status_unless_known(&mut self, n: &NewStatus) -> Result<Option<Status>> {
+        self.insert_status_row(n, true).await
     }
 
     async fn status_by_id(&mut self, id: Id) -> Result<Option<Status>> {
@@ -313,9 +307,8 @@ impl StatusStore for SqlTx {
             )
             .await?;
         }
-        self.exec("DELETE FROM mentions WHERE status_id = $1", args![id]).await?;
         self.exec("DELETE FROM statuses_tags WHERE status_id = $1", args![id]).await?;
-        self.link_mentions_and_tags(id, &e.mentions, &e.tags).await?;
+        self.link_tags(id, &e.tags).await?;
         // A poll whose options changed starts over, as in Mastodon.
         let same_poll = match (&current_poll, &e.poll) {
             (Some(old), Some(new)) => old.options() == new.options && old.multiple == new.multiple,
