@@ -29,7 +29,7 @@ import subprocess
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import requests
 from mastodon import Mastodon
@@ -347,7 +347,11 @@ def is_redirect(response: requests.Response) -> bool:
 
 
 class Server:
-    """One running ``ferrodon serve`` on loopback, with its own data directory and database."""
+    """One running ``ferrodon serve`` on loopback, with its own data directory and database.
+
+    ``role`` runs another role instead (``web``, ``streaming``, ``worker …``); ``health`` is
+    the path answered once it is ready (``None`` for a role without HTTP).
+    """
 
     def __init__(
         self,
@@ -358,7 +362,11 @@ class Server:
         database_url: Optional[str] = None,
         host: str = "localhost",
         extra_env: Optional[dict[str, str]] = None,
+        role: Sequence[str] = ("serve",),
+        health: Optional[str] = "/health",
     ):
+        self.role = list(role)
+        self.health = health
         self.binary = binary
         self.engine = engine
         self.workdir = workdir
@@ -417,7 +425,7 @@ class Server:
             self.cli("migrate")
         with open(self.stdout_log, "ab") as out, open(self.stderr_log, "ab") as err:
             self.process = subprocess.Popen(
-                [self.binary, "serve"],
+                [self.binary, *self.role],
                 env=self.env(),
                 stdout=out,
                 stderr=err,
@@ -426,14 +434,16 @@ class Server:
             )
         deadline = time.monotonic() + READY_TIMEOUT_S
         last_error = "no answer yet"
+        name = f"ferrodon {' '.join(self.role)} ({self.engine})"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
-                    f"ferrodon serve ({self.engine}) exited with {self.process.returncode} before it was ready\n"
-                    + self.log_tail()
+                    f"{name} exited with {self.process.returncode} before it was ready\n" + self.log_tail()
                 )
+            if self.health is None:
+                return
             try:
-                response = requests.get(f"{self.base_url}/health", timeout=2)
+                response = requests.get(f"{self.base_url}{self.health}", timeout=2)
                 if response.status_code == 200:
                     return
                 last_error = f"GET /health -> {response.status_code}"
@@ -442,7 +452,7 @@ class Server:
             time.sleep(0.25)
         self.stop()
         raise RuntimeError(
-            f"ferrodon serve ({self.engine}) was not ready within {READY_TIMEOUT_S:.0f}s ({last_error})\n" + self.log_tail()
+            f"{name} was not ready within {READY_TIMEOUT_S:.0f}s ({last_error})\n" + self.log_tail()
         )
 
     def died(self) -> bool:

@@ -39,8 +39,10 @@ enum Command {
     },
     /// Enqueue recurring jobs on time (several schedulers may run; each slot fires once).
     Scheduler,
-    /// Serve the streaming API alone (WebSocket and server-sent events) on PORT. Events reach it
-    /// from the same process only, until the Redis event bus exists.
+    /// Serve the web API alone on PORT (no workers, no scheduler; Mastodon's Puma role).
+    Web,
+    /// Serve the streaming API alone (WebSocket and server-sent events) on PORT. Events from the
+    /// other roles reach it through Redis (REDIS_URL).
     Streaming,
     /// Inspect and manage background jobs.
     Jobs {
@@ -272,6 +274,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             wiring::worker(config, queues, concurrency).await
         }
         Command::Scheduler => wiring::scheduler(config).await,
+        Command::Web => wiring::web(config).await,
         Command::Streaming => wiring::streaming(config).await,
         Command::Jobs { command } => jobs(&config, command).await,
         Command::Domains { command } => {

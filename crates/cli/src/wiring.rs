@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrodon_config::{Config, DatabaseConfig};
-use ferrodon_domain::ports::JobQueue;
+use ferrodon_domain::ports::{EventBus, JobQueue};
 use ferrodon_queue::{Registry, Runner, RunnerConfig, Scheduler, WeightedQueues};
 use ferrodon_service::Services;
 use ferrodon_storage::SqlDatabase;
@@ -51,9 +51,12 @@ pub async fn open(config: &Config, serving: bool) -> Result<Backends, String> {
         }
     }
     let db = Arc::new(db);
-    // In-process events: the web API, the workers and the streaming API of this process share
-    // them. (Separate processes need the Redis backend, which is not built yet.)
-    let events = Arc::new(ferrodon_streaming::LocalBus::default());
+    let events: Arc<dyn EventBus> = match &config.redis {
+        // Between processes: roles run apart (or several `serve` behind a load balancer).
+        Some(redis) => ferrodon_streaming::RedisBus::connect(&redis.url, redis.namespace.as_deref()).await?,
+        // In-process: the web API, the workers and the streaming API of this process share them.
+        None => Arc::new(ferrodon_streaming::LocalBus::default()),
+    };
     let svc = Services::new(db.clone(), events, Arc::new(config.clone()));
     let fed = ferrodon_federation::Federation::new(svc.clone()).await.map_err(|e| e.message)?;
     Ok(Backends { svc, queue: db, fed })
@@ -150,14 +153,35 @@ async fn listen(
 
 /// `ferrodon streaming`: the streaming API alone (Mastodon's streaming service), on PORT.
 pub async fn streaming(config: Config) -> Result<(), String> {
+    alone_without_redis(&config, "streaming");
     let b = open(&config, true).await?;
     listen(&config, &b.svc, ferrodon_api::streaming_app(b.svc.clone()), shutdown_channel()).await?;
     b.svc.db.close().await;
     Ok(())
 }
 
+/// `ferrodon web`: the web API alone (no workers, no scheduler) until SIGINT or SIGTERM.
+pub async fn web(config: Config) -> Result<(), String> {
+    alone_without_redis(&config, "web");
+    let b = open(&config, true).await?;
+    listen(&config, &b.svc, ferrodon_api::app(b.svc.clone(), Some(b.fed.clone())), shutdown_channel()).await?;
+    tokio::time::timeout(Duration::from_secs(10), b.svc.db.close()).await.ok();
+    Ok(())
+}
+
+/// A role run apart shares events with the others only through Redis.
+fn alone_without_redis(config: &Config, role: &str) {
+    if config.redis.is_none() {
+        tracing::warn!(
+            "REDIS_URL is not set: this {role} process shares no streaming events with other processes \
+             (set REDIS_URL, or run everything in one process with `ferrodon serve`)"
+        );
+    }
+}
+
 /// `ferrodon worker`: works the given queues until SIGINT or SIGTERM.
 pub async fn worker(config: Config, queues: WeightedQueues, concurrency: usize) -> Result<(), String> {
+    alone_without_redis(&config, "worker");
     let b = open(&config, true).await?;
     let runner = Runner::new(b.queue.clone(), registry(&b), runner_config(queues, concurrency)?);
     runner.run(shutdown_channel()).await.map_err(|e| e.message)?;

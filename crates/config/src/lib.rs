@@ -49,6 +49,17 @@ pub struct Config {
     /// `ALLOWED_PRIVATE_ADDRESSES`: addresses or CIDR ranges (comma-separated) that remote
     /// fetches may reach although private or loopback; plain http is allowed only to them.
     pub allowed_private_addresses: Vec<String>,
+    /// Redis, when set: the event bus between processes (roles run apart). `None`: events stay
+    /// in the process (the embedded default).
+    pub redis: Option<RedisConfig>,
+}
+
+/// `REDIS_URL` (or `REDIS_HOST`, `REDIS_PORT`, `REDIS_DB`, `REDIS_USER`, `REDIS_PASSWORD`), and
+/// `REDIS_NAMESPACE`, as Mastodon reads them. `rediss://` connects over TLS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisConfig {
+    pub url: String,
+    pub namespace: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,6 +198,7 @@ impl Config {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect(),
+            redis: redis_config(v)?,
         })
     }
 
@@ -223,6 +235,12 @@ impl Config {
         out.push(("FERRODON_REGISTRATIONS".into(), self.registrations_mode.as_str().into()));
         if let Some(s) = &self.streaming_api_base_url {
             out.push(("STREAMING_API_BASE_URL".into(), s.clone()));
+        }
+        if let Some(r) = &self.redis {
+            out.push(("REDIS_URL".into(), mask_url(&r.url)));
+            if let Some(n) = &r.namespace {
+                out.push(("REDIS_NAMESPACE".into(), n.clone()));
+            }
         }
         out
     }
@@ -285,6 +303,31 @@ fn database_config(v: &Vars, data_dir: &Path) -> Result<DatabaseConfig> {
         return Ok(DatabaseConfig::Postgres { url, pool, prepared_statements });
     }
     Ok(DatabaseConfig::Sqlite { path: data_dir.join("ferrodon.db") })
+}
+
+fn redis_config(v: &Vars) -> Result<Option<RedisConfig>> {
+    let namespace = v.get("REDIS_NAMESPACE").map(str::to_string);
+    if let Some(url) = v.get("REDIS_URL") {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+            return Err(Error::validation(format!(
+                "REDIS_URL must start with redis://, rediss:// or unix://, got {:?}",
+                mask_url(url)
+            )));
+        }
+        return Ok(Some(RedisConfig { url: url.to_string(), namespace }));
+    }
+    if v.get("REDIS_HOST").is_none() && v.get("REDIS_PORT").is_none() {
+        return Ok(None);
+    }
+    let host = v.get("REDIS_HOST").unwrap_or("localhost");
+    let port: u16 = v.number("REDIS_PORT", 6379)?;
+    let db: u32 = v.number("REDIS_DB", 0)?;
+    let credentials = match (v.get("REDIS_USER"), v.get("REDIS_PASSWORD")) {
+        (user, Some(pass)) => format!("{}:{}@", enc(user.unwrap_or("")), enc(pass)),
+        (Some(user), None) => format!("{}@", enc(user)),
+        (None, None) => String::new(),
+    };
+    Ok(Some(RedisConfig { url: format!("redis://{credentials}{host}:{port}/{db}"), namespace }))
 }
 
 fn enc(s: &str) -> String {
@@ -408,5 +451,31 @@ mod tests {
         assert!(bad("LOCAL_DOMAIN", "https://x.org/").contains("LOCAL_DOMAIN"));
         assert!(bad("SINGLE_USER_MODE", "maybe").contains("SINGLE_USER_MODE"));
         assert!(bad("BIND", "everywhere").contains("BIND"));
+        assert!(bad("REDIS_URL", "localhost:6379").contains("REDIS_URL"));
+    }
+
+    #[test]
+    fn redis_comes_from_mastodon_variables_and_is_off_by_default() {
+        let secret = ("SECRET_KEY_BASE", "y".repeat(40).leak() as &str);
+        assert_eq!(Config::from_vars(&Vars::from_pairs([secret])).unwrap().redis, None);
+        let parts = Vars::from_pairs([
+            secret,
+            ("REDIS_HOST", "cache.internal"),
+            ("REDIS_PASSWORD", "s3cr/t"),
+            ("REDIS_DB", "2"),
+            ("REDIS_NAMESPACE", "social"),
+        ]);
+        let c = Config::from_vars(&parts).unwrap();
+        assert_eq!(
+            c.redis,
+            Some(RedisConfig {
+                url: "redis://:s3cr%2Ft@cache.internal:6379/2".into(),
+                namespace: Some("social".into())
+            })
+        );
+        assert!(!format!("{c:?}").contains("s3cr"));
+        let url =
+            Vars::from_pairs([secret, ("REDIS_URL", "rediss://default:pw@r.example:6380"), ("REDIS_HOST", "ignored")]);
+        assert_eq!(Config::from_vars(&url).unwrap().redis.unwrap().url, "rediss://default:pw@r.example:6380");
     }
 }

@@ -9,6 +9,7 @@
 //! - [`DistributeDeletion`] (`RemovalWorker`): `delete` to the same places.
 //! - [`PublishNotification`]: a notification to its recipient.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -104,20 +105,33 @@ impl JobHandler for DistributeStatus {
         if author.is_local() {
             home.push(status.account_id);
         }
-        home.retain(|id| svc.events.has_subscribers(&channel::home(*id)));
         let public: Vec<String> = if on_public_timelines(&status) {
             public_channels(status.local, !status.media().is_empty(), &status.tags())
-                .into_iter()
-                .filter(|c| svc.events.has_subscribers(c))
-                .collect()
         } else {
             Vec::new()
         };
         let direct = status.visibility == Visibility::Direct && !p.edit;
         let participants = if direct { participants(&status) } else { Vec::new() };
+        let candidate_lists = tx.lists_with_member(status.account_id, None).await?;
+        // Which of the channels are held, in one question to the bus.
+        let held: HashSet<String> = svc
+            .events
+            .listened(
+                home.iter()
+                    .map(|id| channel::home(*id))
+                    .chain(public.iter().cloned())
+                    .chain(participants.iter().map(|id| channel::direct(*id)))
+                    .chain(candidate_lists.iter().map(|l| channel::list(l.id)))
+                    .collect(),
+            )
+            .await
+            .into_iter()
+            .collect();
+        home.retain(|id| held.contains(&channel::home(*id)));
+        let public: Vec<String> = public.into_iter().filter(|c| held.contains(c)).collect();
         let direct_to: Vec<Id> =
-            participants.iter().copied().filter(|id| svc.events.has_subscribers(&channel::direct(*id))).collect();
-        let lists = list_recipients(svc, &mut tx, &status).await?;
+            participants.iter().copied().filter(|id| held.contains(&channel::direct(*id))).collect();
+        let lists = list_recipients(&mut tx, &status, candidate_lists, &held).await?;
         if home.is_empty() && public.is_empty() && direct_to.is_empty() && lists.is_empty() {
             return Ok(());
         }
@@ -184,11 +198,16 @@ impl JobHandler for DistributeStatus {
     }
 }
 
-/// The lists whose stream is open and takes `status`: its author is a member, the owner may
-/// see it (a direct status only when mentioned), and a reply passes the list's replies policy.
-async fn list_recipients(svc: &Services, tx: &mut Box<dyn Tx>, status: &Status) -> Result<Vec<List>> {
-    let mut lists = tx.lists_with_member(status.account_id, None).await?;
-    lists.retain(|l| svc.events.has_subscribers(&channel::list(l.id)));
+/// Of `lists` (those with the author as a member), the ones whose stream is `held` and that take
+/// `status`: the owner may see it (a direct status only when mentioned), and a reply passes the
+/// list's replies policy.
+async fn list_recipients(
+    tx: &mut Box<dyn Tx>,
+    status: &Status,
+    mut lists: Vec<List>,
+    held: &HashSet<String>,
+) -> Result<Vec<List>> {
+    lists.retain(|l| held.contains(&channel::list(l.id)));
     let mut out = Vec::with_capacity(lists.len());
     for list in lists {
         let owner = list.account_id;
@@ -279,7 +298,7 @@ impl JobHandler for DistributeDeletion {
         channels.extend(p.direct.iter().map(|id| channel::direct(*id)));
         channels.sort();
         channels.dedup();
-        channels.retain(|c| svc.events.has_subscribers(c));
+        let channels = svc.events.listened(channels).await;
         for id in &p.ids {
             let event = Event::new("delete", Some(id.to_string()), None);
             for c in &channels {
@@ -304,8 +323,8 @@ pub struct PublishNotification {
 impl PublishNotification {
     pub const KIND: &'static str = "PublishNotification";
 
-    /// Queued only when the recipient has a streaming connection in this process (for a bus
-    /// shared between processes, [`ferrodon_domain::ports::EventBus::has_subscribers`] answers for all of them).
+    /// Queued only when the recipient may have a streaming connection (always, on a bus shared
+    /// between processes; the job asks it).
     pub(crate) async fn enqueue(
         svc: &Services,
         tx: &mut Box<dyn Tx>,
@@ -326,7 +345,7 @@ impl JobHandler for PublishNotification {
         let p: NotificationJob = payload(job)?;
         let svc = &self.svc;
         let to = channel::notifications(p.account_id);
-        if !svc.events.has_subscribers(&to) {
+        if svc.events.listened(vec![to.clone()]).await.is_empty() {
             return Ok(());
         }
         let mut tx = svc.db.read().await?;

@@ -1,7 +1,11 @@
 //! Event bus backends. [`LocalBus`]: in-process broadcast, one channel per name, for the embedded
-//! default where the web API, the workers and the streaming API share a process. A Redis pub/sub
-//! backend for separate processes subscribes once per channel name and fans out locally the same
-//! way.
+//! default where the web API, the workers and the streaming API share a process. [`RedisBus`]:
+//! Redis pub/sub for roles in separate processes; it subscribes once per channel name and fans
+//! out to its process' connections through a `LocalBus`.
+
+mod redis;
+
+pub use crate::redis::RedisBus;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +40,13 @@ impl LocalBus {
         channels.len()
     }
 
+    /// The names of the channels with at least one subscriber (the others are forgotten).
+    pub fn channels(&self) -> Vec<String> {
+        let mut channels = self.lock();
+        channels.retain(|_, tx| tx.receiver_count() > 0);
+        channels.keys().cloned().collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Arc<Event>>>> {
         self.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -47,6 +58,7 @@ impl Default for LocalBus {
     }
 }
 
+#[async_trait::async_trait]
 impl EventBus for LocalBus {
     fn publish(&self, channel: &str, event: Arc<Event>) {
         let mut channels = self.lock();

@@ -89,6 +89,9 @@ impl Connection {
                 self.channels.insert((key.clone(), c.clone()), BroadcastStream::new(self.svc.events.subscribe(c)));
             }
             self.labels.insert(key, sub.label.clone());
+            // In place before the client is told it is subscribed (a shared bus subscribes
+            // in the background).
+            self.svc.events.ready().await;
         }
         Ok(sub)
     }

@@ -74,12 +74,23 @@ impl Event {
 pub type EventReceiver = tokio::sync::broadcast::Receiver<Arc<Event>>;
 
 /// Publishes and subscribes. Publishing never waits for subscribers.
+#[async_trait::async_trait]
 pub trait EventBus: Send + Sync + 'static {
     fn publish(&self, channel: &str, event: Arc<Event>);
     fn subscribe(&self, channel: &str) -> EventReceiver;
-    /// False when no one listens on `channel`: publishers may skip rendering for it (Mastodon's
-    /// `subscribed:<channel>` keys).
+    /// Returns once the subscriptions asked for so far are in place, so that an event published
+    /// after this returns reaches them (a bus shared between processes subscribes in the
+    /// background; the in-process one at once).
+    async fn ready(&self) {}
+    /// False when no one can be listening on `channel`: publishers may skip work for it
+    /// (Mastodon's `subscribed:<channel>` keys). Exact for the in-process bus; a bus shared
+    /// between processes says true and answers exactly through [`EventBus::listened`].
     fn has_subscribers(&self, channel: &str) -> bool;
+    /// Those of `channels` someone listens on, in any process (one round trip for a shared bus).
+    async fn listened(&self, mut channels: Vec<String>) -> Vec<String> {
+        channels.retain(|c| self.has_subscribers(c));
+        channels
+    }
     /// True when no channel has a subscriber (nothing to render for anyone). A bus that cannot
     /// tell (one shared between processes) says false.
     fn idle(&self) -> bool {
