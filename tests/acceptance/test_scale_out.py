@@ -1,19 +1,26 @@
 """The roles run apart, as a scaled-out instance runs them: ``ferrodon web``, ``ferrodon
 streaming`` and ``ferrodon worker`` as three processes on one PostgreSQL database, their events
-carried by Redis (``REDIS_URL``, with a ``REDIS_NAMESPACE`` of the test's own).
+carried by Redis over TLS (``REDIS_URL=rediss://…``; a ``redis-server`` of the test's own with a
+certificate from a test CA that the processes trust through ``SSL_CERT_FILE``), as a managed
+Redis is reached without stunnel.
 
 Mastodon.py finds the streaming process the way every client does: the web process advertises
 it (``STREAMING_API_BASE_URL`` → the instance's ``urls.streaming_api``). What is posted through
 the web process, and what its jobs do in the worker, reaches the streams of the streaming
 process; revoking a token in the web process closes the streams opened with it.
 
-Needs TEST_DATABASE_URL and TEST_REDIS_URL: skipped without them, except with CI=true.
+Needs TEST_DATABASE_URL, redis-server and openssl: skipped without them, except with CI=true.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -32,29 +39,65 @@ class Instance:
         self.web = web
         self.streaming = streaming
         self.worker = worker
+        self.shared: dict[str, str] = {}
 
     def servers(self) -> list[Server]:
         return [self.web, self.streaming, self.worker]
 
 
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A test CA, and a certificate it signed for localhost: (CA, certificate, key)."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=ferrodon test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "redis.key", "-out", "redis.csr", "-subj", "/CN=localhost")
+    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "redis.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "redis.crt", "-days", "2", "-extfile", "san.ext")
+    return directory / "ca.crt", directory / "redis.crt", directory / "redis.key"
+
+
+def start_tls_redis(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    ca, cert, key = make_certificates(directory)
+    process = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", str(cert),
+         "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"redis-server with TLS did not listen on {port}")
+
+
 @pytest.fixture(scope="module")
 def instance(ferrodon_bin: str, openapi_validator: OpenApiValidator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     admin_url = os.environ.get("TEST_DATABASE_URL")
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    missing = [name for name, value in (("TEST_DATABASE_URL", admin_url), ("TEST_REDIS_URL", redis_url)) if not value]
+    missing = [] if admin_url else ["TEST_DATABASE_URL"]
+    missing += [tool for tool in ("redis-server", "openssl") if shutil.which(tool) is None]
     if missing:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {', '.join(missing)} unset: the roles must be tested apart in CI", pytrace=False)
-        pytest.skip(f"{', '.join(missing)} not set")
-    assert admin_url and redis_url
-    database, database_url = create_database(admin_url)
+            pytest.fail(f"CI=true but {', '.join(missing)} missing: the roles must be tested apart in CI", pytrace=False)
+        pytest.skip(f"{', '.join(missing)} missing")
+    assert admin_url
     workdir = tmp_path_factory.mktemp("ferrodon-roles")
+    redis_port = free_port()
+    redis = start_tls_redis(workdir / "tls", redis_port)
+    database, database_url = create_database(admin_url)
     web_port, streaming_port = free_port(), free_port()
     shared = {
         "LOCAL_DOMAIN": f"localhost:{web_port}",
         "SECRET_KEY_BASE": secrets.token_hex(64),
         "FERRODON_DATA_DIR": str(workdir / "data"),
-        "REDIS_URL": redis_url,
+        "REDIS_URL": f"rediss://localhost:{redis_port}",
+        "SSL_CERT_FILE": str(workdir / "tls" / "ca.crt"),
         "REDIS_NAMESPACE": f"ferrodon-acc-{secrets.token_hex(4)}",
         "STREAMING_API_BASE_URL": f"ws://localhost:{streaming_port}",
     }
@@ -77,14 +120,18 @@ def instance(ferrodon_bin: str, openapi_validator: OpenApiValidator, tmp_path_fa
     except Exception as exc:
         for srv in started:
             srv.stop()
+        redis.kill()
         drop_database(admin_url, database)
         pytest.fail(f"could not start the roles: {exc}", pytrace=False)
+    inst.shared = shared
 
     yield inst
 
     died = [srv for srv in inst.servers() if srv.died()]
     for srv in inst.servers():
         srv.stop()
+    redis.kill()
+    redis.wait(timeout=10)
     drop_database(admin_url, database)
     if died:
         raise RuntimeError("a role exited during the run\n" + "\n".join(srv.log_tail() for srv in died))
@@ -157,3 +204,13 @@ def test_the_streaming_process_needs_a_valid_token(instance: Instance) -> None:
     response = requests.get(f"{instance.streaming.base_url}/api/v1/streaming/public/local", params={"access_token": "nope"}, timeout=5, stream=True)
     assert response.status_code == 401
     assert response.json()["error"]
+
+
+def test_a_redis_whose_certificate_is_not_trusted_is_refused(instance: Instance) -> None:
+    env = {k: v for k, v in instance.streaming.env().items() if k != "SSL_CERT_FILE"}
+    proc = subprocess.run(
+        [instance.streaming.binary, "streaming"], env={**env, "PORT": str(free_port())},
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode != 0
+    assert "cannot connect to Redis" in proc.stderr, proc.stderr
