@@ -82,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         command: DomainsCommand,
     },
+    /// Announcements to every local user (what Mastodon's admin "Announcements" page does).
+    Announcements {
+        #[command(subcommand)]
+        command: AnnouncementsCommand,
+    },
     /// Reports for moderators (from local users, and Flags from other servers).
     Reports {
         #[command(subcommand)]
@@ -177,6 +182,96 @@ enum SettingsCommand {
     /// Who may sign up: `open`, `approved` (sign-ups wait for approval) or `none`. Without a
     /// value, prints the current mode.
     Registrations { mode: Option<String> },
+}
+
+#[derive(Subcommand)]
+enum AnnouncementsCommand {
+    /// Creates one and prints its id. Published at once, or at --scheduled-at. Times are RFC 3339
+    /// (2030-01-02T03:04:05Z).
+    Create {
+        text: String,
+        /// The time the announcement is about, with --ends-at (it is taken down then).
+        #[arg(long, value_parser = rfc3339)]
+        starts_at: Option<i64>,
+        #[arg(long, value_parser = rfc3339)]
+        ends_at: Option<i64>,
+        /// --starts-at and --ends-at are dates, not times.
+        #[arg(long)]
+        all_day: bool,
+        #[arg(long, value_parser = rfc3339)]
+        scheduled_at: Option<i64>,
+    },
+    /// Changes the text (a published one reaches users' streams again).
+    Update {
+        id: String,
+        #[arg(long)]
+        text: String,
+    },
+    Publish {
+        id: String,
+    },
+    /// Takes one down (it stays, unpublished).
+    Unpublish {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+    /// One per line: id, state (published, scheduled or draft), starts_at, ends_at, text.
+    List,
+}
+
+fn rfc3339(s: &str) -> Result<i64, String> {
+    ferrodon_kernel::time::parse_rfc3339(s)
+        .ok_or_else(|| format!("{s:?} is not an RFC 3339 time (2030-01-02T03:04:05Z)"))
+}
+
+fn announcement_id(s: &str) -> Result<ferrodon_kernel::Id, String> {
+    ferrodon_kernel::Id::parse(s).ok_or_else(|| format!("{s:?} is not an announcement id"))
+}
+
+async fn announcements(config: &Config, command: AnnouncementsCommand) -> Result<(), String> {
+    use ferrodon_service::announcements as a;
+    let svc = wiring::services(config, false).await?;
+    let missing = |e: ferrodon_kernel::Error| {
+        if e.kind == ferrodon_kernel::ErrorKind::NotFound { "no such announcement".to_string() } else { e.message }
+    };
+    match command {
+        AnnouncementsCommand::Create { text, starts_at, ends_at, all_day, scheduled_at } => {
+            let new = a::NewAnnouncement { text, starts_at, ends_at, all_day, scheduled_at };
+            let created = a::create(&svc, new).await.map_err(|e| e.message)?;
+            println!("OK\nID: {}", created.id);
+        }
+        AnnouncementsCommand::Update { id, text } => {
+            a::update_text(&svc, announcement_id(&id)?, &text).await.map_err(missing)?;
+            println!("OK");
+        }
+        AnnouncementsCommand::Publish { id } => {
+            a::publish(&svc, announcement_id(&id)?).await.map_err(missing)?;
+            println!("OK");
+        }
+        AnnouncementsCommand::Unpublish { id } => {
+            a::unpublish(&svc, announcement_id(&id)?).await.map_err(missing)?;
+            println!("OK");
+        }
+        AnnouncementsCommand::Delete { id } => {
+            a::delete(&svc, announcement_id(&id)?).await.map_err(missing)?;
+            println!("OK");
+        }
+        AnnouncementsCommand::List => {
+            let time = |t: Option<i64>| t.map_or("-".to_string(), ferrodon_kernel::time::rfc3339);
+            for x in a::list(&svc).await.map_err(|e| e.message)? {
+                let state = match (x.published, x.scheduled_at) {
+                    (true, _) => "published",
+                    (false, Some(_)) => "scheduled",
+                    (false, None) => "draft",
+                };
+                let text = x.text.replace(['\n', '\t'], " ");
+                println!("{}\t{state}\t{}\t{}\t{text}", x.id, time(x.starts_at), time(x.ends_at));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -322,6 +417,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Announcements { command } => announcements(&config, command).await,
         Command::Reports { command: ReportsCommand::List { all, limit } } => {
             let svc = wiring::services(&config, false).await?;
             for (r, reporter, target) in

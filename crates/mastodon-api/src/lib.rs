@@ -381,3 +381,45 @@ pub struct Marker {
     pub version: i64,
     pub updated_at: String,
 }
+
+/// An announcement by the admins. `read` is there for a signed-in user only (not on streams).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Announcement {
+    pub id: String,
+    pub content: String,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub all_day: bool,
+    pub published_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<bool>,
+    pub mentions: Vec<AnnouncementAccount>,
+    pub statuses: Vec<AnnouncementStatus>,
+    pub tags: Vec<StatusTag>,
+    pub emojis: Vec<CustomEmoji>,
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AnnouncementAccount {
+    pub id: String,
+    pub username: String,
+    pub url: String,
+    pub acct: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AnnouncementStatus {
+    pub id: String,
+    pub url: String,
+}
+
+/// An emoji reaction to an announcement; `me` only for a signed-in user.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Reaction {
+    pub name: String,
+    pub count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub me: Option<bool>,
+}

@@ -10,6 +10,7 @@ use ferrodon_domain::ports::{JobContext, JobHandler, RetryPolicy, Tx};
 use ferrodon_kernel::{Error, Id, Result};
 
 use crate::Services;
+use crate::announcements::{AnnouncementEvent, PublishAnnouncementEvent, ScheduleAnnouncements};
 use crate::auth::now;
 
 /// Every job type this server runs: (name, retry policy, handler).
@@ -26,19 +27,34 @@ pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHa
             RetryPolicy { max_attempts: 1, keep_dead: false },
             Arc::new(PruneExpiredData { svc: svc.clone() }),
         ),
+        (AnnouncementEvent::KIND, AnnouncementEvent::POLICY, Arc::new(PublishAnnouncementEvent { svc: svc.clone() })),
+        (
+            ScheduleAnnouncements::KIND,
+            RetryPolicy { max_attempts: 1, keep_dead: false },
+            Arc::new(ScheduleAnnouncements { svc: svc.clone() }),
+        ),
     ]);
     all
 }
 
 /// The recurring jobs (Mastodon's `Scheduler::*`), one line each.
 pub fn recurring() -> Vec<RecurringJob> {
-    vec![RecurringJob {
-        name: "prune_expired_data",
-        every: Duration::from_secs(3600),
-        queue: Queue::Scheduler,
-        kind: PruneExpiredData::KIND,
-        max_attempts: 1,
-    }]
+    vec![
+        RecurringJob {
+            name: "prune_expired_data",
+            every: Duration::from_secs(3600),
+            queue: Queue::Scheduler,
+            kind: PruneExpiredData::KIND,
+            max_attempts: 1,
+        },
+        RecurringJob {
+            name: "schedule_announcements",
+            every: Duration::from_secs(60),
+            queue: Queue::Scheduler,
+            kind: ScheduleAnnouncements::KIND,
+            max_attempts: 1,
+        },
+    ]
 }
 
 /// Enqueues a job in the caller's transaction.

@@ -5,6 +5,7 @@
 //! rules, and return domain values or Mastodon entities (rendered in `present`).
 
 pub mod accounts;
+pub mod announcements;
 pub mod auth;
 pub mod discovery;
 pub mod distribution;

@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0013_mentions_trigger.sql"),
         include_str!("../migrations/postgres/0013_mentions_trigger.sql"),
     ),
+    (
+        "0014_announcements",
+        include_str!("../migrations/sqlite/0014_announcements.sql"),
+        include_str!("../migrations/postgres/0014_announcements.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

@@ -4,7 +4,7 @@ pub mod v1;
 pub mod v2;
 
 use axum::Router;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 
 use crate::AppState;
 
@@ -29,6 +29,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/accounts/{id}/unblock", post(accounts::unblock))
         .route("/api/v1/accounts/{id}/mute", post(accounts::mute))
         .route("/api/v1/accounts/{id}/unmute", post(accounts::unmute))
+        .route("/api/v1/announcements", get(announcements::index))
+        .route("/api/v1/announcements/{id}/dismiss", post(announcements::dismiss))
+        .route("/api/v1/announcements/{id}/reactions/{name}", put(announcements::react).delete(announcements::unreact))
         .route("/api/v1/apps", post(apps::create))
         .route("/api/v1/apps/verify_credentials", get(apps::verify_credentials))
         .route("/api/v1/blocks", get(personal::blocks))

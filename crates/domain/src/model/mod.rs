@@ -1,6 +1,7 @@
 //! Domain models. Timestamps are UTC milliseconds ([`ferrodon_kernel::time::Millis`]).
 
 mod account;
+mod announcement;
 mod app;
 mod filter;
 mod job;
@@ -11,6 +12,7 @@ mod report;
 mod status;
 
 pub use account::*;
+pub use announcement::*;
 pub use app::*;
 pub use filter::*;
 pub use job::*;

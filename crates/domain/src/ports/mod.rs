@@ -5,6 +5,7 @@
 //! atomic, and with a database-backed job queue the jobs a change causes are enqueued in it too.
 
 mod accounts;
+mod announcements;
 mod events;
 mod federation;
 mod filters;
@@ -16,6 +17,7 @@ mod social;
 mod statuses;
 
 pub use accounts::*;
+pub use announcements::*;
 pub use events::*;
 pub use federation::*;
 pub use filters::*;
@@ -56,6 +58,7 @@ pub trait Tx:
     + ReportStore
     + FilterStore
     + ListStore
+    + AnnouncementStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

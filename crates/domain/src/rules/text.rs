@@ -193,6 +193,23 @@ pub fn grapheme_count(s: &str) -> usize {
     count
 }
 
+/// True when `s` is one Unicode emoji: a single grapheme cluster that starts with a pictographic
+/// character, a flag (two regional indicators) or a keycap (`1️⃣`). Mastodon accepts these as
+/// announcement reactions (its `ReactionValidator`; custom emoji aside).
+pub fn is_single_emoji(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if grapheme_count(s) != 1 {
+        return false;
+    }
+    let (class, pictographic) = grapheme_props(first);
+    if class == Gcb::RegionalIndicator {
+        return s.chars().count() == 2;
+    }
+    pictographic || (matches!(first, '0'..='9' | '#' | '*') && s.ends_with('\u{20E3}'))
+}
+
 // ---------------------------------------------------------------------------
 // Formatting
 // ---------------------------------------------------------------------------
@@ -1207,6 +1224,17 @@ fn is_grapheme_boundary(prev: Gcb, cur: Gcb, cur_pict: bool, ri_before: usize, z
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn single_emoji_are_told_from_text() {
+        for yes in ["👍", "🎉", "❤️", "🤔", "👩‍👩‍👧", "👍🏽", "🇩🇪", "1️⃣", "#️⃣", "©️"]
+        {
+            assert!(super::is_single_emoji(yes), "{yes}");
+        }
+        for no in ["", "a", "1", "👍👍", "ok👍", ":blobcat:", "🇩", "<3"] {
+            assert!(!super::is_single_emoji(no), "{no}");
+        }
+    }
+
     use super::*;
 
     const LOCAL: &str = "cb6e6126.ngrok.io";

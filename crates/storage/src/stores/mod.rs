@@ -1,6 +1,7 @@
 //! The store ports implemented on [`SqlTx`], one module per port.
 
 mod accounts;
+mod announcements;
 mod federation;
 mod filters;
 mod jobs;

@@ -1,6 +1,7 @@
 //! `/api/v1/*` handlers, one file per resource.
 
 pub mod accounts;
+pub mod announcements;
 pub mod apps;
 pub mod domain_blocks;
 pub mod filters;

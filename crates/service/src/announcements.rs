@@ -1,0 +1,382 @@
+//! Announcements by the admins (Mastodon's): `/api/v1/announcements` for users (read them,
+//! dismiss them, react with emoji), `ferrodon announcements …` for admins, the scheduler that
+//! publishes scheduled ones and takes down those whose `ends_at` passed, and their streaming
+//! events on every local user's `user` stream: `announcement` (published or edited),
+//! `announcement.reaction` (`{name, count, announcement_id}`) and `announcement.delete` (the id).
+//!
+//! The events go through a job, as Mastodon's workers do: the admin command runs in a process of
+//! its own, and the job runs where the workers are.
+
+use async_trait::async_trait;
+use ferrodon_domain::model::{Announcement, AnnouncementReaction, Job, MAX_ANNOUNCEMENT_REACTIONS, Queue};
+use ferrodon_domain::ports::{Event, JobContext, JobHandler, RetryPolicy, Tx, channel};
+use ferrodon_domain::rules::text;
+use ferrodon_kernel::error::FieldError;
+use ferrodon_kernel::time::{Millis, rfc3339};
+use ferrodon_kernel::{Error, ErrorKind, Id, Result};
+use ferrodon_mastodon_api as api;
+use serde::{Deserialize, Serialize};
+
+use crate::Services;
+use crate::auth::{Viewer, now};
+use crate::jobs::enqueue;
+
+// ---------------------------------------------------------------------------------------------
+// Users
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /api/v1/announcements`: the published ones, oldest first, with the user's `read`.
+pub async fn index(svc: &Services, me: &Viewer) -> Result<Vec<api::Announcement>> {
+    let mut tx = svc.db.read().await?;
+    let all = tx.announcements(true).await?;
+    render(svc, &mut tx, &all, Some(me.account.id)).await
+}
+
+/// `POST /api/v1/announcements/:id/dismiss`
+pub async fn dismiss(svc: &Services, me: &Viewer, id: &str) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    let a = published(&mut tx, id).await?;
+    tx.dismiss_announcement(me.account.id, a.id).await?;
+    tx.commit().await
+}
+
+/// `PUT /api/v1/announcements/:id/reactions/:name`: a Unicode emoji, at most
+/// [`MAX_ANNOUNCEMENT_REACTIONS`] different ones per announcement. Reacting again is harmless.
+pub async fn react(svc: &Services, me: &Viewer, id: &str, name: &str) -> Result<()> {
+    if !text::is_single_emoji(name) {
+        return Err(Error::field("name", "ERR_INVALID", "is not a recognized emoji"));
+    }
+    let mut tx = svc.db.write().await?;
+    let a = published(&mut tx, id).await?;
+    let existing = tx.announcement_reactions(&[a.id], None).await?;
+    if !existing.iter().any(|r| r.name == name) && existing.len() >= MAX_ANNOUNCEMENT_REACTIONS {
+        return Err(Error {
+            kind: ErrorKind::Validation,
+            message: "Validation failed: Limit of different reactions reached".into(),
+            details: vec![FieldError {
+                field: "base".into(),
+                code: "ERR_INVALID".into(),
+                description: "Limit of different reactions reached".into(),
+            }],
+        });
+    }
+    if tx.add_announcement_reaction(me.account.id, a.id, name, now()).await? {
+        AnnouncementEvent::Reaction { id: a.id, name: name.to_string() }.enqueue(&mut tx).await?;
+    }
+    tx.commit().await
+}
+
+/// `DELETE /api/v1/announcements/:id/reactions/:name`: 404 when the user has no such reaction.
+pub async fn unreact(svc: &Services, me: &Viewer, id: &str, name: &str) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    let a = published(&mut tx, id).await?;
+    if !tx.remove_announcement_reaction(me.account.id, a.id, name).await? {
+        return Err(Error::not_found());
+    }
+    AnnouncementEvent::Reaction { id: a.id, name: name.to_string() }.enqueue(&mut tx).await?;
+    tx.commit().await
+}
+
+async fn published(tx: &mut Box<dyn Tx>, id: &str) -> Result<Announcement> {
+    let id = Id::parse(id).ok_or_else(Error::not_found)?;
+    tx.announcement(id).await?.filter(|a| a.published).ok_or_else(Error::not_found)
+}
+
+/// The API entities of `all`, for `viewer` (`read` and `me`) or for no one (streams).
+async fn render(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    all: &[Announcement],
+    viewer: Option<Id>,
+) -> Result<Vec<api::Announcement>> {
+    let ids: Vec<Id> = all.iter().map(|a| a.id).collect();
+    let reactions = tx.announcement_reactions(&ids, viewer).await?;
+    let read = match viewer {
+        Some(v) => tx.dismissed_announcements(v, &ids).await?,
+        None => Vec::new(),
+    };
+    let base = svc.base_url();
+    let mut out = Vec::with_capacity(all.len());
+    for a in all {
+        let resolved = crate::statuses::resolve_mentions(svc, tx, &a.text).await?;
+        let resolve = |m: &text::MentionRef| {
+            resolved
+                .iter()
+                .find(|(r, _)| r.username.eq_ignore_ascii_case(&m.username) && r.domain == m.domain)
+                .map(|(_, a)| text::ResolvedMention { url: a.url.clone(), username: a.username.clone() })
+        };
+        let ctx =
+            text::FormatContext { local_domain: &svc.config.local_domain, base_url: &base, resolve_mention: &resolve };
+        let mut mentions: Vec<api::AnnouncementAccount> = Vec::new();
+        for (_, account) in &resolved {
+            if !mentions.iter().any(|m| m.id == account.id.to_string()) {
+                mentions.push(api::AnnouncementAccount {
+                    id: account.id.to_string(),
+                    username: account.username.clone(),
+                    url: account.url.clone(),
+                    acct: account.acct(),
+                });
+            }
+        }
+        let mut tags: Vec<api::StatusTag> = Vec::new();
+        for name in text::extract_hashtags(&a.text) {
+            let name = name.to_lowercase();
+            if !tags.iter().any(|t| t.name == name) {
+                tags.push(api::StatusTag { url: format!("{base}/tags/{name}"), name });
+            }
+        }
+        out.push(api::Announcement {
+            id: a.id.to_string(),
+            content: text::format_status(&a.text, &ctx),
+            starts_at: a.starts_at.map(rfc3339),
+            ends_at: a.ends_at.map(rfc3339),
+            all_day: a.all_day,
+            published_at: rfc3339(a.published_at.unwrap_or(a.created_at)),
+            updated_at: rfc3339(a.updated_at),
+            read: viewer.map(|_| read.contains(&a.id)),
+            mentions,
+            statuses: Vec::new(),
+            tags,
+            emojis: Vec::new(),
+            reactions: reactions
+                .iter()
+                .filter(|r| r.announcement_id == a.id)
+                .map(|r| api::Reaction { name: r.name.clone(), count: r.count, me: viewer.map(|_| r.me) })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admins
+// ---------------------------------------------------------------------------------------------
+
+/// A new announcement (`ferrodon announcements create`).
+#[derive(Debug, Default)]
+pub struct NewAnnouncement {
+    pub text: String,
+    pub starts_at: Option<Millis>,
+    pub ends_at: Option<Millis>,
+    pub all_day: bool,
+    /// Published then by the scheduler; without it (or in the past), published at once.
+    pub scheduled_at: Option<Millis>,
+}
+
+/// Every announcement, published or not, oldest first.
+pub async fn list(svc: &Services) -> Result<Vec<Announcement>> {
+    svc.db.read().await?.announcements(false).await
+}
+
+pub async fn create(svc: &Services, new: NewAnnouncement) -> Result<Announcement> {
+    let at = now();
+    let publish_now = new.scheduled_at.is_none_or(|s| s <= at);
+    let a = Announcement {
+        id: Id::generate(),
+        text: new.text.trim().to_string(),
+        published: publish_now,
+        all_day: new.all_day && new.starts_at.is_some(),
+        scheduled_at: new.scheduled_at,
+        starts_at: new.starts_at,
+        ends_at: new.ends_at,
+        published_at: publish_now.then_some(at),
+        created_at: at,
+        updated_at: at,
+    };
+    validate(&a)?;
+    let mut tx = svc.db.write().await?;
+    tx.insert_announcement(&a).await?;
+    if a.published {
+        AnnouncementEvent::Published { id: a.id }.enqueue(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// Changes the text; a published one is sent to the streams again.
+pub async fn update_text(svc: &Services, id: Id, text: &str) -> Result<Announcement> {
+    let mut tx = svc.db.write().await?;
+    let mut a = tx.announcement(id).await?.ok_or_else(Error::not_found)?;
+    a.text = text.trim().to_string();
+    a.updated_at = now();
+    validate(&a)?;
+    tx.update_announcement(&a).await?;
+    if a.published {
+        AnnouncementEvent::Published { id: a.id }.enqueue(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// Publishes now (already published: no change).
+pub async fn publish(svc: &Services, id: Id) -> Result<Announcement> {
+    let mut tx = svc.db.write().await?;
+    let a = tx.announcement(id).await?.ok_or_else(Error::not_found)?;
+    let a = publish_in(&mut tx, a).await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+async fn publish_in(tx: &mut Box<dyn Tx>, mut a: Announcement) -> Result<Announcement> {
+    if a.published {
+        return Ok(a);
+    }
+    let at = now();
+    a.published = true;
+    a.published_at = Some(at);
+    a.updated_at = at;
+    tx.update_announcement(&a).await?;
+    AnnouncementEvent::Published { id: a.id }.enqueue(tx).await?;
+    Ok(a)
+}
+
+/// Takes it down (users no longer see it; streams get `announcement.delete`).
+pub async fn unpublish(svc: &Services, id: Id) -> Result<Announcement> {
+    let mut tx = svc.db.write().await?;
+    let mut a = tx.announcement(id).await?.ok_or_else(Error::not_found)?;
+    let was_published = a.published;
+    if was_published || a.scheduled_at.is_some() {
+        a.published = false;
+        a.scheduled_at = None; // nor later
+        a.updated_at = now();
+        tx.update_announcement(&a).await?;
+    }
+    if was_published {
+        AnnouncementEvent::Deleted { id: a.id }.enqueue(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(a)
+}
+
+pub async fn delete(svc: &Services, id: Id) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    let a = tx.announcement(id).await?.ok_or_else(Error::not_found)?;
+    tx.delete_announcement(a.id).await?;
+    if a.published {
+        AnnouncementEvent::Deleted { id: a.id }.enqueue(&mut tx).await?;
+    }
+    tx.commit().await
+}
+
+fn validate(a: &Announcement) -> Result<()> {
+    if a.text.is_empty() {
+        return Err(Error::field("text", "ERR_BLANK", "can't be blank"));
+    }
+    match (a.starts_at, a.ends_at) {
+        (Some(_), None) => Err(Error::field("ends_at", "ERR_BLANK", "can't be blank")),
+        (None, Some(_)) => Err(Error::field("starts_at", "ERR_BLANK", "can't be blank")),
+        (Some(s), Some(e)) if e < s => Err(Error::field("ends_at", "ERR_INVALID", "must be after the start")),
+        _ => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs: the streaming events, and the scheduler
+// ---------------------------------------------------------------------------------------------
+
+/// An announcement's event for every local user's stream.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AnnouncementEvent {
+    Published { id: Id },
+    Reaction { id: Id, name: String },
+    Deleted { id: Id },
+}
+
+/// Accounts asked about per round (which of them stream now).
+const RECIPIENTS_PER_ROUND: u32 = 1000;
+
+impl AnnouncementEvent {
+    pub const KIND: &'static str = "PublishAnnouncementEvent";
+    pub const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: false };
+
+    /// Queued in the change's transaction (whatever process makes the change, the workers send).
+    async fn enqueue(&self, tx: &mut Box<dyn Tx>) -> Result<()> {
+        let body = serde_json::to_value(self).map_err(Error::internal)?;
+        enqueue(tx, Queue::Default, Self::KIND, &body, Self::POLICY).await.map(|_| ())
+    }
+
+    /// What users' streams get, or nothing when the announcement is gone or no longer published.
+    async fn event(&self, svc: &Services) -> Result<Option<std::sync::Arc<Event>>> {
+        let mut tx = svc.db.read().await?;
+        Ok(match self {
+            AnnouncementEvent::Published { id } => {
+                let Some(a) = tx.announcement(*id).await?.filter(|a| a.published) else {
+                    return Ok(None);
+                };
+                let rendered = render(svc, &mut tx, std::slice::from_ref(&a), None).await?;
+                let payload = serde_json::to_string(&rendered[0]).map_err(Error::internal)?;
+                Some(Event::new("announcement", Some(payload), None))
+            }
+            AnnouncementEvent::Reaction { id, name } => {
+                let count = tx
+                    .announcement_reactions(&[*id], None)
+                    .await?
+                    .into_iter()
+                    .find(|r: &AnnouncementReaction| r.name == *name)
+                    .map_or(0, |r| r.count);
+                let payload = serde_json::json!({ "name": name, "count": count, "announcement_id": id.to_string() });
+                Some(Event::new("announcement.reaction", Some(payload.to_string()), None))
+            }
+            AnnouncementEvent::Deleted { id } => Some(Event::new("announcement.delete", Some(id.to_string()), None)),
+        })
+    }
+}
+
+/// Sends [`AnnouncementEvent`]s to the home channels of the local users who stream.
+pub struct PublishAnnouncementEvent {
+    pub(crate) svc: Services,
+}
+
+#[async_trait]
+impl JobHandler for PublishAnnouncementEvent {
+    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
+        let svc = &self.svc;
+        if svc.events.idle() {
+            return Ok(());
+        }
+        let what: AnnouncementEvent = serde_json::from_str(&job.payload).map_err(Error::internal)?;
+        let Some(event) = what.event(svc).await? else {
+            return Ok(());
+        };
+        let mut after = Id(0);
+        loop {
+            let accounts = svc.db.read().await?.local_user_accounts(after, RECIPIENTS_PER_ROUND).await?;
+            let Some(last) = accounts.last() else { break };
+            after = *last;
+            let channels = svc.events.listened(accounts.into_iter().map(channel::home).collect()).await;
+            for c in channels {
+                svc.publish(&c, event.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every minute: publishes the announcements whose time has come, and takes down those whose
+/// `ends_at` has passed (Mastodon's `ScheduledStatusesScheduler` does both).
+pub struct ScheduleAnnouncements {
+    pub(crate) svc: Services,
+}
+
+impl ScheduleAnnouncements {
+    pub const KIND: &'static str = "ScheduleAnnouncements";
+}
+
+#[async_trait]
+impl JobHandler for ScheduleAnnouncements {
+    async fn run(&self, ctx: &JobContext, _job: &Job) -> Result<()> {
+        let mut tx = self.svc.db.write().await?;
+        let at = now();
+        for a in tx.due_announcements(at).await? {
+            publish_in(&mut tx, a).await?;
+        }
+        for id in tx.expire_announcements(at).await? {
+            AnnouncementEvent::Deleted { id }.enqueue(&mut tx).await?;
+        }
+        if ctx.complete_in(&mut tx).await? {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
