@@ -43,16 +43,40 @@ impl JobStore for SqlTx {
     }
 
     async fn enqueue_many(&mut self, jobs: &[NewJob]) -> Result<u64> {
-        if let Conn::Sqlite(_) = self.conn {
-            // In-process: a statement per job costs no round trip.
-            let mut n = 0;
-            for job in jobs {
-                n += self.enqueue(job).await? as u64;
-            }
-            return Ok(n);
-        }
         if jobs.is_empty() {
             return Ok(0);
+        }
+        if let Conn::Sqlite(_) = self.conn {
+            // One statement over a JSON array of rows: each statement is a trip to the SQLite
+            // worker thread. (`WHERE true` keeps `ON CONFLICT` from reading as a join's `ON`.)
+            let rows: Vec<serde_json::Value> = jobs
+                .iter()
+                .map(|j| {
+                    serde_json::json!([
+                        j.id.0,
+                        j.queue.as_str(),
+                        j.kind,
+                        j.payload,
+                        j.priority,
+                        j.run_at,
+                        j.max_attempts,
+                        j.unique_key,
+                        j.created_at
+                    ])
+                })
+                .collect();
+            let n = self
+                .exec(
+                    "INSERT INTO jobs (id, queue, kind, payload, priority, status, run_at, max_attempts, unique_key, created_at) \
+                     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending', value ->> 5, \
+                     value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) WHERE true ON CONFLICT DO NOTHING",
+                    args![serde_json::Value::Array(rows).to_string()],
+                )
+                .await?;
+            if n > 0 {
+                self.enqueued = true;
+            }
+            return Ok(n);
         }
         // PostgreSQL: one statement, one round trip, whatever the number of jobs.
         let ints = |f: fn(&NewJob) -> i64| Arg::Ids(jobs.iter().map(f).collect());
