@@ -7,7 +7,7 @@ use ferrodon_domain::model::{
     Account, Follow, MentionedAccount, NewPoll, NewStatus, NotificationType, RelationKind, RemoteEmoji, RemoteMedia,
     Status, StatusEdit, Visibility,
 };
-use ferrodon_domain::ports::{RelatedAccounts, StatusMark};
+use ferrodon_domain::ports::{RelatedAccounts, StatusMark, Tx};
 use ferrodon_kernel::{Error, Id, PageRequest, Result};
 
 use crate::Services;
@@ -126,9 +126,72 @@ pub async fn follow_rejected(svc: &Services, actor: &Account, follower: Id) -> R
 }
 
 /// `Create(Note)`: stores the status (once per URI) and does what a local post does: home
-/// feeds and streams, notifications to the mentioned local accounts.
+/// feeds and streams, notifications to the mentioned local accounts. Returns once committed.
+///
+/// Statuses received together share one write transaction (a group commit, as the inbox
+/// intake and the job completions do): on SQLite a transaction per status was the ingest's
+/// limit. A group that fails is retried one status per transaction, so one bad status fails
+/// alone.
 pub async fn create_status(svc: &Services, actor: &Account, s: RemoteStatus) -> Result<Status> {
-    let mut tx = svc.db.write().await?;
+    let received = svc.received.get_or_init(|| Received::start(svc));
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    received.0.send((actor.clone(), s, reply)).map_err(|_| Error::unavailable("the status intake has stopped"))?;
+    answer.await.map_err(|_| Error::unavailable("the status intake has stopped"))?
+}
+
+type ReceivedStatus = (Account, RemoteStatus, tokio::sync::oneshot::Sender<Result<Status>>);
+
+/// The task behind [`create_status`]'s group commit.
+pub(crate) struct Received(tokio::sync::mpsc::UnboundedSender<ReceivedStatus>);
+
+/// At most this many statuses per transaction.
+const MAX_RECEIVED_GROUP: usize = 64;
+
+impl Received {
+    fn start(svc: &Services) -> Received {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ReceivedStatus>();
+        // Services of its own, without this intake: the task ends with the last sender.
+        let svc = Services::new(svc.db.clone(), svc.events.clone(), svc.config.clone());
+        tokio::spawn(async move {
+            let mut group = Vec::with_capacity(MAX_RECEIVED_GROUP);
+            while rx.recv_many(&mut group, MAX_RECEIVED_GROUP).await > 0 {
+                let together = async {
+                    let mut tx = svc.db.write().await?;
+                    let mut stored = Vec::with_capacity(group.len());
+                    for (actor, s, _) in &group {
+                        stored.push(store_status(&svc, &mut tx, actor, s.clone()).await?);
+                    }
+                    tx.commit().await?;
+                    Ok::<_, Error>(stored)
+                }
+                .await;
+                match together {
+                    Ok(stored) => {
+                        for ((_, _, reply), status) in group.drain(..).zip(stored) {
+                            let _ = reply.send(Ok(status));
+                        }
+                    }
+                    Err(_) => {
+                        for (actor, s, reply) in group.drain(..) {
+                            let alone = async {
+                                let mut tx = svc.db.write().await?;
+                                let status = store_status(&svc, &mut tx, &actor, s).await?;
+                                tx.commit().await?;
+                                Ok(status)
+                            }
+                            .await;
+                            let _ = reply.send(alone);
+                        }
+                    }
+                }
+            }
+        });
+        Received(tx)
+    }
+}
+
+/// [`create_status`]'s writes, in the caller's transaction.
+async fn store_status(svc: &Services, tx: &mut Box<dyn Tx>, actor: &Account, s: RemoteStatus) -> Result<Status> {
     let id = Id::generate();
     let created_at = s.created_at.min(now());
     let new = NewStatus {
@@ -162,11 +225,10 @@ pub async fn create_status(svc: &Services, actor: &Account, s: RemoteStatus) -> 
     if let Some(c) = s.poll_counts.as_ref().filter(|_| status.has_poll) {
         tx.set_poll_counts(status.id, &c.votes, c.voters_count).await?;
     }
-    DistributeStatus::enqueue(svc, &mut tx, status.id, false).await?;
+    DistributeStatus::enqueue(svc, tx, status.id, false).await?;
     for m in s.mentions.iter().filter(|m| m.is_local()) {
-        notify_local(svc, &mut tx, m.id, actor.id, NotificationType::Mention, Some(status.id)).await?;
+        notify_local(svc, tx, m.id, actor.id, NotificationType::Mention, Some(status.id)).await?;
     }
-    tx.commit().await?;
     Ok(status)
 }
 

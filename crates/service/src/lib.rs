@@ -41,11 +41,13 @@ pub struct Services {
     pub db: Arc<dyn Database>,
     pub events: Arc<dyn EventBus>,
     pub config: Arc<Config>,
+    /// Group commit of received statuses, started on first use ([`inbox::create_status`]).
+    received: Arc<std::sync::OnceLock<inbox::Received>>,
 }
 
 impl Services {
     pub fn new(db: Arc<dyn Database>, events: Arc<dyn EventBus>, config: Arc<Config>) -> Self {
-        Services { db, events, config }
+        Services { db, events, config, received: Arc::default() }
     }
 
     /// Publishes an event (after the change it reports has committed).

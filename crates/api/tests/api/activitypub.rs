@@ -306,6 +306,36 @@ both_engines!(a_remote_posts_attachments_and_emoji_are_shown, |app| async move {
     let _ = me_id;
 });
 
+both_engines!(statuses_received_together_are_stored_together_and_a_bad_one_fails_alone, |app| async move {
+    let (_, token) = app.create_user("reader").await;
+    let (good_uri, _) = remote_actor(&app, "good").await;
+    let (gone_uri, _) = remote_actor(&app, "gone").await;
+    let good = app.database().read().await.unwrap().account_by_uri(&good_uri).await.unwrap().unwrap();
+    let gone = app.database().read().await.unwrap().account_by_uri(&gone_uri).await.unwrap().unwrap();
+    // The second author's account is deleted while its status is on the way: its insert breaks
+    // the foreign key, and with it the group's transaction.
+    let mut tx = app.database().write().await.unwrap();
+    tx.delete_account(gone.id).await.unwrap();
+    tx.commit().await.unwrap();
+    let note = |uri: &str, n: u32| remote_note(&format!("{uri}/statuses/{n}"), &format!("note {n}"));
+    let (a, b, c) = tokio::join!(
+        ferrodon_service::inbox::create_status(&app.svc, &good, note(&good_uri, 1)),
+        ferrodon_service::inbox::create_status(&app.svc, &gone, note(&gone_uri, 2)),
+        ferrodon_service::inbox::create_status(&app.svc, &good, note(&good_uri, 3)),
+    );
+    assert!(b.is_err(), "{b:?}");
+    let (a, c) = (a.unwrap(), c.unwrap());
+    let public = ok(app.get("/api/v1/timelines/public", &token).await);
+    let ids: Vec<&str> = public.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![c.id.to_string(), a.id.to_string()], "{public}");
+    // The same status received twice in one group is stored once.
+    let (d, e) = tokio::join!(
+        ferrodon_service::inbox::create_status(&app.svc, &good, note(&good_uri, 4)),
+        ferrodon_service::inbox::create_status(&app.svc, &good, note(&good_uri, 4)),
+    );
+    assert_eq!(d.unwrap().id, e.unwrap().id);
+});
+
 both_engines!(a_blocked_domain_leaves_timelines_notifications_and_followers, |app| async move {
     let (me_id, token) = app.create_user("picky").await;
     let (uri, _) = remote_actor(&app, "loud").await;
