@@ -99,14 +99,6 @@ async fn render(
     let mut out = Vec::with_capacity(all.len());
     for a in all {
         let resolved = crate::statuses::resolve_mentions(svc, tx, &a.text).await?;
-        let resolve = |m: &text::MentionRef| {
-            resolved
-                .iter()
-                .find(|(r, _)| r.username.eq_ignore_ascii_case(&m.username) && r.domain == m.domain)
-                .map(|(_, a)| text::ResolvedMention { url: a.url.clone(), username: a.username.clone() })
-        };
-        let ctx =
-            text::FormatContext { local_domain: &svc.config.local_domain, base_url: &base, resolve_mention: &resolve };
         let mut mentions: Vec<api::AnnouncementAccount> = Vec::new();
         for (_, account) in &resolved {
             if !mentions.iter().any(|m| m.id == account.id.to_string()) {
@@ -127,7 +119,7 @@ async fn render(
         }
         out.push(api::Announcement {
             id: a.id.to_string(),
-            content: text::format_status(&a.text, &ctx),
+            content: crate::statuses::format_text(svc, &a.text, &resolved),
             starts_at: a.starts_at.map(rfc3339),
             ends_at: a.ends_at.map(rfc3339),
             all_day: a.all_day,

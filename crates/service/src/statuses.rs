@@ -45,6 +45,20 @@ pub(crate) async fn resolve_mentions(
     Ok(out)
 }
 
+/// `source` as HTML, as a local status' text is rendered, linking the `resolved` mentions.
+pub(crate) fn format_text(svc: &Services, source: &str, resolved: &[(text::MentionRef, Account)]) -> String {
+    let base = svc.base_url();
+    let resolve = |m: &text::MentionRef| {
+        resolved
+            .iter()
+            .find(|(r, _)| r.username.eq_ignore_ascii_case(&m.username) && r.domain == m.domain)
+            .map(|(_, a)| text::ResolvedMention { url: a.url.clone(), username: a.username.clone() })
+    };
+    let ctx =
+        text::FormatContext { local_domain: &svc.config.local_domain, base_url: &base, resolve_mention: &resolve };
+    text::format_status(source, &ctx)
+}
+
 /// Parameters of a new status (`POST /api/v1/statuses`) or an edit (`PUT`).
 #[derive(Clone, Debug, Default)]
 pub struct StatusParams {
@@ -152,16 +166,7 @@ async fn render(
     let poll = p.poll.as_ref().map(build_poll).transpose()?;
     let language = validate_language(p.language.as_deref())?.or_else(|| default_language.map(str::to_string));
     let resolved = resolve_mentions(svc, tx, &text_source).await?;
-    let base = svc.base_url();
-    let resolve = |m: &text::MentionRef| {
-        resolved
-            .iter()
-            .find(|(r, _)| r.username.eq_ignore_ascii_case(&m.username) && r.domain == m.domain)
-            .map(|(_, a)| text::ResolvedMention { url: a.url.clone(), username: a.username.clone() })
-    };
-    let ctx =
-        text::FormatContext { local_domain: &svc.config.local_domain, base_url: &base, resolve_mention: &resolve };
-    let content = text::format_status(&text_source, &ctx);
+    let content = format_text(svc, &text_source, &resolved);
     let mut mentions: Vec<Account> = Vec::new();
     for (_, a) in resolved {
         if !mentions.iter().any(|m| m.id == a.id) {
