@@ -155,32 +155,17 @@ impl Received {
         tokio::spawn(async move {
             let mut group = Vec::with_capacity(MAX_RECEIVED_GROUP);
             while rx.recv_many(&mut group, MAX_RECEIVED_GROUP).await > 0 {
-                let together = async {
-                    let mut tx = svc.db.write().await?;
-                    let mut stored = Vec::with_capacity(group.len());
-                    for (actor, s, _) in &group {
-                        stored.push(store_status(&svc, &mut tx, actor, s.clone()).await?);
-                    }
-                    tx.commit().await?;
-                    Ok::<_, Error>(stored)
-                }
-                .await;
-                match together {
+                let (received, replies): (Vec<_>, Vec<_>) = group.drain(..).map(|(a, s, r)| ((a, s), r)).unzip();
+                match store_together(&svc, &received).await {
                     Ok(stored) => {
-                        for ((_, _, reply), status) in group.drain(..).zip(stored) {
+                        for (reply, status) in replies.into_iter().zip(stored) {
                             let _ = reply.send(Ok(status));
                         }
                     }
                     Err(_) => {
-                        for (actor, s, reply) in group.drain(..) {
-                            let alone = async {
-                                let mut tx = svc.db.write().await?;
-                                let status = store_status(&svc, &mut tx, &actor, s).await?;
-                                tx.commit().await?;
-                                Ok(status)
-                            }
-                            .await;
-                            let _ = reply.send(alone);
+                        for (one, reply) in received.iter().zip(replies) {
+                            let alone = store_together(&svc, std::slice::from_ref(one)).await;
+                            let _ = reply.send(alone.map(|mut stored| stored.remove(0)));
                         }
                     }
                 }
@@ -188,6 +173,17 @@ impl Received {
         });
         Received(tx)
     }
+}
+
+/// Stores `received` in one write transaction.
+async fn store_together(svc: &Services, received: &[(Account, RemoteStatus)]) -> Result<Vec<Status>> {
+    let mut tx = svc.db.write().await?;
+    let mut stored = Vec::with_capacity(received.len());
+    for (actor, s) in received {
+        stored.push(store_status(svc, &mut tx, actor, s.clone()).await?);
+    }
+    tx.commit().await?;
+    Ok(stored)
 }
 
 /// [`create_status`]'s writes, in the caller's transaction.

@@ -263,9 +263,11 @@ impl Subscriptions {
             if !gone.is_empty() {
                 let names: Vec<String> = gone.iter().map(|c| format!("{prefix}{c}")).collect();
                 match self.conn.unsubscribe(&names).await {
-                    Ok(()) => gone.iter().for_each(|c| {
-                        held.remove(c);
-                    }),
+                    Ok(()) => {
+                        for c in &gone {
+                            held.remove(c);
+                        }
+                    }
                     Err(e) => tracing::warn!(error = %e, "unsubscribing in Redis failed"),
                 }
             }

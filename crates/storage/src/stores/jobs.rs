@@ -46,7 +46,7 @@ impl JobStore for SqlTx {
         if jobs.is_empty() {
             return Ok(0);
         }
-        if let Conn::Sqlite(_) = self.conn {
+        let (sql, args): (&'static str, Vec<Arg>) = if let Conn::Sqlite(_) = self.conn {
             // One statement over a JSON array of rows: each statement is a trip to the SQLite
             // worker thread. (`WHERE true` keeps `ON CONFLICT` from reading as a join's `ON`.)
             let rows: Vec<serde_json::Value> = jobs
@@ -65,24 +65,17 @@ impl JobStore for SqlTx {
                     ])
                 })
                 .collect();
-            let n = self
-                .exec(
-                    "INSERT INTO jobs (id, queue, kind, payload, priority, status, run_at, max_attempts, unique_key, created_at) \
-                     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending', value ->> 5, \
-                     value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) WHERE true ON CONFLICT DO NOTHING",
-                    args![serde_json::Value::Array(rows).to_string()],
-                )
-                .await?;
-            if n > 0 {
-                self.enqueued = true;
-            }
-            return Ok(n);
-        }
-        // PostgreSQL: one statement, one round trip, whatever the number of jobs.
-        let ints = |f: fn(&NewJob) -> i64| Arg::Ids(jobs.iter().map(f).collect());
-        let texts = |f: fn(&NewJob) -> Option<String>| Arg::Texts(jobs.iter().map(f).collect());
-        let n = self
-            .exec(
+            (
+                "INSERT INTO jobs (id, queue, kind, payload, priority, status, run_at, max_attempts, unique_key, created_at) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending', value ->> 5, \
+                 value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) WHERE true ON CONFLICT DO NOTHING",
+                args![serde_json::Value::Array(rows).to_string()],
+            )
+        } else {
+            // PostgreSQL: the columns as arrays.
+            let ints = |f: fn(&NewJob) -> i64| Arg::Ids(jobs.iter().map(f).collect());
+            let texts = |f: fn(&NewJob) -> Option<String>| Arg::Texts(jobs.iter().map(f).collect());
+            (
                 "INSERT INTO jobs (id, queue, kind, payload, priority, status, run_at, max_attempts, unique_key, created_at) \
                  SELECT id, queue, kind, payload, priority, 'pending', run_at, max_attempts, unique_key, created_at \
                  FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], \
@@ -100,7 +93,9 @@ impl JobStore for SqlTx {
                     ints(|j| j.created_at),
                 ],
             )
-            .await?;
+        };
+        // One statement, one round trip, whatever the number of jobs.
+        let n = self.exec(sql, args).await?;
         if n > 0 {
             self.enqueued = true;
         }
