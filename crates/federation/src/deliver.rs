@@ -9,7 +9,7 @@ use ferrodon_domain::model::{Account, Job, NewJob, Queue, Status};
 use ferrodon_domain::ports::{JobContext, JobHandler, RetryPolicy};
 use ferrodon_kernel::time::{now_ms, rfc3339};
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
-use ferrodon_service::outbox::{DeletedStatus, Outgoing};
+use ferrodon_service::jobs::federate::{DeletedStatus, Outgoing};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

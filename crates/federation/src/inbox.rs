@@ -250,9 +250,9 @@ impl Federation {
                 };
                 let follower = self.follower_of(&follow).await?;
                 if kind == "Accept" {
-                    apply::follow_accepted(svc, actor, follower.id).await
+                    apply::follow_accepted(svc, actor, &follower).await
                 } else {
-                    apply::follow_rejected(svc, actor, follower.id).await
+                    apply::follow_rejected(svc, actor, &follower).await
                 }
             }
             "Undo" => self.undo(actor, object).await,

@@ -288,8 +288,8 @@ impl Federation {
     pub fn handlers(fed: &Fed) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
         vec![
             (
-                ferrodon_service::outbox::Outgoing::KIND,
-                ferrodon_service::outbox::POLICY,
+                ferrodon_service::jobs::federate::Outgoing::KIND,
+                ferrodon_service::jobs::federate::POLICY,
                 Arc::new(deliver::Federate { fed: fed.clone() }) as Arc<dyn JobHandler>,
             ),
             (

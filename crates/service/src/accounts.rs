@@ -190,7 +190,7 @@ pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<O
         tx.revoke_user_tokens(user.id, now()).await?;
     }
     if m.disable || m.reset_password {
-        crate::distribution::DisconnectAccount::enqueue(&mut tx, account.id).await?;
+        crate::effects::signed_out_everywhere(svc, &mut tx, account.id).await?;
     }
     let mut password = None;
     if m.reset_password {
@@ -299,7 +299,7 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
     let account = tx.account_by_id(a.id).await?.ok_or_else(Error::not_found)?;
     let user = tx.user_by_id(me.user.id).await?.ok_or_else(Error::not_found)?;
     let count = follow_requests_count(&mut tx, a.id).await?;
-    crate::outbox::Outgoing::UpdateActor { account_id: me.account.id }.enqueue(&mut tx).await?;
+    crate::effects::profile_updated(&mut tx, &account).await?;
     tx.commit().await?;
     Ok(present::credential_account(svc, &account, &user, count))
 }

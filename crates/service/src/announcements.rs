@@ -8,18 +8,17 @@
 //! its own, and the job runs where the workers are.
 
 use async_trait::async_trait;
-use ferrodon_domain::model::{Announcement, AnnouncementReaction, Job, MAX_ANNOUNCEMENT_REACTIONS, Queue};
-use ferrodon_domain::ports::{Event, JobContext, JobHandler, RetryPolicy, Tx, channel};
+use ferrodon_domain::model::{Announcement, Job, MAX_ANNOUNCEMENT_REACTIONS};
+use ferrodon_domain::ports::{JobContext, JobHandler, Tx};
 use ferrodon_domain::rules::text;
 use ferrodon_kernel::error::FieldError;
 use ferrodon_kernel::time::{Millis, rfc3339};
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 use ferrodon_mastodon_api as api;
-use serde::{Deserialize, Serialize};
 
-use crate::Services;
 use crate::auth::{Viewer, now};
-use crate::jobs::enqueue;
+use crate::jobs::streams::AnnouncementEvent;
+use crate::{Services, effects};
 
 // ---------------------------------------------------------------------------------------------
 // Users
@@ -61,7 +60,7 @@ pub async fn react(svc: &Services, me: &Viewer, id: &str, name: &str) -> Result<
         });
     }
     if tx.add_announcement_reaction(me.account.id, a.id, name, now()).await? {
-        AnnouncementEvent::Reaction { id: a.id, name: name.to_string() }.enqueue(&mut tx).await?;
+        effects::announcement(&mut tx, AnnouncementEvent::Reaction { id: a.id, name: name.to_string() }).await?;
     }
     tx.commit().await
 }
@@ -73,7 +72,7 @@ pub async fn unreact(svc: &Services, me: &Viewer, id: &str, name: &str) -> Resul
     if !tx.remove_announcement_reaction(me.account.id, a.id, name).await? {
         return Err(Error::not_found());
     }
-    AnnouncementEvent::Reaction { id: a.id, name: name.to_string() }.enqueue(&mut tx).await?;
+    effects::announcement(&mut tx, AnnouncementEvent::Reaction { id: a.id, name: name.to_string() }).await?;
     tx.commit().await
 }
 
@@ -83,7 +82,7 @@ async fn published(tx: &mut Box<dyn Tx>, id: &str) -> Result<Announcement> {
 }
 
 /// The API entities of `all`, for `viewer` (`read` and `me`) or for no one (streams).
-async fn render(
+pub(crate) async fn render(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
     all: &[Announcement],
@@ -179,7 +178,7 @@ pub async fn create(svc: &Services, new: NewAnnouncement) -> Result<Announcement
     let mut tx = svc.db.write().await?;
     tx.insert_announcement(&a).await?;
     if a.published {
-        AnnouncementEvent::Published { id: a.id }.enqueue(&mut tx).await?;
+        effects::announcement(&mut tx, AnnouncementEvent::Published { id: a.id }).await?;
     }
     tx.commit().await?;
     Ok(a)
@@ -194,7 +193,7 @@ pub async fn update_text(svc: &Services, id: Id, text: &str) -> Result<Announcem
     validate(&a)?;
     tx.update_announcement(&a).await?;
     if a.published {
-        AnnouncementEvent::Published { id: a.id }.enqueue(&mut tx).await?;
+        effects::announcement(&mut tx, AnnouncementEvent::Published { id: a.id }).await?;
     }
     tx.commit().await?;
     Ok(a)
@@ -218,7 +217,7 @@ async fn publish_in(tx: &mut Box<dyn Tx>, mut a: Announcement) -> Result<Announc
     a.published_at = Some(at);
     a.updated_at = at;
     tx.update_announcement(&a).await?;
-    AnnouncementEvent::Published { id: a.id }.enqueue(tx).await?;
+    effects::announcement(tx, AnnouncementEvent::Published { id: a.id }).await?;
     Ok(a)
 }
 
@@ -234,7 +233,7 @@ pub async fn unpublish(svc: &Services, id: Id) -> Result<Announcement> {
         tx.update_announcement(&a).await?;
     }
     if was_published {
-        AnnouncementEvent::Deleted { id: a.id }.enqueue(&mut tx).await?;
+        effects::announcement(&mut tx, AnnouncementEvent::Deleted { id: a.id }).await?;
     }
     tx.commit().await?;
     Ok(a)
@@ -245,7 +244,7 @@ pub async fn delete(svc: &Services, id: Id) -> Result<()> {
     let a = tx.announcement(id).await?.ok_or_else(Error::not_found)?;
     tx.delete_announcement(a.id).await?;
     if a.published {
-        AnnouncementEvent::Deleted { id: a.id }.enqueue(&mut tx).await?;
+        effects::announcement(&mut tx, AnnouncementEvent::Deleted { id: a.id }).await?;
     }
     tx.commit().await
 }
@@ -266,85 +265,6 @@ fn validate(a: &Announcement) -> Result<()> {
 // Jobs: the streaming events, and the scheduler
 // ---------------------------------------------------------------------------------------------
 
-/// An announcement's event for every local user's stream.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum AnnouncementEvent {
-    Published { id: Id },
-    Reaction { id: Id, name: String },
-    Deleted { id: Id },
-}
-
-/// Accounts asked about per round (which of them stream now).
-const RECIPIENTS_PER_ROUND: u32 = 1000;
-
-impl AnnouncementEvent {
-    pub const KIND: &'static str = "PublishAnnouncementEvent";
-    pub const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: false };
-
-    /// Queued in the change's transaction (whatever process makes the change, the workers send).
-    async fn enqueue(&self, tx: &mut Box<dyn Tx>) -> Result<()> {
-        let body = serde_json::to_value(self).map_err(Error::internal)?;
-        enqueue(tx, Queue::Default, Self::KIND, &body, Self::POLICY).await.map(|_| ())
-    }
-
-    /// What users' streams get, or nothing when the announcement is gone or no longer published.
-    async fn event(&self, svc: &Services) -> Result<Option<std::sync::Arc<Event>>> {
-        let mut tx = svc.db.read().await?;
-        Ok(match self {
-            AnnouncementEvent::Published { id } => {
-                let Some(a) = tx.announcement(*id).await?.filter(|a| a.published) else {
-                    return Ok(None);
-                };
-                let rendered = render(svc, &mut tx, std::slice::from_ref(&a), None).await?;
-                let payload = serde_json::to_string(&rendered[0]).map_err(Error::internal)?;
-                Some(Event::new("announcement", Some(payload), None))
-            }
-            AnnouncementEvent::Reaction { id, name } => {
-                let count = tx
-                    .announcement_reactions(&[*id], None)
-                    .await?
-                    .into_iter()
-                    .find(|r: &AnnouncementReaction| r.name == *name)
-                    .map_or(0, |r| r.count);
-                let payload = serde_json::json!({ "name": name, "count": count, "announcement_id": id.to_string() });
-                Some(Event::new("announcement.reaction", Some(payload.to_string()), None))
-            }
-            AnnouncementEvent::Deleted { id } => Some(Event::new("announcement.delete", Some(id.to_string()), None)),
-        })
-    }
-}
-
-/// Sends [`AnnouncementEvent`]s to the home channels of the local users who stream.
-pub struct PublishAnnouncementEvent {
-    pub(crate) svc: Services,
-}
-
-#[async_trait]
-impl JobHandler for PublishAnnouncementEvent {
-    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
-        let svc = &self.svc;
-        if svc.events.idle() {
-            return Ok(());
-        }
-        let what: AnnouncementEvent = serde_json::from_str(&job.payload).map_err(Error::internal)?;
-        let Some(event) = what.event(svc).await? else {
-            return Ok(());
-        };
-        let mut after = Id(0);
-        loop {
-            let accounts = svc.db.read().await?.local_user_accounts(after, RECIPIENTS_PER_ROUND).await?;
-            let Some(last) = accounts.last() else { break };
-            after = *last;
-            let channels = svc.events.listened(accounts.into_iter().map(channel::home).collect()).await;
-            for c in channels {
-                svc.publish(&c, event.clone());
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Every minute: publishes the announcements whose time has come, and takes down those whose
 /// `ends_at` has passed (Mastodon's `ScheduledStatusesScheduler` does both).
 pub struct ScheduleAnnouncements {
@@ -364,7 +284,7 @@ impl JobHandler for ScheduleAnnouncements {
             publish_in(&mut tx, a).await?;
         }
         for id in tx.expire_announcements(at).await? {
-            AnnouncementEvent::Deleted { id }.enqueue(&mut tx).await?;
+            effects::announcement(&mut tx, AnnouncementEvent::Deleted { id }).await?;
         }
         if ctx.complete_in(&mut tx).await? {
             tx.commit().await?;

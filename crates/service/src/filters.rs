@@ -9,14 +9,13 @@ use ferrodon_domain::model::{
     FILTER_ACTIONS, FILTER_CONTEXTS, Filter, FilterKeyword, FilterMatch, FilterStatus, MAX_FILTER_KEYWORD,
     MAX_FILTER_TITLE, Poll, Status, filterable_text,
 };
-use ferrodon_domain::ports::{Event, Tx, channel};
+use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::time::rfc3339;
 use ferrodon_kernel::{Error, Id, Result};
 use ferrodon_mastodon_api as api;
 
-use crate::Services;
 use crate::auth::{Viewer, now};
-use crate::distribution::relations_changed;
+use crate::{Services, effects};
 
 /// A keyword in `keywords_attributes[]`: new without `id`; changed, or removed with `_destroy`.
 #[derive(Debug, Default, Clone)]
@@ -69,8 +68,8 @@ pub async fn create(svc: &Services, me: &Viewer, p: FilterParams) -> Result<api:
     let mut tx = svc.db.write().await?;
     tx.insert_filter(&filter).await?;
     let filter = save_keywords(&mut tx, filter, &p.keywords).await?;
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(present(&filter))
 }
 
@@ -83,8 +82,8 @@ pub async fn update(svc: &Services, me: &Viewer, id: &str, p: FilterParams) -> R
     filter.updated_at = at;
     tx.update_filter(&filter).await?;
     let filter = save_keywords(&mut tx, filter, &p.keywords).await?;
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(present(&filter))
 }
 
@@ -93,8 +92,8 @@ pub async fn delete(svc: &Services, me: &Viewer, id: &str) -> Result<()> {
     let mut tx = svc.db.write().await?;
     let filter = own(&mut tx, me, id).await?;
     tx.delete_filter(filter.id).await?;
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(())
 }
 
@@ -115,8 +114,8 @@ pub async fn add_keyword(svc: &Services, me: &Viewer, filter_id: &str, p: Keywor
         whole_word: p.whole_word.unwrap_or(true),
     };
     tx.upsert_filter_keyword(&keyword).await?;
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(present_keyword(&keyword))
 }
 
@@ -135,8 +134,8 @@ pub async fn update_keyword(svc: &Services, me: &Viewer, id: &str, p: KeywordPar
     }
     keyword.whole_word = p.whole_word.unwrap_or(keyword.whole_word);
     tx.upsert_filter_keyword(&keyword).await?;
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(present_keyword(&keyword))
 }
 
@@ -145,8 +144,8 @@ pub async fn delete_keyword(svc: &Services, me: &Viewer, id: &str) -> Result<()>
     let mut tx = svc.db.write().await?;
     let keyword = own_keyword(&mut tx, me, id).await?;
     tx.delete_filter_keyword(keyword.id).await?;
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(())
 }
 
@@ -174,8 +173,8 @@ pub async fn add_status(
     if !tx.insert_filter_status(&row).await? {
         return Err(Error::field("status", "ERR_TAKEN", "has already been taken"));
     }
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(present_status(&row))
 }
 
@@ -190,8 +189,8 @@ pub async fn delete_status(svc: &Services, me: &Viewer, id: &str) -> Result<api:
     let mut tx = svc.db.write().await?;
     let row = own_status(&mut tx, me, id).await?;
     tx.delete_filter_status(row.id).await?;
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(present_status(&row))
 }
 
@@ -253,8 +252,8 @@ pub async fn v1_update(svc: &Services, me: &Viewer, id: &str, p: V1Params) -> Re
     keyword.whole_word = p.whole_word.unwrap_or(keyword.whole_word);
     tx.update_filter(&filter).await?;
     tx.upsert_filter_keyword(&keyword).await?;
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(present_v1(&filter, &keyword))
 }
 
@@ -267,8 +266,8 @@ pub async fn v1_delete(svc: &Services, me: &Viewer, id: &str) -> Result<()> {
     } else {
         tx.delete_filter_keyword(keyword.id).await?;
     }
+    effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    changed(svc, me);
     Ok(())
 }
 
@@ -402,13 +401,6 @@ async fn own_status(tx: &mut Box<dyn Tx>, me: &Viewer, raw_id: &str) -> Result<F
     let id = Id::parse(raw_id).ok_or_else(Error::not_found)?;
     let filters = tx.filters_of(me.account.id).await?;
     filters.iter().flat_map(|f| f.statuses.iter()).find(|s| s.id == id).cloned().ok_or_else(Error::not_found)
-}
-
-/// Tells the user's streams: their connections reload the filters, clients get
-/// `filters_changed`.
-fn changed(svc: &Services, me: &Viewer) {
-    relations_changed(svc, &[me.account.id]);
-    svc.publish(&channel::home(me.account.id), Event::new("filters_changed", None, None));
 }
 
 pub fn present(f: &Filter) -> api::Filter {

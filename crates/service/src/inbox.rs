@@ -7,14 +7,11 @@ use ferrodon_domain::model::{
     Account, Follow, MentionedAccount, NewPoll, NewStatus, NotificationType, RelationKind, RemoteEmoji, RemoteMedia,
     Status, StatusEdit, Visibility,
 };
-use ferrodon_domain::ports::{RelatedAccounts, StatusMark, Tx};
+use ferrodon_domain::ports::{StatusMark, Tx};
 use ferrodon_kernel::{Error, Id, PageRequest, Result};
 
-use crate::Services;
 use crate::auth::now;
-use crate::distribution::{DistributeDeletion, DistributeStatus, relations_changed};
-use crate::notifications::{notify, notify_local};
-use crate::outbox::Outgoing;
+use crate::{Services, effects};
 
 /// A status received from another server, its references resolved.
 #[derive(Clone, Debug)]
@@ -56,9 +53,8 @@ fn mentioned(a: &Account) -> MentionedAccount {
 /// for an open account, a follow request for a locked one, a Reject when either blocks the other.
 pub async fn follow(svc: &Services, actor: &Account, target: &Account, uri: &str) -> Result<()> {
     let mut tx = svc.db.write().await?;
-    let (account_id, follower_id, follow_uri) = (target.id, actor.id, uri.to_string());
     if tx.blocked_either_way(actor.id, target.id).await? || target.suspended_at.is_some() {
-        Outgoing::RejectFollow { account_id, follower_id, follow_uri }.enqueue(&mut tx).await?;
+        effects::follow_rejected(&mut tx, actor, target, uri).await?;
         return tx.commit().await;
     }
     let follow = Follow {
@@ -76,14 +72,14 @@ pub async fn follow(svc: &Services, actor: &Account, target: &Account, uri: &str
         let (_, created) = tx.upsert_follow(RelationKind::Follow, &follow).await?;
         tx.set_relation_uri("follow", actor.id, target.id, uri).await?;
         if created {
-            notify(svc, &mut tx, target.id, actor.id, NotificationType::Follow, None).await?;
+            effects::followed(svc, &mut tx, actor, target).await?;
         }
-        Outgoing::AcceptFollow { account_id, follower_id, follow_uri }.enqueue(&mut tx).await?;
+        effects::follow_accepted(&mut tx, actor, target, uri).await?;
     } else {
         let (_, created) = tx.upsert_follow(RelationKind::FollowRequest, &follow).await?;
         tx.set_relation_uri("follow_request", actor.id, target.id, uri).await?;
         if created {
-            notify(svc, &mut tx, target.id, actor.id, NotificationType::FollowRequest, None).await?;
+            effects::follow_requested(svc, &mut tx, actor, target).await?;
         }
     }
     tx.commit().await
@@ -103,25 +99,26 @@ pub async fn unfollow(svc: &Services, actor: &Account, target: &Account) -> Resu
 }
 
 /// `Accept(Follow)`: the local `follower`'s request to remote `actor` becomes a follow.
-pub async fn follow_accepted(svc: &Services, actor: &Account, follower: Id) -> Result<()> {
+pub async fn follow_accepted(svc: &Services, actor: &Account, follower: &Account) -> Result<()> {
     let mut tx = svc.db.write().await?;
-    let Some(request) = tx.get_follow(RelationKind::FollowRequest, follower, actor.id).await? else {
+    let Some(request) = tx.get_follow(RelationKind::FollowRequest, follower.id, actor.id).await? else {
         return Ok(()); // already accepted, or withdrawn
     };
-    let uri = tx.relation_uri("follow_request", follower, actor.id).await?;
-    tx.delete_relation(RelationKind::FollowRequest, follower, actor.id).await?;
+    let uri = tx.relation_uri("follow_request", follower.id, actor.id).await?;
+    tx.delete_relation(RelationKind::FollowRequest, follower.id, actor.id).await?;
     tx.upsert_follow(RelationKind::Follow, &Follow { created_at: now(), ..request }).await?;
     if let Some(uri) = uri {
-        tx.set_relation_uri("follow", follower, actor.id, &uri).await?;
+        tx.set_relation_uri("follow", follower.id, actor.id, &uri).await?;
     }
+    effects::followed(svc, &mut tx, follower, actor).await?;
     tx.commit().await
 }
 
 /// `Reject(Follow)`: the local `follower` does not (or no longer) follow remote `actor`.
-pub async fn follow_rejected(svc: &Services, actor: &Account, follower: Id) -> Result<()> {
+pub async fn follow_rejected(svc: &Services, actor: &Account, follower: &Account) -> Result<()> {
     let mut tx = svc.db.write().await?;
-    tx.delete_relation(RelationKind::FollowRequest, follower, actor.id).await?;
-    tx.delete_relation(RelationKind::Follow, follower, actor.id).await?;
+    tx.delete_relation(RelationKind::FollowRequest, follower.id, actor.id).await?;
+    tx.delete_relation(RelationKind::Follow, follower.id, actor.id).await?;
     tx.commit().await
 }
 
@@ -221,10 +218,7 @@ async fn store_status(svc: &Services, tx: &mut Box<dyn Tx>, actor: &Account, s: 
     if let Some(c) = s.poll_counts.as_ref().filter(|_| status.has_poll) {
         tx.set_poll_counts(status.id, &c.votes, c.voters_count).await?;
     }
-    DistributeStatus::enqueue(svc, tx, status.id, false).await?;
-    for m in s.mentions.iter().filter(|m| m.is_local()) {
-        notify_local(svc, tx, m.id, actor.id, NotificationType::Mention, Some(status.id)).await?;
-    }
+    effects::status_created(svc, tx, actor, &status, &s.mentions).await?;
     Ok(status)
 }
 
@@ -268,11 +262,7 @@ pub async fn update_status(svc: &Services, actor: &Account, status: &Status, s: 
     if let Some(c) = counts {
         tx.set_poll_counts(status.id, &c.votes, c.voters_count).await?;
     }
-    DistributeStatus::enqueue(svc, &mut tx, status.id, true).await?;
-    let page = PageRequest { limit: 1000, ..Default::default() };
-    for rebloggers in tx.list_related_accounts(RelatedAccounts::RebloggedBy(status.id), &page).await? {
-        notify(svc, &mut tx, rebloggers.item.id, actor.id, NotificationType::Update, Some(status.id)).await?;
-    }
+    effects::status_edited(svc, &mut tx, actor, status).await?;
     tx.commit().await
 }
 
@@ -282,17 +272,12 @@ pub async fn delete_status(svc: &Services, actor: &Account, status: &Status) -> 
         return Err(Error::forbidden("only the author may delete a status"));
     }
     let mut tx = svc.db.write().await?;
-    let page = PageRequest { limit: 1000, ..Default::default() };
-    let rebloggers = tx.list_related_accounts(RelatedAccounts::RebloggedBy(status.id), &page).await?;
-    let removed = tx.delete_status(status.id).await?;
-    let reblog_ids = removed.into_iter().filter(|id| *id != status.id).collect();
-    let rebloggers = rebloggers.into_iter().map(|r| r.item.id).collect();
-    DistributeDeletion::enqueue(svc, &mut tx, status, reblog_ids, rebloggers).await?;
-    if let Some(original) = status.reblog_of_id
-        && let Some(o) = tx.status_by_id(original).await?
-    {
-        tx.delete_notifications_for(o.account_id, actor.id, Some(o.id), "reblog").await?;
-    }
+    let original = match status.reblog_of_id {
+        Some(id) => tx.status_by_id(id).await?,
+        None => None,
+    };
+    let removed = crate::statuses::remove(&mut tx, status, original.as_ref()).await?;
+    effects::status_deleted(svc, &mut tx, actor, status, original.as_ref(), removed).await?;
     tx.commit().await
 }
 
@@ -303,7 +288,7 @@ pub async fn favourite(svc: &Services, actor: &Account, status: &Status) -> Resu
         return Ok(());
     }
     if tx.add_mark(StatusMark::Favourite, Id::generate(), actor.id, status.id, now()).await? {
-        notify(svc, &mut tx, status.account_id, actor.id, NotificationType::Favourite, Some(status.id)).await?;
+        effects::favourited(svc, &mut tx, actor, status).await?;
     }
     tx.commit().await
 }
@@ -314,10 +299,13 @@ pub async fn pin(svc: &Services, actor: &Account, status: &Status, pinned: bool)
         return Ok(());
     }
     let mut tx = svc.db.write().await?;
-    if pinned {
-        tx.add_mark(StatusMark::Pin, Id::generate(), actor.id, status.id, now()).await?;
+    let changed = if pinned {
+        tx.add_mark(StatusMark::Pin, Id::generate(), actor.id, status.id, now()).await?
     } else {
-        tx.remove_mark(StatusMark::Pin, actor.id, status.id).await?;
+        tx.remove_mark(StatusMark::Pin, actor.id, status.id).await?
+    };
+    if changed {
+        effects::pinned(&mut tx, actor, status, pinned).await?;
     }
     tx.commit().await
 }
@@ -342,6 +330,7 @@ pub async fn unfavourite(svc: &Services, actor: &Account, status: &Status) -> Re
     let mut tx = svc.db.write().await?;
     if tx.remove_mark(StatusMark::Favourite, actor.id, status.id).await? {
         tx.delete_notifications_for(status.account_id, actor.id, Some(status.id), "favourite").await?;
+        effects::unfavourited(&mut tx, actor, status).await?;
     }
     tx.commit().await
 }
@@ -375,8 +364,7 @@ pub async fn reblog(
         created_at.min(now()),
     );
     let created = tx.insert_status(&new).await?;
-    DistributeStatus::enqueue(svc, &mut tx, created.id, false).await?;
-    notify(svc, &mut tx, original.account_id, actor.id, NotificationType::Reblog, Some(original.id)).await?;
+    effects::reblogged(svc, &mut tx, actor, &created, original).await?;
     tx.commit().await
 }
 
@@ -389,18 +377,17 @@ pub async fn block(svc: &Services, actor: &Account, target: &Account) -> Result<
     }
     tx.delete_notifications_from(target.id, actor.id).await?;
     tx.create_block(Id::generate(), actor.id, target.id, now()).await?;
-    tx.commit().await?;
-    relations_changed(svc, &[target.id]);
-    Ok(())
+    effects::blocked(svc, &mut tx, actor, target, None).await?;
+    tx.commit().await
 }
 
 /// `Undo(Block)`.
 pub async fn unblock(svc: &Services, actor: &Account, target: &Account) -> Result<()> {
     let mut tx = svc.db.write().await?;
-    tx.delete_relation(RelationKind::Block, actor.id, target.id).await?;
-    tx.commit().await?;
-    relations_changed(svc, &[target.id]);
-    Ok(())
+    if tx.delete_relation(RelationKind::Block, actor.id, target.id).await? {
+        effects::unblocked(svc, &mut tx, actor, target).await?;
+    }
+    tx.commit().await
 }
 
 /// `Delete` of an actor: the account and everything it made here go.
@@ -418,7 +405,7 @@ pub async fn vote(svc: &Services, actor: &Account, status: &Status, choices: &[i
         return Ok(());
     }
     tx.vote(poll.id, actor.id, choices, now()).await?;
-    Outgoing::PollUpdate { status_id: status.id }.enqueue_debounced(&mut tx).await?;
+    effects::voted(&mut tx, actor, status, choices).await?;
     tx.commit().await
 }
 
@@ -444,7 +431,7 @@ pub async fn moved(svc: &Services, actor: &Account, target: &Account) -> Result<
                 let Some(me) = tx.account_by_id(*follower).await? else { continue };
                 let uri = format!("{}#follows/{}", me.uri, follow.id);
                 tx.set_relation_uri("follow_request", *follower, target.id, &uri).await?;
-                Outgoing::Follow { account_id: *follower, target_id: target.id }.enqueue(&mut tx).await?;
+                effects::follow_requested(svc, &mut tx, &me, target).await?;
             }
         }
         moved += 1;

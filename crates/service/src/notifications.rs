@@ -1,64 +1,15 @@
-//! Notifications (v1 and grouped v2) and read markers. [`notify`] is the one way a
-//! notification is created.
+//! Notifications (v1 and grouped v2) and read markers, as their owners read them. They are
+//! made by the side-effects surface ([`crate::effects`]).
 
 use std::collections::HashMap;
 
 use ferrodon_domain::model::{Notification, NotificationFilter, NotificationType};
-use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::time::rfc3339;
 use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
 use ferrodon_mastodon_api as api;
 
 use crate::auth::{Viewer, now};
 use crate::{Services, present};
-
-/// Notifies `to` of what `from` did, unless it is themself, `to` is remote, or `to` blocks
-/// `from` or mutes them with notifications hidden.
-pub(crate) async fn notify(
-    svc: &Services,
-    tx: &mut Box<dyn Tx>,
-    to: Id,
-    from: Id,
-    kind: NotificationType,
-    status_id: Option<Id>,
-) -> Result<()> {
-    if to == from {
-        return Ok(());
-    }
-    if !tx.account_by_id(to).await?.is_some_and(|a| a.is_local()) {
-        return Ok(());
-    }
-    notify_local(svc, tx, to, from, kind, status_id).await
-}
-
-/// [`notify`] for a recipient the caller knows is a local account (a mentioned one).
-pub(crate) async fn notify_local(
-    svc: &Services,
-    tx: &mut Box<dyn Tx>,
-    to: Id,
-    from: Id,
-    kind: NotificationType,
-    status_id: Option<Id>,
-) -> Result<()> {
-    if to == from {
-        return Ok(());
-    }
-    let id = Id::generate();
-    // Grouped types share a key per status (or per hour for follows), like Mastodon's.
-    let group_key = match (kind.groupable(), status_id) {
-        (true, Some(s)) => format!("{}-{s}", kind.as_str()),
-        (true, None) => format!("{}-{}", kind.as_str(), now() / 3_600_000),
-        (false, _) => format!("ungrouped-{id}"),
-    };
-    let at = now();
-    let n = Notification { id, account_id: to, from_account_id: from, kind, status_id, group_key, created_at: at };
-    // Not for a sender the recipient blocks (or whose domain it blocks), or mutes with
-    // notifications hidden: checked in the insert itself.
-    if !tx.create_notification_unless_hidden(&n, at).await? {
-        return Ok(());
-    }
-    crate::distribution::PublishNotification::enqueue(svc, tx, to, id).await
-}
 
 /// Parses `types[]` / `exclude_types[]`; unknown types are ignored, as Mastodon does.
 pub fn parse_types(raw: &[String]) -> Vec<NotificationType> {

@@ -411,10 +411,10 @@ pub async fn revoke(
             Some(user) => tx.user_by_id(user).await?.map(|u| u.account_id),
             None => None,
         };
-        tx.commit().await?;
         if let Some(account) = owner {
-            crate::distribution::token_revoked(svc, account, t.id);
+            crate::effects::token_revoked(svc, &mut tx, account, t.id).await?;
         }
+        tx.commit().await?;
         return Ok(());
     }
     tx.commit().await?;

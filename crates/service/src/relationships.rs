@@ -6,10 +6,7 @@ use ferrodon_kernel::{Error, Id, Result};
 use ferrodon_mastodon_api as api;
 
 use crate::auth::{Viewer, now};
-use crate::distribution::relations_changed;
-use crate::notifications::notify;
-use crate::outbox::Outgoing;
-use crate::{Services, present};
+use crate::{Services, effects, present};
 
 fn account_id(raw: &str) -> Result<Id> {
     Id::parse(raw).ok_or_else(Error::not_found)
@@ -81,17 +78,17 @@ pub async fn follow(svc: &Services, me: &Viewer, raw_id: &str, o: FollowOptions)
         if created {
             let uri = format!("{}#follows/{}", me.account.uri, follow.id);
             tx.set_relation_uri("follow_request", me.account.id, target, &uri).await?;
-            Outgoing::Follow { account_id: me.account.id, target_id: target }.enqueue(&mut tx).await?;
+            effects::follow_requested(svc, &mut tx, &me.account, &account).await?;
         }
     } else if already_following || !account.locked {
         let (_, created) = tx.upsert_follow(RelationKind::Follow, &follow).await?;
         if created {
-            notify(svc, &mut tx, target, me.account.id, NotificationType::Follow, None).await?;
+            effects::followed(svc, &mut tx, &me.account, &account).await?;
         }
     } else {
         let (_, created) = tx.upsert_follow(RelationKind::FollowRequest, &follow).await?;
         if created {
-            notify(svc, &mut tx, target, me.account.id, NotificationType::FollowRequest, None).await?;
+            effects::follow_requested(svc, &mut tx, &me.account, &account).await?;
         }
     }
     let out = relationship_of(&mut tx, me.account.id, target).await?;
@@ -103,16 +100,12 @@ pub async fn unfollow(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
-    if !account.is_local() {
-        let uri = match tx.relation_uri("follow", me.account.id, target).await? {
-            Some(uri) => Some(uri),
-            None => tx.relation_uri("follow_request", me.account.id, target).await?,
-        };
-        if let Some(follow_uri) = uri {
-            Outgoing::UndoFollow { account_id: me.account.id, target_id: target, follow_uri }.enqueue(&mut tx).await?;
-        }
-    }
+    let follow_uri = match tx.relation_uri("follow", me.account.id, target).await? {
+        Some(uri) => Some(uri),
+        None => tx.relation_uri("follow_request", me.account.id, target).await?,
+    };
     end_follow(&mut tx, me.account.id, target).await?;
+    effects::unfollowed(&mut tx, &me.account, &account, follow_uri).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
     Ok(out)
@@ -123,11 +116,9 @@ pub async fn remove_from_followers(svc: &Services, me: &Viewer, raw_id: &str) ->
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
-    if !account.is_local()
-        && let Some(follow_uri) = tx.relation_uri("follow", target, me.account.id).await?
-    {
-        // As Mastodon: the follower's server hears a Reject of its Follow.
-        Outgoing::RejectFollow { account_id: me.account.id, follower_id: target, follow_uri }.enqueue(&mut tx).await?;
+    // As Mastodon: the follower's server hears a Reject of its Follow.
+    if let Some(follow_uri) = tx.relation_uri("follow", target, me.account.id).await? {
+        effects::follow_rejected(&mut tx, &account, &me.account, &follow_uri).await?;
     }
     if tx.delete_relation(RelationKind::Follow, target, me.account.id).await? {
         tx.delete_notifications_for(me.account.id, target, None, NotificationType::Follow.as_str()).await?;
@@ -146,20 +137,15 @@ pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Rel
     let mut tx = svc.db.write().await?;
     let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
     let me_id = me.account.id;
-    if !account.is_local() {
-        if let Some(follow_uri) = tx.relation_uri("follow", me_id, target).await? {
-            Outgoing::UndoFollow { account_id: me_id, target_id: target, follow_uri }.enqueue(&mut tx).await?;
-        }
-        Outgoing::Block { account_id: me_id, target_id: target }.enqueue(&mut tx).await?;
-    }
+    let follow_uri = tx.relation_uri("follow", me_id, target).await?;
     end_follow(&mut tx, me_id, target).await?;
     end_follow(&mut tx, target, me_id).await?;
     // As Mastodon's AfterBlockService: nothing the blocked account did stays in my notifications.
     tx.delete_notifications_from(me_id, target).await?;
     tx.create_block(Id::generate(), me_id, target, now()).await?;
+    effects::blocked(svc, &mut tx, &me.account, &account, follow_uri).await?;
     let out = relationship_of(&mut tx, me_id, target).await?;
     tx.commit().await?;
-    relations_changed(svc, &[me_id, target]);
     Ok(out)
 }
 
@@ -167,12 +153,11 @@ pub async fn unblock(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::R
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
-    if tx.delete_relation(RelationKind::Block, me.account.id, target).await? && !account.is_local() {
-        Outgoing::UndoBlock { account_id: me.account.id, target_id: target }.enqueue(&mut tx).await?;
+    if tx.delete_relation(RelationKind::Block, me.account.id, target).await? {
+        effects::unblocked(svc, &mut tx, &me.account, &account).await?;
     }
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
-    relations_changed(svc, &[me.account.id, target]);
     Ok(out)
 }
 
@@ -201,9 +186,9 @@ pub async fn mute(
         expires_at: duration.filter(|d| *d > 0).map(|d| now() + d * 1000),
     };
     tx.upsert_mute(&mute, now()).await?;
+    effects::relations_changed(svc, &mut tx, &[me.account.id]).await?;
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
-    relations_changed(svc, &[me.account.id]);
     Ok(out)
 }
 
@@ -211,10 +196,11 @@ pub async fn unmute(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Re
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
-    tx.delete_relation(RelationKind::Mute, me.account.id, target).await?;
+    if tx.delete_relation(RelationKind::Mute, me.account.id, target).await? {
+        effects::relations_changed(svc, &mut tx, &[me.account.id]).await?;
+    }
     let out = relationship_of(&mut tx, me.account.id, target).await?;
     tx.commit().await?;
-    relations_changed(svc, &[me.account.id]);
     Ok(out)
 }
 
@@ -238,17 +224,9 @@ pub async fn answer_follow_request(
     let mut tx = svc.db.write().await?;
     let request =
         tx.get_follow(RelationKind::FollowRequest, requester, me.account.id).await?.ok_or_else(Error::not_found)?;
+    let follower = tx.account_by_id(requester).await?.ok_or_else(Error::not_found)?;
     // A remote request carries its Follow's id: its server hears the answer naming it.
     let follow_uri = tx.relation_uri("follow_request", requester, me.account.id).await?;
-    if let Some(follow_uri) = &follow_uri {
-        let (account_id, follower_id, follow_uri) = (me.account.id, requester, follow_uri.clone());
-        let answer = if accept {
-            Outgoing::AcceptFollow { account_id, follower_id, follow_uri }
-        } else {
-            Outgoing::RejectFollow { account_id, follower_id, follow_uri }
-        };
-        answer.enqueue(&mut tx).await?;
-    }
     tx.delete_relation(RelationKind::FollowRequest, requester, me.account.id).await?;
     tx.delete_notifications_for(me.account.id, requester, None, NotificationType::FollowRequest.as_str()).await?;
     if accept {
@@ -256,8 +234,11 @@ pub async fn answer_follow_request(
         tx.upsert_follow(RelationKind::Follow, &follow).await?;
         if let Some(uri) = &follow_uri {
             tx.set_relation_uri("follow", requester, me.account.id, uri).await?;
+            effects::follow_accepted(&mut tx, &follower, &me.account, uri).await?;
         }
-        notify(svc, &mut tx, me.account.id, requester, NotificationType::Follow, None).await?;
+        effects::followed(svc, &mut tx, &follower, &me.account).await?;
+    } else if let Some(uri) = &follow_uri {
+        effects::follow_rejected(&mut tx, &follower, &me.account, uri).await?;
     }
     let out = relationship_of(&mut tx, me.account.id, requester).await?;
     tx.commit().await?;
@@ -287,17 +268,16 @@ pub async fn block_domain(svc: &Services, me: &Viewer, domain: Option<&str>) -> 
     let me_id = me.account.id;
     let mut tx = svc.db.write().await?;
     if tx.block_domain(Id::generate(), me_id, &domain, now()).await? {
-        for follower in tx.followers_on_domain(me_id, &domain).await? {
-            if let Some(follow_uri) = tx.relation_uri("follow", follower, me_id).await? {
-                Outgoing::RejectFollow { account_id: me_id, follower_id: follower, follow_uri }
-                    .enqueue(&mut tx)
-                    .await?;
+        let ids = tx.followers_on_domain(me_id, &domain).await?;
+        for follower in tx.accounts_by_ids(&ids).await? {
+            if let Some(follow_uri) = tx.relation_uri("follow", follower.id, me_id).await? {
+                effects::follow_rejected(&mut tx, &follower, &me.account, &follow_uri).await?;
             }
-            end_follow(&mut tx, follower, me_id).await?;
+            end_follow(&mut tx, follower.id, me_id).await?;
         }
+        effects::relations_changed(svc, &mut tx, &[me_id]).await?;
     }
     tx.commit().await?;
-    relations_changed(svc, &[me_id]);
     Ok(())
 }
 
@@ -305,9 +285,10 @@ pub async fn block_domain(svc: &Services, me: &Viewer, domain: Option<&str>) -> 
 pub async fn unblock_domain(svc: &Services, me: &Viewer, domain: Option<&str>) -> Result<()> {
     let domain = normalize_domain(domain)?;
     let mut tx = svc.db.write().await?;
-    tx.unblock_domain(me.account.id, &domain).await?;
+    if tx.unblock_domain(me.account.id, &domain).await? {
+        effects::relations_changed(svc, &mut tx, &[me.account.id]).await?;
+    }
     tx.commit().await?;
-    relations_changed(svc, &[me.account.id]);
     Ok(())
 }
 

@@ -9,8 +9,7 @@ use ferrodon_kernel::{Error, Id, Result};
 use ferrodon_mastodon_api as api;
 
 use crate::auth::{Viewer, now};
-use crate::outbox::Outgoing;
-use crate::{Services, present};
+use crate::{Services, effects, present};
 
 /// Mastodon's limit for a local report's comment; a remote `Flag` may say more.
 pub const MAX_COMMENT: usize = 1000;
@@ -65,9 +64,7 @@ pub async fn create(svc: &Services, me: &Viewer, p: ReportParams) -> Result<api:
         updated_at: at,
     };
     tx.insert_report(&report).await?;
-    if forwarded {
-        Outgoing::Flag { report_id: report.id }.enqueue(&mut tx).await?;
-    }
+    effects::report_filed(&mut tx, &report).await?;
     tx.commit().await?;
     Ok(present_report(svc, &report, &target))
 }

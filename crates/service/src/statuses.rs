@@ -12,9 +12,7 @@ use ferrodon_kernel::{Error, ErrorKind, Id, Page, PageRequest, Result};
 use ferrodon_mastodon_api as api;
 
 use crate::auth::{Caller, Viewer, now};
-use crate::distribution::{DistributeDeletion, DistributeStatus};
-use crate::notifications::notify;
-use crate::outbox::{DeletedStatus, Outgoing};
+use crate::effects::{self, Removed};
 use crate::visibility::{can_view, visible};
 use crate::{Services, limits, present};
 
@@ -259,12 +257,7 @@ pub async fn create(
         emojis: Vec::new(),
     };
     let status = tx.insert_status(&new).await?;
-    DistributeStatus::enqueue(svc, &mut tx, status.id, false).await?;
-    Outgoing::Create { status_id: status.id }.enqueue(&mut tx).await?;
-    for m in &r.mentions {
-        // A mentioned account that blocks the author gets nothing; private/direct reach only mentions.
-        notify(svc, &mut tx, m.id, me.account.id, NotificationType::Mention, Some(status.id)).await?;
-    }
+    effects::status_created(svc, &mut tx, &me.account, &status, &r.mentions).await?;
     let out = present::status(svc, &mut tx, Some(me.account.id), &status).await?;
     tx.commit().await?;
     Ok(out)
@@ -308,15 +301,30 @@ pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::St
     let s = s.ok_or_else(Error::not_found)?;
     let mut out = present::status(svc, &mut tx, Some(me.account.id), &s).await?;
     out.text = Some(s.text.clone());
-    let page = PageRequest { limit: 1000, ..Default::default() };
-    let rebloggers = tx.list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page).await?;
-    let removed = tx.delete_status(s.id).await?;
-    Outgoing::Delete { status: DeletedStatus::of(&s, None) }.enqueue(&mut tx).await?;
-    let reblog_ids = removed.into_iter().filter(|id| *id != s.id).collect();
-    DistributeDeletion::enqueue(svc, &mut tx, &s, reblog_ids, rebloggers.into_iter().map(|r| r.item.id).collect())
-        .await?;
+    let removed = remove(&mut tx, &s, None).await?;
+    effects::status_deleted(svc, &mut tx, &me.account, &s, None, removed).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// Deletes `status` (a reblog of `original`, if given) and its reblogs, with what depends on
+/// them (a reblog's notification of the original's author). Returns what the deletion's
+/// effects need to know of the rows that went.
+pub(crate) async fn remove(tx: &mut Box<dyn Tx>, status: &Status, original: Option<&Status>) -> Result<Removed> {
+    let page = PageRequest { limit: 1000, ..Default::default() };
+    let rebloggers = match status.reblog_of_id {
+        None => tx.list_related_accounts(RelatedAccounts::RebloggedBy(status.id), &page).await?,
+        Some(_) => Vec::new(),
+    };
+    let removed = tx.delete_status(status.id).await?;
+    if let Some(o) = original {
+        tx.delete_notifications_for(o.account_id, status.account_id, Some(o.id), NotificationType::Reblog.as_str())
+            .await?;
+    }
+    Ok(Removed {
+        reblog_ids: removed.into_iter().filter(|id| *id != status.id).collect(),
+        rebloggers: rebloggers.into_iter().map(|r| r.item.id).collect(),
+    })
 }
 
 /// `PUT /api/v1/statuses/:id`.
@@ -350,14 +358,8 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
         media: None,
     };
     tx.edit_status(s.id, &edit).await?;
-    DistributeStatus::enqueue(svc, &mut tx, s.id, true).await?;
-    Outgoing::Update { status_id: s.id }.enqueue(&mut tx).await?;
-    // People who reblogged it hear about the edit, as in Mastodon.
-    let page = PageRequest { limit: 1000, ..Default::default() };
-    for rebloggers in tx.list_related_accounts(RelatedAccounts::RebloggedBy(s.id), &page).await? {
-        notify(svc, &mut tx, rebloggers.item.id, me.account.id, NotificationType::Update, Some(s.id)).await?;
-    }
     let updated = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
+    effects::status_edited(svc, &mut tx, &me.account, &updated).await?;
     let out = present::status(svc, &mut tx, Some(me.account.id), &updated).await?;
     tx.commit().await?;
     Ok(out)
@@ -487,18 +489,13 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
     match action {
         Action::Favourite => {
             if tx.add_mark(StatusMark::Favourite, Id::generate(), me_id, s.id, t).await? {
-                notify(svc, &mut tx, s.account_id, me_id, NotificationType::Favourite, Some(s.id)).await?;
-                if !s.local {
-                    Outgoing::Like { account_id: me_id, status_id: s.id }.enqueue(&mut tx).await?;
-                }
+                effects::favourited(svc, &mut tx, &me.account, &s).await?;
             }
         }
         Action::Unfavourite => {
             if tx.remove_mark(StatusMark::Favourite, me_id, s.id).await? {
                 tx.delete_notifications_for(s.account_id, me_id, Some(s.id), "favourite").await?;
-                if !s.local {
-                    Outgoing::UndoLike { account_id: me_id, status_id: s.id }.enqueue(&mut tx).await?;
-                }
+                effects::unfavourited(&mut tx, &me.account, &s).await?;
             }
         }
         Action::Bookmark => {
@@ -525,12 +522,12 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
             }
             // Followers' servers are told (an Add to the featured collection), once.
             if tx.add_mark(StatusMark::Pin, Id::generate(), me_id, s.id, t).await? {
-                Outgoing::Pin { account_id: me_id, status_id: s.id }.enqueue(&mut tx).await?;
+                effects::pinned(&mut tx, &me.account, &s, true).await?;
             }
         }
         Action::Unpin => {
             if tx.remove_mark(StatusMark::Pin, me_id, s.id).await? {
-                Outgoing::Unpin { account_id: me_id, status_id: s.id }.enqueue(&mut tx).await?;
+                effects::pinned(&mut tx, &me.account, &s, false).await?;
             }
         }
         Action::Mute => {
@@ -588,10 +585,7 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
                 ..NewStatus::reblog(id, me.account.id, original.id, visibility, uri, url, now())
             };
             let created = tx.insert_status(&new).await?;
-            DistributeStatus::enqueue(svc, &mut tx, created.id, false).await?;
-            Outgoing::Create { status_id: created.id }.enqueue(&mut tx).await?;
-            notify(svc, &mut tx, original.account_id, me.account.id, NotificationType::Reblog, Some(original.id))
-                .await?;
+            effects::reblogged(svc, &mut tx, &me.account, &created, &original).await?;
             created
         }
     };
@@ -607,10 +601,8 @@ pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
     let original_id = target.reblog_of_id.unwrap_or(target.id);
     let original = visible_status(&mut tx, Some(me.account.id), original_id).await?;
     if let Some(reblog) = tx.reblog_of(me.account.id, original.id).await? {
-        tx.delete_status(reblog.id).await?;
-        DistributeDeletion::enqueue(svc, &mut tx, &reblog, Vec::new(), Vec::new()).await?;
-        Outgoing::Delete { status: DeletedStatus::of(&reblog, Some(&original)) }.enqueue(&mut tx).await?;
-        tx.delete_notifications_for(original.account_id, me.account.id, Some(original.id), "reblog").await?;
+        let removed = remove(&mut tx, &reblog, Some(&original)).await?;
+        effects::status_deleted(svc, &mut tx, &me.account, &reblog, Some(&original), removed).await?;
     }
     let fresh = tx.status_by_id(original.id).await?.ok_or_else(Error::not_found)?;
     let out = present::status(svc, &mut tx, Some(me.account.id), &fresh).await?;
@@ -673,12 +665,7 @@ pub async fn vote(svc: &Services, me: &Viewer, raw_id: &str, choices: &[String])
         return Err(Error::validation("Validation failed: You have already voted on this poll"));
     }
     tx.vote(p.id, me.account.id, &parsed, now()).await?;
-    if !s.local {
-        Outgoing::Vote { account_id: me.account.id, status_id: s.id, choices: parsed.clone() }.enqueue(&mut tx).await?;
-    } else {
-        // Remote copies of the poll learn the new counts.
-        Outgoing::PollUpdate { status_id: s.id }.enqueue_debounced(&mut tx).await?;
-    }
+    effects::voted(&mut tx, &me.account, &s, &parsed).await?;
     let out = present::status(svc, &mut tx, Some(me.account.id), &s).await?.poll.ok_or_else(Error::not_found)?;
     tx.commit().await?;
     Ok(out)

@@ -173,7 +173,9 @@ both_engines!(followers_move_with_a_moved_account, |app| async move {
     // Following a remote account is a request until it accepts.
     let rel = follow(&app, &token, &old.id.to_string()).await;
     assert_eq!(rel["requested"], true, "{rel}");
-    ferrodon_service::inbox::follow_accepted(&app.svc, &old, rel_owner(&app, &token).await).await.unwrap();
+    let me = rel_owner(&app, &token).await;
+    let me = app.database().read().await.unwrap().account_by_id(me).await.unwrap().unwrap();
+    ferrodon_service::inbox::follow_accepted(&app.svc, &old, &me).await.unwrap();
     let rel = ok(app.get(&format!("/api/v1/accounts/relationships?id[]={}", old.id), &token).await);
     assert_eq!(rel[0]["following"], true, "{rel}");
 

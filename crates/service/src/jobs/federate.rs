@@ -128,14 +128,14 @@ pub enum Outgoing {
 impl Outgoing {
     pub const KIND: &'static str = "Federate";
 
-    pub async fn enqueue(self, tx: &mut Box<dyn Tx>) -> Result<()> {
+    pub(crate) async fn enqueue(self, tx: &mut Box<dyn Tx>) -> Result<()> {
         let body = serde_json::to_value(&self).map_err(Error::internal)?;
         enqueue(tx, Queue::Push, Self::KIND, &body, POLICY).await.map(|_| ())
     }
 
     /// Enqueues it to run in [`DEBOUNCE_MS`], unless the same activity is already waiting:
     /// votes coming in together go out as one Update (Mastodon waits three minutes).
-    pub async fn enqueue_debounced(self, tx: &mut Box<dyn Tx>) -> Result<()> {
+    pub(crate) async fn enqueue_debounced(self, tx: &mut Box<dyn Tx>) -> Result<()> {
         let body = serde_json::to_string(&self).map_err(Error::internal)?;
         let now = crate::auth::now();
         tx.enqueue(&NewJob {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrodon_domain::model::Job;
-use ferrodon_domain::model::{List, Queue, Status, Visibility};
+use ferrodon_domain::model::{AnnouncementReaction, List, Queue, Status, Visibility};
 use ferrodon_domain::ports::{Event, JobContext, JobHandler, RetryPolicy, StatusSubject, Tx, channel};
 use ferrodon_kernel::{Error, Id, Result};
 use serde::{Deserialize, Serialize};
@@ -360,44 +360,153 @@ impl JobHandler for PublishNotification {
     }
 }
 
-/// Tells `accounts`' streaming connections to reload their filters (blocks or mutes changed).
-pub(crate) fn relations_changed(svc: &Services, accounts: &[Id]) {
-    for id in accounts {
-        svc.publish(&channel::system(*id), Event::new(Event::RELATIONS_CHANGED, None, None));
-    }
-}
-
-/// Closes the streaming connections that use a revoked token.
-pub(crate) fn token_revoked(svc: &Services, account: Id, token: Id) {
-    svc.publish(&channel::system(account), Event::new(Event::KILL, Some(token.to_string()), None));
+/// An event for an account's own streaming connections (its `system` channel).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub(crate) enum AccountEvent {
+    /// Its blocks, mutes or domain blocks changed: connections reload what they filter with.
+    RelationsChanged,
+    /// Its custom filters changed: connections reload them, and clients hear `filters_changed`.
+    FiltersChanged,
+    /// A token was revoked: the connections that use it close.
+    TokenRevoked { token_id: Id },
+    /// Every token was revoked (disabled, password reset): every connection closes.
+    Disconnect,
 }
 
 #[derive(Serialize, Deserialize)]
-struct DisconnectJob {
+struct AccountEventJob {
     account_id: Id,
+    #[serde(flatten)]
+    event: AccountEvent,
 }
 
-/// Closes every streaming connection of an account whose tokens were all revoked (disabled,
-/// password reset). A job, not a direct publish, so that the command may run in another
-/// process than the streaming connections (`ferrodon accounts modify`): the queue reaches them.
-pub struct DisconnectAccount {
+/// Publishes an [`AccountEvent`]. A job rather than a publish after the commit: it is kept with
+/// the change that causes it, and reaches the account's connections whatever process holds
+/// them (a command run by an admin, a worker, another web process).
+pub struct PublishAccountEvent {
     pub(crate) svc: Services,
 }
 
-impl DisconnectAccount {
-    pub const KIND: &'static str = "DisconnectAccount";
+impl PublishAccountEvent {
+    pub const KIND: &'static str = "PublishAccountEvent";
 
-    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, account_id: Id) -> Result<()> {
-        let body = serde_json::to_value(DisconnectJob { account_id }).map_err(Error::internal)?;
+    /// Nothing is queued when the account has no connection (exact for the in-process bus; a
+    /// bus shared between processes always queues). A disconnection is always queued: an admin
+    /// command makes it in a process of its own, whose bus knows nothing of the server's
+    /// connections.
+    pub(crate) async fn enqueue(
+        svc: &Services,
+        tx: &mut Box<dyn Tx>,
+        account_id: Id,
+        event: AccountEvent,
+    ) -> Result<()> {
+        let always = matches!(event, AccountEvent::Disconnect);
+        if !always && !svc.events.has_subscribers(&channel::system(account_id)) {
+            return Ok(());
+        }
+        let body = serde_json::to_value(AccountEventJob { account_id, event }).map_err(Error::internal)?;
         enqueue(tx, Queue::Default, Self::KIND, &body, POLICY).await.map(|_| ())
     }
 }
 
 #[async_trait]
-impl JobHandler for DisconnectAccount {
+impl JobHandler for PublishAccountEvent {
     async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
-        let p: DisconnectJob = payload(job)?;
-        self.svc.publish(&channel::system(p.account_id), Event::new(Event::KILL, None, None));
+        let p: AccountEventJob = payload(job)?;
+        let system = channel::system(p.account_id);
+        match p.event {
+            AccountEvent::RelationsChanged => {
+                self.svc.publish(&system, Event::new(Event::RELATIONS_CHANGED, None, None));
+            }
+            AccountEvent::FiltersChanged => {
+                self.svc.publish(&system, Event::new(Event::RELATIONS_CHANGED, None, None));
+                self.svc.publish(&channel::home(p.account_id), Event::new("filters_changed", None, None));
+            }
+            AccountEvent::TokenRevoked { token_id } => {
+                self.svc.publish(&system, Event::new(Event::KILL, Some(token_id.to_string()), None));
+            }
+            AccountEvent::Disconnect => self.svc.publish(&system, Event::new(Event::KILL, None, None)),
+        }
+        Ok(())
+    }
+}
+
+/// An announcement's event for every local user's stream.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AnnouncementEvent {
+    Published { id: Id },
+    Reaction { id: Id, name: String },
+    Deleted { id: Id },
+}
+
+/// Accounts asked about per round (which of them stream now).
+const RECIPIENTS_PER_ROUND: u32 = 1000;
+
+impl AnnouncementEvent {
+    pub const KIND: &'static str = "PublishAnnouncementEvent";
+    pub const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: false };
+
+    /// Queued in the change's transaction (whatever process makes the change, the workers send).
+    pub(crate) async fn enqueue(&self, tx: &mut Box<dyn Tx>) -> Result<()> {
+        let body = serde_json::to_value(self).map_err(Error::internal)?;
+        enqueue(tx, Queue::Default, Self::KIND, &body, Self::POLICY).await.map(|_| ())
+    }
+
+    /// What users' streams get, or nothing when the announcement is gone or no longer published.
+    async fn event(&self, svc: &Services) -> Result<Option<std::sync::Arc<Event>>> {
+        let mut tx = svc.db.read().await?;
+        Ok(match self {
+            AnnouncementEvent::Published { id } => {
+                let Some(a) = tx.announcement(*id).await?.filter(|a| a.published) else {
+                    return Ok(None);
+                };
+                let rendered = crate::announcements::render(svc, &mut tx, std::slice::from_ref(&a), None).await?;
+                let payload = serde_json::to_string(&rendered[0]).map_err(Error::internal)?;
+                Some(Event::new("announcement", Some(payload), None))
+            }
+            AnnouncementEvent::Reaction { id, name } => {
+                let count = tx
+                    .announcement_reactions(&[*id], None)
+                    .await?
+                    .into_iter()
+                    .find(|r: &AnnouncementReaction| r.name == *name)
+                    .map_or(0, |r| r.count);
+                let payload = serde_json::json!({ "name": name, "count": count, "announcement_id": id.to_string() });
+                Some(Event::new("announcement.reaction", Some(payload.to_string()), None))
+            }
+            AnnouncementEvent::Deleted { id } => Some(Event::new("announcement.delete", Some(id.to_string()), None)),
+        })
+    }
+}
+
+/// Sends [`AnnouncementEvent`]s to the home channels of the local users who stream.
+pub struct PublishAnnouncementEvent {
+    pub(crate) svc: Services,
+}
+
+#[async_trait]
+impl JobHandler for PublishAnnouncementEvent {
+    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
+        let svc = &self.svc;
+        if svc.events.idle() {
+            return Ok(());
+        }
+        let what: AnnouncementEvent = serde_json::from_str(&job.payload).map_err(Error::internal)?;
+        let Some(event) = what.event(svc).await? else {
+            return Ok(());
+        };
+        let mut after = Id(0);
+        loop {
+            let accounts = svc.db.read().await?.local_user_accounts(after, RECIPIENTS_PER_ROUND).await?;
+            let Some(last) = accounts.last() else { break };
+            after = *last;
+            let channels = svc.events.listened(accounts.into_iter().map(channel::home).collect()).await;
+            for c in channels {
+                svc.publish(&c, event.clone());
+            }
+        }
         Ok(())
     }
 }
@@ -408,6 +517,7 @@ pub(crate) fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dy
         (DistributeStatus::KIND, POLICY, Arc::new(DistributeStatus { svc: svc.clone() })),
         (DistributeDeletion::KIND, POLICY, Arc::new(DistributeDeletion { svc: svc.clone() })),
         (PublishNotification::KIND, POLICY, Arc::new(PublishNotification { svc: svc.clone() })),
-        (DisconnectAccount::KIND, POLICY, Arc::new(DisconnectAccount { svc: svc.clone() })),
+        (PublishAccountEvent::KIND, POLICY, Arc::new(PublishAccountEvent { svc: svc.clone() })),
+        (AnnouncementEvent::KIND, AnnouncementEvent::POLICY, Arc::new(PublishAnnouncementEvent { svc: svc.clone() })),
     ]
 }

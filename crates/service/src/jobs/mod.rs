@@ -1,5 +1,14 @@
 //! Job types: what runs on Mastodon's queues, with each type's queue and retry policy, and the
 //! recurring jobs. Adding a recurring job is one line in [`recurring`].
+//!
+//! - [`streams`]: publishing to the streaming API (statuses, deletions, notifications, account
+//!   and announcement events), on `default`.
+//! - [`federate`]: what local changes tell other servers (built into activities on `push`).
+//!
+//! Jobs are enqueued by [`crate::effects`], the one surface of side effects.
+
+pub mod federate;
+pub mod streams;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +19,12 @@ use ferrodon_domain::ports::{JobContext, JobHandler, RetryPolicy, Tx};
 use ferrodon_kernel::{Error, Id, Result};
 
 use crate::Services;
-use crate::announcements::{AnnouncementEvent, PublishAnnouncementEvent, ScheduleAnnouncements};
+use crate::announcements::ScheduleAnnouncements;
 use crate::auth::now;
 
 /// Every job type this server runs: (name, retry policy, handler).
 pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
-    let mut all = crate::distribution::handlers(svc);
+    let mut all = streams::handlers(svc);
     all.extend([
         (
             Ping::KIND,
@@ -27,7 +36,6 @@ pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHa
             RetryPolicy { max_attempts: 1, keep_dead: false },
             Arc::new(PruneExpiredData { svc: svc.clone() }),
         ),
-        (AnnouncementEvent::KIND, AnnouncementEvent::POLICY, Arc::new(PublishAnnouncementEvent { svc: svc.clone() })),
         (
             ScheduleAnnouncements::KIND,
             RetryPolicy { max_attempts: 1, keep_dead: false },
