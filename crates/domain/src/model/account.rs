@@ -163,7 +163,7 @@ pub struct UserPreferences {
 }
 
 /// A remote actor as fetched: what an upsert by URI writes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoteAccount {
     pub uri: String,
     pub url: String,
