@@ -8,8 +8,8 @@ use ferrodon_kernel::{Error, Id, Result};
 use ferrodon_service::inbox::{PollCounts, RemoteStatus};
 use serde_json::Value;
 
-use crate::protocol::{self, authority, has_type, id_of, ids_of, items, same_origin, text};
-use crate::{Federation, net, sanitize};
+use crate::protocol::{self, has_type, id_of, items, same_origin};
+use crate::{Federation, net};
 
 /// At most this many unknown accounts of one post are looked up, for at most this long.
 const MAX_RESOLVED_MENTIONS: usize = 10;
@@ -22,69 +22,9 @@ const MAX_THREAD_DEPTH: usize = 8;
 const ACTOR_TYPES: &[&str] = &["Person", "Service", "Group", "Application", "Organization"];
 
 /// A fetched actor document as the account to store (its id must be `uri`'s origin).
+/// [`protocol::read_actor_value`]: the rules live in [`protocol::read`].
 pub fn actor_to_remote(doc: &Value) -> Result<RemoteAccount> {
-    let bad = |why: &str| Error::validation(format!("not a usable actor: {why}"));
-    if !has_type(doc, ACTOR_TYPES) {
-        return Err(bad("wrong type"));
-    }
-    let uri = id_of(doc).ok_or_else(|| bad("no id"))?.to_string();
-    let domain = authority(&uri).ok_or_else(|| bad("id is not a URL"))?;
-    let username =
-        text(doc, "preferredUsername").filter(|u| !u.is_empty()).ok_or_else(|| bad("no preferredUsername"))?;
-    let inbox = doc.get("inbox").and_then(id_of).ok_or_else(|| bad("no inbox"))?.to_string();
-    let key = doc.get("publicKey").map(|k| items(Some(k))).unwrap_or_default();
-    let key = key.into_iter().find(|k| k.get("publicKeyPem").is_some());
-    let fields = items(doc.get("attachment"))
-        .into_iter()
-        .filter(|a| has_type(a, &["PropertyValue"]))
-        .filter_map(|a| {
-            Some(serde_json::json!({
-                "name": sanitize::plain(a.get("name")?.as_str()?),
-                "value": sanitize::html(a.get("value")?.as_str()?),
-            }))
-        })
-        .take(16)
-        .collect::<Vec<_>>();
-    let url = doc.get("url").and_then(id_of).unwrap_or(&uri).to_string();
-    Ok(RemoteAccount {
-        username: username.to_string(),
-        domain,
-        actor_type: protocol::types(doc).first().copied().unwrap_or("Person").to_string(),
-        display_name: sanitize::plain(text(doc, "name").unwrap_or("")).chars().take(100).collect(),
-        note: sanitize::html(text(doc, "summary").unwrap_or("")),
-        fields_json: serde_json::to_string(&fields).unwrap_or_else(|_| "[]".into()),
-        locked: protocol::bool_field(doc, "manuallyApprovesFollowers"),
-        bot: has_type(doc, &["Service", "Application"]),
-        discoverable: protocol::bool_field(doc, "discoverable"),
-        indexable: protocol::bool_field(doc, "indexable"),
-        shared_inbox_url: doc
-            .get("endpoints")
-            .and_then(|e| e.get("sharedInbox"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        inbox_url: inbox,
-        outbox_url: doc.get("outbox").and_then(id_of).unwrap_or("").to_string(),
-        followers_url: doc.get("followers").and_then(id_of).unwrap_or("").to_string(),
-        featured_url: doc.get("featured").and_then(id_of).unwrap_or("").to_string(),
-        avatar_remote_url: doc
-            .get("icon")
-            .and_then(|i| i.get("url").or(Some(i)))
-            .and_then(id_of)
-            .unwrap_or("")
-            .to_string(),
-        header_remote_url: doc
-            .get("image")
-            .and_then(|i| i.get("url").or(Some(i)))
-            .and_then(id_of)
-            .unwrap_or("")
-            .to_string(),
-        public_key_pem: key.and_then(|k| k.get("publicKeyPem")).and_then(Value::as_str).unwrap_or("").to_string(),
-        key_id: key.and_then(id_of).unwrap_or("").to_string(),
-        created_at: protocol::time(doc, "published"),
-        url,
-        uri,
-    })
+    protocol::read_actor_value(doc)
 }
 
 impl Federation {
@@ -312,177 +252,36 @@ pub struct ParsedObject {
     pub emojis: Vec<RemoteEmoji>,
 }
 
-/// At most this many attachments of a remote post are kept (Mastodon's limit).
-const MAX_REMOTE_MEDIA: usize = 4;
-
-/// A link's target: a string, or a `Link` object's `href` (or an object's `url`); only http(s).
-fn link(value: Option<&Value>) -> Option<String> {
-    let v = value?;
-    let href = match v {
-        Value::String(s) => Some(s.as_str()),
-        Value::Array(a) => return a.iter().find_map(|x| link(Some(x))),
-        Value::Object(_) => v.get("href").and_then(Value::as_str).or_else(|| v.get("url").and_then(Value::as_str)),
-        _ => None,
-    }?;
-    (href.starts_with("https://") || href.starts_with("http://")).then(|| href.to_string())
-}
-
-/// The attachments of an object (`Document`, `Image`, `Video`, `Audio`), as Mastodon types them.
-fn media_of(doc: &Value) -> Vec<RemoteMedia> {
-    items(doc.get("attachment"))
-        .into_iter()
-        .filter(|a| !has_type(a, &["PropertyValue", "Link", "Note", "Page"]))
-        .filter_map(|a| {
-            let url = link(a.get("url"))?;
-            let media_type = a.get("mediaType").and_then(Value::as_str).unwrap_or("");
-            let kind = match media_type.split('/').next().unwrap_or("") {
-                _ if media_type == "image/gif" => "gifv",
-                "image" => "image",
-                "video" => "video",
-                "audio" => "audio",
-                _ if has_type(a, &["Image"]) => "image",
-                _ if has_type(a, &["Video"]) => "video",
-                _ if has_type(a, &["Audio"]) => "audio",
-                _ => "unknown",
-            };
-            let dimension = |k: &str| a.get(k).and_then(Value::as_i64).filter(|n| *n > 0);
-            Some(RemoteMedia {
-                kind: kind.to_string(),
-                url,
-                preview_url: link(a.get("icon")),
-                description: text(a, "name")
-                    .or_else(|| text(a, "summary"))
-                    .map(sanitize::plain)
-                    .filter(|d| !d.is_empty()),
-                blurhash: text(a, "blurhash").map(str::to_string),
-                width: dimension("width"),
-                height: dimension("height"),
-            })
-        })
-        .take(MAX_REMOTE_MEDIA)
-        .collect()
-}
-
-/// The custom emoji an object's `tag` names (`Emoji` with a name and an icon).
-fn emojis_of(doc: &Value) -> Vec<RemoteEmoji> {
-    let mut out: Vec<RemoteEmoji> = Vec::new();
-    for tag in items(doc.get("tag")).into_iter().filter(|t| has_type(t, &["Emoji"])) {
-        let Some(name) = tag.get("name").and_then(Value::as_str) else { continue };
-        let shortcode = name.trim_matches(':');
-        let valid = !shortcode.is_empty() && shortcode.chars().all(|c| c.is_alphanumeric() || c == '_');
-        if let (true, Some(url)) = (valid, link(tag.get("icon")))
-            && !out.iter().any(|e| e.shortcode == shortcode)
-        {
-            out.push(RemoteEmoji { shortcode: shortcode.to_string(), url });
-        }
-    }
-    out
-}
-
 /// Reads a `Note`, `Question`, `Article`, `Page` (or similar) of an author whose followers
 /// collection is `followers_url`; the visibility follows Mastodon's reading of `to` / `cc`.
+/// [`protocol::read_post_value`]: the rules live in [`protocol::read`].
 pub fn parse_object(doc: &Value, followers_url: &str) -> Result<ParsedObject> {
-    let uri = id_of(doc).ok_or_else(|| Error::validation("an object without id"))?.to_string();
-    let to = ids_of(doc.get("to"));
-    let cc = ids_of(doc.get("cc"));
-    let visibility = if to.iter().any(|t| protocol::is_public(t)) {
-        Visibility::Public
-    } else if cc.iter().any(|t| protocol::is_public(t)) {
-        Visibility::Unlisted
-    } else if to
-        .iter()
-        .chain(&cc)
-        .any(|t| (!followers_url.is_empty() && t == followers_url) || t.ends_with("/followers"))
-    {
-        Visibility::Private
-    } else {
-        Visibility::Direct
-    };
-    let mut mentions = Vec::new();
-    let mut tags = Vec::new();
-    for tag in items(doc.get("tag")) {
-        if has_type(tag, &["Mention"]) {
-            if let Some(href) = tag.get("href").and_then(Value::as_str)
-                && !mentions.iter().any(|m| m == href)
-            {
-                mentions.push(href.to_string());
-            }
-        } else if has_type(tag, &["Hashtag"])
-            && let Some(name) = tag.get("name").and_then(Value::as_str)
-        {
-            let name = name.trim_start_matches('#');
-            if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                tags.push(name.to_string());
-            }
-        }
-    }
-    let mut content = sanitize::html(text(doc, "content").unwrap_or(""));
-    if content.is_empty() && has_type(doc, &["Article", "Page", "Event", "Video"]) {
-        content = sanitize::html(text(doc, "name").unwrap_or(""));
-    }
+    let p = protocol::read_post_value(doc)?;
     Ok(ParsedObject {
-        url: doc.get("url").and_then(id_of).unwrap_or(&uri).to_string(),
-        content,
-        spoiler_text: sanitize::plain(text(doc, "summary").unwrap_or("")),
-        sensitive: protocol::bool_field(doc, "sensitive"),
-        visibility,
-        language: protocol::language(doc),
-        in_reply_to: doc.get("inReplyTo").and_then(id_of).map(str::to_string),
-        mentions,
-        addressed: to.into_iter().chain(cc).collect(),
-        tags,
-        created_at: protocol::time(doc, "published").unwrap_or_else(now_ms),
-        edited_at: protocol::time(doc, "updated"),
-        poll: poll_of(doc),
-        poll_counts: poll_counts_of(doc),
-        media: media_of(doc),
-        emojis: emojis_of(doc),
-        uri,
+        visibility: p.visibility(followers_url),
+        addressed: p.addressed().map(str::to_string).collect(),
+        poll: p.poll.as_ref().map(|q| NewPoll {
+            id: Id::generate(),
+            options: q.options.clone(),
+            expires_at: q.expires_at,
+            multiple: q.multiple,
+            hide_totals: false,
+        }),
+        poll_counts: p.poll.map(|q| PollCounts { votes: q.votes, voters_count: q.voters_count }),
+        uri: p.uri,
+        url: p.url,
+        content: p.content,
+        spoiler_text: p.spoiler_text,
+        sensitive: p.sensitive,
+        language: p.language,
+        in_reply_to: p.in_reply_to,
+        mentions: p.mentions,
+        tags: p.tags,
+        created_at: p.created_at,
+        edited_at: p.edited_at,
+        media: p.media,
+        emojis: p.emojis,
     })
-}
-
-/// The counts a `Question` reports: each option's `replies.totalItems`, and `votersCount`
-/// (for a single-choice poll without it, the sum of the votes).
-fn poll_counts_of(doc: &Value) -> Option<PollCounts> {
-    if !has_type(doc, &["Question"]) {
-        return None;
-    }
-    let (options, multiple) = match (doc.get("oneOf"), doc.get("anyOf")) {
-        (Some(o), _) => (items(Some(o)), false),
-        (None, Some(a)) => (items(Some(a)), true),
-        _ => return None,
-    };
-    let votes: Vec<i64> = options
-        .iter()
-        .filter(|o| o.get("name").and_then(Value::as_str).is_some())
-        .map(|o| o.pointer("/replies/totalItems").and_then(Value::as_i64).unwrap_or(0).max(0))
-        .collect();
-    let voters_count = match doc.get("votersCount").and_then(Value::as_i64) {
-        Some(n) => n.max(0),
-        None if !multiple => votes.iter().sum(),
-        None => return Some(PollCounts { voters_count: votes.iter().copied().max().unwrap_or(0), votes }),
-    };
-    Some(PollCounts { votes, voters_count })
-}
-
-fn poll_of(doc: &Value) -> Option<NewPoll> {
-    if !has_type(doc, &["Question"]) {
-        return None;
-    }
-    let (options, multiple) = match (doc.get("oneOf"), doc.get("anyOf")) {
-        (Some(o), _) => (items(Some(o)), false),
-        (None, Some(a)) => (items(Some(a)), true),
-        _ => return None,
-    };
-    let options: Vec<String> =
-        options.into_iter().filter_map(|o| o.get("name").and_then(Value::as_str)).map(sanitize::plain).collect();
-    if options.is_empty() {
-        return None;
-    }
-    let expires_at = protocol::time(doc, "endTime")
-        .or_else(|| protocol::time(doc, "closed"))
-        .unwrap_or_else(|| now_ms() + 86_400_000);
-    Some(NewPoll { id: Id::generate(), options, expires_at, multiple, hide_totals: false })
 }
 
 impl Federation {
@@ -555,6 +354,32 @@ mod tests {
         assert_eq!(counts.voters_count, 4);
         let counts = parse_object(&question("anyOf", Some(2)), "").unwrap().poll_counts.unwrap();
         assert_eq!((counts.votes, counts.voters_count), (vec![3, 1], 2));
+    }
+
+    #[test]
+    fn a_fetched_actor_s_avatar_may_come_in_several_sizes() {
+        // PeerTube lists its avatars by size: the first is kept (Mastodon does the same).
+        let doc = json!({
+            "id": "https://remote.example/accounts/a",
+            "type": "Person",
+            "preferredUsername": "a",
+            "inbox": "https://remote.example/accounts/a/inbox",
+            "icon": [
+                {"type": "Image", "mediaType": "image/jpeg", "width": 48, "url": "https://remote.example/a-48.jpg"},
+                {"type": "Image", "mediaType": "image/jpeg", "width": 120, "url": "https://remote.example/a-120.jpg"},
+            ],
+        });
+        assert_eq!(actor_to_remote(&doc).unwrap().avatar_remote_url, "https://remote.example/a-48.jpg");
+    }
+
+    #[test]
+    fn numbers_sent_as_strings_are_read() {
+        let mut doc = question("oneOf", None);
+        doc["type"] = json!("Note");
+        doc["attachment"] = json!([{"type": "Document", "mediaType": "image/png", "url": "https://remote.example/1.png",
+                                    "width": "640", "height": "480"}]);
+        let media = &parse_object(&doc, "").unwrap().media[0];
+        assert_eq!((media.width, media.height), (Some(640), Some(480)));
     }
 
     #[test]

@@ -1,6 +1,18 @@
 //! ActivityStreams as JSON, read tolerantly: every server shapes documents a little differently
-//! (a reference is a string, an object or a list of either; `Public` has three spellings), so
-//! documents stay `serde_json::Value` and these helpers read them the forgiving way.
+//! (a reference is a string, an object or a list of either; `Public` has three spellings).
+//!
+//! Received documents are read with serde into the wire types of [`wire`] (made of the
+//! forgiving types of [`tolerant`]) and from there into domain types by [`read`]:
+//! [`read_activity`], [`read_post`], [`read_actor`]. The helpers below read a document already
+//! held as a `serde_json::Value` the same forgiving way.
+
+pub mod read;
+pub mod tolerant;
+pub mod wire;
+
+pub use read::{
+    ACTIVITY_TYPES, ACTOR_TYPES, POST_TYPES, read_activity, read_actor, read_actor_value, read_post, read_post_value,
+};
 
 use serde_json::Value;
 
@@ -114,6 +126,8 @@ mod tests {
     fn public_has_three_spellings() {
         assert!(is_public(PUBLIC) && is_public("as:Public") && is_public("Public"));
         assert!(!is_public("https://a/followers"));
+        // The spelling the domain types use.
+        assert_eq!(PUBLIC, ferrodon_domain::model::PUBLIC_AUDIENCE);
     }
 
     #[test]
