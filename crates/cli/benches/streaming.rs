@@ -59,6 +59,8 @@
 //! The clients run on the same two cores as the server: the latency includes the time a client
 //! process needs to get to the frame, and the notes under the table say how the cores were shared.
 
+#![allow(unsafe_code)] // libc: clock ticks, page size, open-file limit, signals
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;

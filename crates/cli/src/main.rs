@@ -440,10 +440,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             let svc = wiring::services(&config, false).await?;
             let mode = match mode {
                 Some(m) => ferrodon_service::settings::set_registrations_mode(&svc, &m).await.map_err(|e| e.message)?,
-                None => {
-                    let mut tx = svc.db.read().await.map_err(|e| e.message)?;
-                    ferrodon_service::settings::registrations_mode(&svc, &mut tx).await.map_err(|e| e.message)?
-                }
+                None => ferrodon_service::settings::current_registrations_mode(&svc).await.map_err(|e| e.message)?,
             };
             println!("{}", mode.as_str());
             Ok(())

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrodon_config::{Config, DatabaseConfig};
-use ferrodon_domain::ports::{EventBus, JobQueue};
+use ferrodon_domain::ports::{Database, EventBus, JobQueue};
 use ferrodon_queue::{Registry, Runner, RunnerConfig, Scheduler, WeightedQueues};
 use ferrodon_service::Services;
 use ferrodon_storage::SqlDatabase;
@@ -23,9 +23,11 @@ pub async fn connect(config: &Config) -> Result<SqlDatabase, String> {
     SqlDatabase::connect(&config.database).await.map_err(|e| e.message)
 }
 
-/// The service layer and the job queue over one database.
+/// The service layer and the job queue over one database, and federation connected to the
+/// service.
 pub struct Backends {
     pub svc: Services,
+    pub db: Arc<SqlDatabase>,
     pub queue: Arc<dyn JobQueue>,
     pub fed: ferrodon_federation::Fed,
 }
@@ -58,8 +60,8 @@ pub async fn open(config: &Config, serving: bool) -> Result<Backends, String> {
         None => Arc::new(ferrodon_streaming::LocalBus::default()),
     };
     let svc = Services::new(db.clone(), events, Arc::new(config.clone()));
-    let fed = ferrodon_federation::Federation::new(svc.clone()).await.map_err(|e| e.message)?;
-    Ok(Backends { svc, queue: db, fed })
+    let fed = ferrodon_federation::Federation::new(svc.clone()).map_err(|e| e.message)?;
+    Ok(Backends { svc, queue: db.clone(), db, fed })
 }
 
 pub async fn services(config: &Config, serving: bool) -> Result<Services, String> {
@@ -69,9 +71,7 @@ pub async fn services(config: &Config, serving: bool) -> Result<Services, String
 /// The job types of this binary.
 fn registry(b: &Backends) -> Registry {
     let mut registry = Registry::default();
-    let all =
-        ferrodon_service::jobs::handlers(&b.svc).into_iter().chain(ferrodon_federation::Federation::handlers(&b.fed));
-    for (kind, policy, handler) in all {
+    for (kind, policy, handler) in ferrodon_service::jobs::handlers(&b.svc) {
         registry.register(kind, policy, handler);
     }
     registry
@@ -112,7 +112,7 @@ pub async fn serve(config: Config, concurrency: usize) -> Result<(), String> {
     let shutdown = shutdown_channel();
     let runner = Runner::new(b.queue.clone(), registry(&b), runner_config(WeightedQueues::all(), concurrency)?);
     let worker = tokio::spawn(runner.run(shutdown.clone()));
-    let scheduler = Scheduler::new(b.svc.db.clone(), b.queue.clone(), ferrodon_service::jobs::recurring());
+    let scheduler = Scheduler::new(b.db.clone(), b.queue.clone(), ferrodon_service::jobs::recurring());
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
 
     listen(&config, &b.svc, ferrodon_api::app(b.svc.clone(), Some(b.fed.clone())), shutdown.clone()).await?;
@@ -123,7 +123,7 @@ pub async fn serve(config: Config, concurrency: usize) -> Result<(), String> {
         Ok(Ok(())) => {}
     }
     tracing::info!("shutting down");
-    tokio::time::timeout(Duration::from_secs(10), b.svc.db.close()).await.ok();
+    tokio::time::timeout(Duration::from_secs(10), b.db.close()).await.ok();
     Ok(())
 }
 
@@ -138,7 +138,7 @@ async fn listen(
     let address = format!("{}:{}", config.bind, config.port);
     let listener =
         tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    tracing::info!(%address, url = %config.base_url(), database = svc.db.engine(), "ferrodon is listening");
+    tracing::info!(%address, url = %config.base_url(), database = svc.engine(), "ferrodon is listening");
     let mut http_shutdown = shutdown;
     let events = svc.events.clone();
     axum::serve(listener, app)
@@ -156,7 +156,7 @@ pub async fn streaming(config: Config) -> Result<(), String> {
     alone_without_redis(&config, "streaming");
     let b = open(&config, true).await?;
     listen(&config, &b.svc, ferrodon_api::streaming_app(b.svc.clone()), shutdown_channel()).await?;
-    b.svc.db.close().await;
+    b.db.close().await;
     Ok(())
 }
 
@@ -165,7 +165,7 @@ pub async fn web(config: Config) -> Result<(), String> {
     alone_without_redis(&config, "web");
     let b = open(&config, true).await?;
     listen(&config, &b.svc, ferrodon_api::app(b.svc.clone(), Some(b.fed.clone())), shutdown_channel()).await?;
-    tokio::time::timeout(Duration::from_secs(10), b.svc.db.close()).await.ok();
+    tokio::time::timeout(Duration::from_secs(10), b.db.close()).await.ok();
     Ok(())
 }
 
@@ -185,16 +185,16 @@ pub async fn worker(config: Config, queues: WeightedQueues, concurrency: usize) 
     let b = open(&config, true).await?;
     let runner = Runner::new(b.queue.clone(), registry(&b), runner_config(queues, concurrency)?);
     runner.run(shutdown_channel()).await.map_err(|e| e.message)?;
-    b.svc.db.close().await;
+    b.db.close().await;
     Ok(())
 }
 
 /// `ferrodon scheduler`: enqueues recurring jobs (any number may run).
 pub async fn scheduler(config: Config) -> Result<(), String> {
     let b = open(&config, true).await?;
-    let scheduler = Scheduler::new(b.svc.db.clone(), b.queue.clone(), ferrodon_service::jobs::recurring());
+    let scheduler = Scheduler::new(b.db.clone(), b.queue.clone(), ferrodon_service::jobs::recurring());
     scheduler.run(shutdown_channel()).await.map_err(|e| e.message)?;
-    b.svc.db.close().await;
+    b.db.close().await;
     Ok(())
 }
 

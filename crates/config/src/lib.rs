@@ -207,6 +207,11 @@ impl Config {
         format!("{}://{}", self.scheme, self.web_domain)
     }
 
+    /// Whether `domain` (of a handle) names this server: `LOCAL_DOMAIN` or `WEB_DOMAIN`.
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        domain.eq_ignore_ascii_case(&self.local_domain) || domain.eq_ignore_ascii_case(&self.web_domain)
+    }
+
     /// The effective configuration as `KEY=value` lines, secrets masked.
     pub fn describe(&self) -> Vec<(String, String)> {
         let mut out = vec![

@@ -1,35 +1,40 @@
-//! ActivityPub federation: actor and object documents, HTTP signatures, the inbox (verify, then
-//! `ingress`), outgoing activities (built on `push`, one delivery job per inbox), and the
-//! resolution of remote actors and posts. Everything that changes data goes through the
-//! service layer (`ferrodon_service::inbox` for remote actions), so a remote favourite and a
-//! local one run the same code.
+//! ActivityPub federation: the service's port to other servers
+//! ([`ferrodon_domain::ports::Fediverse`]). It reads their documents into domain types
+//! ([`protocol`]), writes ours ([`render`]), signs and verifies HTTP requests ([`signatures`]),
+//! fetches and delivers over SSRF-safe HTTP ([`net`]), and at the inbox verifies a request and
+//! hands its activity to the service ([`inbox`]).
+//!
+//! No business rule lives here, and no data is read or written but through the service: what
+//! to fetch, what to keep, what to send and to whom are the service's decisions.
 
-mod cache;
-pub mod deliver;
-pub mod featured;
+mod collections;
 pub mod inbox;
 pub mod net;
 pub mod protocol;
 pub mod render;
-pub mod replies;
-pub mod resolve;
 pub mod sanitize;
 pub mod signatures;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use ferrodon_domain::model::Account;
-use ferrodon_domain::ports::{DomainBlock, JobHandler, RetryPolicy};
-use ferrodon_kernel::{Error, Id, Result};
+use async_trait::async_trait;
+use ferrodon_domain::model::Outbound;
+use ferrodon_domain::ports::{Delivery, Fediverse, Fetched, KeyPair, SigningKey};
+use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 use ferrodon_service::Services;
 use serde_json::Value;
 
+use protocol::{ACTOR_TYPES, POST_TYPES, authority, has_type, id_of, items};
 use signatures::{PrivateKey, PublicKey, Scheme};
 
 /// The media type of ActivityPub documents.
 pub const ACTIVITY_JSON: &str = "application/activity+json";
+
+/// What a fetch accepts.
+const ACCEPT: &str =
+    "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
 
 /// The account that signed a request, as far as an inbox needs to know it.
 #[derive(Clone, Debug)]
@@ -50,120 +55,47 @@ struct CachedKey {
 /// How long a cached key's owner (its suspension) is trusted before it is read again.
 const SIGNER_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Shared state of federation: the HTTP client and the caches of keys and per-host knowledge.
+/// Federation's state: the HTTP client, and what it keeps of keys and hosts.
 pub struct Federation {
-    pub svc: Services,
+    svc: Services,
     http: reqwest::Client,
     allowed: Arc<net::Allowed>,
-    /// Local signing keys, parsed once.
-    local_keys: Mutex<HashMap<Id, PrivateKey>>,
+    /// Local signing keys, parsed once, by key id.
+    local_keys: Mutex<HashMap<String, PrivateKey>>,
     /// Remote keys by key id: who owns it and the parsed key.
     remote_keys: Mutex<HashMap<String, CachedKey>>,
     /// The signature scheme each host accepted last (double-knocking).
     schemes: Mutex<HashMap<String, Scheme>>,
-    /// Domains marked unavailable (deliveries skipped), and domains with recorded failures.
-    unavailable: Mutex<HashSet<String>>,
-    failing: Mutex<HashSet<String>>,
-    /// Domain blocks, re-read every few seconds (the CLI changes them from another process).
-    blocks: Mutex<(Option<std::time::Instant>, Arc<DomainPolicy>)>,
-    /// Writes accepted inbox activities to the queue in groups.
-    intake: inbox::Intake,
-    /// When each remote thread's replies were last asked for.
-    replies_fetched: Mutex<HashMap<Id, std::time::Instant>>,
-    /// When each remote account's pinned posts were last read.
-    featured_fetched: Mutex<HashMap<Id, std::time::Instant>>,
-    /// Accounts read in the last few seconds (activity processing).
-    accounts: cache::Accounts,
 }
 
 pub type Fed = Arc<Federation>;
 
 impl Federation {
-    pub async fn new(svc: Services) -> Result<Fed> {
+    /// Makes federation for `svc` and connects it to the service as its port to other servers.
+    pub fn new(svc: Services) -> Result<Fed> {
         let allowed = Arc::new(net::Allowed::parse(&svc.config.allowed_private_addresses)?);
         let agent = format!("ferrodon/{} (+{})", env!("CARGO_PKG_VERSION"), svc.base_url());
         let http = net::client(allowed.clone(), &agent)?;
-        let unavailable: HashSet<String> = {
-            let mut tx = svc.db.read().await?;
-            tx.unavailable_domains().await?.into_iter().collect()
-        };
-        Ok(Arc::new(Federation {
-            intake: inbox::Intake::start(svc.clone()),
-            replies_fetched: Mutex::default(),
-            featured_fetched: Mutex::default(),
-            accounts: cache::Accounts::default(),
-            svc,
+        let fed = Arc::new(Federation {
+            svc: svc.clone(),
             http,
             allowed,
             local_keys: Mutex::default(),
             remote_keys: Mutex::default(),
             schemes: Mutex::default(),
-            failing: Mutex::new(unavailable.clone()),
-            blocks: Mutex::new((None, Arc::new(DomainPolicy::default()))),
-            unavailable: Mutex::new(unavailable),
-        }))
+        });
+        svc.connect_fediverse(fed.clone());
+        Ok(fed)
     }
 
-    pub fn base(&self) -> String {
-        self.svc.base_url()
-    }
-
-    /// The instance actor (Mastodon's `/actor`), which signs fetches made for no one in particular.
-    pub fn instance_actor_uri(&self) -> String {
-        format!("{}/actor", self.base())
-    }
-
-    /// A local account's signing key, made (RSA-2048) and stored the first time it is needed.
-    pub async fn key_of(&self, account: &Account) -> Result<PrivateKey> {
-        if let Some(k) = lock(&self.local_keys).get(&account.id) {
+    /// A signing key, parsed (once per key id).
+    fn private_key(&self, key: &SigningKey) -> Result<PrivateKey> {
+        if let Some(k) = lock(&self.local_keys).get(&key.key_id) {
             return Ok(k.clone());
         }
-        let mut tx = self.svc.db.read().await?;
-        let stored = tx.private_key(account.id).await?;
-        drop(tx);
-        let key = match stored {
-            Some(pem) => PrivateKey::from_pem(&pem).map_err(Error::internal)?,
-            None => {
-                let key = tokio::task::spawn_blocking(PrivateKey::generate)
-                    .await
-                    .map_err(Error::internal)?
-                    .map_err(Error::internal)?;
-                let mut tx = self.svc.db.write().await?;
-                let key_id = format!("{}#main-key", account.uri);
-                let stored = tx.store_keys(account.id, &key_id, &key.public_key_pem(), &key.to_pem()).await?;
-                let key = if stored {
-                    key
-                } else {
-                    // Another request made one first: use that one.
-                    let pem = tx.private_key(account.id).await?.ok_or_else(|| Error::internal("key vanished"))?;
-                    PrivateKey::from_pem(&pem).map_err(Error::internal)?
-                };
-                tx.commit().await?;
-                key
-            }
-        };
-        lock(&self.local_keys).insert(account.id, key.clone());
-        Ok(key)
-    }
-
-    /// The instance actor's key (kept in the settings table).
-    pub async fn instance_key(&self) -> Result<PrivateKey> {
-        const SETTING: &str = "instance_actor_private_key";
-        if let Some(k) = lock(&self.local_keys).get(&Id(0)) {
-            return Ok(k.clone());
-        }
-        let mut tx = self.svc.db.write().await?;
-        let key = match tx.setting(SETTING).await? {
-            Some(pem) => PrivateKey::from_pem(&pem).map_err(Error::internal)?,
-            None => {
-                let key = PrivateKey::generate().map_err(Error::internal)?;
-                tx.set_setting(SETTING, &key.to_pem()).await?;
-                key
-            }
-        };
-        tx.commit().await?;
-        lock(&self.local_keys).insert(Id(0), key.clone());
-        Ok(key)
+        let parsed = PrivateKey::from_pem(&key.private_pem).map_err(Error::internal)?;
+        lock(&self.local_keys).insert(key.key_id.clone(), parsed.clone());
+        Ok(parsed)
     }
 
     /// Signs and sends a request; on 401 with the remembered (or default) scheme, tries the other
@@ -172,12 +104,13 @@ impl Federation {
         &self,
         method: http::Method,
         url: &str,
-        signer: (&PrivateKey, &str),
+        key: &SigningKey,
         body: Option<Vec<u8>>,
         accept: &str,
     ) -> Result<reqwest::Response> {
         let u = net::check_url(url, &self.allowed).await?;
-        let host = protocol::authority(url).unwrap_or_default();
+        let private = self.private_key(key)?;
+        let host = authority(url).unwrap_or_default();
         let first = lock(&self.schemes).get(&host).copied().unwrap_or(Scheme::Cavage);
         let mut scheme = first;
         loop {
@@ -186,8 +119,17 @@ impl Federation {
             if body.is_some() {
                 headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(ACTIVITY_JSON));
             }
-            signatures::sign(scheme, signer.0, signer.1, &method, &u, &mut headers, body.as_deref(), SystemTime::now())
-                .map_err(Error::internal)?;
+            signatures::sign(
+                scheme,
+                &private,
+                &key.key_id,
+                &method,
+                &u,
+                &mut headers,
+                body.as_deref(),
+                SystemTime::now(),
+            )
+            .map_err(Error::internal)?;
             headers.remove(http::header::HOST); // reqwest writes Host itself, from the URL
             let mut request = self.http.request(method.clone(), u.clone()).headers(headers);
             if let Some(b) = &body {
@@ -209,19 +151,12 @@ impl Federation {
         }
     }
 
-    /// GETs an ActivityPub document, signed by the instance actor; follows up to 3 redirects
-    /// (each hop checked again).
-    pub async fn fetch(&self, url: &str) -> Result<Value> {
-        if self.refuses(url).await? {
-            return Err(Error::validation(format!("{url} is on a suspended domain")));
-        }
-        let key = self.instance_key().await?;
-        let key_id = format!("{}#main-key", self.instance_actor_uri());
-        let accept =
-            "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
+    /// GETs an ActivityPub document, signed with `key`; follows up to 3 redirects (each hop
+    /// checked again).
+    pub(crate) async fn get(&self, url: &str, key: &SigningKey) -> Result<Value> {
         let mut url = url.to_string();
         for _ in 0..4 {
-            let response = self.signed(http::Method::GET, &url, (&key, &key_id), None, accept).await?;
+            let response = self.signed(http::Method::GET, &url, key, None, ACCEPT).await?;
             let status = response.status();
             if status.is_redirection() {
                 let next = response
@@ -244,83 +179,106 @@ impl Federation {
         Err(Error::unavailable(format!("{url}: too many redirects")))
     }
 
-    /// Whether nothing may be exchanged with the host of `url`: it is suspended, or
-    /// `LIMITED_FEDERATION_MODE` is on and it is not an allowed domain.
-    pub async fn refuses(&self, url: &str) -> Result<bool> {
-        let Some(host) = protocol::authority(url) else { return Ok(false) };
-        let policy = self.domain_policy().await?;
-        use ferrodon_service::domains::{covering, covers};
-        if covering(&policy.blocks, &host).is_some_and(|b| b.severity == "suspend") {
-            return Ok(true);
-        }
-        Ok(self.svc.config.limited_federation_mode && !policy.allows.iter().any(|d| covers(d, &host)))
-    }
-
-    /// Whether reports from `url`'s domain are ignored (a domain block with `reject_reports`).
-    pub async fn rejects_reports(&self, url: &str) -> Result<bool> {
-        let Some(host) = protocol::authority(url) else { return Ok(false) };
-        let policy = self.domain_policy().await?;
-        Ok(ferrodon_service::domains::covering(&policy.blocks, &host).is_some_and(|b| b.reject_reports))
-    }
-
-    /// Domain blocks and allows, re-read when older than a few seconds.
-    async fn domain_policy(&self) -> Result<Arc<DomainPolicy>> {
-        const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
-        let cached = {
-            let b = lock(&self.blocks);
-            b.0.filter(|t| t.elapsed() < FRESH).map(|_| b.1.clone())
-        };
-        if let Some(p) = cached {
-            return Ok(p);
-        }
-        let mut tx = self.svc.db.read().await?;
-        let fresh = Arc::new(DomainPolicy { blocks: tx.domain_blocks().await?, allows: tx.domain_allows().await? });
-        *lock(&self.blocks) = (Some(std::time::Instant::now()), fresh.clone());
-        Ok(fresh)
-    }
-
-    pub fn is_unavailable(&self, domain: &str) -> bool {
-        lock(&self.unavailable).contains(domain)
-    }
-
-    /// The job handlers of federation: building activities (`push`), delivering them (`push`),
-    /// and processing received ones (`ingress`).
-    pub fn handlers(fed: &Fed) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
-        vec![
-            (
-                ferrodon_service::jobs::federate::Outgoing::KIND,
-                ferrodon_service::jobs::federate::POLICY,
-                Arc::new(deliver::Federate { fed: fed.clone() }) as Arc<dyn JobHandler>,
-            ),
-            (
-                deliver::DeliverActivity::KIND,
-                deliver::DeliverActivity::POLICY,
-                Arc::new(deliver::DeliverActivity { fed: fed.clone() }),
-            ),
-            (
-                replies::FetchReplies::KIND,
-                replies::FetchReplies::POLICY,
-                Arc::new(replies::FetchReplies { fed: fed.clone() }),
-            ),
-            (
-                featured::FetchFeatured::KIND,
-                featured::FetchFeatured::POLICY,
-                Arc::new(featured::FetchFeatured { fed: fed.clone() }),
-            ),
-            (
-                inbox::ProcessActivity::KIND,
-                inbox::ProcessActivity::POLICY,
-                Arc::new(inbox::ProcessActivity { fed: fed.clone() }),
-            ),
-        ]
+    /// The instance actor's document.
+    pub fn instance_actor(&self, key: &SigningKey) -> Result<Value> {
+        let public = self.private_key(key)?.public_key_pem();
+        Ok(render::instance_actor(&self.svc.base_url(), &self.svc.config.local_domain, &public))
     }
 }
 
-/// Domain blocks and allows, as last read.
-#[derive(Default)]
-struct DomainPolicy {
-    blocks: Vec<DomainBlock>,
-    allows: Vec<String>,
+#[async_trait]
+impl Fediverse for Federation {
+    async fn fetch(&self, uri: &str, key: &SigningKey) -> Result<Fetched> {
+        let doc = self.get(uri, key).await?;
+        if has_type(&doc, ACTOR_TYPES) {
+            return protocol::read_actor_value(&doc).map(Fetched::Actor);
+        }
+        if has_type(&doc, POST_TYPES) {
+            return protocol::read_post_value(&doc).map(Fetched::Post);
+        }
+        // A key document names its owner.
+        if let Some(owner) = doc.get("owner").and_then(id_of) {
+            return Ok(Fetched::Key { owner: owner.to_string() });
+        }
+        Ok(Fetched::Other { kind: protocol::types(&doc).first().copied().unwrap_or("").to_string() })
+    }
+
+    async fn collection(&self, uri: &str, key: &SigningKey, max: usize) -> Result<Vec<String>> {
+        collections::ids(self, &Value::String(uri.to_string()), key, max).await
+    }
+
+    async fn replies(&self, uri: &str, key: &SigningKey, max: usize) -> Result<Vec<String>> {
+        let doc = self.get(uri, key).await?;
+        let Some(collection) = doc.get("replies") else { return Ok(Vec::new()) };
+        // A collection must come from the post's own server.
+        if id_of(collection).is_some_and(|id| !protocol::same_origin(id, uri)) {
+            return Ok(Vec::new());
+        }
+        collections::ids(self, collection, key, max).await
+    }
+
+    async fn webfinger(&self, user: &str, domain: &str) -> Result<String> {
+        let resource = format!("acct:{user}@{domain}");
+        // https first; plain http only where allowed (ALLOWED_PRIVATE_ADDRESSES), for loopback set-ups.
+        let mut answer = Err(Error::validation(format!("{domain} may not be fetched")));
+        for scheme in ["https", "http"] {
+            let url = format!("{scheme}://{domain}/.well-known/webfinger?resource={resource}");
+            if net::check_url(&url, &self.allowed).await.is_err() {
+                continue;
+            }
+            match self.http.get(&url).header("Accept", "application/jrd+json").send().await {
+                Ok(r) => {
+                    answer = Ok(r);
+                    break;
+                }
+                Err(e) => answer = Err(Error::unavailable(e.to_string())),
+            }
+        }
+        let response = answer?;
+        if !response.status().is_success() {
+            return Err(Error::not_found());
+        }
+        let jrd: Value = serde_json::from_slice(&net::read_limited(response, 64 * 1024).await?)
+            .map_err(|_| Error::unavailable("WebFinger answered with something that is not JSON"))?;
+        items(jrd.get("links"))
+            .into_iter()
+            .find(|l| {
+                l.get("rel").and_then(Value::as_str) == Some("self")
+                    && l.get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.contains("activity+json") || t.contains("ld+json"))
+            })
+            .and_then(|l| l.get("href").and_then(Value::as_str))
+            .map(str::to_string)
+            .ok_or_else(Error::not_found)
+    }
+
+    fn render(&self, activity: &Outbound) -> Result<String> {
+        let base = self.svc.base_url();
+        let instance_actor = ferrodon_service::keys::instance_actor_uri(&self.svc);
+        Ok(render::outbound(&base, &instance_actor, activity).to_string())
+    }
+
+    async fn deliver(&self, inbox: &str, key: &SigningKey, body: &str) -> Delivery {
+        match self.signed(http::Method::POST, inbox, key, Some(body.as_bytes().to_vec()), ACTIVITY_JSON).await {
+            Ok(r) if r.status().is_success() => Delivery::Delivered,
+            // The server understood and refused: retrying would not change its mind (429 aside).
+            Ok(r) if r.status().is_client_error() && r.status() != 429 && r.status() != 408 => {
+                Delivery::Refused(r.status().as_u16())
+            }
+            Ok(r) => Delivery::Failed(format!("HTTP {}", r.status())),
+            Err(e) if e.kind == ErrorKind::Validation => Delivery::Unreachable(e.message),
+            Err(e) => Delivery::Failed(e.message),
+        }
+    }
+
+    async fn generate_keys(&self) -> Result<KeyPair> {
+        let key = tokio::task::spawn_blocking(PrivateKey::generate)
+            .await
+            .map_err(Error::internal)?
+            .map_err(Error::internal)?;
+        Ok(KeyPair { public_pem: key.public_key_pem(), private_pem: key.to_pem() })
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,11 +1,11 @@
 //! Local data as ActivityPub documents, shaped as Mastodon shapes them (its JSON-LD context,
 //! addressing per visibility, activity ids), so every other server reads them as it reads
-//! Mastodon's.
+//! Mastodon's. Pure functions: the service loads what a document shows ([`Post`],
+//! [`Outbound`]), these write it.
 
-use ferrodon_domain::model::{Account, Status, Visibility};
-use ferrodon_domain::ports::Tx;
-use ferrodon_kernel::time::rfc3339;
-use ferrodon_kernel::{Error, Result};
+use ferrodon_domain::model::{Account, Outbound, Post, Status, Visibility};
+use ferrodon_kernel::Id;
+use ferrodon_kernel::time::{now_ms, rfc3339};
 use serde_json::{Value, json};
 
 use crate::protocol::PUBLIC;
@@ -126,17 +126,14 @@ pub fn audience(visibility: Visibility, author: &Account, mentions: &[String]) -
     }
 }
 
-/// A local status as a `Note` (or `Question` with a poll).
-pub async fn note(tx: &mut Box<dyn Tx>, base: &str, author: &Account, s: &Status) -> Result<Value> {
-    let mention_ids: Vec<_> = s.mentions().iter().map(|m| m.id).collect();
-    let mentioned = tx.accounts_by_ids(&mention_ids).await?;
-    let mention_uris: Vec<String> = mentioned.iter().map(|a| a.uri.clone()).collect();
+/// A local status as a `Note` (or `Question` with a poll), without `@context`.
+pub fn note(base: &str, post: &Post) -> Value {
+    let (s, author) = (&post.status, &post.author);
+    let mention_uris: Vec<String> = post.mentioned.iter().map(|a| a.uri.clone()).collect();
     let (to, cc) = audience(s.visibility, author, &mention_uris);
-    let parent = match s.in_reply_to_id {
-        Some(id) => tx.status_by_id(id).await?.map(|p| p.uri),
-        None => None,
-    };
-    let mut tags: Vec<Value> = mentioned
+    let parent = &post.in_reply_to;
+    let mut tags: Vec<Value> = post
+        .mentioned
         .iter()
         .map(|a| json!({"type": "Mention", "href": a.uri, "name": format!("@{}", full_acct(a, base))}))
         .collect();
@@ -173,9 +170,7 @@ pub async fn note(tx: &mut Box<dyn Tx>, base: &str, author: &Account, s: &Status
     if let Some(edited) = s.edited_at {
         doc["updated"] = json!(rfc3339(edited));
     }
-    if s.has_poll
-        && let Some(p) = tx.polls_of(&[s.id]).await?.pop()
-    {
+    if let Some(p) = &post.poll {
         let options: Vec<Value> = p
             .options()
             .into_iter()
@@ -186,11 +181,18 @@ pub async fn note(tx: &mut Box<dyn Tx>, base: &str, author: &Account, s: &Status
         doc[if p.multiple { "anyOf" } else { "oneOf" }] = json!(options);
         doc["endTime"] = json!(rfc3339(p.expires_at));
         doc["votersCount"] = json!(p.voters_count);
-        if p.expired(ferrodon_kernel::time::now_ms()) {
+        if p.expired(now_ms()) {
             doc["closed"] = json!(rfc3339(p.expires_at));
         }
     }
-    Ok(doc)
+    doc
+}
+
+/// A served post: its Note with `@context`.
+pub fn served_note(base: &str, post: &Post) -> Value {
+    let mut doc = note(base, post);
+    doc["@context"] = context();
+    doc
 }
 
 /// `user@domain` of an account (local ones with our domain).
@@ -227,18 +229,6 @@ pub fn create(note: Value, author: &Account) -> Value {
     doc
 }
 
-/// A status of ours, however it is requested: 404 unless public or unlisted (the rest is only
-/// ever delivered, never served, until signed fetches of private posts exist).
-pub async fn served_note(tx: &mut Box<dyn Tx>, base: &str, s: &Status) -> Result<Value> {
-    if !s.local || s.reblog_of_id.is_some() || !matches!(s.visibility, Visibility::Public | Visibility::Unlisted) {
-        return Err(Error::not_found());
-    }
-    let author = tx.account_by_id(s.account_id).await?.ok_or_else(Error::not_found)?;
-    let mut doc = note(tx, base, &author, s).await?;
-    doc["@context"] = context();
-    Ok(doc)
-}
-
 /// The `replies` collection of a local post: its public and unlisted replies (of any account,
 /// oldest first), as one `CollectionPage` embedded as `first`, or that page alone (`?page=true`).
 pub fn replies(status_uri: &str, items: &[String], page_only: bool) -> Value {
@@ -260,4 +250,173 @@ pub fn replies(status_uri: &str, items: &[String], page_only: bool) -> Value {
         "type": "Collection",
         "first": page,
     })
+}
+
+fn with_context(mut doc: Value) -> Value {
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("@context".into(), json!("https://www.w3.org/ns/activitystreams"));
+    }
+    doc
+}
+
+/// Removes a document's `@context` (it is embedded in one that has it).
+fn embedded(mut doc: Value) -> Value {
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("@context");
+    }
+    doc
+}
+
+/// An activity to deliver, as its document. `instance_actor` is the URI of the actor that
+/// sends reports.
+pub fn outbound(base: &str, instance_actor: &str, activity: &Outbound) -> Value {
+    match activity {
+        Outbound::Create(post) => create(note(base, post), &post.author),
+        Outbound::Update { post, at } => {
+            let note = note(base, post);
+            let to = crate::protocol::ids_of(note.get("to"));
+            let cc = crate::protocol::ids_of(note.get("cc"));
+            let id = format!("{}#updates/{at}", post.status.uri);
+            self::activity("Update", &id, &post.author.uri, note, &to, &cc)
+        }
+        Outbound::Announce { actor, reblog, original_uri, original_author_uri } => {
+            announce(actor, reblog, original_uri, original_author_uri)
+        }
+        Outbound::Delete { actor_uri, uri } => {
+            let tombstone = json!({"id": uri, "type": "Tombstone", "atomUri": uri});
+            self::activity("Delete", &format!("{uri}#delete"), actor_uri, tombstone, &[PUBLIC.to_string()], &[])
+        }
+        Outbound::UndoAnnounce { actor_uri, uri, original_uri } => {
+            let announce = json!({"id": uri, "type": "Announce", "actor": actor_uri, "object": original_uri});
+            self::activity("Undo", &format!("{uri}#undo"), actor_uri, announce, &[PUBLIC.to_string()], &[])
+        }
+        Outbound::Like { actor_uri, status_id, status_uri, undo } => {
+            let like_id = format!("{actor_uri}#likes/{status_id}");
+            let like = json!({"id": like_id, "type": "Like", "actor": actor_uri, "object": status_uri});
+            if *undo {
+                self::activity("Undo", &format!("{like_id}/undo"), actor_uri, like, &[], &[])
+            } else {
+                with_context(like)
+            }
+        }
+        Outbound::Follow { id, actor_uri, target_uri, undo } => {
+            let follow = json!({"id": id, "type": "Follow", "actor": actor_uri, "object": target_uri});
+            if *undo {
+                self::activity("Undo", &format!("{id}/undo"), actor_uri, follow, &[], &[])
+            } else {
+                with_context(follow)
+            }
+        }
+        Outbound::FollowAnswer { accept, actor_uri, follower_uri, follow_uri } => {
+            let follow = json!({"id": follow_uri, "type": "Follow", "actor": follower_uri, "object": actor_uri});
+            let kind = if *accept { "Accept" } else { "Reject" };
+            let id = format!("{actor_uri}#{}s/follows/{}", kind.to_lowercase(), Id::generate());
+            self::activity(kind, &id, actor_uri, follow, &[], &[])
+        }
+        Outbound::Block { actor_uri, target_id, target_uri, undo } => {
+            let block_id = format!("{actor_uri}#blocks/{target_id}");
+            let block = json!({"id": block_id, "type": "Block", "actor": actor_uri, "object": target_uri});
+            if *undo {
+                self::activity("Undo", &format!("{block_id}/undo"), actor_uri, block, &[], &[])
+            } else {
+                with_context(block)
+            }
+        }
+        Outbound::Featured { actor_uri, status_id, status_uri, added } => {
+            let (kind, suffix) = if *added { ("Add", "") } else { ("Remove", "/undo") };
+            with_context(json!({
+                "id": format!("{actor_uri}#pins/{status_id}/{}{suffix}", now_ms()),
+                "type": kind,
+                "actor": actor_uri,
+                "target": format!("{actor_uri}/collections/featured"),
+                "object": status_uri,
+            }))
+        }
+        Outbound::Flag { report_id, comment, objects } => with_context(json!({
+            "id": format!("{base}/reports/{report_id}"),
+            "type": "Flag",
+            "actor": instance_actor,
+            "content": comment,
+            "object": objects,
+        })),
+        Outbound::Actor { account, public_key_pem } => {
+            let person = actor(base, account, public_key_pem);
+            let id = format!("{}#updates/{}", account.uri, now_ms());
+            self::activity("Update", &id, &account.uri, person, &[PUBLIC.to_string()], &[])
+        }
+        Outbound::Vote { actor_uri, poll_id, choice, name, author_uri, status_uri } => {
+            let id = format!("{actor_uri}#votes/{poll_id}/{choice}");
+            let note = json!({"id": id, "type": "Note", "name": name, "attributedTo": actor_uri,
+                "to": [author_uri], "inReplyTo": status_uri});
+            self::activity("Create", &format!("{id}/activity"), actor_uri, note, std::slice::from_ref(author_uri), &[])
+        }
+    }
+}
+
+/// A reblog as `Announce`, addressed as Mastodon addresses it.
+fn announce(actor: &Account, reblog: &Status, original_uri: &str, original_author_uri: &str) -> Value {
+    let (to, mut cc) = audience(reblog.visibility, actor, &[]);
+    cc.push(original_author_uri.to_string());
+    let mut doc = activity("Announce", &reblog.uri, &actor.uri, json!(original_uri), &to, &cc);
+    doc["published"] = json!(rfc3339(reblog.created_at));
+    doc
+}
+
+/// A page of an outbox: its posts as Create activities, and the next page's link.
+pub fn outbox_page(base: &str, account: &Account, posts: &[Post], max_id: Option<&str>, next: Option<Id>) -> Value {
+    let id = format!("{}/outbox", account.uri);
+    let items: Vec<Value> = posts.iter().map(|p| embedded(create(note(base, p), &p.author))).collect();
+    let mut doc = json!({
+        "@context": context(),
+        "id": format!("{id}?page=true{}", max_id.map(|m| format!("&max_id={m}")).unwrap_or_default()),
+        "type": "OrderedCollectionPage",
+        "partOf": id,
+        "orderedItems": items,
+    });
+    if let Some(next) = next {
+        doc["next"] = json!(format!("{id}?max_id={next}&page=true"));
+    }
+    doc
+}
+
+/// An outbox: its size and the link to its first page.
+pub fn outbox(account: &Account) -> Value {
+    let id = format!("{}/outbox", account.uri);
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": id,
+        "type": "OrderedCollection",
+        "totalItems": account.statuses_count,
+        "first": format!("{id}?page=true"),
+        "last": format!("{id}?min_id=0&page=true"),
+    })
+}
+
+/// The featured collection: the pinned posts.
+pub fn featured(base: &str, account: &Account, posts: &[Post]) -> Value {
+    let items: Vec<Value> = posts.iter().map(|p| note(base, p)).collect();
+    json!({
+        "@context": context(),
+        "id": format!("{}/collections/featured", account.uri),
+        "type": "OrderedCollection",
+        "totalItems": items.len(),
+        "orderedItems": items,
+    })
+}
+
+/// The featured hashtags (none are kept yet).
+pub fn featured_tags(account: &Account) -> Value {
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/collections/tags", account.uri),
+        "type": "Collection",
+        "totalItems": 0,
+        "items": [],
+    })
+}
+
+/// An `OrderedCollection` that shows only its size (followers and following, as Mastodon shows
+/// them when the owner hides them).
+pub fn counted_collection(id: String, total: i64) -> Value {
+    json!({"@context": "https://www.w3.org/ns/activitystreams", "id": id, "type": "OrderedCollection", "totalItems": total})
 }

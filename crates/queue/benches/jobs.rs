@@ -52,6 +52,8 @@
 //! did 2,033 / 3,911 / 1,625 jobs/s. Through pgBouncer each statement is a round trip through
 //! one more process sharing the two cores, which is why it is about half of direct PostgreSQL.
 
+#![allow(unsafe_code)] // setting an environment variable before any thread starts
+
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::OnceLock;

@@ -329,14 +329,16 @@ pub async fn get(svc: &Services, id: Id) -> Result<api::Account> {
 pub async fn lookup(svc: &Services, acct: &str) -> Result<api::Account> {
     let acct = acct.trim().trim_start_matches('@');
     let (username, domain) = match acct.split_once('@') {
-        Some((u, d))
-            if d.eq_ignore_ascii_case(&svc.config.local_domain) || d.eq_ignore_ascii_case(&svc.config.web_domain) =>
-        {
-            (u, "")
-        }
+        Some((u, d)) if svc.config.is_local_domain(d) => (u, ""),
         Some((u, d)) => (u, d),
         None => (acct, ""),
     };
+    // An account of another server not known yet is looked up through WebFinger.
+    if !domain.is_empty()
+        && let Err(e) = crate::remote::resolve_query(svc, acct).await
+    {
+        tracing::debug!(error = %e, acct, "no such remote account");
+    }
     let mut tx = svc.db.read().await?;
     let a = tx.account_by_username(username, domain).await?.ok_or_else(Error::not_found)?;
     Ok(present::account(svc, &a))

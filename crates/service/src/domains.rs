@@ -1,11 +1,15 @@
 //! Domain blocks (`ferrodon domains block|unblock|list`): suspend (nothing from the domain is
 //! accepted, its accounts are suspended), silence, or nothing but rejecting media or reports.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use ferrodon_domain::ports::DomainBlock;
+use ferrodon_domain::rules::uri::authority;
 use ferrodon_kernel::{Error, Result};
 
-use crate::Services;
 use crate::auth::now;
+use crate::{Services, lock};
 
 pub const SEVERITIES: [&str; 3] = ["suspend", "silence", "noop"];
 
@@ -70,6 +74,45 @@ pub async fn disallow(svc: &Services, domain: &str) -> Result<bool> {
 
 pub async fn allowed(svc: &Services) -> Result<Vec<String>> {
     svc.db.read().await?.domain_allows().await
+}
+
+/// Domain blocks and allows, as last read.
+#[derive(Debug, Default)]
+pub(crate) struct Policy {
+    blocks: Vec<DomainBlock>,
+    allows: Vec<String>,
+}
+
+/// How long the policy read is trusted (the CLI changes it from another process).
+const POLICY_FRESH: Duration = Duration::from_secs(5);
+
+async fn policy(svc: &Services) -> Result<Arc<Policy>> {
+    if let Some((at, p)) = lock(&svc.state.domain_policy).as_ref()
+        && at.elapsed() < POLICY_FRESH
+    {
+        return Ok(p.clone());
+    }
+    let mut tx = svc.db.read().await?;
+    let fresh = Arc::new(Policy { blocks: tx.domain_blocks().await?, allows: tx.domain_allows().await? });
+    *lock(&svc.state.domain_policy) = Some((Instant::now(), fresh.clone()));
+    Ok(fresh)
+}
+
+/// Whether nothing may be exchanged with the host of `url`: it is suspended, or
+/// `LIMITED_FEDERATION_MODE` is on and it is not an allowed domain.
+pub async fn refuses(svc: &Services, url: &str) -> Result<bool> {
+    let Some(host) = authority(url) else { return Ok(false) };
+    let policy = policy(svc).await?;
+    if covering(&policy.blocks, &host).is_some_and(|b| b.severity == "suspend") {
+        return Ok(true);
+    }
+    Ok(svc.config.limited_federation_mode && !policy.allows.iter().any(|d| covers(d, &host)))
+}
+
+/// Whether reports from the host of `url` are ignored (a block with `reject_reports`).
+pub(crate) async fn rejects_reports(svc: &Services, url: &str) -> Result<bool> {
+    let Some(host) = authority(url) else { return Ok(false) };
+    Ok(covering(&policy(svc).await?.blocks, &host).is_some_and(|b| b.reject_reports))
 }
 
 /// Whether `host` is `domain` or one of its subdomains (ports ignored).

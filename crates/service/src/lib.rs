@@ -5,6 +5,7 @@
 //! rules, and return domain values or Mastodon entities (rendered in `present`).
 
 pub mod accounts;
+pub mod activitypub;
 pub mod announcements;
 pub mod auth;
 pub mod discovery;
@@ -14,11 +15,14 @@ pub mod filters;
 pub mod inbox;
 pub mod instance;
 pub mod jobs;
+pub mod keys;
 pub mod lists;
 pub mod notifications;
 pub mod oauth;
+pub mod outbox;
 pub mod present;
 pub mod relationships;
+pub mod remote;
 pub mod reports;
 pub mod search;
 pub mod settings;
@@ -27,26 +31,64 @@ pub mod streaming;
 pub mod timelines;
 mod visibility;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 use ferrodon_config::Config;
-use ferrodon_domain::ports::{Database, Event, EventBus};
+use ferrodon_domain::ports::{Database, Event, EventBus, Fediverse, SigningKey};
+use ferrodon_kernel::{Error, Id, Result};
 
 pub use auth::{Caller, Scopes, Viewer};
 
-/// What every service function needs: the database, the event bus and the configuration.
+/// What every service function needs: the database, the event bus, the configuration, the
+/// federation port, and what the service remembers between calls. The database is reached only
+/// through the service's functions.
 #[derive(Clone)]
 pub struct Services {
-    pub db: Arc<dyn Database>,
+    db: Arc<dyn Database>,
     pub events: Arc<dyn EventBus>,
     pub config: Arc<Config>,
+    state: Arc<State>,
+}
+
+/// What the service keeps in memory: caches of what is read often, the group commits, and the
+/// federation port once connected.
+#[derive(Default)]
+struct State {
+    /// The other servers, once the federation crate is connected ([`Services::connect_fediverse`]).
+    fediverse: OnceLock<Arc<dyn Fediverse>>,
     /// Group commit of received statuses, started on first use ([`inbox::create_status`]).
-    received: Arc<std::sync::OnceLock<inbox::Received>>,
+    received: OnceLock<inbox::Received>,
+    /// Group commit of the activities inboxes accept, started on first use ([`inbox::accept`]).
+    intake: OnceLock<inbox::Intake>,
+    /// Signing keys, by account (the instance actor's under id 0).
+    keys: Mutex<HashMap<Id, SigningKey>>,
+    /// Remote accounts read in the last few seconds (activity processing).
+    accounts: remote::AccountCache,
+    /// Domain blocks and allows, re-read every few seconds.
+    domain_policy: Mutex<Option<(Instant, Arc<domains::Policy>)>>,
+    /// Domains that failed deliveries (and those marked unavailable), once read.
+    delivery: tokio::sync::OnceCell<Mutex<outbox::DeliveryState>>,
+    /// When each remote thread's replies, and each remote account's pinned posts, were last
+    /// asked for.
+    replies_fetched: Mutex<HashMap<Id, Instant>>,
+    featured_fetched: Mutex<HashMap<Id, Instant>>,
 }
 
 impl Services {
     pub fn new(db: Arc<dyn Database>, events: Arc<dyn EventBus>, config: Arc<Config>) -> Self {
-        Services { db, events, config, received: Arc::default() }
+        Services { db, events, config, state: Arc::default() }
+    }
+
+    /// Connects the federation port (once; the composition root does it after making it).
+    pub fn connect_fediverse(&self, fediverse: Arc<dyn Fediverse>) {
+        let _ = self.state.fediverse.set(fediverse);
+    }
+
+    /// The federation port, or Unavailable in a process that does not federate.
+    pub(crate) fn fediverse(&self) -> Result<&Arc<dyn Fediverse>> {
+        self.state.fediverse.get().ok_or_else(|| Error::unavailable("federation is not running in this process"))
     }
 
     /// Publishes an event (after the change it reports has committed).
@@ -57,6 +99,16 @@ impl Services {
     pub fn base_url(&self) -> String {
         self.config.base_url()
     }
+
+    /// `sqlite` or `postgres`.
+    pub fn engine(&self) -> &'static str {
+        self.db.engine()
+    }
+}
+
+/// Locks a mutex whose data stays usable after a panic elsewhere.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Mastodon's limits (instance `configuration` shows them).

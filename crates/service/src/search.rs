@@ -12,6 +12,9 @@ pub struct SearchQuery<'a> {
     pub kind: Option<&'a str>,
     pub limit: u32,
     pub offset: u32,
+    /// Look up on other servers what the query names (`resolve=true`; signed-in users only,
+    /// as in Mastodon).
+    pub resolve: bool,
 }
 
 pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Result<api::Search> {
@@ -24,6 +27,12 @@ pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Resu
     let text = q.q.trim();
     if text.is_empty() {
         return Ok(out);
+    }
+    if q.resolve
+        && caller.viewer().is_some()
+        && let Err(e) = crate::remote::resolve_query(svc, text).await
+    {
+        tracing::debug!(error = %e, q = text, "resolving a search query found nothing");
     }
     if let Some(found) = exact(svc, caller, text).await? {
         match found {
@@ -84,8 +93,7 @@ async fn exact(svc: &Services, caller: &Caller, text: &str) -> Result<Option<Exa
     if let Some((user, domain)) = acct.split_once('@')
         && !domain.is_empty()
     {
-        let local = domain.eq_ignore_ascii_case(&svc.config.local_domain)
-            || domain.eq_ignore_ascii_case(&svc.config.web_domain);
+        let local = svc.config.is_local_domain(domain);
         let found = tx.account_by_username(user, if local { "" } else { domain }).await?;
         return Ok(found.map(|a| Exact::Account(Box::new(crate::present::account(svc, &a)))));
     }

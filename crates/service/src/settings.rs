@@ -9,9 +9,14 @@ use crate::Services;
 
 const REGISTRATIONS_MODE: &str = "registrations_mode";
 
+/// Who may sign up (see [`registrations_mode`]).
+pub async fn current_registrations_mode(svc: &Services) -> Result<RegistrationsMode> {
+    registrations_mode(svc, &mut svc.db.read().await?).await
+}
+
 /// Who may sign up: the admin setting, or `FERRODON_REGISTRATIONS` until one is made.
 /// Single-user mode closes registrations whatever the setting.
-pub async fn registrations_mode(svc: &Services, tx: &mut Box<dyn Tx>) -> Result<RegistrationsMode> {
+pub(crate) async fn registrations_mode(svc: &Services, tx: &mut Box<dyn Tx>) -> Result<RegistrationsMode> {
     if svc.config.single_user_mode {
         return Ok(RegistrationsMode::None);
     }

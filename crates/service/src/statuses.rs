@@ -13,6 +13,7 @@ use ferrodon_mastodon_api as api;
 
 use crate::auth::{Caller, Viewer, now};
 use crate::effects::{self, Removed};
+use crate::remote;
 use crate::visibility::{can_view, visible};
 use crate::{Services, limits, present};
 
@@ -25,14 +26,8 @@ pub(crate) async fn resolve_mentions(
     let mut out = Vec::new();
     for m in text::extract_mentions(source) {
         let domain = match m.domain.as_deref() {
-            Some(d)
-                if d.eq_ignore_ascii_case(&svc.config.local_domain)
-                    || d.eq_ignore_ascii_case(&svc.config.web_domain) =>
-            {
-                ""
-            }
-            Some(d) => d,
-            None => "",
+            Some(d) if !svc.config.is_local_domain(d) => d,
+            _ => "",
         };
         if let Some(a) = tx.account_by_username(&m.username, domain).await?
             && a.suspended_at.is_none()
@@ -208,6 +203,11 @@ pub async fn create(
         Some(v) => Visibility::parse(v)
             .ok_or_else(|| Error::validation("Validation failed: Visibility is not included in the list"))?,
     };
+    // Remote accounts it mentions that are not known here yet are looked up first, as Mastodon
+    // resolves mentions while posting (outside the transaction: it waits on other servers).
+    if let Some(text) = p.status.as_deref() {
+        remote::make_mentions_known(svc, text).await;
+    }
     let mut tx = svc.db.write().await?;
     let id = Id::generate();
     if let Some(key) = idempotency_key.filter(|k| !k.is_empty()) {
@@ -329,6 +329,9 @@ pub(crate) async fn remove(tx: &mut Box<dyn Tx>, status: &Status, original: Opti
 
 /// `PUT /api/v1/statuses/:id`.
 pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) -> Result<api::Status> {
+    if let Some(text) = p.status.as_deref() {
+        remote::make_mentions_known(svc, text).await;
+    }
     let mut tx = svc.db.write().await?;
     let s = tx
         .status_by_id(status_id(raw_id)?)
@@ -456,10 +459,17 @@ pub async fn context(svc: &Services, caller: &Caller, raw_id: &str) -> Result<ap
     descendants.truncate(max_descendants);
     let ancestors = visible(&mut tx, viewer, &ancestors, false).await?;
     let descendants = visible(&mut tx, viewer, &descendants, true).await?;
-    Ok(api::Context {
+    let context = api::Context {
         ancestors: present::statuses(svc, &mut tx, viewer, &ancestors).await?,
         descendants: present::statuses(svc, &mut tx, viewer, &descendants).await?,
-    })
+    };
+    drop(tx);
+    // A remote thread being looked at: its replies elsewhere are fetched on `pull` (at most
+    // every 15 minutes), for the next look.
+    if let Err(e) = remote::fetch_replies_later(svc, &s).await {
+        tracing::debug!(error = %e, "queueing a fetch of replies failed");
+    }
+    Ok(context)
 }
 
 /// What can be done to a status by its viewer.

@@ -82,5 +82,13 @@ pub async fn account(
     }
     let rows = tx.account_statuses(id, &filter, page).await?;
     // Not a feed: the viewer's own mutes do not hide a profile they opened.
-    page_of(svc, &mut tx, viewer, rows, page, false).await
+    let out = page_of(svc, &mut tx, viewer, rows, page, false).await?;
+    drop(tx);
+    // A remote account's pinned posts are read on `pull` (at most every 15 minutes).
+    if !account.is_local()
+        && let Err(e) = crate::remote::fetch_featured_later(svc, id).await
+    {
+        tracing::debug!(error = %e, "queueing a read of pinned posts failed");
+    }
+    Ok(out)
 }

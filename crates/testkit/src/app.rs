@@ -155,6 +155,8 @@ pub struct TestApp {
     pub fed: ferrodon_federation::Fed,
     /// The database as a job queue, for [`TestApp::run_jobs`].
     pub queue: Arc<dyn ferrodon_domain::ports::JobQueue>,
+    /// The database, for tests that seed or inspect through the ports.
+    database: Arc<dyn Database>,
     pub engine: Engine,
     db: Arc<TestDb>,
 }
@@ -182,10 +184,11 @@ impl TestApp {
         sql.migrate().await.expect("migrations");
         let sql = Arc::new(sql);
         let queue: Arc<dyn ferrodon_domain::ports::JobQueue> = sql.clone();
+        let database: Arc<dyn Database> = sql.clone();
         let svc = Services::new(sql, Arc::new(ferrodon_streaming::LocalBus::default()), Arc::new(config));
-        let fed = ferrodon_federation::Federation::new(svc.clone()).await.expect("federation");
+        let fed = ferrodon_federation::Federation::new(svc.clone()).expect("federation");
         let router = ferrodon_api::router(svc.clone(), Some(fed.clone()));
-        TestApp { router, svc, fed, queue, engine: db.engine(), db: Arc::new(db) }
+        TestApp { router, svc, fed, queue, database, engine: db.engine(), db: Arc::new(db) }
     }
 
     /// Runs the due jobs of `queue` whose kind is in `kinds` with the real handlers, until none is
@@ -198,11 +201,7 @@ impl TestApp {
     ) -> Vec<ferrodon_domain::model::Job> {
         use ferrodon_domain::ports::{JobContext, JobHandler};
         let handlers: std::collections::HashMap<&str, Arc<dyn JobHandler>> =
-            ferrodon_service::jobs::handlers(&self.svc)
-                .into_iter()
-                .chain(ferrodon_federation::Federation::handlers(&self.fed))
-                .map(|(kind, _, h)| (kind, h))
-                .collect();
+            ferrodon_service::jobs::handlers(&self.svc).into_iter().map(|(kind, _, h)| (kind, h)).collect();
         let mut ran = Vec::new();
         loop {
             let now = ferrodon_kernel::time::now_ms();
@@ -228,7 +227,7 @@ impl TestApp {
 
     /// The database handle (for tests that seed or inspect through the ports).
     pub fn database(&self) -> Arc<dyn Database> {
-        self.svc.db.clone()
+        self.database.clone()
     }
 
     /// Keeps the test database alive (and undropped) while held.

@@ -23,7 +23,8 @@ use ferrodon_federation::inbox::Refused;
 use ferrodon_federation::signatures::Incoming;
 use ferrodon_federation::{Fed, render};
 use ferrodon_kernel::{Error, Id};
-use serde_json::{Value, json};
+use ferrodon_service::{activitypub, domains};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -73,17 +74,11 @@ async fn authorize_fetch(s: &AppState, headers: &HeaderMap, uri: &axum::http::Ur
     let req = Incoming { method: &Method::GET, path_and_query: path, target_uri: &target, headers, body: None };
     let sig = ferrodon_federation::signatures::parse(&req, std::time::SystemTime::now())
         .map_err(|e| ApiError(Error::unauthorized(format!("Request not signed: {e}"))))?;
-    if fed.refuses(&sig.key_id).await? {
+    if domains::refuses(&s.svc, &sig.key_id).await? {
         return Err(ApiError(Error::forbidden("This domain is blocked here")));
     }
     fed.verify(&sig).await.map_err(|e| ApiError(Error::unauthorized(e)))?;
     Ok(())
-}
-
-async fn local_account(s: &AppState, username: &str) -> ApiResult<ferrodon_domain::model::Account> {
-    let mut tx = s.svc.db.read().await?;
-    let a = tx.account_by_username(username, "").await?.ok_or_else(Error::not_found)?;
-    Ok(a)
 }
 
 /// `GET /users/:username`: the actor (a browser asking for HTML goes to the profile page).
@@ -93,35 +88,25 @@ async fn actor(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
-    let a = local_account(&s, &username).await?;
     if wants_html(&headers) {
+        let a = activitypub::account(&s.svc, &username).await?;
         return Ok((StatusCode::FOUND, [(header::LOCATION, a.url.clone())]).into_response());
     }
     authorize_fetch(&s, &headers, &uri).await?;
-    let fed = federation(&s)?;
-    let key = fed.key_of(&a).await?;
-    Ok(activity_json(render::actor(&s.svc.base_url(), &a, &key.public_key_pem())))
+    let (a, public_key_pem) = activitypub::actor(&s.svc, &username).await?;
+    Ok(activity_json(render::actor(&s.svc.base_url(), &a, &public_key_pem)))
 }
 
 /// `GET /actor`: the instance actor.
 async fn instance_actor(State(s): State<AppState>) -> ApiResult<Response> {
     let fed = federation(&s)?;
-    let key = fed.instance_key().await?;
-    Ok(activity_json(render::instance_actor(&s.svc.base_url(), &s.svc.config.local_domain, &key.public_key_pem())))
+    let key = activitypub::instance_actor(&s.svc).await?;
+    Ok(activity_json(fed.instance_actor(&key)?))
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     accept.contains("text/html") && !accept.contains("activity+json") && !accept.contains("ld+json")
-}
-
-async fn served_status(s: &AppState, username: &str, id: &str) -> ApiResult<(ferrodon_domain::model::Account, Value)> {
-    let a = local_account(s, username).await?;
-    let id = Id::parse(id).ok_or_else(Error::not_found)?;
-    let mut tx = s.svc.db.read().await?;
-    let status = tx.status_by_id(id).await?.filter(|st| st.account_id == a.id).ok_or_else(Error::not_found)?;
-    let note = render::served_note(&mut tx, &s.svc.base_url(), &status).await?;
-    Ok((a, note))
 }
 
 /// `GET /users/:username/statuses/:id`: a public or unlisted status as a Note.
@@ -132,8 +117,8 @@ async fn status(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     authorize_fetch(&s, &headers, &uri).await?;
-    let (_, note) = served_status(&s, &username, &id).await?;
-    Ok(activity_json(note))
+    let post = activitypub::post(&s.svc, &username, &id).await?;
+    Ok(activity_json(render::served_note(&s.svc.base_url(), &post)))
 }
 
 /// `GET /users/:username/statuses/:id/activity`: its Create.
@@ -144,11 +129,8 @@ async fn status_activity(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     authorize_fetch(&s, &headers, &uri).await?;
-    let (a, mut note) = served_status(&s, &username, &id).await?;
-    if let Some(o) = note.as_object_mut() {
-        o.remove("@context");
-    }
-    Ok(activity_json(render::create(note, &a)))
+    let post = activitypub::post(&s.svc, &username, &id).await?;
+    Ok(activity_json(render::create(render::note(&s.svc.base_url(), &post), &post.author)))
 }
 
 /// `GET /users/:username/statuses/:id/replies[?page=true]`: the public and unlisted replies of
@@ -161,36 +143,9 @@ async fn replies(
     p: Params,
 ) -> ApiResult<Response> {
     authorize_fetch(&s, &headers, &uri).await?;
-    let a = local_account(&s, &username).await?;
-    let id = Id::parse(&id).ok_or_else(Error::not_found)?;
-    let mut tx = s.svc.db.read().await?;
-    let status = tx.status_by_id(id).await?.filter(|st| st.account_id == a.id).ok_or_else(Error::not_found)?;
-    // Only what would be served itself (public or unlisted, local, not a reblog).
-    render::served_note(&mut tx, &s.svc.base_url(), &status).await?;
-    let thread = tx.conversation(status.conversation_id, 4096).await?;
-    let items: Vec<String> = thread
-        .iter()
-        .filter(|r| r.in_reply_to_id == Some(status.id))
-        .filter(|r| {
-            matches!(
-                r.visibility,
-                ferrodon_domain::model::Visibility::Public | ferrodon_domain::model::Visibility::Unlisted
-            )
-        })
-        .take(REPLIES_PAGE)
-        .map(|r| r.uri.clone())
-        .collect();
+    let (status_uri, items) = activitypub::replies(&s.svc, &username, &id).await?;
     let page_only = p.str("page").is_some_and(|v| v == "true");
-    Ok(activity_json(render::replies(&status.uri, &items, page_only)))
-}
-
-/// Replies listed by the replies collection.
-const REPLIES_PAGE: usize = 40;
-
-/// An `OrderedCollection` that shows only its size (Mastodon's followers and following when
-/// the owner hides them, and ours until paging them is needed).
-fn counted_collection(id: String, total: i64) -> Value {
-    json!({"@context": "https://www.w3.org/ns/activitystreams", "id": id, "type": "OrderedCollection", "totalItems": total})
+    Ok(activity_json(render::replies(&status_uri, &items, page_only)))
 }
 
 /// `GET /users/:username/followers`
@@ -201,8 +156,8 @@ async fn followers(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     authorize_fetch(&s, &headers, &uri).await?;
-    let a = local_account(&s, &username).await?;
-    Ok(activity_json(counted_collection(render::followers(&a), a.followers_count)))
+    let a = activitypub::account(&s.svc, &username).await?;
+    Ok(activity_json(render::counted_collection(render::followers(&a), a.followers_count)))
 }
 
 /// `GET /users/:username/following`
@@ -213,8 +168,8 @@ async fn following(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     authorize_fetch(&s, &headers, &uri).await?;
-    let a = local_account(&s, &username).await?;
-    Ok(activity_json(counted_collection(format!("{}/following", a.uri), a.following_count)))
+    let a = activitypub::account(&s.svc, &username).await?;
+    Ok(activity_json(render::counted_collection(format!("{}/following", a.uri), a.following_count)))
 }
 
 /// `GET /users/:username/outbox[?page=true&max_id=…]`: public posts as Create activities, 20 a page.
@@ -226,51 +181,13 @@ async fn outbox(
     p: Params,
 ) -> ApiResult<Response> {
     authorize_fetch(&s, &headers, &uri).await?;
-    let a = local_account(&s, &username).await?;
-    let id = format!("{}/outbox", a.uri);
     if p.str("page").as_deref() != Some("true") {
-        return Ok(activity_json(json!({
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "id": id,
-            "type": "OrderedCollection",
-            "totalItems": a.statuses_count,
-            "first": format!("{id}?page=true"),
-            "last": format!("{id}?min_id=0&page=true"),
-        })));
+        let a = activitypub::account(&s.svc, &username).await?;
+        return Ok(activity_json(render::outbox(&a)));
     }
-    let page = ferrodon_kernel::PageRequest {
-        max_id: p.str("max_id").and_then(|m| Id::parse(&m)),
-        limit: 20,
-        ..Default::default()
-    };
-    let mut tx = s.svc.db.read().await?;
-    let filter = ferrodon_domain::model::AccountStatusFilter { exclude_reblogs: true, ..Default::default() };
-    let statuses = tx.account_statuses(a.id, &filter, &page).await?;
-    let base = s.svc.base_url();
-    let mut items = Vec::new();
-    for st in &statuses {
-        if let Ok(mut note) = render::served_note(&mut tx, &base, st).await {
-            if let Some(o) = note.as_object_mut() {
-                o.remove("@context");
-            }
-            let mut create = render::create(note, &a);
-            if let Some(o) = create.as_object_mut() {
-                o.remove("@context");
-            }
-            items.push(create);
-        }
-    }
-    let mut doc = json!({
-        "@context": render::context(),
-        "id": format!("{id}?page=true{}", p.str("max_id").map(|m| format!("&max_id={m}")).unwrap_or_default()),
-        "type": "OrderedCollectionPage",
-        "partOf": id,
-        "orderedItems": items,
-    });
-    if let Some(last) = statuses.last().filter(|_| statuses.len() == 20) {
-        doc["next"] = json!(format!("{id}?max_id={}&page=true", last.id));
-    }
-    Ok(activity_json(doc))
+    let max_id = p.str("max_id");
+    let (a, posts, next) = activitypub::outbox(&s.svc, &username, max_id.as_deref().and_then(Id::parse)).await?;
+    Ok(activity_json(render::outbox_page(&s.svc.base_url(), &a, &posts, max_id.as_deref(), next)))
 }
 
 /// `GET /users/:username/collections/featured`: pinned posts.
@@ -281,45 +198,14 @@ async fn featured(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     authorize_fetch(&s, &headers, &uri).await?;
-    let a = local_account(&s, &username).await?;
-    let mut tx = s.svc.db.read().await?;
-    let page = ferrodon_kernel::PageRequest { limit: 20, ..Default::default() };
-    let pinned: Vec<Id> = tx
-        .marked_statuses(ferrodon_domain::ports::StatusMark::Pin, a.id, &page)
-        .await?
-        .into_iter()
-        .map(|k| k.item)
-        .collect();
-    let pinned = tx.statuses_by_ids(&pinned).await?;
-    let base = s.svc.base_url();
-    let mut items = Vec::new();
-    for st in &pinned {
-        if let Ok(mut note) = render::served_note(&mut tx, &base, st).await {
-            if let Some(o) = note.as_object_mut() {
-                o.remove("@context");
-            }
-            items.push(note);
-        }
-    }
-    Ok(activity_json(json!({
-        "@context": render::context(),
-        "id": format!("{}/collections/featured", a.uri),
-        "type": "OrderedCollection",
-        "totalItems": items.len(),
-        "orderedItems": items,
-    })))
+    let (a, posts) = activitypub::featured(&s.svc, &username).await?;
+    Ok(activity_json(render::featured(&s.svc.base_url(), &a, &posts)))
 }
 
 /// `GET /users/:username/collections/tags`: featured hashtags (none yet).
 async fn featured_tags(State(s): State<AppState>, Path(username): Path<String>) -> ApiResult<Response> {
-    let a = local_account(&s, &username).await?;
-    Ok(activity_json(json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": format!("{}/collections/tags", a.uri),
-        "type": "Collection",
-        "totalItems": 0,
-        "items": [],
-    })))
+    let a = activitypub::account(&s.svc, &username).await?;
+    Ok(activity_json(render::featured_tags(&a)))
 }
 
 /// `POST /inbox`, `POST /users/:username/inbox`: verify, queue on `ingress`, 202.

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use ferrodon_domain::model::{Queue, RemoteAccount};
+use ferrodon_domain::model::{Activity, FollowRef, Queue, RemoteAccount};
 use ferrodon_federation::signatures::{PrivateKey, Scheme, sign};
 
 use crate::support::*;
@@ -175,11 +175,12 @@ both_engines!(followers_move_with_a_moved_account, |app| async move {
     assert_eq!(rel["requested"], true, "{rel}");
     let me = rel_owner(&app, &token).await;
     let me = app.database().read().await.unwrap().account_by_id(me).await.unwrap().unwrap();
-    ferrodon_service::inbox::follow_accepted(&app.svc, &old, &me).await.unwrap();
+    let accept = Activity::Accept { object: FollowRef { id: None, actor: Some(me.uri.clone()) } };
+    ferrodon_service::inbox::apply(&app.svc, &old, accept).await.unwrap();
     let rel = ok(app.get(&format!("/api/v1/accounts/relationships?id[]={}", old.id), &token).await);
     assert_eq!(rel[0]["following"], true, "{rel}");
 
-    assert_eq!(ferrodon_service::inbox::moved(&app.svc, &old, &new).await.unwrap(), 1);
+    assert_eq!(ferrodon_service::inbox::move_followers(&app.svc, &old, &new).await.unwrap(), 1);
     let rel = ok(app.get(&format!("/api/v1/accounts/relationships?id[]={}&id[]={}", old.id, new.id), &token).await);
     assert_eq!(rel[0]["following"], false, "{rel}");
     assert_eq!(rel[1]["requested"], true, "{rel}");
@@ -321,9 +322,9 @@ both_engines!(statuses_received_together_are_stored_together_and_a_bad_one_fails
     tx.commit().await.unwrap();
     let note = |uri: &str, n: u32| remote_note(&format!("{uri}/statuses/{n}"), &format!("note {n}"));
     let (a, b, c) = tokio::join!(
-        ferrodon_service::inbox::create_status(&app.svc, &good, note(&good_uri, 1)),
-        ferrodon_service::inbox::create_status(&app.svc, &gone, note(&gone_uri, 2)),
-        ferrodon_service::inbox::create_status(&app.svc, &good, note(&good_uri, 3)),
+        ferrodon_service::remote::store_post(&app.svc, &good, note(&good_uri, 1)),
+        ferrodon_service::remote::store_post(&app.svc, &gone, note(&gone_uri, 2)),
+        ferrodon_service::remote::store_post(&app.svc, &good, note(&good_uri, 3)),
     );
     assert!(b.is_err(), "{b:?}");
     let (a, c) = (a.unwrap(), c.unwrap());
@@ -332,8 +333,8 @@ both_engines!(statuses_received_together_are_stored_together_and_a_bad_one_fails
     assert_eq!(ids, vec![c.id.to_string(), a.id.to_string()], "{public}");
     // The same status received twice in one group is stored once.
     let (d, e) = tokio::join!(
-        ferrodon_service::inbox::create_status(&app.svc, &good, note(&good_uri, 4)),
-        ferrodon_service::inbox::create_status(&app.svc, &good, note(&good_uri, 4)),
+        ferrodon_service::remote::store_post(&app.svc, &good, note(&good_uri, 4)),
+        ferrodon_service::remote::store_post(&app.svc, &good, note(&good_uri, 4)),
     );
     assert_eq!(d.unwrap().id, e.unwrap().id);
 });
@@ -357,7 +358,7 @@ both_engines!(a_blocked_domain_leaves_timelines_notifications_and_followers, |ap
     tx.set_relation_uri("follow", remote.id, follow.target_account_id, &format!("{uri}#follows/9")).await.unwrap();
     tx.commit().await.unwrap();
     let note = |n: u32| remote_note(&format!("{uri}/statuses/{n}"), &format!("loud {n}"));
-    ferrodon_service::inbox::create_status(&app.svc, &remote, note(1)).await.unwrap();
+    ferrodon_service::remote::store_post(&app.svc, &remote, note(1)).await.unwrap();
     let public = ok(app.get("/api/v1/timelines/public", &token).await);
     assert_eq!(public.as_array().unwrap().len(), 1, "{public}");
 
@@ -380,8 +381,8 @@ both_engines!(a_blocked_domain_leaves_timelines_notifications_and_followers, |ap
     // It no longer notifies.
     let mut mention = note(2);
     mention.mentions =
-        vec![app.database().read().await.unwrap().account_by_username("picky", "").await.unwrap().unwrap()];
-    ferrodon_service::inbox::create_status(&app.svc, &remote, mention).await.unwrap();
+        vec![app.database().read().await.unwrap().account_by_username("picky", "").await.unwrap().unwrap().uri];
+    ferrodon_service::remote::store_post(&app.svc, &remote, mention).await.unwrap();
     assert_eq!(ok(app.get("/api/v1/notifications", &token).await), serde_json::json!([]));
 
     // Errors, and unblocking.

@@ -188,7 +188,7 @@ async fn remote_account(app: &TestApp, name: &str, domain: &str) -> ferrodon_dom
     a
 }
 
-fn note_by(author: &ferrodon_domain::model::Account, text: &str) -> ferrodon_service::inbox::RemoteStatus {
+fn note_by(author: &ferrodon_domain::model::Account, text: &str) -> ferrodon_domain::model::ReceivedPost {
     remote_note(&format!("{}/statuses/{}", author.uri, ferrodon_kernel::Id::generate()), text)
 }
 
@@ -208,10 +208,10 @@ async fn a_blocked_domains_posts_never_reach_the_public_stream() {
         assert!(Instant::now() < deadline, "no subscriber on {remote_public}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    ferrodon_service::inbox::create_status(&app.svc, &blocked, note_by(&blocked, "from the blocked domain"))
+    ferrodon_service::remote::store_post(&app.svc, &blocked, note_by(&blocked, "from the blocked domain"))
         .await
         .unwrap();
-    ferrodon_service::inbox::create_status(&app.svc, &fine, note_by(&fine, "from elsewhere")).await.unwrap();
+    ferrodon_service::remote::store_post(&app.svc, &fine, note_by(&fine, "from elsewhere")).await.unwrap();
     app.run_jobs(ferrodon_domain::model::Queue::Default, &["DistributeStatus"]).await;
     // The first update to arrive is the other domain's; the blocked one never comes.
     let frame = tokio::time::timeout(Duration::from_secs(5), async {

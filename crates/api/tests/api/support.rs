@@ -55,24 +55,27 @@ pub async fn follow(app: &TestApp, token: &str, account_id: &str) -> Value {
     body
 }
 
-/// A public remote post at `uri`, as federation hands it to the service layer.
-pub fn remote_note(uri: &str, text: &str) -> ferrodon_service::inbox::RemoteStatus {
-    ferrodon_service::inbox::RemoteStatus {
+/// A public remote post at `uri` (`<author>/statuses/<n>`), as federation reads one.
+pub fn remote_note(uri: &str, text: &str) -> ferrodon_domain::model::ReceivedPost {
+    let author = uri.split("/statuses/").next().unwrap_or(uri);
+    ferrodon_domain::model::ReceivedPost {
         uri: uri.to_string(),
         url: uri.to_string(),
+        author: author.to_string(),
         content: format!("<p>{text}</p>"),
         spoiler_text: String::new(),
         sensitive: false,
-        visibility: ferrodon_domain::model::Visibility::Public,
         language: None,
         in_reply_to: None,
+        to: vec![ferrodon_domain::model::PUBLIC_AUDIENCE.to_string()],
+        cc: vec![format!("{author}/followers")],
         mentions: Vec::new(),
         tags: Vec::new(),
         created_at: ferrodon_kernel::time::now_ms(),
         edited_at: None,
         poll: None,
-        poll_counts: None,
         media: Vec::new(),
         emojis: Vec::new(),
+        name: None,
     }
 }

@@ -188,4 +188,7 @@ pub struct RemoteAccount {
     pub public_key_pem: String,
     pub key_id: String,
     pub created_at: Option<Millis>,
+    /// The accounts it says it also is (`alsoKnownAs`): a Move to it must come from one of them.
+    #[serde(default)]
+    pub also_known_as: Vec<String>,
 }

@@ -427,6 +427,7 @@ impl Actor {
             public_key_pem: key.and_then(|k| k.public_key_pem.0.clone()).unwrap_or_default(),
             key_id: key.and_then(|k| k.id.0.clone()).unwrap_or_default(),
             created_at: self.published.0,
+            also_known_as: self.also_known_as.0,
             url: self.url.0.unwrap_or_else(|| uri.clone()),
             uri,
         })

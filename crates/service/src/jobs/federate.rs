@@ -1,14 +1,19 @@
-//! What local actions tell the fediverse. A change that other servers must hear about enqueues a
-//! [`Federate`] job on `push` in the change's own transaction; the federation layer's handler
-//! turns it into an ActivityPub activity, works out the inboxes, and enqueues one delivery per
-//! inbox. What a job needs once the rows are gone (a deletion) travels in its payload.
+//! What local actions tell the fediverse, on `push`. A change that other servers must hear
+//! about enqueues an [`Outgoing`] intent in its own transaction (see [`crate::effects`]); the
+//! [`Federate`] job turns it into activities and their inboxes ([`crate::outbox::prepare`]),
+//! has the federation port render them, and enqueues one [`DeliverActivity`] per inbox, which
+//! signs and POSTs through the port. What a job needs once the rows are gone (a deletion)
+//! travels in its payload.
 
-use ferrodon_domain::model::{NewJob, Queue, Status};
-use ferrodon_domain::ports::{RetryPolicy, Tx};
-use ferrodon_kernel::{Error, Id, Result};
+use async_trait::async_trait;
+use ferrodon_domain::model::{Job, NewJob, Queue, Signer, Status};
+use ferrodon_domain::ports::{Delivery, JobContext, JobHandler, RetryPolicy, Tx};
+use ferrodon_domain::rules::uri::authority;
+use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::enqueue;
+use crate::{Services, keys, outbox};
 
 /// Building an activity is cheap and local; a failure is a bug or a database outage: retry a
 /// few times and keep it for an admin to see.
@@ -152,4 +157,120 @@ impl Outgoing {
         .await
         .map(|_| ())
     }
+}
+
+/// Builds a local change's activities and fans them out to inboxes (Mastodon's
+/// `ActivityPub::DistributionWorker` and friends).
+pub struct Federate {
+    pub(crate) svc: Services,
+}
+
+#[async_trait]
+impl JobHandler for Federate {
+    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
+        let out: Outgoing =
+            serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad payload: {e}")))?;
+        let svc = &self.svc;
+        let prepared = match outbox::prepare(svc, &out).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let fediverse = svc.fediverse()?;
+        for activity in &prepared.activities {
+            let body = fediverse.render(activity)?;
+            outbox::deliver_later(svc, prepared.signer, &body, &prepared.inboxes).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One activity for one inbox.
+#[derive(Serialize, Deserialize)]
+struct Delivered {
+    inbox: String,
+    /// The account that signs it; 0 for the instance actor.
+    signer: Id,
+    body: String,
+}
+
+/// POSTs one activity to one inbox, signed by its actor (Mastodon's `ActivityPub::DeliveryWorker`).
+pub struct DeliverActivity {
+    pub(crate) svc: Services,
+}
+
+impl DeliverActivity {
+    pub const KIND: &'static str = "DeliverActivity";
+    /// Mastodon retries a delivery 16 times over about three days.
+    pub const POLICY: RetryPolicy = RetryPolicy { max_attempts: 16, keep_dead: true };
+
+    /// The job delivering `body` to `inbox`.
+    pub(crate) fn job(inbox: &str, signer: Signer, body: &str, now: i64) -> NewJob {
+        let signer = match signer {
+            Signer::Account(id) => id,
+            Signer::Instance => Id(0),
+        };
+        let payload = Delivered { inbox: inbox.to_string(), signer, body: body.to_string() };
+        NewJob {
+            id: Id::generate(),
+            queue: Queue::Push,
+            kind: Self::KIND.to_string(),
+            payload: serde_json::to_string(&payload).unwrap_or_default(),
+            priority: 0,
+            run_at: now,
+            max_attempts: Self::POLICY.max_attempts,
+            unique_key: None,
+            created_at: now,
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for DeliverActivity {
+    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
+        let d: Delivered =
+            serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad payload: {e}")))?;
+        let svc = &self.svc;
+        if outbox::is_unavailable(svc, &d.inbox).await? {
+            return Ok(()); // Mastodon drops deliveries to unavailable domains
+        }
+        let key = if d.signer == Id(0) {
+            keys::instance(svc).await?
+        } else {
+            let Some(signer) = svc.db.read().await?.account_by_id(d.signer).await? else {
+                return Ok(()); // the account is gone
+            };
+            keys::of_account(svc, &signer).await?
+        };
+        let domain = authority(&d.inbox).unwrap_or_default();
+        match svc.fediverse()?.deliver(&d.inbox, &key, &d.body).await {
+            Delivery::Delivered => {
+                outbox::domain_answered(svc, &domain).await;
+                Ok(())
+            }
+            // The server understood and refused: retrying would not change its mind.
+            Delivery::Refused(status) => {
+                outbox::domain_answered(svc, &domain).await;
+                tracing::info!(inbox = %d.inbox, status, "delivery refused");
+                Ok(())
+            }
+            Delivery::Unreachable(why) => {
+                tracing::info!(inbox = %d.inbox, why, "an inbox that may not be reached");
+                Ok(())
+            }
+            Delivery::Failed(why) => {
+                outbox::delivery_failed(svc, &domain).await?;
+                Err(Error::unavailable(format!("{}: {why}", d.inbox)))
+            }
+        }
+    }
+}
+
+/// The handlers of this module, for [`crate::jobs::handlers`].
+pub(crate) fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, std::sync::Arc<dyn JobHandler>)> {
+    vec![
+        (Outgoing::KIND, POLICY, std::sync::Arc::new(Federate { svc: svc.clone() })),
+        (DeliverActivity::KIND, DeliverActivity::POLICY, std::sync::Arc::new(DeliverActivity { svc: svc.clone() })),
+    ]
 }

@@ -3,11 +3,17 @@
 //!
 //! - [`streams`]: publishing to the streaming API (statuses, deletions, notifications, account
 //!   and announcement events), on `default`.
-//! - [`federate`]: what local changes tell other servers (built into activities on `push`).
+//! - [`federate`]: what local changes tell other servers: activities built and delivered, on
+//!   `push`.
+//! - [`ingress`]: activities received from other servers, applied on `ingress`.
+//! - [`fetch`]: remote replies and pinned posts fetched when someone looks, on `pull`.
 //!
-//! Jobs are enqueued by [`crate::effects`], the one surface of side effects.
+//! The consequences of a change are enqueued by [`crate::effects`], the one surface of side
+//! effects.
 
 pub mod federate;
+pub mod fetch;
+pub mod ingress;
 pub mod streams;
 
 use std::sync::Arc;
@@ -25,6 +31,9 @@ use crate::auth::now;
 /// Every job type this server runs: (name, retry policy, handler).
 pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
     let mut all = streams::handlers(svc);
+    all.extend(federate::handlers(svc));
+    all.extend(ingress::handlers(svc));
+    all.extend(fetch::handlers(svc));
     all.extend([
         (
             Ping::KIND,

@@ -95,15 +95,7 @@ pub async fn relationships(
 /// `GET /api/v1/accounts/lookup?acct=`
 pub async fn lookup(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Account>> {
     caller.optional_user("read:accounts")?;
-    let acct = p.required("acct")?;
-    // An account of another server not known yet is looked up through WebFinger.
-    if acct.trim_start_matches('@').contains('@')
-        && let Some(fed) = &s.fed
-        && let Err(e) = fed.resolve_query(&acct).await
-    {
-        tracing::debug!(error = %e, acct, "no such remote account");
-    }
-    Ok(Json(accounts::lookup(&s.svc, &acct).await?))
+    Ok(Json(accounts::lookup(&s.svc, &p.required("acct")?).await?))
 }
 
 /// `GET /api/v1/accounts/search?q=`
@@ -149,12 +141,6 @@ pub async fn statuses(
         tagged: p.str("tagged").filter(|t| !t.is_empty()),
     };
     let page = timelines::account(&s.svc, &caller, &id, filter, &page(&p, 20)?).await?;
-    // A remote account's pinned posts are read on `pull` (at most every 15 minutes).
-    if let (Some(fed), Some(id)) = (&s.fed, ferrodon_kernel::Id::parse(&id))
-        && let Err(e) = fed.fetch_featured_of(id).await
-    {
-        tracing::debug!(error = %e, "queueing a read of pinned posts failed");
-    }
     Ok(paged(&s, uri, page).into_response())
 }
 

@@ -36,14 +36,6 @@ fn status_params(p: &Params) -> ApiResult<StatusParams> {
     })
 }
 
-/// Remote accounts the text mentions that are not known here yet are looked up first (so the
-/// service finds them), as Mastodon resolves mentions while posting.
-async fn resolve_mentions(s: &AppState, params: &StatusParams) {
-    if let (Some(fed), Some(text)) = (&s.fed, params.status.as_deref()) {
-        fed.resolve_mentions_in(text).await;
-    }
-}
-
 /// `POST /api/v1/statuses`
 pub async fn create(
     State(s): State<AppState>,
@@ -53,9 +45,7 @@ pub async fn create(
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let params = status_params(&p)?;
-    resolve_mentions(&s, &params).await;
-    Ok(Json(statuses::create(&s.svc, me, params, key).await?))
+    Ok(Json(statuses::create(&s.svc, me, status_params(&p)?, key).await?))
 }
 
 /// `GET /api/v1/statuses?id[]=`
@@ -82,9 +72,7 @@ pub async fn update(
     p: Params,
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
-    let params = status_params(&p)?;
-    resolve_mentions(&s, &params).await;
-    Ok(Json(statuses::edit(&s.svc, me, &id, params).await?))
+    Ok(Json(statuses::edit(&s.svc, me, &id, status_params(&p)?).await?))
 }
 
 /// `GET /api/v1/statuses/:id/context`
@@ -93,15 +81,7 @@ pub async fn context(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Context>> {
-    let context = statuses::context(&s.svc, &caller, &id).await?;
-    // A remote thread being looked at: its replies elsewhere are fetched on `pull` (at most
-    // every 15 minutes), for the next look.
-    if let (Some(fed), Some(id)) = (&s.fed, ferrodon_kernel::Id::parse(&id))
-        && let Err(e) = fed.fetch_replies_of(id).await
-    {
-        tracing::debug!(error = %e, "queueing a fetch of replies failed");
-    }
-    Ok(Json(context))
+    Ok(Json(statuses::context(&s.svc, &caller, &id).await?))
 }
 
 /// `GET /api/v1/statuses/:id/history`

@@ -20,14 +20,12 @@ pub async fn index(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> 
         return Err(Error::bad_request("limit and offset must be positive numbers").into());
     }
     let kind = p.str("type").filter(|t| !t.is_empty());
-    // `resolve=true` (signed-in users only, as Mastodon): fetch what the query names first.
-    if p.bool("resolve").unwrap_or(false)
-        && caller.viewer().is_some()
-        && let Some(fed) = &s.fed
-        && let Err(e) = fed.resolve_query(&q).await
-    {
-        tracing::debug!(error = %e, q, "resolving a search query found nothing");
-    }
-    let query = SearchQuery { q: &q, kind: kind.as_deref(), limit: limit.clamp(1, 40) as u32, offset: offset as u32 };
+    let query = SearchQuery {
+        q: &q,
+        kind: kind.as_deref(),
+        limit: limit.clamp(1, 40) as u32,
+        offset: offset as u32,
+        resolve: p.bool("resolve").unwrap_or(false),
+    };
     Ok(Json(search(&s.svc, &caller, query).await?))
 }
