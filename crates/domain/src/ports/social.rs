@@ -19,10 +19,13 @@ pub trait RelationshipStore {
     async fn is_following(&mut self, account_id: Id, target_id: Id) -> Result<bool>;
     /// The local accounts following `account`.
     async fn local_followers(&mut self, account: Id) -> Result<Vec<Id>>;
-    /// The local followers of `status`' author whose home feed takes it, by Mastodon's fan-out
-    /// rules: not a reblog for those who hide the reblogger's reblogs, not a direct status that
-    /// does not mention them, not a reply to someone they don't follow. (Blocks and mutes are
-    /// the reader's filters, applied when the feed is read.)
+    /// The local accounts whose home feed takes `status` (as given), by the rule
+    /// [`crate::ports::StatusStore::home_timeline`] reads with (Mastodon's fan-out on write):
+    /// its author if local, and the author's local followers unless the follow's languages
+    /// leave it out, it is a reblog and they hide the reblogger's reblogs, it is direct and does
+    /// not mention them, it replies to someone else they don't follow, or the author is on one
+    /// of their exclusive lists. (Blocks and mutes are the reader's filters, applied when the
+    /// feed is read or streamed.)
     async fn home_feed_recipients(&mut self, status: &Status) -> Result<Vec<Id>>;
     /// What `account` must not be shown: the accounts blocking it or blocked by it, and the
     /// accounts it mutes (mutes ending before `now` excluded).
