@@ -13,7 +13,8 @@ use crate::auth::{Viewer, now};
 use crate::{Services, present};
 
 /// Notifies `to` of what `from` did, unless it is themself, `to` is remote, or `to` blocks
-/// `from` or mutes them with notifications hidden.
+/// `from` or mutes them with notifications hidden, or `from` is limited and `to` does not
+/// follow them.
 pub(crate) async fn notify(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
@@ -53,7 +54,8 @@ pub(crate) async fn notify_local(
     let at = now();
     let n = Notification { id, account_id: to, from_account_id: from, kind, status_id, group_key, created_at: at };
     // Not for a sender the recipient blocks (or whose domain it blocks), or mutes with
-    // notifications hidden: checked in the insert itself.
+    // notifications hidden, nor for a limited (silenced) sender it does not follow: checked in
+    // the insert itself.
     if !tx.create_notification_unless_hidden(&n, at).await? {
         return Ok(());
     }

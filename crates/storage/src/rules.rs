@@ -125,9 +125,13 @@ fn replies(s: &str, reader: &str, others: &str) -> String {
 }
 
 /// Status `s` is on its hashtags' timelines (Mastodon's `TagFeed` and the hashtag streams):
-/// public and not a reblog. Replies are included.
+/// public, not a reblog, and by an account neither limited (silenced) nor suspended. Replies
+/// are included.
 pub(crate) fn hashtags(s: &str) -> String {
-    format!("{s}.visibility = 'public' AND {s}.reblog_of_id IS NULL")
+    format!(
+        "{s}.visibility = 'public' AND {s}.reblog_of_id IS NULL AND NOT EXISTS (SELECT 1 FROM accounts pa \
+         WHERE pa.id = {s}.account_id AND (pa.silenced_at IS NOT NULL OR pa.suspended_at IS NOT NULL))"
+    )
 }
 
 /// Status `s` is on the public timelines (`PublicFeed` and the public streams): as on

@@ -12,7 +12,7 @@ use ferrodon_domain::model::{
     NewPoll, NewStatus, Notification, NotificationFilter, NotificationType, ProfileUpdate, PublicFilter, PublicReach,
     RelationKind, RemoteAccount, Role, Status, StatusEdit, UserPreferences, Visibility, WebSession,
 };
-use ferrodon_domain::ports::{Database, RelatedAccounts, StatusMark, Tx};
+use ferrodon_domain::ports::{Database, DomainBlock, RelatedAccounts, StatusMark, Tx};
 use ferrodon_kernel::time::now_ms;
 use ferrodon_kernel::{ErrorKind, Id, PageRequest};
 use ferrodon_testkit::both_databases;
@@ -1032,6 +1032,17 @@ both_databases!(timelines_read_what_distribution_delivers, |db: Db| async move {
     let erin = account(&db, "erin").await;
     let rita = remote_account(&db, "rita", "remote.example").await;
     let rob = remote_account(&db, "rob", "elsewhere.example").await;
+    // rob's domain is silenced: he is limited.
+    let mut tx = db.write().await.unwrap();
+    let silence = DomainBlock {
+        domain: "elsewhere.example".into(),
+        severity: "silence".into(),
+        reject_media: false,
+        reject_reports: false,
+        created_at: now_ms(),
+    };
+    tx.upsert_domain_block(&silence).await.unwrap();
+    tx.commit().await.unwrap();
     let local = [alice, bob, carol, dave, erin];
     let everyone = [alice, bob, carol, dave, erin, rita, rob];
     let name = |id: Id| {
@@ -1254,4 +1265,79 @@ both_databases!(timelines_read_what_distribution_delivers, |db: Db| async move {
         publics[4].contains(&find(rita, public, None, None, None))
             && !publics[2].contains(&find(rita, public, None, None, None))
     );
+    // A limited account is off the public and hashtag timelines, not off its followers' homes.
+    assert_eq!(reach_of(find(rob, public, None, None, None)), PublicReach::default());
+    assert!(home_of(find(rob, public, None, None, None)).contains(&dave));
+});
+
+both_databases!(a_silenced_domains_accounts_are_limited, |db: Db| async move {
+    let alice = account(&db, "alice").await;
+    let bob = account(&db, "bob").await;
+    let known = remote_account(&db, "known", "quiet.example").await;
+    let sub = remote_account(&db, "sub", "a.quiet.example").await;
+    let other = remote_account(&db, "other", "notquiet.example").await;
+    follow(&db, alice, known, true, None).await;
+    let limited = |id: Id| {
+        let db = db.clone();
+        async move { read(&db).await.account_by_id(id).await.unwrap().unwrap().silenced_at.is_some() }
+    };
+    let block = |severity: &str, at: i64| DomainBlock {
+        domain: "quiet.example".into(),
+        severity: severity.into(),
+        reject_media: false,
+        reject_reports: false,
+        created_at: at,
+    };
+    let mut tx = db.write().await.unwrap();
+    tx.upsert_domain_block(&block("silence", 1_000)).await.unwrap();
+    tx.commit().await.unwrap();
+    // The domain's accounts and its subdomains' are limited; another domain's are not; one
+    // arriving later is limited as it arrives.
+    assert!(limited(known).await && limited(sub).await && !limited(other).await);
+    let late = remote_account(&db, "late", "quiet.example").await;
+    assert!(limited(late).await);
+    assert!(read(&db).await.account_by_id(late).await.unwrap().unwrap().suspended_at.is_none());
+
+    // Their notifications reach only their followers.
+    let mut tx = db.write().await.unwrap();
+    let notification = |to: Id, from: Id| Notification {
+        id: Id::generate(),
+        account_id: to,
+        from_account_id: from,
+        kind: NotificationType::Mention,
+        status_id: None,
+        group_key: format!("ungrouped-{}", Id::generate()),
+        created_at: now_ms(),
+    };
+    assert!(tx.create_notification_unless_hidden(&notification(alice, known), now_ms()).await.unwrap());
+    assert!(!tx.create_notification_unless_hidden(&notification(bob, known), now_ms()).await.unwrap());
+    assert!(tx.create_notification_unless_hidden(&notification(bob, other), now_ms()).await.unwrap());
+    tx.commit().await.unwrap();
+
+    // Made a suspension, the block lifts the silence it set; lifted, it lifts everything.
+    let mut tx = db.write().await.unwrap();
+    tx.upsert_domain_block(&block("suspend", 2_000)).await.unwrap();
+    tx.commit().await.unwrap();
+    let suspended = |id: Id| {
+        let db = db.clone();
+        async move { read(&db).await.account_by_id(id).await.unwrap().unwrap().suspended_at.is_some() }
+    };
+    assert!(!limited(known).await);
+    // A suspension too covers the subdomains and the accounts arriving later.
+    assert!(suspended(known).await && suspended(sub).await && !suspended(other).await);
+    let later = remote_account(&db, "later", "b.quiet.example").await;
+    assert!(suspended(later).await && !limited(later).await);
+    let mut tx = db.write().await.unwrap();
+    tx.upsert_domain_block(&block("silence", 3_000)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(limited(known).await && !suspended(known).await && !suspended(later).await);
+    let mut tx = db.write().await.unwrap();
+    assert!(tx.delete_domain_block("quiet.example").await.unwrap());
+    tx.commit().await.unwrap();
+    for id in [known, sub, late, later] {
+        assert!(!limited(id).await && !suspended(id).await);
+    }
+    let mut tx = db.write().await.unwrap();
+    assert!(tx.create_notification_unless_hidden(&notification(bob, known), now_ms()).await.unwrap());
+    tx.commit().await.unwrap();
 });

@@ -54,8 +54,9 @@ pub struct HiddenAccounts {
 pub trait NotificationStore {
     async fn create_notification(&mut self, n: &Notification) -> Result<()>;
     /// Stores the notification unless its recipient blocks its sender or the sender's domain,
-    /// or mutes the sender with notifications hidden (a mute ending before `now` excepted), in
-    /// one statement; true when stored.
+    /// or mutes the sender with notifications hidden (a mute ending before `now` excepted), or
+    /// the sender is limited (silenced) and the recipient does not follow it, in one statement;
+    /// true when stored.
     async fn create_notification_unless_hidden(&mut self, n: &Notification, now: Millis) -> Result<bool>;
     async fn notification(&mut self, account_id: Id, id: Id) -> Result<Option<Notification>>;
     async fn notifications(

@@ -325,7 +325,10 @@ impl NotificationStore for SqlTx {
                    WHERE r.account_id = $2 AND r.target_account_id = $3 AND (r.kind = 'block' OR (r.kind = 'mute' \
                    AND r.hide_notifications = TRUE AND (r.expires_at IS NULL OR r.expires_at > $8)))) \
                  AND NOT EXISTS (SELECT 1 FROM account_domain_blocks b JOIN accounts a ON a.domain = b.domain \
-                   WHERE b.account_id = $2 AND a.id = $3)",
+                   WHERE b.account_id = $2 AND a.id = $3) \
+                 AND NOT EXISTS (SELECT 1 FROM accounts l WHERE l.id = $3 AND l.silenced_at IS NOT NULL \
+                   AND NOT EXISTS (SELECT 1 FROM relations f WHERE f.kind = 'follow' AND f.account_id = $2 \
+                   AND f.target_account_id = $3))",
                 args![
                     n.id,
                     n.account_id,
