@@ -475,6 +475,29 @@ def test_public_posts_reach_public_local_public_and_hashtag_streams(make_user, s
     home.assert_absent(mentions_status(sid), f"events about {sid} of an account the viewer does not follow")
 
 
+def test_a_reply_to_someone_else_reaches_hashtag_streams_but_not_public_ones(make_user, sse):
+    """As Mastodon's fan-out and its timelines: a public reply to someone else is on the hashtag
+    timelines and streams (``TagFeed`` has no reply filter) and off the public ones, the streams
+    deciding as the REST timelines do."""
+    author, other, viewer = make_user("rep"), make_user("repto"), make_user("viewer")
+    tag = unique("replytag")
+    public, local = sse(viewer, "stream_public"), sse(viewer, "stream_local")
+    hashtag, hashtag_local = sse(viewer, "stream_hashtag", tag), sse(viewer, "stream_hashtag", tag, local=True)
+    parent = other.api.status_post(text("parent"), visibility="public")
+    reply = author.api.status_post(
+        f"@{other.username} " + text("a reply", tag), in_reply_to_id=parent["id"], visibility="public"
+    )
+    control = author.api.status_post(text("control", tag), visibility="public")
+    rid = str(reply["id"])
+    for name, stream in (("hashtag", hashtag), ("hashtag:local", hashtag_local)):
+        stream.wait(is_status("update", rid), f"the reply on {name}", timeout=ARRIVAL_S)
+    for stream in (public, local):
+        stream.wait(is_status("update", control["id"]), "the later status (control)")
+        stream.assert_absent(mentions_status(rid), "a reply to someone else")
+    assert rid in [str(s["id"]) for s in viewer.api.timeline_hashtag(tag)]
+    assert rid not in [str(s["id"]) for s in viewer.api.timeline_public(limit=40)]
+
+
 def test_unlisted_posts_stay_off_public_streams(make_user, sse):
     author = make_user("unl")
     viewer = make_user("viewer")

@@ -1,5 +1,6 @@
 //! Domain blocks (`ferrodon domains block|unblock|list`): suspend (nothing from the domain is
-//! accepted, its accounts are suspended), silence, or nothing but rejecting media or reports.
+//! accepted, its accounts are suspended), silence (its accounts are limited: off the public and
+//! hashtag timelines, notifying only their followers), or nothing but rejecting media or reports.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

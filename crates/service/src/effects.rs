@@ -311,8 +311,9 @@ async fn notify(
 }
 
 /// [`notify`] for a recipient known to be a local account: stores the notification (not for a
-/// sender the recipient blocks, or whose domain it blocks, or mutes with notifications hidden:
-/// checked in the insert itself) and publishes it to the recipient's streams.
+/// sender the recipient blocks, or whose domain it blocks, or mutes with notifications hidden,
+/// nor for a limited (silenced) sender it does not follow: checked in the insert itself) and
+/// publishes it to the recipient's streams.
 async fn notify_local(
     svc: &Services,
     tx: &mut Box<dyn Tx>,

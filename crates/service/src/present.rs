@@ -73,7 +73,7 @@ pub fn account(svc: &Services, a: &Account) -> api::Account {
         noindex: Some(!a.indexable),
         memorial: false,
         suspended,
-        limited: false,
+        limited: a.silenced_at.is_some(),
         created_at: rfc3339(a.created_at - a.created_at.rem_euclid(86_400_000)),
         last_status_at: a.last_status_at.map(date),
         statuses_count: a.statuses_count,

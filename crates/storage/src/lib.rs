@@ -11,6 +11,7 @@
 //! `shared/reference/crates.md`, note B.
 
 mod migrate;
+mod rules;
 pub mod seed;
 mod sql;
 mod stores;

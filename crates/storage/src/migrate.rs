@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0014_announcements.sql"),
         include_str!("../migrations/postgres/0014_announcements.sql"),
     ),
+    (
+        "0015_silenced_accounts",
+        include_str!("../migrations/sqlite/0015_silenced_accounts.sql"),
+        include_str!("../migrations/postgres/0015_silenced_accounts.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

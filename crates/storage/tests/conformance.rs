@@ -8,11 +8,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use ferrodon_domain::model::{
-    AccessGrant, AccessToken, AccountStatusFilter, Application, Follow, MentionedAccount, Mute, NewLocalAccount,
-    NewPoll, NewStatus, Notification, NotificationFilter, NotificationType, ProfileUpdate, PublicFilter, RelationKind,
-    Role, Status, StatusEdit, UserPreferences, Visibility, WebSession,
+    AccessGrant, AccessToken, AccountStatusFilter, Application, Follow, List, MentionedAccount, Mute, NewLocalAccount,
+    NewPoll, NewStatus, Notification, NotificationFilter, NotificationType, ProfileUpdate, PublicFilter, PublicReach,
+    RelationKind, RemoteAccount, Role, Status, StatusEdit, UserPreferences, Visibility, WebSession,
 };
-use ferrodon_domain::ports::{Database, RelatedAccounts, StatusMark, Tx};
+use ferrodon_domain::ports::{Database, DomainBlock, RelatedAccounts, StatusMark, Tx};
 use ferrodon_kernel::time::now_ms;
 use ferrodon_kernel::{ErrorKind, Id, PageRequest};
 use ferrodon_testkit::both_databases;
@@ -960,4 +960,384 @@ both_databases!(concurrent_follow_upserts_both_succeed, |db: Db| async move {
         tx.delete_relation(RelationKind::Follow, alice, bob).await.unwrap();
         tx.commit().await.unwrap();
     }
+});
+
+/// A remote account as federation stores it; returns its id.
+async fn remote_account(db: &Db, username: &str, domain: &str) -> Id {
+    let uri = format!("https://{domain}/users/{username}");
+    let mut tx = db.write().await.unwrap();
+    let a = tx
+        .upsert_remote_account(
+            &RemoteAccount {
+                uri: uri.clone(),
+                url: uri.clone(),
+                username: username.into(),
+                domain: domain.into(),
+                actor_type: "Person".into(),
+                fields_json: "[]".into(),
+                inbox_url: format!("{uri}/inbox"),
+                ..Default::default()
+            },
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    a.id
+}
+
+/// `from` follows `to` with the given options.
+async fn follow(db: &Db, from: Id, to: Id, show_reblogs: bool, languages: Option<&str>) {
+    let mut tx = db.write().await.unwrap();
+    let f = Follow {
+        id: Id::generate(),
+        account_id: from,
+        target_account_id: to,
+        show_reblogs,
+        notify: false,
+        languages: languages.map(str::to_string),
+        created_at: now_ms(),
+    };
+    tx.upsert_follow(RelationKind::Follow, &f).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// A list of `owner`'s with `members`.
+async fn list_of(db: &Db, owner: Id, title: &str, replies_policy: &str, exclusive: bool, members: &[Id]) -> List {
+    let list = List {
+        id: Id::generate(),
+        account_id: owner,
+        title: title.into(),
+        replies_policy: replies_policy.into(),
+        exclusive,
+        created_at: now_ms(),
+        updated_at: now_ms(),
+    };
+    let mut tx = db.write().await.unwrap();
+    tx.insert_list(&list).await.unwrap();
+    tx.add_list_members(list.id, members).await.unwrap();
+    tx.commit().await.unwrap();
+    list
+}
+
+// The timelines as read and as distributed are one rule each: for every account and status of a
+// world with every case the rules tell apart, a status is in an account's home timeline exactly
+// when the distribution gives it to that account's home feed; the same for every list, and for
+// the public, local, remote, `only_media` and hashtag timelines against the status' public reach.
+both_databases!(timelines_read_what_distribution_delivers, |db: Db| async move {
+    let alice = account(&db, "alice").await;
+    let bob = account(&db, "bob").await;
+    let carol = account(&db, "carol").await;
+    let dave = account(&db, "dave").await;
+    let erin = account(&db, "erin").await;
+    let rita = remote_account(&db, "rita", "remote.example").await;
+    let rob = remote_account(&db, "rob", "elsewhere.example").await;
+    // rob's domain is silenced: he is limited.
+    let mut tx = db.write().await.unwrap();
+    let silence = DomainBlock {
+        domain: "elsewhere.example".into(),
+        severity: "silence".into(),
+        reject_media: false,
+        reject_reports: false,
+        created_at: now_ms(),
+    };
+    tx.upsert_domain_block(&silence).await.unwrap();
+    tx.commit().await.unwrap();
+    let local = [alice, bob, carol, dave, erin];
+    let everyone = [alice, bob, carol, dave, erin, rita, rob];
+    let name = |id: Id| {
+        ["alice", "bob", "carol", "dave", "erin", "rita", "rob"][everyone.iter().position(|a| *a == id).unwrap()]
+    };
+
+    // alice follows bob plainly, carol hiding her reblogs, rita in English and German only,
+    // dave (on an exclusive list); bob follows alice and rita; dave follows bob in French only
+    // and rob; erin follows no one.
+    follow(&db, alice, bob, true, None).await;
+    follow(&db, alice, carol, false, None).await;
+    follow(&db, alice, rita, true, Some("en,de")).await;
+    follow(&db, alice, dave, true, None).await;
+    follow(&db, bob, alice, true, None).await;
+    follow(&db, bob, rita, true, None).await;
+    follow(&db, dave, bob, true, Some("fr")).await;
+    follow(&db, dave, rob, true, None).await;
+    follow(&db, carol, alice, true, None).await;
+    let exclusive = list_of(&db, alice, "exclusive", "list", true, &[dave]).await;
+    let followed = list_of(&db, alice, "followed", "followed", false, &[bob, rita]).await;
+    let members = list_of(&db, alice, "members", "list", false, &[bob, rita]).await;
+    let quiet = list_of(&db, alice, "none", "none", false, &[bob, carol]).await;
+    let bobs = list_of(&db, bob, "bob's", "list", false, &[rita, alice]).await;
+    let lists = [exclusive, followed, members, quiet, bobs];
+
+    // Every author writes every kind of status in every visibility: plain (no language, tagged,
+    // with an attachment), in English, in French, a reply to themself, and a reply to each
+    // other account; direct ones without mentions, mentioning alice, mentioning bob.
+    let languages = [None, Some("en"), Some("fr")];
+    let mut statuses: Vec<Status> = Vec::new();
+    let mut parents: Vec<(Id, Id)> = Vec::new(); // a public status of each account, to reply to
+    for author in everyone {
+        let mut s = simple_status(author, "parent", Visibility::Public);
+        s.local = local.contains(&author);
+        let parent = insert(&db, s).await;
+        parents.push((author, parent.id));
+        statuses.push(parent);
+    }
+    for author in everyone {
+        for visibility in [Visibility::Public, Visibility::Unlisted, Visibility::Private, Visibility::Direct] {
+            let mut kinds: Vec<(Option<&str>, Option<Id>)> = languages.iter().map(|l| (*l, None)).collect();
+            kinds.extend(everyone.iter().map(|to| (None, Some(*to))));
+            for (i, (language, reply_to)) in kinds.into_iter().enumerate() {
+                let mention_sets: &[&[Id]] =
+                    if visibility == Visibility::Direct { &[&[], &[alice], &[bob]] } else { &[&[]] };
+                for mentions in mention_sets {
+                    let mut s = simple_status(author, "#Rust status", visibility);
+                    s.local = local.contains(&author);
+                    s.language = language.map(str::to_string);
+                    s.tags = vec!["Rust".into()];
+                    if i == 0 {
+                        s.media = vec![
+                            serde_json::from_value(serde_json::json!({
+                                "type": "image", "url": "https://example.test/a.png", "preview_url": null,
+                                "description": null, "blurhash": null, "width": null, "height": null
+                            }))
+                            .unwrap(),
+                        ];
+                    }
+                    if let Some(to) = reply_to {
+                        let parent = parents.iter().find(|(a, _)| *a == to).unwrap().1;
+                        s.in_reply_to_id = Some(parent);
+                        s.in_reply_to_account_id = Some(to);
+                        s.conversation_id = parent;
+                    }
+                    s.mentions = mentions.iter().map(|id| mentioned(*id, name(*id))).collect();
+                    statuses.push(insert(&db, s).await);
+                }
+            }
+        }
+    }
+    // Reblogs: everyone reblogs a public status of everyone else's.
+    for author in everyone {
+        for (of, parent) in parents.clone() {
+            if of != author {
+                let mut s = simple_status(author, "", Visibility::Public);
+                s.local = local.contains(&author);
+                s.reblog_of_id = Some(parent);
+                statuses.push(insert(&db, s).await);
+            }
+        }
+    }
+
+    let mut tx = read(&db).await;
+    let all = PageRequest { limit: 10_000, ..Default::default() };
+    let ids = |rows: Vec<Status>| rows.into_iter().map(|s| s.id).collect::<HashSet<Id>>();
+    let mut homes = std::collections::HashMap::new();
+    for a in local {
+        homes.insert(a, ids(tx.home_timeline(a, &all).await.unwrap()));
+    }
+    let mut list_timelines = std::collections::HashMap::new();
+    for l in &lists {
+        list_timelines.insert(l.id, ids(tx.list_timeline(l, &all).await.unwrap()));
+    }
+    let filters: Vec<PublicFilter> = [(false, false), (true, false), (false, true)]
+        .into_iter()
+        .flat_map(|(local, remote)| [false, true].map(|only_media| PublicFilter { local, remote, only_media }))
+        .collect();
+    let mut publics = Vec::new();
+    let mut tagged = Vec::new();
+    for f in &filters {
+        publics.push(ids(tx.public_timeline(*f, &all).await.unwrap()));
+        tagged.push(ids(tx.tag_timeline("rust", *f, &all).await.unwrap()));
+    }
+
+    let mut reached = std::collections::HashMap::new();
+    for s in &statuses {
+        let home = tx.home_feed_recipients(s).await.unwrap();
+        let in_lists: HashSet<Id> = tx.list_recipients(s).await.unwrap().into_iter().map(|l| l.id).collect();
+        let reach = tx.public_reach(s).await.unwrap();
+        let what = format!(
+            "status by {} ({:?}, language {:?}, reply to {:?}, reblog {}, mentions {:?})",
+            name(s.account_id),
+            s.visibility,
+            s.language,
+            s.in_reply_to_account_id.map(name),
+            s.reblog_of_id.is_some(),
+            s.mentions().iter().map(|m| m.username.clone()).collect::<Vec<_>>()
+        );
+        for r in &home {
+            assert!(local.contains(r), "{what}: home feed of a remote account");
+        }
+        for a in local {
+            assert_eq!(
+                homes[&a].contains(&s.id),
+                home.contains(&a),
+                "{what}: in {}'s home timeline <=> distributed to it",
+                name(a)
+            );
+        }
+        for l in &lists {
+            assert_eq!(
+                list_timelines[&l.id].contains(&s.id),
+                in_lists.contains(&l.id),
+                "{what}: in list {:?} of {} <=> distributed to it",
+                l.title,
+                name(l.account_id)
+            );
+        }
+        for (i, f) in filters.iter().enumerate() {
+            let on_public = reach.public
+                && (!f.local || s.local)
+                && (!f.remote || !s.local)
+                && (!f.only_media || !s.media().is_empty());
+            assert_eq!(publics[i].contains(&s.id), on_public, "{what}: on the public timeline {f:?} <=> its reach");
+            let on_tag = reach.hashtags
+                && s.tags().iter().any(|t| t.eq_ignore_ascii_case("rust"))
+                && (!f.local || s.local)
+                && (!f.remote || !s.local)
+                && (!f.only_media || !s.media().is_empty());
+            assert_eq!(tagged[i].contains(&s.id), on_tag, "{what}: on #rust {f:?} <=> its reach");
+        }
+        reached.insert(s.id, (home, in_lists, reach));
+    }
+
+    // And the rules are Mastodon's; a few landmarks, so that the world above is not vacuous.
+    let find =
+        |author: Id, visibility: Visibility, language: Option<&str>, reply_to: Option<Id>, mention: Option<Id>| {
+            statuses
+                .iter()
+                .find(|s| {
+                    s.account_id == author
+                        && s.visibility == visibility
+                        && s.language.as_deref() == language
+                        && s.in_reply_to_account_id == reply_to
+                        && s.reblog_of_id.is_none()
+                        && s.text != "parent"
+                        && s.mentions().iter().map(|m| m.id).collect::<Vec<_>>()
+                            == mention.into_iter().collect::<Vec<_>>()
+                })
+                .unwrap()
+                .id
+        };
+    let reblog = |by: Id, of: Id| {
+        statuses
+            .iter()
+            .find(|s| s.account_id == by && s.reblog_of_id == Some(parents.iter().find(|(a, _)| *a == of).unwrap().1))
+            .unwrap()
+            .id
+    };
+    let public = Visibility::Public;
+    let home_of = |s: Id| reached[&s].0.clone();
+    let lists_of = |s: Id| reached[&s].1.clone();
+    // Home: the author's own (a reply to someone they don't follow too), followers, not replies
+    // to strangers, not reblogs hidden, not languages left out, not an exclusive list's member.
+    assert_eq!(home_of(find(alice, public, None, Some(rob), None)), vec![alice]);
+    assert!(home_of(find(bob, public, None, Some(rita), None)).contains(&alice));
+    assert!(!home_of(find(bob, public, None, Some(rob), None)).contains(&alice));
+    assert!(home_of(find(bob, public, None, Some(alice), None)).contains(&alice));
+    assert!(!home_of(reblog(carol, bob)).contains(&alice) && home_of(reblog(bob, carol)).contains(&alice));
+    assert!(!home_of(find(rita, public, Some("fr"), None, None)).contains(&alice));
+    assert!(home_of(find(rita, public, None, None, None)).contains(&alice));
+    assert!(home_of(find(bob, public, Some("fr"), None, None)).contains(&dave));
+    assert!(!home_of(find(bob, public, Some("en"), None, None)).contains(&dave));
+    assert!(!home_of(find(dave, public, None, None, None)).contains(&alice), "dave is on an exclusive list");
+    assert!(home_of(find(bob, Visibility::Direct, None, None, Some(alice))).contains(&alice));
+    assert!(!home_of(find(bob, Visibility::Direct, None, None, None)).contains(&alice));
+    assert!(home_of(find(bob, Visibility::Private, None, None, None)).contains(&alice));
+    // Lists: an exclusive list has its members' posts; no direct ones; replies to the owner
+    // under every policy; other replies as the policy says; the follow's options apply.
+    let ids_of = |ls: &[&List]| ls.iter().map(|l| l.id).collect::<HashSet<Id>>();
+    assert!(lists_of(find(dave, public, None, None, None)).contains(&lists[0].id));
+    assert!(lists_of(find(bob, Visibility::Direct, None, None, Some(alice))).is_empty());
+    assert_eq!(lists_of(find(bob, public, None, Some(alice), None)), ids_of(&[&lists[1], &lists[2], &lists[3]]));
+    assert_eq!(lists_of(find(bob, public, None, Some(rita), None)), ids_of(&[&lists[1], &lists[2]]));
+    assert_eq!(lists_of(find(bob, public, None, Some(carol), None)), ids_of(&[&lists[1]]));
+    assert!(lists_of(find(bob, public, None, Some(rob), None)).is_empty());
+    assert_eq!(lists_of(find(rita, public, Some("fr"), None, None)), ids_of(&[&lists[4]]));
+    assert!(
+        !lists_of(reblog(carol, bob)).contains(&lists[3].id) && lists_of(reblog(bob, carol)).contains(&lists[3].id)
+    );
+    // Public: no replies to others, no reblogs, public only; hashtags take replies too.
+    let reach_of = |s: Id| reached[&s].2;
+    assert_eq!(reach_of(find(bob, public, None, Some(bob), None)), PublicReach { public: true, hashtags: true });
+    assert_eq!(reach_of(find(bob, public, None, Some(rob), None)), PublicReach { public: false, hashtags: true });
+    assert_eq!(reach_of(reblog(bob, rita)), PublicReach { public: false, hashtags: false });
+    assert_eq!(reach_of(find(rita, Visibility::Unlisted, None, None, None)), PublicReach::default());
+    assert!(tagged[0].contains(&find(rita, public, None, Some(alice), None)));
+    assert!(
+        publics[4].contains(&find(rita, public, None, None, None))
+            && !publics[2].contains(&find(rita, public, None, None, None))
+    );
+    // A limited account is off the public and hashtag timelines, not off its followers' homes.
+    assert_eq!(reach_of(find(rob, public, None, None, None)), PublicReach::default());
+    assert!(home_of(find(rob, public, None, None, None)).contains(&dave));
+});
+
+both_databases!(a_silenced_domains_accounts_are_limited, |db: Db| async move {
+    let alice = account(&db, "alice").await;
+    let bob = account(&db, "bob").await;
+    let known = remote_account(&db, "known", "quiet.example").await;
+    let sub = remote_account(&db, "sub", "a.quiet.example").await;
+    let other = remote_account(&db, "other", "notquiet.example").await;
+    follow(&db, alice, known, true, None).await;
+    let limited = |id: Id| {
+        let db = db.clone();
+        async move { read(&db).await.account_by_id(id).await.unwrap().unwrap().silenced_at.is_some() }
+    };
+    let block = |severity: &str, at: i64| DomainBlock {
+        domain: "quiet.example".into(),
+        severity: severity.into(),
+        reject_media: false,
+        reject_reports: false,
+        created_at: at,
+    };
+    let mut tx = db.write().await.unwrap();
+    tx.upsert_domain_block(&block("silence", 1_000)).await.unwrap();
+    tx.commit().await.unwrap();
+    // The domain's accounts and its subdomains' are limited; another domain's are not; one
+    // arriving later is limited as it arrives.
+    assert!(limited(known).await && limited(sub).await && !limited(other).await);
+    let late = remote_account(&db, "late", "quiet.example").await;
+    assert!(limited(late).await);
+    assert!(read(&db).await.account_by_id(late).await.unwrap().unwrap().suspended_at.is_none());
+
+    // Their notifications reach only their followers.
+    let mut tx = db.write().await.unwrap();
+    let notification = |to: Id, from: Id| Notification {
+        id: Id::generate(),
+        account_id: to,
+        from_account_id: from,
+        kind: NotificationType::Mention,
+        status_id: None,
+        group_key: format!("ungrouped-{}", Id::generate()),
+        created_at: now_ms(),
+    };
+    assert!(tx.create_notification_unless_hidden(&notification(alice, known), now_ms()).await.unwrap());
+    assert!(!tx.create_notification_unless_hidden(&notification(bob, known), now_ms()).await.unwrap());
+    assert!(tx.create_notification_unless_hidden(&notification(bob, other), now_ms()).await.unwrap());
+    tx.commit().await.unwrap();
+
+    // Made a suspension, the block lifts the silence it set; lifted, it lifts everything.
+    let mut tx = db.write().await.unwrap();
+    tx.upsert_domain_block(&block("suspend", 2_000)).await.unwrap();
+    tx.commit().await.unwrap();
+    let suspended = |id: Id| {
+        let db = db.clone();
+        async move { read(&db).await.account_by_id(id).await.unwrap().unwrap().suspended_at.is_some() }
+    };
+    assert!(!limited(known).await);
+    // A suspension too covers the subdomains and the accounts arriving later.
+    assert!(suspended(known).await && suspended(sub).await && !suspended(other).await);
+    let later = remote_account(&db, "later", "b.quiet.example").await;
+    assert!(suspended(later).await && !limited(later).await);
+    let mut tx = db.write().await.unwrap();
+    tx.upsert_domain_block(&block("silence", 3_000)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(limited(known).await && !suspended(known).await && !suspended(later).await);
+    let mut tx = db.write().await.unwrap();
+    assert!(tx.delete_domain_block("quiet.example").await.unwrap());
+    tx.commit().await.unwrap();
+    for id in [known, sub, late, later] {
+        assert!(!limited(id).await && !suspended(id).await);
+    }
+    let mut tx = db.write().await.unwrap();
+    assert!(tx.create_notification_unless_hidden(&notification(bob, known), now_ms()).await.unwrap());
+    tx.commit().await.unwrap();
 });

@@ -229,3 +229,112 @@ async fn a_blocked_domains_posts_never_reach_the_public_stream() {
     let more = tokio::time::timeout(Duration::from_millis(300), socket.next()).await;
     assert!(more.is_err(), "nothing else: {more:?}");
 }
+
+/// The `acct` of the next `update` on `socket`, or None when none comes within `wait`.
+async fn next_update_by<S>(socket: &mut S, wait: Duration) -> Option<String>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    tokio::time::timeout(wait, async {
+        loop {
+            if let Some(Ok(Message::Text(text))) = socket.next().await {
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                if frame["event"] == "update" {
+                    let payload: Value = serde_json::from_str(frame["payload"].as_str().unwrap()).unwrap();
+                    break payload["account"]["acct"].as_str().unwrap().to_string();
+                }
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+both_engines!(a_silenced_domains_accounts_are_limited_everywhere, |app| async move {
+    let (_, viewer) = app.create_user("viewer").await;
+    let (fan_id, fan) = app.create_user("fan").await;
+    let known = remote_account(&app, "known", "quiet.example").await;
+    ferrodon_service::domains::block(&app.svc, "quiet.example", "silence", false, false).await.unwrap();
+    // An account arriving after the block is limited too; another domain's is not.
+    let late = remote_account(&app, "late", "quiet.example").await;
+    let calm = remote_account(&app, "calm", "fine.example").await;
+    let fan_account = ferrodon_kernel::Id::parse(&fan_id).unwrap();
+    let mut tx = app.database().write().await.unwrap();
+    let follow = ferrodon_domain::model::Follow {
+        id: ferrodon_kernel::Id::generate(),
+        account_id: fan_account,
+        target_account_id: known.id,
+        show_reblogs: true,
+        notify: false,
+        languages: None,
+        created_at: ferrodon_kernel::time::now_ms(),
+    };
+    tx.upsert_follow(ferrodon_domain::model::RelationKind::Follow, &follow).await.unwrap();
+    tx.commit().await.unwrap();
+    let limited = |id: ferrodon_kernel::Id| {
+        let (app, viewer) = (&app, viewer.clone());
+        async move { ok(app.get(&format!("/api/v1/accounts/{id}"), &viewer).await)["limited"].clone() }
+    };
+    assert_eq!(limited(known.id).await, true);
+    assert_eq!(limited(late.id).await, true);
+    assert_eq!(limited(calm.id).await, false);
+
+    // Streams: the limited accounts' public posts reach neither the public nor the hashtag
+    // streams; the other domain's do.
+    let address = serve(&app).await;
+    let mut sockets = Vec::new();
+    for stream in ["stream=public:remote", "stream=hashtag&tag=quiet"] {
+        let url = format!("ws://{address}/api/v1/streaming?{stream}&access_token={viewer}");
+        sockets.push(tokio_tungstenite::connect_async(url).await.expect("connects").0);
+    }
+    for c in [channel::public(Some("remote"), false), channel::hashtag("quiet", false)] {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !app.svc.events.has_subscribers(&c) {
+            assert!(Instant::now() < deadline, "no subscriber on {c}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let tagged = |author: &ferrodon_domain::model::Account, text: &str| {
+        let mut note = note_by(author, &format!("{text} #quiet"));
+        note.tags = vec!["quiet".into()];
+        note
+    };
+    let mut from_known = tagged(&known, "from a limited account");
+    // It mentions the viewer and the fan: only the fan, who follows it, is notified.
+    let mut tx = app.database().read().await.unwrap();
+    let (viewer_account, fan_acc) = (
+        tx.account_by_username("viewer", "").await.unwrap().unwrap(),
+        tx.account_by_username("fan", "").await.unwrap().unwrap(),
+    );
+    drop(tx);
+    from_known.mentions = vec![viewer_account.uri.clone(), fan_acc.uri];
+    let known_post = ferrodon_service::remote::store_post(&app.svc, &known, from_known).await.unwrap();
+    ferrodon_service::remote::store_post(&app.svc, &late, tagged(&late, "from a late limited account")).await.unwrap();
+    ferrodon_service::remote::store_post(&app.svc, &calm, tagged(&calm, "from elsewhere")).await.unwrap();
+    app.run_jobs(ferrodon_domain::model::Queue::Default, &["DistributeStatus"]).await;
+    for socket in &mut sockets {
+        assert_eq!(next_update_by(socket, Duration::from_secs(5)).await.as_deref(), Some("calm@fine.example"));
+        assert_eq!(next_update_by(socket, Duration::from_millis(300)).await, None, "nothing else");
+    }
+
+    // REST agrees: off the public and hashtag timelines, still in the follower's home.
+    let known_id = known_post.id.to_string();
+    let public = ids(&ok(app.get("/api/v1/timelines/public?limit=40", &viewer).await));
+    let tag = ids(&ok(app.get("/api/v1/timelines/tag/quiet?limit=40", &viewer).await));
+    assert_eq!((public.len(), tag.len()), (1, 1), "only the other domain's post: {public:?} {tag:?}");
+    assert!(!public.contains(&known_id) && !tag.contains(&known_id));
+    assert!(ids(&ok(app.get("/api/v1/timelines/home", &fan).await)).contains(&known_id));
+    let notified = |token: String| {
+        let app = &app;
+        async move { ok(app.get("/api/v1/notifications", &token).await).as_array().unwrap().len() }
+    };
+    assert_eq!(notified(fan.clone()).await, 1, "the follower is notified");
+    assert_eq!(notified(viewer.clone()).await, 0, "a non-follower is not");
+
+    // Unblocked, the accounts are no longer limited and their posts come back.
+    assert!(ferrodon_service::domains::unblock(&app.svc, "quiet.example").await.unwrap());
+    assert_eq!(limited(known.id).await, false);
+    assert_eq!(limited(late.id).await, false);
+    let public = ids(&ok(app.get("/api/v1/timelines/public?limit=40", &viewer).await));
+    assert!(public.contains(&known_id), "{public:?}");
+});

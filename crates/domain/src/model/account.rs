@@ -30,6 +30,9 @@ pub struct Account {
     pub followers_count: i64,
     pub following_count: i64,
     pub suspended_at: Option<Millis>,
+    /// Limited ("silenced"), as by a domain block of severity `silence`: off the public and
+    /// hashtag timelines, notifying only its followers.
+    pub silenced_at: Option<Millis>,
     /// ActivityPub actor type: Person, Service (bots), Group, Application, Organization.
     pub actor_type: String,
     /// Remote actors' endpoints (empty for local accounts, whose URLs are derived).

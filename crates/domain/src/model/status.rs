@@ -276,6 +276,17 @@ pub struct PublicFilter {
     pub only_media: bool,
 }
 
+/// Which public timelines take a status, by the rules their reads use
+/// ([`crate::ports::StatusStore::public_reach`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PublicReach {
+    /// On the public timeline: then also on the local or the remote one as the status is local
+    /// or not, and on their `only_media` variants when it has attachments.
+    pub public: bool,
+    /// On the timeline of each of its hashtags (local statuses on their `local` variants too).
+    pub hashtags: bool,
+}
+
 /// Rows of account lists that page by a relation row id (follow, favourite, …).
 #[derive(Clone, Debug)]
 pub struct Keyed<T> {

@@ -32,8 +32,10 @@ pub trait FederationStore {
     async fn record_delivery_success(&mut self, domain: &str) -> Result<()>;
     async fn unavailable_domains(&mut self) -> Result<Vec<String>>;
 
-    /// Domain blocks: `severity` is `suspend`, `silence` or `noop`. A suspension also
-    /// suspends the domain's known accounts (and lifting it lifts theirs).
+    /// Domain blocks: `severity` is `suspend`, `silence` or `noop`. A suspension suspends, a
+    /// silence limits (`silenced_at`) the accounts of the domain and its subdomains, those known
+    /// and those that arrive later ([`Self::upsert_remote_account`]); lifting or changing the
+    /// block lifts what it set.
     async fn upsert_domain_block(&mut self, block: &DomainBlock) -> Result<()>;
     async fn delete_domain_block(&mut self, domain: &str) -> Result<bool>;
     async fn domain_blocks(&mut self) -> Result<Vec<DomainBlock>>;

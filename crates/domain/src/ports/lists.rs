@@ -22,6 +22,12 @@ pub trait ListStore {
     /// The lists that have `member`: all of them, or only `owner`'s.
     async fn lists_with_member(&mut self, member: Id, owner: Option<Id>) -> Result<Vec<List>>;
     /// The list's timeline, newest first, before the service's visibility filter: its
-    /// members' statuses the owner may see, replies as its `replies_policy` says.
+    /// members' statuses as the owner's follows of them let through (languages, reblogs), no
+    /// direct ones, and replies to the author itself, to the owner, or as the list's
+    /// `replies_policy` says (`followed`: to accounts the owner follows; `list`: to members;
+    /// `none`: no others). The rule is the one [`Self::list_recipients`] distributes by.
     async fn list_timeline(&mut self, list: &List, page: &PageRequest) -> Result<Vec<Status>>;
+    /// The lists whose timeline takes `status` (as given), by the rule of
+    /// [`Self::list_timeline`].
+    async fn list_recipients(&mut self, status: &Status) -> Result<Vec<List>>;
 }

@@ -19,10 +19,13 @@ pub trait RelationshipStore {
     async fn is_following(&mut self, account_id: Id, target_id: Id) -> Result<bool>;
     /// The local accounts following `account`.
     async fn local_followers(&mut self, account: Id) -> Result<Vec<Id>>;
-    /// The local followers of `status`' author whose home feed takes it, by Mastodon's fan-out
-    /// rules: not a reblog for those who hide the reblogger's reblogs, not a direct status that
-    /// does not mention them, not a reply to someone they don't follow. (Blocks and mutes are
-    /// the reader's filters, applied when the feed is read.)
+    /// The local accounts whose home feed takes `status` (as given), by the rule
+    /// [`crate::ports::StatusStore::home_timeline`] reads with (Mastodon's fan-out on write):
+    /// its author if local, and the author's local followers unless the follow's languages
+    /// leave it out, it is a reblog and they hide the reblogger's reblogs, it is direct and does
+    /// not mention them, it replies to someone else they don't follow, or the author is on one
+    /// of their exclusive lists. (Blocks and mutes are the reader's filters, applied when the
+    /// feed is read or streamed.)
     async fn home_feed_recipients(&mut self, status: &Status) -> Result<Vec<Id>>;
     /// What `account` must not be shown: the accounts blocking it or blocked by it, and the
     /// accounts it mutes (mutes ending before `now` excluded).
@@ -51,8 +54,9 @@ pub struct HiddenAccounts {
 pub trait NotificationStore {
     async fn create_notification(&mut self, n: &Notification) -> Result<()>;
     /// Stores the notification unless its recipient blocks its sender or the sender's domain,
-    /// or mutes the sender with notifications hidden (a mute ending before `now` excepted), in
-    /// one statement; true when stored.
+    /// or mutes the sender with notifications hidden (a mute ending before `now` excepted), or
+    /// the sender is limited (silenced) and the recipient does not follow it, in one statement;
+    /// true when stored.
     async fn create_notification_unless_hidden(&mut self, n: &Notification, now: Millis) -> Result<bool>;
     async fn notification(&mut self, account_id: Id, id: Id) -> Result<Option<Notification>>;
     async fn notifications(

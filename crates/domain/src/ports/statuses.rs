@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
 use crate::model::{
-    AccountStatusFilter, Keyed, Mention, NewStatus, Poll, PublicFilter, Status, StatusEdit, StatusInteractions,
-    StatusRevision, Tag,
+    AccountStatusFilter, Keyed, Mention, NewStatus, Poll, PublicFilter, PublicReach, Status, StatusEdit,
+    StatusInteractions, StatusRevision, Tag,
 };
 
 /// Per-viewer status interactions kept as rows.
@@ -52,10 +52,21 @@ pub trait StatusStore {
     async fn marked_statuses(&mut self, mark: StatusMark, account_id: Id, page: &PageRequest)
     -> Result<Vec<Keyed<Id>>>;
 
-    /// The home timeline, newest first, before the service's final visibility filter.
+    /// The home timeline, newest first, before the service's final visibility filter (blocks,
+    /// mutes, domain blocks). Which statuses it takes is the rule that
+    /// [`crate::ports::RelationshipStore::home_feed_recipients`] distributes by.
     async fn home_timeline(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Status>>;
+    /// The public timeline (Mastodon's `PublicFeed`), newest first: public statuses that are
+    /// neither reblogs nor replies to someone else; `filter` narrows it to local or remote
+    /// statuses, or to those with attachments. The rule is the one of [`Self::public_reach`].
     async fn public_timeline(&mut self, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Status>>;
+    /// A hashtag's timeline (`TagFeed`), newest first: public statuses with the tag that are not
+    /// reblogs, replies included. The rule is the one of [`Self::public_reach`].
     async fn tag_timeline(&mut self, tag: &str, filter: PublicFilter, page: &PageRequest) -> Result<Vec<Status>>;
+    /// Whether `status` (as given: a deleted status' last state will do) is on the public
+    /// timelines and on its hashtags' timelines, by the rules [`Self::public_timeline`] and
+    /// [`Self::tag_timeline`] read with: what the public and hashtag streams get.
+    async fn public_reach(&mut self, status: &Status) -> Result<PublicReach>;
     async fn account_statuses(
         &mut self,
         account_id: Id,

@@ -4,8 +4,9 @@
 //! it on every channel that should carry it. Channels without a subscriber are skipped.
 //!
 //! - [`DistributeStatus`] (Mastodon's `DistributionWorker`): a new or edited status goes to the
-//!   author's and their local followers' home channels (by the home feed's rules), to the public
-//!   and hashtag channels when public, and as a `conversation` to the participants when direct.
+//!   home, list, public and hashtag channels whose timelines take it, as the store decides with
+//!   the same rules those timelines are read by (`home_feed_recipients`, `list_recipients`,
+//!   `public_reach`), and as a `conversation` to the participants when direct.
 //! - [`DistributeDeletion`] (`RemovalWorker`): `delete` to the same places.
 //! - [`PublishNotification`]: a notification to its recipient.
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrodon_domain::model::Job;
-use ferrodon_domain::model::{AnnouncementReaction, List, Queue, Status, Visibility};
+use ferrodon_domain::model::{AnnouncementReaction, PublicReach, Queue, Status, Visibility};
 use ferrodon_domain::ports::{Event, JobContext, JobHandler, RetryPolicy, StatusSubject, Tx, channel};
 use ferrodon_kernel::{Error, Id, Result};
 use serde::{Deserialize, Serialize};
@@ -33,23 +34,18 @@ fn json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(Error::internal)
 }
 
-/// Whether a public status belongs on the public timelines (the REST ones agree): not a reblog,
-/// not a reply to someone else.
-fn on_public_timelines(s: &Status) -> bool {
-    s.visibility == Visibility::Public
-        && s.reblog_of_id.is_none()
-        && s.in_reply_to_account_id.is_none_or(|to| to == s.account_id)
-}
-
-/// The public and hashtag channels of a status on the public timelines.
-fn public_channels(local: bool, media: bool, tags: &[String]) -> Vec<String> {
-    let locality = if local { "local" } else { "remote" };
-    let mut out = vec![channel::public(None, false), channel::public(Some(locality), false)];
-    // A status with attachments also goes to the `:media` streams (Mastodon's `only_media`).
-    if media {
-        out.extend([channel::public(None, true), channel::public(Some(locality), true)]);
+/// The public and hashtag channels of a status, as the store's rules place it (`reach`).
+fn public_channels(reach: PublicReach, local: bool, media: bool, tags: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    if reach.public {
+        let locality = if local { "local" } else { "remote" };
+        out.extend([channel::public(None, false), channel::public(Some(locality), false)]);
+        // A status with attachments also goes to the `:media` streams (Mastodon's `only_media`).
+        if media {
+            out.extend([channel::public(None, true), channel::public(Some(locality), true)]);
+        }
     }
-    for tag in tags {
+    for tag in tags.iter().filter(|_| reach.hashtags) {
         out.push(channel::hashtag(tag, false));
         if local {
             out.push(channel::hashtag(tag, true));
@@ -101,18 +97,13 @@ impl JobHandler for DistributeStatus {
             return Ok(()); // deleted since
         };
         let author = tx.account_by_id(status.account_id).await?.ok_or_else(Error::not_found)?;
+        // Who and which timelines take it: the store's rules, the ones the timelines read by.
         let mut home: Vec<Id> = tx.home_feed_recipients(&status).await?;
-        if author.is_local() {
-            home.push(status.account_id);
-        }
-        let public: Vec<String> = if on_public_timelines(&status) {
-            public_channels(status.local, !status.media().is_empty(), &status.tags())
-        } else {
-            Vec::new()
-        };
+        let reach = tx.public_reach(&status).await?;
+        let public = public_channels(reach, status.local, !status.media().is_empty(), &status.tags());
         let direct = status.visibility == Visibility::Direct && !p.edit;
         let participants = if direct { participants(&status) } else { Vec::new() };
-        let candidate_lists = tx.lists_with_member(status.account_id, None).await?;
+        let mut lists = tx.list_recipients(&status).await?;
         // Which of the channels are held, in one question to the bus.
         let held: HashSet<String> = svc
             .events
@@ -121,7 +112,7 @@ impl JobHandler for DistributeStatus {
                     .map(|id| channel::home(*id))
                     .chain(public.iter().cloned())
                     .chain(participants.iter().map(|id| channel::direct(*id)))
-                    .chain(candidate_lists.iter().map(|l| channel::list(l.id)))
+                    .chain(lists.iter().map(|l| channel::list(l.id)))
                     .collect(),
             )
             .await
@@ -131,7 +122,7 @@ impl JobHandler for DistributeStatus {
         let public: Vec<String> = public.into_iter().filter(|c| held.contains(c)).collect();
         let direct_to: Vec<Id> =
             participants.iter().copied().filter(|id| held.contains(&channel::direct(*id))).collect();
-        let lists = list_recipients(&mut tx, &status, candidate_lists, &held).await?;
+        lists.retain(|l| held.contains(&channel::list(l.id)));
         if home.is_empty() && public.is_empty() && direct_to.is_empty() && lists.is_empty() {
             return Ok(());
         }
@@ -198,36 +189,6 @@ impl JobHandler for DistributeStatus {
     }
 }
 
-/// Of `lists` (those with the author as a member), the ones whose stream is `held` and that take
-/// `status`: the owner may see it (a direct status only when mentioned), and a reply passes the
-/// list's replies policy.
-async fn list_recipients(
-    tx: &mut Box<dyn Tx>,
-    status: &Status,
-    mut lists: Vec<List>,
-    held: &HashSet<String>,
-) -> Result<Vec<List>> {
-    lists.retain(|l| held.contains(&channel::list(l.id)));
-    let mut out = Vec::with_capacity(lists.len());
-    for list in lists {
-        let owner = list.account_id;
-        if status.visibility == Visibility::Direct && !status.mentions().iter().any(|m| m.id == owner) {
-            continue;
-        }
-        let reply_to = status.in_reply_to_account_id.filter(|to| *to != status.account_id);
-        let passes = match (reply_to, list.replies_policy.as_str()) {
-            (None, _) => true,
-            (Some(_), "none") => false,
-            (Some(to), "followed") => to == owner || tx.is_following(owner, to).await?,
-            (Some(to), _) => tx.lists_with_member(to, Some(owner)).await?.iter().any(|l| l.id == list.id),
-        };
-        if passes {
-            out.push(list);
-        }
-    }
-    Ok(out)
-}
-
 /// What a deletion job needs, taken before the rows are gone.
 #[derive(Serialize, Deserialize)]
 struct DeletionJob {
@@ -235,12 +196,9 @@ struct DeletionJob {
     ids: Vec<Id>,
     /// Whose followers had them: the author and the rebloggers.
     authors: Vec<Id>,
-    /// Tags, when the status was on the public timelines.
-    public: Option<Vec<String>>,
-    local: bool,
-    /// It had attachments (it was on the `:media` streams).
+    /// The public and hashtag channels it was on.
     #[serde(default)]
-    media: bool,
+    channels: Vec<String>,
     /// The participants, when direct.
     direct: Vec<Id>,
 }
@@ -264,12 +222,12 @@ impl DistributeDeletion {
         if svc.events.idle() {
             return Ok(());
         }
+        // The status' last state, as the rules of the public and hashtag timelines place it.
+        let reach = tx.public_reach(status).await?;
         let job = DeletionJob {
             ids: std::iter::once(status.id).chain(reblog_ids).collect(),
             authors: std::iter::once(status.account_id).chain(rebloggers).collect(),
-            public: on_public_timelines(status).then(|| status.tags()),
-            local: status.local,
-            media: !status.media().is_empty(),
+            channels: public_channels(reach, status.local, !status.media().is_empty(), &status.tags()),
             direct: if status.visibility == Visibility::Direct { participants(status) } else { Vec::new() },
         };
         let body = serde_json::to_value(job).map_err(Error::internal)?;
@@ -292,9 +250,7 @@ impl JobHandler for DistributeDeletion {
             channels.extend(tx.local_followers(*author).await?.into_iter().map(channel::home));
             channels.extend(tx.lists_with_member(*author, None).await?.into_iter().map(|l| channel::list(l.id)));
         }
-        if let Some(tags) = &p.public {
-            channels.extend(public_channels(p.local, p.media, tags));
-        }
+        channels.extend(p.channels.iter().cloned());
         channels.extend(p.direct.iter().map(|id| channel::direct(*id)));
         channels.sort();
         channels.dedup();

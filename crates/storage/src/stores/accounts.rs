@@ -7,7 +7,7 @@ use crate::sql::{SqlTx, args};
 
 pub(crate) const ACCOUNT_COLS: &str = "a.id, a.username, a.domain, a.display_name, a.note_source, a.note, a.fields_json, \
     a.locked, a.bot, a.discoverable, a.indexable, a.hide_collections, a.uri, a.url, a.created_at, a.updated_at, \
-    a.last_status_at, a.statuses_count, a.followers_count, a.following_count, a.suspended_at, a.actor_type, \
+    a.last_status_at, a.statuses_count, a.followers_count, a.following_count, a.suspended_at, a.silenced_at, a.actor_type, \
     a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.featured_url, a.avatar_remote_url, \
     a.header_remote_url, a.public_key_pem, a.key_id, a.fetched_at";
 

@@ -7,6 +7,41 @@ use super::accounts::ACCOUNT_COLS;
 use super::statuses::STATUS_COLS;
 use crate::sql::{SqlTx, args};
 
+/// An account on `account_domain` falls under a block of `block_domain`: the domain itself or a
+/// subdomain of it (both SQL expressions).
+fn covered_by(account_domain: &str, block_domain: &str) -> String {
+    format!(
+        "({account_domain} = {block_domain} OR SUBSTR({account_domain}, LENGTH({account_domain}) - LENGTH({block_domain})) \
+         = '.' || {block_domain})"
+    )
+}
+
+/// The `suspended_at` or `silenced_at` (`column`) a new account on domain `$n` starts with: the
+/// time of the most specific block covering it when that block has `severity`, as Mastodon
+/// marks accounts arriving from a blocked domain.
+fn marked_on_arrival(severity: &str, n: usize) -> String {
+    format!(
+        "(SELECT CASE WHEN b.severity = '{severity}' THEN b.created_at END FROM domain_blocks b WHERE {} \
+         ORDER BY LENGTH(b.domain) DESC LIMIT 1)",
+        covered_by(&format!("${n}"), "b.domain")
+    )
+}
+
+impl SqlTx {
+    /// Lifts the suspension and silence that the block of `domain` set on its accounts.
+    async fn lift_domain_block(&mut self, domain: &str) -> Result<()> {
+        for column in ["suspended_at", "silenced_at"] {
+            let sql = format!(
+                "UPDATE accounts SET {column} = NULL WHERE {} AND {column} = \
+                 (SELECT created_at FROM domain_blocks WHERE domain = $1)",
+                covered_by("accounts.domain", "$1")
+            );
+            self.exec(sql, args![domain]).await?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl FederationStore for SqlTx {
     async fn account_by_uri(&mut self, uri: &str) -> Result<Option<Account>> {
@@ -62,16 +97,17 @@ impl FederationStore for SqlTx {
             )
             .await?;
         if updated == 0 {
-            self.exec(
+            let sql = format!(
                 "INSERT INTO accounts (id, uri, url, username, username_lower, domain, actor_type, display_name, \
                  display_name_lower, note, fields_json, locked, bot, discoverable, indexable, inbox_url, shared_inbox_url, \
                  outbox_url, followers_url, featured_url, avatar_remote_url, header_remote_url, public_key_pem, key_id, \
-                 fetched_at, created_at, updated_at) \
+                 fetched_at, created_at, updated_at, suspended_at, silenced_at) \
                  VALUES ($26, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-                 $22, $23, $24, $25, $24)",
-                fields.into_iter().chain(args![Id::generate()]).collect(),
-            )
-            .await?;
+                 $22, $23, $24, $25, $24, {}, {})",
+                marked_on_arrival("suspend", 5),
+                marked_on_arrival("silence", 5)
+            );
+            self.exec(sql, fields.into_iter().chain(args![Id::generate()]).collect()).await?;
         }
         self.account_by_uri(&a.uri).await?.ok_or_else(|| ferrodon_kernel::Error::internal("account vanished"))
     }
@@ -182,13 +218,8 @@ impl FederationStore for SqlTx {
     }
 
     async fn upsert_domain_block(&mut self, b: &DomainBlock) -> Result<()> {
-        // Accounts suspended by the block carry its time, so lifting it lifts only those.
-        self.exec(
-            "UPDATE accounts SET suspended_at = NULL WHERE domain = $1 AND suspended_at = \
-             (SELECT created_at FROM domain_blocks WHERE domain = $1)",
-            args![&b.domain],
-        )
-        .await?;
+        // What the block it replaces set is lifted first; then this one's severity applies.
+        self.lift_domain_block(&b.domain).await?;
         self.exec(
             "INSERT INTO domain_blocks (domain, severity, reject_media, reject_reports, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (domain) DO UPDATE SET severity = excluded.severity, reject_media = excluded.reject_media, \
@@ -196,23 +227,22 @@ impl FederationStore for SqlTx {
             args![&b.domain, &b.severity, b.reject_media, b.reject_reports, b.created_at],
         )
         .await?;
-        if b.severity == "suspend" {
-            self.exec(
-                "UPDATE accounts SET suspended_at = $2 WHERE domain = $1 AND suspended_at IS NULL",
-                args![&b.domain, b.created_at],
-            )
-            .await?;
-        }
+        // The accounts it covers carry its time, so that lifting it lifts only those.
+        let column = match b.severity.as_str() {
+            "suspend" => "suspended_at",
+            "silence" => "silenced_at",
+            _ => return Ok(()),
+        };
+        let sql = format!(
+            "UPDATE accounts SET {column} = $2 WHERE {} AND {column} IS NULL",
+            covered_by("accounts.domain", "$1")
+        );
+        self.exec(sql, args![&b.domain, b.created_at]).await?;
         Ok(())
     }
 
     async fn delete_domain_block(&mut self, domain: &str) -> Result<bool> {
-        self.exec(
-            "UPDATE accounts SET suspended_at = NULL WHERE domain = $1 AND suspended_at = \
-             (SELECT created_at FROM domain_blocks WHERE domain = $1)",
-            args![domain],
-        )
-        .await?;
+        self.lift_domain_block(domain).await?;
         Ok(self.exec("DELETE FROM domain_blocks WHERE domain = $1", args![domain]).await? > 0)
     }
 

@@ -5,6 +5,7 @@ use ferrodon_kernel::{Id, PageRequest, Result};
 
 use super::accounts::page_clause;
 use super::statuses::STATUS_COLS;
+use crate::rules::{self, LIST_SOURCES};
 use crate::sql::{SqlTx, args};
 
 const LIST_COLS: &str = "l.id, l.account_id, l.title, l.replies_policy, l.exclusive, l.created_at, l.updated_at";
@@ -85,27 +86,24 @@ impl ListStore for SqlTx {
     }
 
     async fn list_timeline(&mut self, list: &List, page: &PageRequest) -> Result<Vec<Status>> {
-        let (clause, order, mut a) = page_clause("s.id", page, 3);
-        let mut all = args![list.id, list.account_id];
+        let (clause, order, mut a) = page_clause("s.id", page, 2);
+        let mut all = args![list.id];
         all.append(&mut a);
-        let own_thread = "s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id";
-        let replies = match list.replies_policy.as_str() {
-            "followed" => format!(
-                "{own_thread} OR s.in_reply_to_account_id = $2 OR s.in_reply_to_account_id IN \
-                 (SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $2)"
-            ),
-            "none" => own_thread.to_string(),
-            _ => format!(
-                "{own_thread} OR s.in_reply_to_account_id IN (SELECT account_id FROM list_accounts WHERE list_id = $1)"
-            ),
-        };
         let sql = format!(
-            "SELECT {STATUS_COLS} FROM list_accounts la JOIN statuses s ON s.account_id = la.account_id \
-             WHERE la.list_id = $1 \
-             AND (s.visibility <> 'direct' OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id AND m.account_id = $2)) \
-             AND ({replies}){clause} ORDER BY s.id {order} LIMIT {}",
-            page.limit
+            "SELECT {STATUS_COLS} FROM {LIST_SOURCES} JOIN statuses s ON s.account_id = la.account_id \
+             WHERE l.id = $1 AND {rule}{clause} ORDER BY s.id {order} LIMIT {}",
+            page.limit,
+            rule = rules::list("s", "f", "l"),
         );
         self.timeline(sql, all, order == "ASC").await
+    }
+
+    async fn list_recipients(&mut self, status: &Status) -> Result<Vec<List>> {
+        let (row, values) = rules::status_row(status, 1);
+        let sql = format!(
+            "SELECT {LIST_COLS} FROM {row} s, {LIST_SOURCES} WHERE la.account_id = s.account_id AND {rule} ORDER BY l.id",
+            rule = rules::list("s", "f", "l"),
+        );
+        self.all(sql, values).await
     }
 }

@@ -1,12 +1,13 @@
 use async_trait::async_trait;
 use ferrodon_domain::model::{
-    Follow, Keyed, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship, Status, Visibility,
+    Follow, Keyed, Marker, Mute, Notification, NotificationFilter, RelationKind, Relationship, Status,
 };
 use ferrodon_domain::ports::{HiddenAccounts, NotificationStore, RelationshipStore};
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
 use super::accounts::page_clause;
 use super::relation_kind;
+use crate::rules::{self, HomeOf};
 use crate::sql::{Arg, SqlTx, args, placeholders};
 
 const FOLLOW_COLS: &str = "id, account_id, target_account_id, show_reblogs, notify, languages, created_at";
@@ -224,28 +225,16 @@ impl RelationshipStore for SqlTx {
     }
 
     async fn home_feed_recipients(&mut self, status: &Status) -> Result<Vec<Id>> {
-        let reply_to = status.in_reply_to_account_id.filter(|to| *to != status.account_id);
-        let rows: Vec<(Id,)> = self
-            .all(
-                "SELECT r.account_id FROM relations r JOIN accounts a ON a.id = r.account_id \
-                 WHERE r.kind = 'follow' AND r.target_account_id = $1 AND a.domain = '' \
-                 AND ($2 = FALSE OR r.show_reblogs = TRUE) \
-                 AND ($3 = FALSE OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = $4 AND m.account_id = r.account_id)) \
-                 AND (CAST($5 AS BIGINT) IS NULL OR r.account_id = $5 OR EXISTS (SELECT 1 FROM relations f \
-                      WHERE f.kind = 'follow' AND f.account_id = r.account_id AND f.target_account_id = $5)) \
-                 AND NOT EXISTS (SELECT 1 FROM list_accounts la JOIN lists l ON l.id = la.list_id \
-                      WHERE la.account_id = $1 AND l.account_id = r.account_id AND l.exclusive = TRUE) \
-                 AND (r.languages IS NULL OR CAST($6 AS TEXT) IS NULL OR ',' || r.languages || ',' LIKE '%,' || $6 || ',%')",
-                args![
-                    status.account_id,
-                    status.reblog_of_id.is_some(),
-                    status.visibility == Visibility::Direct,
-                    status.id,
-                    reply_to,
-                    status.language.clone()
-                ],
-            )
-            .await?;
+        let (row, mut values) = rules::status_row(status, 2);
+        let sql = format!(
+            "SELECT f.owner FROM {row} s JOIN {sources} f ON f.author = s.account_id \
+             JOIN accounts a ON a.id = f.owner AND a.domain = '' WHERE {rule} ORDER BY f.owner",
+            sources = rules::home_sources(HomeOf::Author("$1")),
+            rule = rules::home("s", "f", "f.owner"),
+        );
+        let mut all = args![status.account_id];
+        all.append(&mut values);
+        let rows: Vec<(Id,)> = self.all(sql, all).await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
@@ -336,7 +325,10 @@ impl NotificationStore for SqlTx {
                    WHERE r.account_id = $2 AND r.target_account_id = $3 AND (r.kind = 'block' OR (r.kind = 'mute' \
                    AND r.hide_notifications = TRUE AND (r.expires_at IS NULL OR r.expires_at > $8)))) \
                  AND NOT EXISTS (SELECT 1 FROM account_domain_blocks b JOIN accounts a ON a.domain = b.domain \
-                   WHERE b.account_id = $2 AND a.id = $3)",
+                   WHERE b.account_id = $2 AND a.id = $3) \
+                 AND NOT EXISTS (SELECT 1 FROM accounts l WHERE l.id = $3 AND l.silenced_at IS NOT NULL \
+                   AND NOT EXISTS (SELECT 1 FROM relations f WHERE f.kind = 'follow' AND f.account_id = $2 \
+                   AND f.target_account_id = $3))",
                 args![
                     n.id,
                     n.account_id,

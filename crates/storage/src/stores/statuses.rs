@@ -1,12 +1,13 @@
 use async_trait::async_trait;
 use ferrodon_domain::model::{
-    AccountStatusFilter, Keyed, Mention, NewPoll, NewStatus, Poll, PublicFilter, Status, StatusEdit,
+    AccountStatusFilter, Keyed, Mention, NewPoll, NewStatus, Poll, PublicFilter, PublicReach, Status, StatusEdit,
     StatusInteractions, StatusRevision, Tag, Visibility,
 };
 use ferrodon_domain::ports::{StatusMark, StatusStore};
 use ferrodon_kernel::{Error, ErrorKind, Id, PageRequest, Result, time::Millis};
 
 use super::accounts::page_clause;
+use crate::rules::{self, HomeOf};
 use crate::sql::{Arg, SqlTx, args};
 
 pub(crate) const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
@@ -16,6 +17,18 @@ pub(crate) const STATUS_COLS: &str = "s.id, s.account_id, s.uri, s.url, s.text, 
 
 const POLL_COLS: &str =
     "id, status_id, account_id, options_json, votes_json, expires_at, multiple, hide_totals, votes_count, voters_count";
+
+/// The filters of the public and hashtag timelines that are no rule of theirs (see
+/// [`rules::public`]): only local or only remote statuses, only those with attachments.
+fn public_filter(s: &str, f: PublicFilter) -> String {
+    let locality = match (f.local, f.remote) {
+        (true, false) => format!(" AND {s}.local = TRUE"),
+        (false, true) => format!(" AND {s}.local = FALSE"),
+        _ => String::new(),
+    };
+    let media = if f.only_media { format!(" AND {s}.has_media = TRUE") } else { String::new() };
+    locality + &media
+}
 
 /// Public and unlisted statuses: the ones that count as replies.
 fn distributable(v: Visibility) -> bool {
@@ -158,24 +171,17 @@ impl SqlTx {
         Ok(())
     }
 
+    /// The home feed's query ([`rules::home`]) for one page.
     async fn home_query(&mut self, account_id: Id, page: &PageRequest) -> Result<Vec<Status>> {
         let (clause, order, mut a) = page_clause("s.id", page, 2);
         let mut all = args![account_id];
         all.append(&mut a);
         let sql = format!(
-            "SELECT {STATUS_COLS} FROM (SELECT CAST($1 AS BIGINT) AS author, CAST(NULL AS TEXT) AS languages UNION ALL \
-               SELECT target_account_id, languages FROM relations WHERE kind = 'follow' AND account_id = $1) f \
-             JOIN statuses s ON s.account_id = f.author WHERE \
-             (f.languages IS NULL OR s.language IS NULL OR ',' || f.languages || ',' LIKE '%,' || s.language || ',%') AND \
-             (s.visibility <> 'direct' OR s.account_id = $1 OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id AND m.account_id = $1)) \
-             AND (s.reblog_of_id IS NULL OR s.account_id = $1 OR NOT EXISTS (SELECT 1 FROM relations r WHERE r.kind = 'follow' \
-                  AND r.account_id = $1 AND r.target_account_id = s.account_id AND r.show_reblogs = FALSE)) \
-             AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id OR s.in_reply_to_account_id = $1 \
-                  OR s.in_reply_to_account_id IN (SELECT target_account_id FROM relations WHERE kind = 'follow' AND account_id = $1)) \
-             AND (s.account_id = $1 OR NOT EXISTS (SELECT 1 FROM list_accounts la JOIN lists l ON l.id = la.list_id \
-                  WHERE la.account_id = s.account_id AND l.account_id = $1 AND l.exclusive = TRUE)) \
-             {clause} ORDER BY s.id {order} LIMIT {}",
-            page.limit
+            "SELECT {STATUS_COLS} FROM {sources} f JOIN statuses s ON s.account_id = f.author \
+             WHERE {rule}{clause} ORDER BY s.id {order} LIMIT {}",
+            page.limit,
+            sources = rules::home_sources(HomeOf::Owner("$1")),
+            rule = rules::home("s", "f", "$1"),
         );
         self.timeline(sql, all, order == "ASC").await
     }
@@ -538,17 +544,11 @@ impl StatusStore for SqlTx {
 
     async fn public_timeline(&mut self, f: PublicFilter, page: &PageRequest) -> Result<Vec<Status>> {
         let (clause, order, a) = page_clause("s.id", page, 1);
-        let locality = match (f.local, f.remote) {
-            (true, false) => " AND s.local = TRUE",
-            (false, true) => " AND s.local = FALSE",
-            _ => "",
-        };
-        let media = if f.only_media { " AND s.has_media = TRUE" } else { "" };
         let sql = format!(
-            "SELECT {STATUS_COLS} FROM statuses s WHERE s.visibility = 'public' AND s.reblog_of_id IS NULL \
-             AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id){locality}{media}{clause} \
-             ORDER BY s.id {order} LIMIT {}",
-            page.limit
+            "SELECT {STATUS_COLS} FROM statuses s WHERE {rule}{dims}{clause} ORDER BY s.id {order} LIMIT {}",
+            page.limit,
+            rule = rules::public("s"),
+            dims = public_filter("s", f),
         );
         self.timeline(sql, a, order == "ASC").await
     }
@@ -557,19 +557,25 @@ impl StatusStore for SqlTx {
         let (clause, order, mut a) = page_clause("s.id", page, 2);
         let mut all = args![tag.to_lowercase()];
         all.append(&mut a);
-        let locality = match (f.local, f.remote) {
-            (true, false) => " AND s.local = TRUE",
-            (false, true) => " AND s.local = FALSE",
-            _ => "",
-        };
-        let media = if f.only_media { " AND s.has_media = TRUE" } else { "" };
         let sql = format!(
             "SELECT {STATUS_COLS} FROM tags t JOIN statuses_tags st ON st.tag_id = t.id JOIN statuses s ON s.id = st.status_id \
-             WHERE t.name_lower = $1 AND s.visibility = 'public' AND s.reblog_of_id IS NULL{locality}{media}{clause} \
-             ORDER BY s.id {order} LIMIT {}",
-            page.limit
+             WHERE t.name_lower = $1 AND {rule}{dims}{clause} ORDER BY s.id {order} LIMIT {}",
+            page.limit,
+            rule = rules::hashtags("s"),
+            dims = public_filter("s", f),
         );
         self.timeline(sql, all, order == "ASC").await
+    }
+
+    async fn public_reach(&mut self, status: &Status) -> Result<PublicReach> {
+        let (row, values) = rules::status_row(status, 1);
+        let sql = format!(
+            "SELECT CASE WHEN {public} THEN TRUE ELSE FALSE END, CASE WHEN {hashtags} THEN TRUE ELSE FALSE END FROM {row} s",
+            public = rules::public("s"),
+            hashtags = rules::hashtags("s"),
+        );
+        let (public, hashtags): (bool, bool) = self.one(sql, values).await?;
+        Ok(PublicReach { public, hashtags })
     }
 
     async fn account_statuses(
