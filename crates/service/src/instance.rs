@@ -62,7 +62,7 @@ fn configuration(svc: &Services) -> Value {
             "hashtag_feeds": { "local": "public", "remote": "public" },
             "trending_link_feeds": { "local": "public", "remote": "public" },
         },
-        "limited_federation": false,
+        "limited_federation": svc.config.limited_federation_mode,
     })
 }
 
