@@ -35,6 +35,9 @@ def test_instance_v2(server: Server, anonymous: Mastodon):
     assert isinstance(instance["registrations"]["enabled"], bool)
     assert isinstance(instance["registrations"]["approval_required"], bool)
     assert is_int(instance["usage"]["users"]["active_month"])
+    # The same count as NodeInfo's activeMonth (local accounts that posted in the last 30 days).
+    nodeinfo = server.http().get("/nodeinfo/2.0").json()
+    assert instance["usage"]["users"]["active_month"] == nodeinfo["usage"]["users"]["activeMonth"], nodeinfo
 
     configuration = instance["configuration"]
     assert configuration["urls"]["streaming"].startswith(("ws://", "wss://"))

@@ -26,3 +26,35 @@ both_engines!(limited_federation_is_reported_as_configured, |app| async move {
     let instance = get_from(limited, "/api/v2/instance").await;
     assert_eq!(instance["configuration"]["limited_federation"], true, "{instance}");
 });
+
+both_engines!(active_month_counts_who_posted_in_the_last_30_days_as_nodeinfo_does, |app| async move {
+    let (_, recent) = app.create_user("recent").await;
+    let (lapsed_id, _) = app.create_user("lapsed").await;
+    app.create_user("silent").await;
+    let recent_post = post(&app, &recent, "posted today").await;
+    // `lapsed` last posted (a reblog) 40 days ago.
+    const DAY: i64 = 86_400_000;
+    let lapsed = ferrodon_kernel::Id::parse(&lapsed_id).unwrap();
+    let id = ferrodon_kernel::Id::generate();
+    let uri = format!("{BASE_URL}/users/lapsed/statuses/{id}/activity");
+    let mut old = ferrodon_domain::model::NewStatus::reblog(
+        id,
+        lapsed,
+        ferrodon_kernel::Id::parse(&recent_post).unwrap(),
+        ferrodon_domain::model::Visibility::Public,
+        uri.clone(),
+        uri,
+        ferrodon_kernel::time::now_ms() - 40 * DAY,
+    );
+    old.local = true;
+    let mut tx = app.database().write().await.unwrap();
+    tx.insert_status(&old).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let nodeinfo = ok(app.get("/nodeinfo/2.0", ANON).await);
+    let users = &nodeinfo["usage"]["users"];
+    assert_eq!((users["total"].as_i64(), users["activeMonth"].as_i64()), (Some(3), Some(1)), "{nodeinfo}");
+    assert_eq!(users["activeHalfyear"], 2, "{nodeinfo}");
+    let instance = ok(app.get("/api/v2/instance", ANON).await);
+    assert_eq!(instance["usage"]["users"]["active_month"], users["activeMonth"], "{instance}");
+});
