@@ -70,6 +70,19 @@ def test_instance_v1(server: Server, anonymous: Mastodon):
     assert response.status_code == 200, describe(response)
 
 
+def test_the_images_the_instance_and_accounts_advertise_are_served(server: Server, anonymous: Mastodon, alice):
+    urls = [anonymous.instance_v2()["thumbnail"]["url"]]
+    account = anonymous.account(alice.id)  # no avatar or header of its own
+    urls += [account[key] for key in ("avatar", "avatar_static", "header", "header_static")]
+    for url in urls:
+        assert url.startswith(server.base_url + "/"), url
+        response = server.http().get(url[len(server.base_url):])
+        assert response.status_code == 200, describe(response)
+        assert response.headers["Content-Type"] == "image/png", describe(response)
+        assert re.search(r"\bmax-age=\d{6,}", response.headers.get("Cache-Control", "")), response.headers
+        assert response.content[:8] == b"\x89PNG\r\n\x1a\n", f"{url} is not a PNG"
+
+
 def test_mastodon_py_detects_version(server: Server):
     api = server.client()
     version = api.retrieve_mastodon_version(fail_hard=True)

@@ -58,3 +58,46 @@ both_engines!(active_month_counts_who_posted_in_the_last_30_days_as_nodeinfo_doe
     let instance = ok(app.get("/api/v2/instance", ANON).await);
     assert_eq!(instance["usage"]["users"]["active_month"], users["activeMonth"], "{instance}");
 });
+
+/// `GET url` (one of ours) answers a PNG image, cacheable for long; returns its width and height.
+async fn png_at(app: &TestApp, url: &str) -> (u32, u32) {
+    let path = url.strip_prefix(BASE_URL).unwrap_or_else(|| panic!("{url} is not ours"));
+    let response = app.raw(Method::GET, path, ANON, None, &[]).await;
+    assert_eq!(response.status, StatusCode::OK, "{url}");
+    assert_eq!(response.header("content-type").as_deref(), Some("image/png"), "{url}");
+    let cache = response.header("cache-control").unwrap_or_default();
+    let max_age: u64 = cache
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{url}: Cache-Control {cache:?}"));
+    assert!(cache.contains("public") && max_age >= 86_400, "{url}: Cache-Control {cache:?}");
+    let png = &response.body;
+    assert_eq!(png.get(..8), Some(&b"\x89PNG\r\n\x1a\n"[..]), "{url} is not a PNG");
+    assert_eq!(png.get(12..16), Some(&b"IHDR"[..]), "{url}: no IHDR first");
+    let dimension = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    let (width, height) = (dimension(16), dimension(20));
+    assert!(width > 0 && height > 0, "{url}: {width}x{height}");
+    (width, height)
+}
+
+both_engines!(the_images_the_instance_and_accounts_advertise_are_served, |app| async move {
+    let instance = ok(app.get("/api/v2/instance", ANON).await);
+    let thumbnail = instance["thumbnail"]["url"].as_str().unwrap();
+    let (width, height) = png_at(&app, thumbnail).await;
+    assert!(width > height, "a landscape thumbnail: {width}x{height}");
+    // An account without an avatar or header, as others and as itself see it.
+    let (id, token) = app.create_user("plain").await;
+    for me in [
+        ok(app.get(&format!("/api/v1/accounts/{id}"), ANON).await),
+        ok(app.get("/api/v1/accounts/verify_credentials", &token).await),
+    ] {
+        for key in ["avatar", "avatar_static", "header", "header_static"] {
+            png_at(&app, me[key].as_str().unwrap()).await;
+        }
+    }
+    // HEAD too (clients and caches check before fetching).
+    let path = thumbnail.strip_prefix(BASE_URL).unwrap();
+    let head = app.raw(Method::HEAD, path, ANON, None, &[]).await;
+    assert_eq!(head.status, StatusCode::OK);
+});
