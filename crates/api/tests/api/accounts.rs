@@ -532,3 +532,43 @@ both_engines!(registrations_follow_the_admin_setting, |app| async move {
     ferrodon_service::accounts::modify(&app.svc, "welcome", modification).await.unwrap();
     ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
 });
+
+// Mastodon checks an e-mail address with Devise's format, /\A[^@\s]+@[^@\s]+\z/, after
+// stripping the whitespace around it: one @, something on each side, no whitespace inside.
+both_engines!(sign_up_checks_the_e_mail_format_as_mastodon_does, |app| async move {
+    let client = app.create_app("read write").await;
+    let body = ok(app.client_credentials(&client, Some("write:accounts")).await);
+    let app_token = body["access_token"].as_str().unwrap().to_string();
+    let register = |n: usize, email: &'static str| {
+        let (app, app_token) = (&app, app_token.clone());
+        async move {
+            let username = format!("signup{n}");
+            let pairs = [
+                ("username", username.as_str()),
+                ("email", email),
+                ("password", "a long enough password"),
+                ("agreement", "true"),
+                ("locale", "en"),
+            ];
+            app.post_form("/api/v1/accounts", &app_token, &pairs).await
+        }
+    };
+    let accepted = ["x@localhost", "first.last+tag@sub.example.org", "üser@bücher.example", "  padded@example.test\t"];
+    for (n, email) in accepted.into_iter().enumerate() {
+        let (status, _, body) = register(n, email).await;
+        assert_eq!(status, StatusCode::OK, "{email:?}: {body}");
+    }
+    // Stored without the whitespace around it: the address is taken as written plainly.
+    let (status, _, body) = register(10, "padded@example.test").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["details"]["email"][0]["error"], "ERR_TAKEN", "{body}");
+    let refused = ["localhost", "@localhost", "x@", "x@y@z", "x y@localhost", "x@local host", "x\n@localhost"];
+    for (n, email) in refused.into_iter().enumerate() {
+        let (status, _, body) = register(20 + n, email).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{email:?}: {body}");
+        assert_eq!(body["details"]["email"][0]["error"], "ERR_INVALID", "{email:?}: {body}");
+    }
+    let (status, _, body) = register(30, "   ").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["details"]["email"][0]["error"], "ERR_BLANK", "{body}");
+});
