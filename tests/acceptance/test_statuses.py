@@ -218,6 +218,7 @@ def test_reblog_and_unreblog(alice, bob):
     assert str(wrapper["account"]["id"]) == bob.id
     assert str(wrapper["reblog"]["id"]) == str(status["id"])
     assert wrapper["reblog"]["reblogged"] is True
+    assert wrapper["reblogged"] is True, "Mastodon marks the new reblog as reblogged too"
     assert str(wrapper["id"]) != str(status["id"])
 
     assert refetch(alice, status)["reblogs_count"] == 1

@@ -595,8 +595,15 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
             created
         }
     };
-    let out = present::status(svc, &mut tx, Some(me.account.id), &reblog).await?;
+    let mut out = present::status(svc, &mut tx, Some(me.account.id), &reblog).await?;
     tx.commit().await?;
+    // Mastodon renders the new reblog without a relationships presenter, so its top level says
+    // what the viewer did to the original (`reblogged?`, `favourited?`, `bookmarked?` look at
+    // `status.proper`): reblogged, and favourited or bookmarked as the original is.
+    if let Some(original) = out.reblog.as_deref() {
+        (out.reblogged, out.favourited, out.bookmarked) =
+            (original.reblogged, original.favourited, original.bookmarked);
+    }
     Ok(out)
 }
 

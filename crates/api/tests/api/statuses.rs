@@ -265,10 +265,21 @@ both_engines!(favourite_reblog_bookmark_pin, |app| async move {
     assert_eq!(r["reblog"]["id"], id.as_str(), "{r}");
     assert_eq!(r["reblog"]["reblogs_count"], 1);
     assert_eq!(r["reblog"]["reblogged"], true);
+    // Mastodon's answer says at the top level what bob did to the original: reblogged, and
+    // favourited (above), not bookmarked.
+    let top = |r: &Value| (r["reblogged"].clone(), r["favourited"].clone(), r["bookmarked"].clone());
+    assert_eq!(top(&r), (json!(true), json!(true), json!(false)), "{r}");
     assert_eq!(r["account"]["id"], bob.as_str());
     assert_ne!(r["id"], id.as_str());
     let again = act(url("reblog"), bob_token.clone()).await;
     assert_eq!(again["id"], r["id"], "reblogging twice gives the same reblog");
+    assert_eq!(top(&again), (json!(true), json!(true), json!(false)), "{again}");
+    // In a timeline the reblog's own flags stay false (they are the reblog's, not the
+    // original's), as Mastodon's relationships maps have them.
+    let home = ok(app.get("/api/v1/timelines/home", &bob_token).await);
+    let listed = home.as_array().unwrap().iter().find(|s| s["id"] == r["id"]).expect("the reblog in bob's home");
+    assert_eq!(top(listed), (json!(false), json!(false), json!(false)), "{listed}");
+    assert_eq!(listed["reblog"]["reblogged"], true);
     let by = ok(app.get(&url("reblogged_by"), ANON).await);
     assert_eq!(ids(&by), vec![bob.clone()]);
 
