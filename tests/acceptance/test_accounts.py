@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+import time
 
 import pytest
 from mastodon import MastodonAPIError, MastodonNotFoundError
@@ -266,6 +267,24 @@ def test_mute_and_unmute(make_user):
     # Muting only the timeline, not the notifications.
     rel = muter.api.account_mute(muted.id, notifications=False)
     assert_relationship(rel, muting=True, muting_notifications=False)
+
+
+def test_a_timed_mute_is_over_once_it_expires(make_user):
+    muter = make_user("tmuter")
+    muted = make_user("tmuted")
+    muter.api.account_follow(muted.id)
+    rel = muter.api.account_mute(muted.id, duration=1)
+    assert_relationship(rel, muting=True, muting_notifications=True)
+    assert rel["muting_expires_at"] is not None
+    hidden = muted.api.status_post("posted during a one-second mute")
+    assert ids(muter.api.mutes()) == [muted.id]
+
+    time.sleep(1.5)
+    rel = relationship(muter, muted)
+    assert_relationship(rel, muting=False, muting_notifications=False)
+    assert rel["muting_expires_at"] is None, rel
+    assert muter.api.mutes() == []
+    wait_for(lambda: str(hidden["id"]) in ids(muter.api.timeline_home()), "the formerly muted account's post at home")
 
 
 def test_remove_from_followers(make_user):

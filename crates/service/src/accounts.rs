@@ -379,7 +379,7 @@ pub async fn follow_list(
         let a = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
         if let Some(v) = viewer
             && v != id
-            && tx.relationships(v, &[id]).await?.first().is_some_and(|r| r.blocked_by)
+            && tx.relationships(v, &[id], now()).await?.first().is_some_and(|r| r.blocked_by)
         {
             return Ok(Page::empty());
         }

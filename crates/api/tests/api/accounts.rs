@@ -572,3 +572,32 @@ both_engines!(sign_up_checks_the_e_mail_format_as_mastodon_does, |app| async mov
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["details"]["email"][0]["error"], "ERR_BLANK", "{body}");
 });
+
+// A mute with a duration ends when it expires: from then on nothing treats it as in force,
+// though the row stays until the hourly clean-up.
+both_engines!(a_timed_mute_is_over_once_it_expires, |app| async move {
+    let (_, alice) = app.create_user("alice").await;
+    let (bob_id, bob) = app.create_user("bob").await;
+    follow(&app, &alice, &bob_id).await;
+    let early = post(&app, &bob, "posted while muted").await;
+    let muted = ok(app.post_form(&format!("/api/v1/accounts/{bob_id}/mute"), &alice, &[("duration", "1")]).await);
+    assert_eq!(
+        (muted["muting"].as_bool(), muted["muting_notifications"].as_bool()),
+        (Some(true), Some(true)),
+        "{muted}"
+    );
+    assert!(muted["muting_expires_at"].is_string(), "{muted}");
+    assert_eq!(ids(&ok(app.get("/api/v1/mutes", &alice).await)), vec![bob_id.clone()]);
+    assert!(!ids(&ok(app.get("/api/v1/timelines/home", &alice).await)).contains(&early));
+
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let rel = relationship(&app, &alice, &bob_id).await;
+    assert_eq!((rel["muting"].as_bool(), rel["muting_notifications"].as_bool()), (Some(false), Some(false)), "{rel}");
+    assert!(rel["muting_expires_at"].is_null(), "{rel}");
+    assert_eq!(ok(app.get("/api/v1/mutes", &alice).await), json!([]));
+    assert!(ids(&ok(app.get("/api/v1/timelines/home", &alice).await)).contains(&early), "bob's posts are back");
+    // And bob's mentions notify alice again.
+    post(&app, &bob, "@alice are you there?").await;
+    let notifications = ok(app.get("/api/v1/notifications?types[]=mention", &alice).await);
+    assert_eq!(notifications.as_array().map(Vec::len), Some(1), "{notifications}");
+});

@@ -292,3 +292,28 @@ both_engines!(an_action_right_after_a_subscribe_reaches_the_new_subscription, |a
     }
     assert!(next_frame(&mut socket, Duration::from_millis(200)).await.is_none(), "one notification a round");
 });
+
+// A connection opened during a timed mute shows the muted account again once the mute ends
+// (nothing tells the connection then: it must know when its mutes run out).
+both_engines!(a_stream_shows_a_muted_account_again_once_the_mute_expires, |app| async move {
+    let (alice_id, alice) = app.create_user("alice").await;
+    let (bob_id, bob) = app.create_user("bob").await;
+    follow(&app, &alice, &bob_id).await;
+    ok(app.post_form(&format!("/api/v1/accounts/{bob_id}/mute"), &alice, &[("duration", "1")]).await);
+    let address = serve(&app).await;
+    let url = format!("ws://{address}/api/v1/streaming?stream=user&access_token={alice}");
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await.expect("connects");
+    until_held(&app, &channel::home(ferrodon_kernel::Id::parse(&alice_id).unwrap()), true).await;
+    let distribute = || app.run_jobs(ferrodon_domain::model::Queue::Default, &["DistributeStatus"]);
+
+    post(&app, &bob, "while muted").await;
+    distribute().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let after = post(&app, &bob, "after the mute").await;
+    distribute().await;
+    // The first update to come is the later post: the one made during the mute was hidden.
+    let frame = next_frame(&mut socket, Duration::from_secs(5)).await.expect("bob's post after the mute");
+    assert_eq!(frame["event"], "update", "{frame}");
+    let payload: Value = serde_json::from_str(frame["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["id"], after.as_str(), "{payload}");
+});
