@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+import time
 
 import pytest
 from mastodon import MastodonAPIError, MastodonNotFoundError
@@ -104,6 +105,27 @@ def test_update_credentials_rejects_too_long_display_name(alice):
     response = alice.http.patch("/api/v1/accounts/update_credentials", data={"display_name": "x" * 31})
     assert_error(response, 422)
     assert alice.api.account_verify_credentials()["display_name"] != "x" * 31
+
+
+def test_update_credentials_with_a_file_is_refused_until_uploads_exist(make_user):
+    # No media storage yet: an avatar or header upload must fail loudly (Mastodon's error
+    # format, 422), not answer 200 having kept the text fields and dropped the image.
+    user = make_user("avatar")
+    png = b"\x89PNG\r\n\x1a\n" + bytes(32)
+    with pytest.raises(MastodonAPIError) as refused:
+        user.api.account_update_credentials(display_name="With Avatar", avatar=png, avatar_mime_type="image/png")
+    assert refused.value.args[1] == 422, refused.value.args
+    assert "File uploads are not supported yet" in str(refused.value.args[3]), refused.value.args
+    response = user.http.patch(
+        "/api/v1/accounts/update_credentials",
+        data={"display_name": "With Header"},
+        files={"header": ("header.png", png, "image/png")},
+    )
+    body = assert_error(response, 422)
+    assert "File uploads are not supported yet" in body["error"] and "header" in body["error"], body
+    me = user.api.account_verify_credentials()
+    assert me["display_name"] == "", "nothing of a refused request is kept"
+    assert me["avatar"].endswith("/avatars/original/missing.png") and me["header"].endswith("/headers/original/missing.png")
 
 
 def test_lookup(server: Server, alice, bob, anonymous):
@@ -245,6 +267,24 @@ def test_mute_and_unmute(make_user):
     # Muting only the timeline, not the notifications.
     rel = muter.api.account_mute(muted.id, notifications=False)
     assert_relationship(rel, muting=True, muting_notifications=False)
+
+
+def test_a_timed_mute_is_over_once_it_expires(make_user):
+    muter = make_user("tmuter")
+    muted = make_user("tmuted")
+    muter.api.account_follow(muted.id)
+    rel = muter.api.account_mute(muted.id, duration=1)
+    assert_relationship(rel, muting=True, muting_notifications=True)
+    assert rel["muting_expires_at"] is not None
+    hidden = muted.api.status_post("posted during a one-second mute")
+    assert ids(muter.api.mutes()) == [muted.id]
+
+    time.sleep(1.5)
+    rel = relationship(muter, muted)
+    assert_relationship(rel, muting=False, muting_notifications=False)
+    assert rel["muting_expires_at"] is None, rel
+    assert muter.api.mutes() == []
+    wait_for(lambda: str(hidden["id"]) in ids(muter.api.timeline_home()), "the formerly muted account's post at home")
 
 
 def test_remove_from_followers(make_user):

@@ -35,6 +35,9 @@ def test_instance_v2(server: Server, anonymous: Mastodon):
     assert isinstance(instance["registrations"]["enabled"], bool)
     assert isinstance(instance["registrations"]["approval_required"], bool)
     assert is_int(instance["usage"]["users"]["active_month"])
+    # The same count as NodeInfo's activeMonth (local accounts that posted in the last 30 days).
+    nodeinfo = server.http().get("/nodeinfo/2.0").json()
+    assert instance["usage"]["users"]["active_month"] == nodeinfo["usage"]["users"]["activeMonth"], nodeinfo
 
     configuration = instance["configuration"]
     assert configuration["urls"]["streaming"].startswith(("ws://", "wss://"))
@@ -67,6 +70,19 @@ def test_instance_v1(server: Server, anonymous: Mastodon):
     assert response.status_code == 200, describe(response)
 
 
+def test_the_images_the_instance_and_accounts_advertise_are_served(server: Server, anonymous: Mastodon, alice):
+    urls = [anonymous.instance_v2()["thumbnail"]["url"]]
+    account = anonymous.account(alice.id)  # no avatar or header of its own
+    urls += [account[key] for key in ("avatar", "avatar_static", "header", "header_static")]
+    for url in urls:
+        assert url.startswith(server.base_url + "/"), url
+        response = server.http().get(url[len(server.base_url):])
+        assert response.status_code == 200, describe(response)
+        assert response.headers["Content-Type"] == "image/png", describe(response)
+        assert re.search(r"\bmax-age=\d{6,}", response.headers.get("Cache-Control", "")), response.headers
+        assert response.content[:8] == b"\x89PNG\r\n\x1a\n", f"{url} is not a PNG"
+
+
 def test_mastodon_py_detects_version(server: Server):
     api = server.client()
     version = api.retrieve_mastodon_version(fail_hard=True)
@@ -75,13 +91,15 @@ def test_mastodon_py_detects_version(server: Server):
     assert api.mastodon_api_version >= 1
 
 
-def test_custom_emojis(anonymous: Mastodon):
-    emojis = anonymous.custom_emojis()
-    assert isinstance(emojis, list)
-    for emoji in emojis:
-        assert re.fullmatch(r"[A-Za-z0-9_]+", emoji["shortcode"])
-        assert emoji["url"] and emoji["static_url"]
-        assert isinstance(emoji["visible_in_picker"], bool)
+def test_custom_emojis(server: Server, anonymous: Mastodon, alice):
+    # The instance has no custom emoji of its own (there is no way to add one yet), and Mastodon
+    # lists only its own: the list is empty, for anyone, signed in or not.
+    assert anonymous.custom_emojis() == []
+    assert alice.api.custom_emojis() == []
+    response = server.http().get("/api/v1/custom_emojis")
+    assert response.status_code == 200, describe(response)
+    assert response.headers["Content-Type"].startswith("application/json"), describe(response)
+    assert response.json() == []
 
 
 # ------------------------------------------------------------------------------------------

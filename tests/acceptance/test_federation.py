@@ -15,7 +15,7 @@ import pytest
 from mastodon import Mastodon
 
 from fedify_peer import FedifyPeer
-from support import CALLBACK, OOB, SCOPES, App, Server, User, UserFactory, create_database, drop_database
+from support import CALLBACK, OOB, SCOPES, App, Server, User, UserFactory, assert_error, create_database, drop_database
 
 ALLOW = {"ALLOWED_PRIVATE_ADDRESSES": "127.0.0.0/8"}
 WAIT_S = 20
@@ -92,6 +92,17 @@ def follow(viewer: User, other: User, instance: Instance) -> dict:
     viewer.api.account_follow(account["id"])
     eventually(lambda: viewer.api.account_relationships(account["id"])[0]["following"], "the follow is accepted")
     return account
+
+
+def status_gone(viewer: User, instance: Instance, status_id) -> bool:
+    """False while ``viewer`` still sees the status, True once its running server answers
+    Mastodon's 404. Any other answer (a 500, no answer, a server that died) fails the test."""
+    response = viewer.http.get(f"/api/v1/statuses/{status_id}")
+    if response.status_code == 200:
+        return False
+    assert not instance.server.died(), f"the server died\n{instance.server.log_tail()}"
+    assert_error(response, 404, message="Record not found")
+    return True
 
 
 def in_home(user: User, text: str) -> dict | None:
@@ -261,15 +272,7 @@ def test_favourite_boost_undo_edit_delete_propagate(pair):
     edited = eventually(lambda: (s := a.api.status(remote["id"]))["edited_at"] and s, "the edit arrives")
     assert "edited" in edited["content"]
     b.api.status_delete(original["id"])
-
-    def gone() -> bool:
-        try:
-            a.api.status(remote["id"])
-            return False
-        except Exception:
-            return True
-
-    eventually(gone, "the deletion arrives")
+    eventually(lambda: status_gone(a, a_side, remote["id"]), "the deletion arrives")
 
 
 def test_profile_changes_propagate(pair):
@@ -385,15 +388,7 @@ def test_a_fedify_peer_follows_reads_and_interacts(pair, first_knock: str):
         peer.wait_for(lambda r: r["type"] == "Undo" and r["object_type"] == "Like")
         # The peer deletes its post: it goes here too.
         peer.delete("alice", posted["id"])
-
-        def gone() -> bool:
-            try:
-                user.api.status(theirs["id"])
-                return False
-            except Exception:
-                return True
-
-        eventually(gone, "the peer's deletion")
+        eventually(lambda: status_gone(user, a_side, theirs["id"]), "the peer's deletion")
         # We delete ours: the peer hears it.
         user.api.status_delete(ours["id"])
         peer.wait_for("Delete")

@@ -440,6 +440,44 @@ def test_registration_through_api_needs_confirmation(server: Server, app: App):
     assert error["details"]["username"][0]["error"] == "ERR_TAKEN"
 
 
+def test_email_addresses_are_checked_as_mastodon_does(server: Server, app: App):
+    # Devise's format (Mastodon's): something@something, no whitespace; a dotless domain is fine.
+    username = unique("cli")
+    proc = server.cli("accounts", "create", username, "--email", f"{username}@localhost", "--confirmed")
+    assert "New password:" in proc.stdout + proc.stderr
+    refused = server.cli("accounts", "create", unique("cli"), "--email", "no-at-sign.localhost", check=False)
+    assert refused.returncode != 0, refused.stdout
+    assert "Email is invalid" in refused.stdout + refused.stderr, refused.stderr
+
+    registrar = server.client(client_id=app.client_id, client_secret=app.client_secret)
+    username = unique("reg")
+    password = "correct horse battery staple 42"
+    assert registrar.create_account(username, password, f"{username}@localhost", agreement=True, locale="en")
+    token, error = server.client(client_id=app.client_id, client_secret=app.client_secret).create_account(
+        unique("reg"), password, "two words@localhost", agreement=True, locale="en", return_detailed_error=True
+    )
+    assert token is None
+    assert error["details"]["email"][0]["error"] == "ERR_INVALID", error
+
+
+def test_registrations_close_as_tootctl_spells_it(server: Server, app: App, anonymous):
+    # `tootctl settings registrations close` is Mastodon's registrations mode "none".
+    assert server.cli("settings", "registrations").stdout.strip() == "open"
+    try:
+        assert server.cli("settings", "registrations", "close").stdout.strip() == "none"
+        assert anonymous.instance_v2()["registrations"]["enabled"] is False
+        registrar = server.client(client_id=app.client_id, client_secret=app.client_secret)
+        username = unique("closed")
+        token, error = registrar.create_account(
+            username, "correct horse battery staple 42", f"{username}@example.test", agreement=True, locale="en",
+            return_detailed_error=True,
+        )
+        assert token is None, "registrations are closed"
+    finally:
+        assert server.cli("settings", "registrations", "open").stdout.strip() == "open"
+    assert anonymous.instance_v2()["registrations"]["enabled"] is True
+
+
 def test_registration_requires_agreement(server: Server, app: App):
     username = unique("reg")
     token, error = server.client(client_id=app.client_id, client_secret=app.client_secret).create_account(

@@ -218,6 +218,7 @@ def test_reblog_and_unreblog(alice, bob):
     assert str(wrapper["account"]["id"]) == bob.id
     assert str(wrapper["reblog"]["id"]) == str(status["id"])
     assert wrapper["reblog"]["reblogged"] is True
+    assert wrapper["reblogged"] is True, "Mastodon marks the new reblog as reblogged too"
     assert str(wrapper["id"]) != str(status["id"])
 
     assert refetch(alice, status)["reblogs_count"] == 1
@@ -258,10 +259,16 @@ def test_pin_and_unpin(alice, bob):
     assert unpinned["pinned"] is False
     assert str(status["id"]) not in ids(bob.api.account_statuses(alice.id, pinned=True))
 
-    # Only one's own statuses can be pinned, and never a direct one.
-    assert_error(bob.http.post(f"/api/v1/statuses/{status['id']}/pin"), 422)
+    # Only one's own statuses can be pinned, and never a direct one; a followers-only one can.
+    assert_error(bob.http.post(f"/api/v1/statuses/{status['id']}/pin"), 422,
+                 message="Validation failed: Someone else's post cannot be pinned")
     direct = alice.api.status_post(f"@{bob.username} {fresh_text('direct')}", visibility="direct")
-    assert_error(alice.http.post(f"/api/v1/statuses/{direct['id']}/pin"), 422)
+    assert_error(alice.http.post(f"/api/v1/statuses/{direct['id']}/pin"), 422,
+                 message="Validation failed: Posts that are only visible to mentioned users cannot be pinned")
+    private = alice.api.status_post(fresh_text("followers only"), visibility="private")
+    assert alice.api.status_pin(private["id"])["pinned"] is True
+    assert str(private["id"]) in ids(alice.api.account_statuses(alice.id, pinned=True))
+    assert alice.api.status_unpin(private["id"])["pinned"] is False
 
 
 def test_mute_and_unmute_conversation(alice):

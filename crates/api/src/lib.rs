@@ -5,9 +5,12 @@
 //! ([`mastodon::routes`], [`oauth::routes`]), and handlers live in a file per resource that
 //! mirrors the URL (`/api/v1/statuses/:id/favourite` is `mastodon/v1/statuses.rs`, function
 //! `favourite`, documented with its route). One file per resource rather than per action keeps
-//! the ~100 small handlers of a resource together with their shared helpers.
+//! the ~100 small handlers of a resource together with their shared helpers. The images the
+//! instance and accounts advertise (`/thumbnail.png`, the missing avatar and header) are in
+//! `assets.rs`.
 
 pub mod activitypub;
+mod assets;
 pub mod error;
 pub mod extract;
 pub mod link;
@@ -72,6 +75,7 @@ pub fn router(svc: Services, fed: Option<ferrodon_federation::Fed>) -> Router {
         .merge(api)
         .merge(activitypub::routes())
         .merge(oauth::routes())
+        .merge(assets::routes())
         .route("/health", get(|| async { ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], "OK") }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -38,7 +38,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 }
             }
         } else if content_type.starts_with("multipart/form-data") {
-            params.merge_multipart(&content_type, &body);
+            params.merge_multipart(&content_type, &body)?;
         } else {
             params.merge_form(&String::from_utf8_lossy(&body));
         }
@@ -131,10 +131,13 @@ impl Params {
         }
     }
 
-    /// Text fields of a multipart body (files are ignored until media uploads exist).
-    fn merge_multipart(&mut self, content_type: &str, body: &[u8]) {
+    /// Text fields of a multipart body. A file part is refused with 422 until media uploads
+    /// exist: taking the rest of the request and dropping the file would answer as if the
+    /// avatar (or attachment) had been saved. A file input left empty (a part with
+    /// `filename=""`, as browsers send it) is no file and is skipped, as Rack does.
+    fn merge_multipart(&mut self, content_type: &str, body: &[u8]) -> Result<(), ApiError> {
         let Some(boundary) = content_type.split("boundary=").nth(1).map(|b| b.trim_matches('"').to_string()) else {
-            return;
+            return Ok(());
         };
         let delimiter = format!("--{boundary}");
         let text = String::from_utf8_lossy(body);
@@ -142,15 +145,31 @@ impl Params {
             let Some((headers, content)) = part.split_once("\r\n\r\n") else {
                 continue;
             };
-            if headers.contains("filename=") {
-                continue;
-            }
-            let Some(name) = headers.split("name=\"").nth(1).and_then(|n| n.split('"').next()) else {
+            let Some(disposition) = headers.split("\r\n").find_map(|line| {
+                let (header, value) = line.split_once(':')?;
+                header.trim().eq_ignore_ascii_case("content-disposition").then_some(value)
+            }) else {
                 continue;
             };
+            let disposition = disposition_params(disposition);
+            let param = |key: &str| disposition.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v);
+            let Some(name) = param("name") else {
+                continue;
+            };
+            match param("filename").or_else(|| param("filename*")) {
+                Some(filename) if filename.is_empty() => continue,
+                Some(_) => {
+                    return Err(Error::validation(format!(
+                        "Validation failed: File uploads are not supported yet ({name} is a file)"
+                    ))
+                    .into());
+                }
+                None => {}
+            }
             let value = content.strip_suffix("\r\n").unwrap_or(content);
             insert(&mut self.0, name, Value::String(value.to_string()));
         }
+        Ok(())
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -202,6 +221,46 @@ impl Params {
     }
 }
 
+/// The parameters of a `Content-Disposition` value (`form-data; name="a"; filename="b;c.png"`),
+/// lower-cased keys with their values unquoted; the disposition type itself is left out.
+fn disposition_params(value: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = value.chars().peekable();
+    // Skip the disposition type.
+    for c in chars.by_ref() {
+        if c == ';' {
+            break;
+        }
+    }
+    loop {
+        while chars.next_if(|c| c.is_whitespace() || *c == ';').is_some() {}
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ';')).collect();
+        if key.trim().is_empty() {
+            if chars.peek().is_none() {
+                return out;
+            }
+            chars.next();
+            continue;
+        }
+        let mut val = String::new();
+        if chars.next_if_eq(&'=').is_some() {
+            if chars.next_if_eq(&'"').is_some() {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => val.extend(chars.next()),
+                        c => val.push(c),
+                    }
+                }
+                while chars.next_if(|c| *c != ';').is_some() {}
+            } else {
+                val = std::iter::from_fn(|| chars.next_if(|c| *c != ';')).collect::<String>().trim().to_string();
+            }
+        }
+        out.push((key.trim().to_ascii_lowercase(), val));
+    }
+}
+
 fn invalid(key: &str) -> ApiError {
     Error::bad_request(format!("Invalid value for parameter: {key}")).into()
 }
@@ -243,6 +302,55 @@ mod tests {
         assert_eq!(p.list("media_ids"), vec!["1"]);
         let fields = p.object("fields_attributes").unwrap();
         assert_eq!(fields.object("0").unwrap().str("name").as_deref(), Some("x y"));
+    }
+
+    fn multipart(parts: &[(&str, &str)]) -> (String, Vec<u8>) {
+        let mut body = String::new();
+        for (disposition, content) in parts {
+            body.push_str(&format!("--XyZ\r\nContent-Disposition: {disposition}\r\n\r\n{content}\r\n"));
+        }
+        body.push_str("--XyZ--\r\n");
+        ("multipart/form-data; boundary=XyZ".to_string(), body.into_bytes())
+    }
+
+    #[test]
+    fn multipart_text_fields_are_read_and_empty_file_inputs_skipped() {
+        let (content_type, body) = multipart(&[
+            (r#"form-data; name="display_name""#, "Al; ice"),
+            (r#"form-data; name="fields_attributes[0][name]""#, "site"),
+            (r#"form-data; name="avatar"; filename="""#, ""),
+        ]);
+        let mut p = Params::default();
+        p.merge_multipart(&content_type, &body).unwrap();
+        assert_eq!(p.str("display_name").as_deref(), Some("Al; ice"));
+        assert_eq!(p.object("fields_attributes").unwrap().object("0").unwrap().str("name").as_deref(), Some("site"));
+        assert_eq!(p.get("avatar"), None);
+    }
+
+    #[test]
+    fn multipart_files_are_refused() {
+        for disposition in [
+            r#"form-data; name="avatar"; filename="me.png""#,
+            r#"form-data; filename="a;b.png"; name="header""#,
+            r#"form-data; name="file"; filename*=UTF-8''%C3%A9.png"#,
+        ] {
+            let (content_type, body) = multipart(&[(r#"form-data; name="note""#, "hi"), (disposition, "\u{89}PNG")]);
+            let err = Params::default().merge_multipart(&content_type, &body).unwrap_err().0;
+            assert_eq!(err.kind, ferrodon_kernel::ErrorKind::Validation, "{disposition}");
+            assert!(err.message.contains("File uploads are not supported yet"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn content_disposition_parameters() {
+        assert_eq!(
+            disposition_params(r#"form-data; name="a\"b"; filename=plain.txt ;x="1;2""#),
+            vec![
+                ("name".to_string(), "a\"b".to_string()),
+                ("filename".to_string(), "plain.txt".to_string()),
+                ("x".to_string(), "1;2".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -179,8 +179,8 @@ enum DeadCommand {
 
 #[derive(Subcommand)]
 enum SettingsCommand {
-    /// Who may sign up: `open`, `approved` (sign-ups wait for approval) or `none`. Without a
-    /// value, prints the current mode.
+    /// Who may sign up: `open`, `approved` (sign-ups wait for approval) or `none` (`close`, as
+    /// tootctl spells it). Without a value, prints the current mode.
     Registrations { mode: Option<String> },
 }
 

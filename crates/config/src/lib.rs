@@ -74,7 +74,8 @@ impl RegistrationsMode {
         match s {
             "open" => Some(Self::Open),
             "approved" => Some(Self::Approved),
-            "none" | "closed" => Some(Self::None),
+            // `close` is tootctl's spelling (`tootctl settings registrations close`).
+            "none" | "close" | "closed" => Some(Self::None),
             _ => None,
         }
     }
@@ -391,6 +392,16 @@ fn generated_secret(data_dir: &Path, name: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registrations_modes_with_tootctls_close() {
+        assert_eq!(RegistrationsMode::parse("open"), Some(RegistrationsMode::Open));
+        assert_eq!(RegistrationsMode::parse("approved"), Some(RegistrationsMode::Approved));
+        for none in ["none", "close", "closed"] {
+            assert_eq!(RegistrationsMode::parse(none), Some(RegistrationsMode::None), "{none}");
+        }
+        assert_eq!(RegistrationsMode::parse("shut"), None);
+    }
 
     fn tmp() -> PathBuf {
         let d = std::env::temp_dir().join(format!("ferrodon-config-{}", ferrodon_kernel::Id::generate()));

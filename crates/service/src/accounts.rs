@@ -40,12 +40,25 @@ fn validate_username(username: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whitespace as Ruby's `\s` and `String#strip` know it.
+fn ruby_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+/// An e-mail address as Devise keeps it: without the whitespace around it
+/// (`strip_whitespace_keys`; it is lower-cased when stored).
+fn normalize_email(email: &str) -> &str {
+    email.trim_matches(|c| ruby_space(c) || c == '\0')
+}
+
+/// Devise's format check, which Mastodon keeps (`/\A[^@\s]+@[^@\s]+\z/`): one `@` with
+/// something on each side and no whitespace. `x@localhost` is an address.
 fn validate_email(email: &str) -> Result<()> {
-    if email.trim().is_empty() {
+    if email.is_empty() {
         return Err(Error::field("email", "ERR_BLANK", "can't be blank"));
     }
     let ok = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !email.contains(char::is_whitespace)
+        !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !email.contains(ruby_space)
     });
     if ok { Ok(()) } else { Err(Error::field("email", "ERR_INVALID", "is invalid")) }
 }
@@ -71,15 +84,16 @@ pub fn generate_password() -> String {
 
 /// Creates a local account (CLI and registration). `Conflict` on a taken username or e-mail.
 pub async fn create(svc: &Services, new: NewAccount<'_>) -> Result<(Account, User)> {
+    let email = normalize_email(new.email);
     validate_username(new.username)?;
-    validate_email(new.email)?;
+    validate_email(email)?;
     validate_password(new.password)?;
     {
         let mut tx = svc.db.read().await?;
         if tx.account_by_username(new.username, "").await?.is_some() {
             return Err(Error::field("username", "ERR_TAKEN", "has already been taken"));
         }
-        if tx.user_by_email(new.email).await?.is_some() {
+        if tx.user_by_email(email).await?.is_some() {
             return Err(Error::field("email", "ERR_TAKEN", "has already been taken"));
         }
     }
@@ -87,7 +101,7 @@ pub async fn create(svc: &Services, new: NewAccount<'_>) -> Result<(Account, Use
     let base = svc.base_url();
     let record = NewLocalAccount {
         username: new.username.to_string(),
-        email: new.email.to_string(),
+        email: email.to_string(),
         encrypted_password,
         confirmed: new.confirmed,
         approved: new.approved,
@@ -367,7 +381,7 @@ pub async fn follow_list(
         let a = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
         if let Some(v) = viewer
             && v != id
-            && tx.relationships(v, &[id]).await?.first().is_some_and(|r| r.blocked_by)
+            && tx.relationships(v, &[id], now()).await?.first().is_some_and(|r| r.blocked_by)
         {
             return Ok(Page::empty());
         }

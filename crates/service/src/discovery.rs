@@ -3,6 +3,7 @@
 
 use ferrodon_config::RegistrationsMode;
 use ferrodon_domain::model::Account;
+use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::{Error, Result};
 use serde_json::{Value, json};
 
@@ -76,17 +77,23 @@ pub fn nodeinfo_links(svc: &Services) -> Value {
     })
 }
 
-/// `GET /nodeinfo/2.0` and `/nodeinfo/2.1`. Active users are local accounts that posted in the
-/// last 30 / 180 days.
+/// Local accounts active in the last `days` days: those that posted. NodeInfo's
+/// `activeMonth` (30) and `activeHalfyear` (180), and the instance document's
+/// `usage.users.active_month` (30), all count this.
+pub(crate) async fn active_local_accounts(tx: &mut Box<dyn Tx>, days: i64) -> Result<i64> {
+    const DAY: i64 = 86_400_000;
+    tx.count_active_local_accounts(now() - days * DAY).await
+}
+
+/// `GET /nodeinfo/2.0` and `/nodeinfo/2.1`.
 pub async fn nodeinfo(svc: &Services, version: &str) -> Result<Value> {
     if version != "2.0" && version != "2.1" {
         return Err(Error::not_found());
     }
-    const DAY: i64 = 86_400_000;
     let mut tx = svc.db.read().await?;
     let users = tx.count_local_accounts().await?;
-    let month = tx.count_active_local_accounts(now() - 30 * DAY).await?;
-    let half_year = tx.count_active_local_accounts(now() - 180 * DAY).await?;
+    let month = active_local_accounts(&mut tx, 30).await?;
+    let half_year = active_local_accounts(&mut tx, 180).await?;
     let posts = tx.count_local_statuses().await?;
     let mode = crate::settings::registrations_mode(svc, &mut tx).await?;
     let mut software = json!({ "name": "ferrodon", "version": env!("CARGO_PKG_VERSION") });

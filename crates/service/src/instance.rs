@@ -62,15 +62,18 @@ fn configuration(svc: &Services) -> Value {
             "hashtag_feeds": { "local": "public", "remote": "public" },
             "trending_link_feeds": { "local": "public", "remote": "public" },
         },
-        "limited_federation": false,
+        "limited_federation": svc.config.limited_federation_mode,
     })
 }
 
 /// `GET /api/v2/instance`.
 pub async fn v2(svc: &Services) -> Result<Value> {
-    let (users, mode) = {
+    let (active_month, mode) = {
         let mut tx = svc.db.read().await?;
-        (tx.count_local_accounts().await?, crate::settings::registrations_mode(svc, &mut tx).await?)
+        (
+            crate::discovery::active_local_accounts(&mut tx, 30).await?,
+            crate::settings::registrations_mode(svc, &mut tx).await?,
+        )
     };
     Ok(json!({
         "domain": svc.config.local_domain,
@@ -78,7 +81,7 @@ pub async fn v2(svc: &Services) -> Result<Value> {
         "version": VERSION,
         "source_url": SOURCE_URL,
         "description": "A Mastodon-compatible server.",
-        "usage": { "users": { "active_month": users } },
+        "usage": { "users": { "active_month": active_month } },
         "thumbnail": { "url": format!("{}/thumbnail.png", svc.base_url()), "blurhash": null, "versions": {} },
         "icon": [],
         "languages": ["en"],

@@ -14,7 +14,7 @@ fn account_id(raw: &str) -> Result<Id> {
 
 async fn relationship_of(tx: &mut Box<dyn Tx>, me: Id, target: Id) -> Result<api::Relationship> {
     let rel = tx
-        .relationships(me, &[target])
+        .relationships(me, &[target], now())
         .await?
         .pop()
         .unwrap_or(Relationship { target_id: target, ..Default::default() });
@@ -210,7 +210,7 @@ pub async fn relationships(svc: &Services, me: &Viewer, raw_ids: &[String]) -> R
     let mut tx = svc.db.read().await?;
     let known: Vec<Id> = tx.accounts_by_ids(&ids).await?.iter().map(|a| a.id).collect();
     let ordered: Vec<Id> = ids.into_iter().filter(|i| known.contains(i)).collect();
-    Ok(tx.relationships(me.account.id, &ordered).await?.iter().map(present::relationship).collect())
+    Ok(tx.relationships(me.account.id, &ordered, now()).await?.iter().map(present::relationship).collect())
 }
 
 /// Accepts (`authorize`) or rejects a follow request.

@@ -28,8 +28,9 @@ pub(crate) async fn registrations_mode(svc: &Services, tx: &mut Box<dyn Tx>) -> 
 }
 
 pub async fn set_registrations_mode(svc: &Services, mode: &str) -> Result<RegistrationsMode> {
-    let mode = RegistrationsMode::parse(mode)
-        .ok_or_else(|| Error::validation(format!("registrations must be open, approved or none, got {mode:?}")))?;
+    let mode = RegistrationsMode::parse(mode).ok_or_else(|| {
+        Error::validation(format!("registrations must be open, approved or none (or close), got {mode:?}"))
+    })?;
     let mut tx = svc.db.write().await?;
     tx.set_setting(REGISTRATIONS_MODE, mode.as_str()).await?;
     tx.commit().await?;

@@ -489,6 +489,8 @@ pub enum Action {
 pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> Result<api::Status> {
     let mut tx = svc.db.write().await?;
     let target = visible_status(&mut tx, Some(me.account.id), status_id(raw_id)?).await?;
+    // The status asked for, as pinning checks it (a reblog is never pinned in its original's stead).
+    let asked = (target.reblog_of_id.is_some(), target.account_id, target.visibility);
     // Acting on a reblog acts on the original.
     let s = match target.reblog_of_id {
         Some(id) => visible_status(&mut tx, Some(me.account.id), id).await?,
@@ -515,11 +517,19 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
             tx.remove_mark(StatusMark::Bookmark, me_id, s.id).await?;
         }
         Action::Pin => {
-            if s.account_id != me_id {
-                return Err(Error::validation("Validation failed: You can only pin your own posts"));
-            }
-            if matches!(s.visibility, Visibility::Direct | Visibility::Private) {
-                return Err(Error::validation("Validation failed: Private and direct posts cannot be pinned"));
+            // Mastodon's StatusPinValidator, in its order: not a boost, not someone else's, not
+            // direct (followers-only posts may be pinned).
+            let (reblog, owner, visibility) = asked;
+            let pin_errors: Vec<&str> = [
+                (reblog, "A boost cannot be pinned"),
+                (owner != me_id, "Someone else's post cannot be pinned"),
+                (visibility == Visibility::Direct, "Posts that are only visible to mentioned users cannot be pinned"),
+            ]
+            .into_iter()
+            .filter_map(|(refused, why)| refused.then_some(why))
+            .collect();
+            if !pin_errors.is_empty() {
+                return Err(Error::validation(format!("Validation failed: {}", pin_errors.join(", "))));
             }
             let page = PageRequest { limit: 100, ..Default::default() };
             let pinned = tx.marked_statuses(StatusMark::Pin, me_id, &page).await?.len() as i64;
@@ -599,8 +609,15 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
             created
         }
     };
-    let out = present::status(svc, &mut tx, Some(me.account.id), &reblog).await?;
+    let mut out = present::status(svc, &mut tx, Some(me.account.id), &reblog).await?;
     tx.commit().await?;
+    // Mastodon renders the new reblog without a relationships presenter, so its top level says
+    // what the viewer did to the original (`reblogged?`, `favourited?`, `bookmarked?` look at
+    // `status.proper`): reblogged, and favourited or bookmarked as the original is.
+    if let Some(original) = out.reblog.as_deref() {
+        (out.reblogged, out.favourited, out.bookmarked) =
+            (original.reblogged, original.favourited, original.bookmarked);
+    }
     Ok(out)
 }
 

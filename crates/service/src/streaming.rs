@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ferrodon_domain::model::{Filter, matching_filters};
 use ferrodon_domain::ports::{Event, channel};
+use ferrodon_kernel::time::Millis;
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 
 use crate::auth::{Caller, Viewer, now};
@@ -151,11 +152,13 @@ pub async fn owns_list(svc: &Services, me: &Viewer, stream: &Stream) -> Result<(
 /// What one connection hides: status events by, reblogging or mentioning accounts it blocks or
 /// is blocked by, or mutes, and what its custom filters hide or mark. Loaded when the
 /// connection opens and again whenever its account's blocks, mutes or filters change (an event
-/// on its system channel).
+/// on its system channel), or when one of its timed mutes ends ([`StreamFilter::reload_at`]).
 #[derive(Clone, Debug, Default)]
 pub struct StreamFilter {
     me: Id,
     hidden: HashSet<Id>,
+    /// When the first timed mute in `hidden` ends.
+    mutes_end: Option<Millis>,
     /// Blocked domains: their statuses leave the public, hashtag and list streams.
     domains: HashSet<String>,
     /// Custom filters.
@@ -181,10 +184,17 @@ impl StreamFilter {
         let filters = tx.filters_of(me).await?.into_iter().filter(|f| !f.expired(now)).collect();
         Ok(StreamFilter {
             me,
+            mutes_end: h.mutes_end,
             hidden: h.blocked.into_iter().chain(h.muted).collect(),
             domains: h.domains.into_iter().collect(),
             filters,
         })
+    }
+
+    /// When this filter goes out of date by itself (a timed mute ends; milliseconds since the
+    /// epoch): load it again then.
+    pub fn reload_at(&self) -> Option<Millis> {
+        self.mutes_end
     }
 
     /// Whether `event`, received on `channel`, is from a blocked domain on a stream that drops

@@ -5,7 +5,7 @@ use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
 use ferrodon_mastodon_api as api;
 
-use crate::auth::{Caller, Viewer};
+use crate::auth::{Caller, Viewer, now};
 use crate::visibility::visible;
 use crate::{Services, present};
 
@@ -76,7 +76,7 @@ pub async fn account(
     }
     if let Some(v) = viewer
         && v != id
-        && tx.relationships(v, &[id]).await?.first().is_some_and(|r| r.blocked_by)
+        && tx.relationships(v, &[id], now()).await?.first().is_some_and(|r| r.blocked_by)
     {
         return Ok(Page::empty());
     }

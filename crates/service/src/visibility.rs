@@ -7,6 +7,8 @@ use ferrodon_domain::model::{Relationship, Status, Visibility};
 use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::{Id, Result};
 
+use crate::auth::now;
+
 /// May `viewer` (None = anonymous) see `status`? A reblog needs its original to be visible too.
 pub(crate) async fn can_view(tx: &mut Box<dyn Tx>, viewer: Option<Id>, status: &Status) -> Result<bool> {
     Ok(!visible(tx, viewer, std::slice::from_ref(status), false).await?.is_empty())
@@ -31,7 +33,7 @@ pub(crate) async fn visible(
     authors.sort_unstable();
     authors.dedup();
     let relations: HashMap<Id, Relationship> = match viewer {
-        Some(v) => tx.relationships(v, &authors).await?.into_iter().map(|r| (r.target_id, r)).collect(),
+        Some(v) => tx.relationships(v, &authors, now()).await?.into_iter().map(|r| (r.target_id, r)).collect(),
         None => HashMap::new(),
     };
     let allowed = |s: &Status| -> bool {

@@ -468,15 +468,15 @@ both_databases!(relations_and_counters, |db: Db| async move {
     assert!(tx.get_follow(RelationKind::Follow, bob, alice).await.unwrap().is_none());
     assert!(tx.is_following(alice, bob).await.unwrap());
     assert!(!tx.is_following(bob, alice).await.unwrap());
-    let rels = tx.relationships(alice, &[bob, carol]).await.unwrap();
+    let rels = tx.relationships(alice, &[bob, carol], now_ms()).await.unwrap();
     assert_eq!(rels.len(), 2);
     assert_eq!(rels[0].target_id, bob);
     assert!(rels[0].following.is_some() && !rels[0].followed_by);
     assert_eq!(rels[1].target_id, carol);
     assert!(rels[1].following.is_none() && rels[1].requested_by && rels[1].requested.is_none());
-    let rels = tx.relationships(bob, &[alice]).await.unwrap();
+    let rels = tx.relationships(bob, &[alice], now_ms()).await.unwrap();
     assert!(rels[0].followed_by && rels[0].following.is_none());
-    let rels = tx.relationships(carol, &[alice]).await.unwrap();
+    let rels = tx.relationships(carol, &[alice], now_ms()).await.unwrap();
     assert!(rels[0].requested.is_some() && !rels[0].requested_by);
     let ids = |rows: Vec<ferrodon_domain::model::Keyed<ferrodon_domain::model::Account>>| {
         rows.into_iter().map(|r| r.item.id).collect::<Vec<_>>()
@@ -509,13 +509,16 @@ both_databases!(relations_and_counters, |db: Db| async move {
     assert!(tx.blocked_either_way(carol, alice).await.unwrap());
     assert!(tx.blocked_either_way(alice, carol).await.unwrap());
     assert!(!tx.blocked_either_way(alice, bob).await.unwrap());
-    let rel = tx.relationships(carol, &[alice]).await.unwrap().pop().unwrap();
+    let rel = tx.relationships(carol, &[alice], now_ms()).await.unwrap().pop().unwrap();
     assert!(rel.blocked_by && !rel.blocking);
-    let rel = tx.relationships(alice, &[bob]).await.unwrap().pop().unwrap();
+    let rel = tx.relationships(alice, &[bob], now_ms()).await.unwrap().pop().unwrap();
     let muting = rel.muting.expect("muting");
     assert!(!muting.hide_notifications && muting.expires_at.is_none(), "the second mute replaced the first");
     assert_eq!(ids(tx.list_related_accounts(RelatedAccounts::Blocks(alice), &page(10)).await.unwrap()), vec![carol]);
-    assert_eq!(ids(tx.list_related_accounts(RelatedAccounts::Mutes(alice), &page(10)).await.unwrap()), vec![bob]);
+    assert_eq!(
+        ids(tx.list_related_accounts(RelatedAccounts::Mutes(alice, now_ms()), &page(10)).await.unwrap()),
+        vec![bob]
+    );
     drop(tx);
 
     // Removing: counters go back, never below zero.
@@ -530,7 +533,7 @@ both_databases!(relations_and_counters, |db: Db| async move {
     assert_eq!(counts(&db, bob).await, (0, 0, 0));
     let mut tx = read(&db).await;
     assert!(!tx.blocked_either_way(alice, carol).await.unwrap());
-    let rel = tx.relationships(alice, &[bob]).await.unwrap().pop().unwrap();
+    let rel = tx.relationships(alice, &[bob], now_ms()).await.unwrap().pop().unwrap();
     assert!(rel.following.is_none() && rel.muting.is_none());
     drop(tx);
 
@@ -545,6 +548,66 @@ both_databases!(relations_and_counters, |db: Db| async move {
     tx.commit().await.unwrap();
     assert_eq!(counts(&db, bob).await, (0, 0, 0));
     assert!(read(&db).await.account_by_id(carol).await.unwrap().is_none());
+});
+
+// A timed mute is in force until it expires, and then over everywhere: relationships, the
+// mutes list, what is hidden from the account (and when that changes), notifications.
+both_databases!(a_timed_mute_is_over_when_it_expires, |db: Db| async move {
+    let alice = account(&db, "alice").await;
+    let bob = account(&db, "bob").await;
+    let carol = account(&db, "carol").await;
+    let t = now_ms();
+    let mut tx = db.write().await.unwrap();
+    let timed = |target, expires_at| Mute {
+        id: Id::generate(),
+        account_id: alice,
+        target_account_id: target,
+        hide_notifications: true,
+        expires_at,
+    };
+    tx.upsert_mute(&timed(bob, Some(t + 1_000)), t).await.unwrap();
+    tx.upsert_mute(&timed(carol, Some(t + 5_000)), t).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let ids = |rows: Vec<ferrodon_domain::model::Keyed<ferrodon_domain::model::Account>>| {
+        rows.into_iter().map(|k| k.item.id).collect::<Vec<Id>>()
+    };
+    let mut tx = read(&db).await;
+    let muting = |rels: Vec<ferrodon_domain::model::Relationship>| -> Vec<bool> {
+        rels.iter().map(|r| r.muting.is_some()).collect()
+    };
+    assert_eq!(muting(tx.relationships(alice, &[bob, carol], t).await.unwrap()), vec![true, true]);
+    assert_eq!(muting(tx.relationships(alice, &[bob, carol], t + 1_000).await.unwrap()), vec![false, true]);
+    assert_eq!(muting(tx.relationships(alice, &[bob, carol], t + 5_001).await.unwrap()), vec![false, false]);
+    let mutes = |at| RelatedAccounts::Mutes(alice, at);
+    let listed: HashSet<Id> = ids(tx.list_related_accounts(mutes(t), &page(10)).await.unwrap()).into_iter().collect();
+    assert_eq!(listed, HashSet::from([bob, carol]));
+    assert_eq!(ids(tx.list_related_accounts(mutes(t + 2_000), &page(10)).await.unwrap()), vec![carol]);
+    assert!(tx.list_related_accounts(mutes(t + 6_000), &page(10)).await.unwrap().is_empty());
+    let hidden = tx.hidden_accounts(alice, t).await.unwrap();
+    assert_eq!(
+        (hidden.muted.iter().copied().collect::<HashSet<_>>(), hidden.mutes_end),
+        (HashSet::from([bob, carol]), Some(t + 1_000))
+    );
+    let hidden = tx.hidden_accounts(alice, t + 2_000).await.unwrap();
+    assert_eq!((hidden.muted, hidden.mutes_end), (vec![carol], Some(t + 5_000)));
+    let hidden = tx.hidden_accounts(alice, t + 6_000).await.unwrap();
+    assert_eq!((hidden.muted, hidden.mutes_end), (vec![], None));
+    drop(tx);
+    // Bob's notifications reach alice again once his mute is over.
+    let mut tx = db.write().await.unwrap();
+    let note = |id| Notification {
+        id,
+        account_id: alice,
+        from_account_id: bob,
+        kind: NotificationType::Follow,
+        status_id: None,
+        group_key: format!("ungrouped-{id}"),
+        created_at: t,
+    };
+    assert!(!tx.create_notification_unless_hidden(&note(Id::generate()), t + 500).await.unwrap());
+    assert!(tx.create_notification_unless_hidden(&note(Id::generate()), t + 1_500).await.unwrap());
+    tx.commit().await.unwrap();
 });
 
 both_databases!(marks_and_their_counters, |db: Db| async move {

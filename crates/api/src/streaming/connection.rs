@@ -17,6 +17,15 @@ use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+/// How soon a failed reload that was due is tried again.
+const RELOAD_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A point in time of the filter (milliseconds since the epoch) as a timer's instant.
+fn reload_instant(at: Option<ferrodon_kernel::time::Millis>) -> Option<tokio::time::Instant> {
+    let wait = at?.saturating_sub(ferrodon_kernel::time::now_ms()).max(0);
+    Some(tokio::time::Instant::now() + std::time::Duration::from_millis(wait as u64))
+}
+
 /// One client's connection: who it is, what it listens to, what it hides.
 pub struct Connection {
     svc: Services,
@@ -30,13 +39,15 @@ pub struct Connection {
     system: BroadcastStream<Arc<Event>>,
     /// What [`Connection::put_back`] returned, handed out first.
     returned: Option<Next>,
+    /// When the filter must be loaded again by itself (a timed mute ends).
+    reload_at: Option<tokio::time::Instant>,
 }
 
 /// What the connection should do next.
 pub enum Next {
     /// Send this event under this label.
     Send(Vec<String>, Arc<Event>),
-    /// The account's blocks or mutes changed: call [`Connection::reload`].
+    /// The account's blocks or mutes changed, or a timed mute ended: call [`Connection::reload`].
     Reload,
     /// Close: the client fell behind, or its token was revoked.
     Close(&'static str),
@@ -67,6 +78,7 @@ impl Connection {
         let viewer = Box::new(require_viewer(&caller)?.clone());
         let filter = StreamFilter::load(svc, viewer.account.id).await?;
         let system = BroadcastStream::new(svc.events.subscribe(&channel::system(viewer.account.id)));
+        let reload_at = reload_instant(filter.reload_at());
         let conn = Connection {
             svc: svc.clone(),
             system,
@@ -75,6 +87,7 @@ impl Connection {
             channels: StreamMap::new(),
             labels: HashMap::new(),
             returned: None,
+            reload_at,
         };
         Ok(conn)
     }
@@ -107,11 +120,21 @@ impl Connection {
         }
     }
 
-    /// Reloads the filter (after [`Next::Reload`]); on a database error the old one stays.
+    /// Reloads the filter (after [`Next::Reload`]); on a database error the old one stays, and
+    /// a reload it was due for is tried again a little later.
     pub async fn reload(&mut self) {
         match StreamFilter::load(&self.svc, self.viewer.account.id).await {
-            Ok(f) => self.filter = f,
-            Err(e) => tracing::warn!(error = %e, "reloading a streaming filter failed"),
+            Ok(f) => {
+                self.reload_at = reload_instant(f.reload_at());
+                self.filter = f;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reloading a streaming filter failed");
+                let now = tokio::time::Instant::now();
+                if self.reload_at.is_some_and(|at| at <= now) {
+                    self.reload_at = Some(now + RELOAD_RETRY);
+                }
+            }
         }
     }
 
@@ -139,9 +162,14 @@ impl Connection {
             return next;
         }
         loop {
+            let reload_at = self.reload_at;
             // The system channel first: a block published before a post must apply to it.
             let (key, event) = tokio::select! {
                 biased;
+                // A timed mute ended: statuses it hid come through again.
+                _ = tokio::time::sleep_until(reload_at.unwrap_or_else(tokio::time::Instant::now)), if reload_at.is_some() => {
+                    return Next::Reload;
+                }
                 Some(item) = self.system.next() => {
                     let Ok(event) = item else { return Next::Close("fell behind") };
                     match event.name.as_str() {

@@ -42,6 +42,52 @@ both_engines!(verify_credentials_has_source, |app| async move {
     assert!(seen.get("role").is_none_or(Value::is_null), "{seen}");
 });
 
+/// A `multipart/form-data` body of `(Content-Disposition, content)` parts.
+fn multipart(parts: &[(&str, &[u8])]) -> (&'static str, Vec<u8>) {
+    let mut body = Vec::new();
+    for (disposition, content) in parts {
+        body.extend_from_slice(format!("--b0undary\r\nContent-Disposition: {disposition}\r\n").as_bytes());
+        if disposition.contains("filename=\"") && !disposition.contains("filename=\"\"") {
+            body.extend_from_slice(b"Content-Type: image/png\r\n");
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--b0undary--\r\n");
+    ("multipart/form-data; boundary=b0undary", body)
+}
+
+// Media uploads do not exist yet: a request carrying a file is refused whole (422), never
+// answered as if the avatar had been saved.
+both_engines!(update_credentials_with_a_file_is_refused_until_uploads_exist, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
+    let patch = |parts: &[(&str, &[u8])]| {
+        let (content_type, body) = multipart(parts);
+        app.raw(Method::PATCH, "/api/v1/accounts/update_credentials", &token, Some((content_type, body)), &[])
+    };
+    let refused = patch(&[
+        (r#"form-data; name="display_name""#, b"New Name"),
+        (r#"form-data; name="avatar"; filename="me.png""#, png),
+    ])
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    let error = refused.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains("File uploads are not supported yet") && error.contains("avatar"), "{error}");
+    let me = ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
+    assert_eq!(me["display_name"], "", "nothing of the refused request is kept");
+    assert_eq!(me["avatar"], format!("{BASE_URL}/avatars/original/missing.png"));
+    // The header too; text fields alone, and an empty file input (no file chosen), are fine.
+    let refused = patch(&[(r#"form-data; name="header"; filename="h.png""#, png)]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    let changed =
+        patch(&[(r#"form-data; name="display_name""#, b"New Name"), (r#"form-data; name="avatar"; filename="""#, b"")])
+            .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    assert_eq!(changed.json()["display_name"], "New Name");
+});
+
 both_engines!(update_credentials_changes_the_profile, |app| async move {
     let (bob_id, _) = app.create_user("bob").await;
     let (id, token) = app.create_user("alice").await;
@@ -485,4 +531,73 @@ both_engines!(registrations_follow_the_admin_setting, |app| async move {
     let modification = ferrodon_service::accounts::Modification { confirm: true, ..Default::default() };
     ferrodon_service::accounts::modify(&app.svc, "welcome", modification).await.unwrap();
     ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
+});
+
+// Mastodon checks an e-mail address with Devise's format, /\A[^@\s]+@[^@\s]+\z/, after
+// stripping the whitespace around it: one @, something on each side, no whitespace inside.
+both_engines!(sign_up_checks_the_e_mail_format_as_mastodon_does, |app| async move {
+    let client = app.create_app("read write").await;
+    let body = ok(app.client_credentials(&client, Some("write:accounts")).await);
+    let app_token = body["access_token"].as_str().unwrap().to_string();
+    let register = |n: usize, email: &'static str| {
+        let (app, app_token) = (&app, app_token.clone());
+        async move {
+            let username = format!("signup{n}");
+            let pairs = [
+                ("username", username.as_str()),
+                ("email", email),
+                ("password", "a long enough password"),
+                ("agreement", "true"),
+                ("locale", "en"),
+            ];
+            app.post_form("/api/v1/accounts", &app_token, &pairs).await
+        }
+    };
+    let accepted = ["x@localhost", "first.last+tag@sub.example.org", "üser@bücher.example", "  padded@example.test\t"];
+    for (n, email) in accepted.into_iter().enumerate() {
+        let (status, _, body) = register(n, email).await;
+        assert_eq!(status, StatusCode::OK, "{email:?}: {body}");
+    }
+    // Stored without the whitespace around it: the address is taken as written plainly.
+    let (status, _, body) = register(10, "padded@example.test").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["details"]["email"][0]["error"], "ERR_TAKEN", "{body}");
+    let refused = ["localhost", "@localhost", "x@", "x@y@z", "x y@localhost", "x@local host", "x\n@localhost"];
+    for (n, email) in refused.into_iter().enumerate() {
+        let (status, _, body) = register(20 + n, email).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{email:?}: {body}");
+        assert_eq!(body["details"]["email"][0]["error"], "ERR_INVALID", "{email:?}: {body}");
+    }
+    let (status, _, body) = register(30, "   ").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["details"]["email"][0]["error"], "ERR_BLANK", "{body}");
+});
+
+// A mute with a duration ends when it expires: from then on nothing treats it as in force,
+// though the row stays until the hourly clean-up.
+both_engines!(a_timed_mute_is_over_once_it_expires, |app| async move {
+    let (_, alice) = app.create_user("alice").await;
+    let (bob_id, bob) = app.create_user("bob").await;
+    follow(&app, &alice, &bob_id).await;
+    let early = post(&app, &bob, "posted while muted").await;
+    let muted = ok(app.post_form(&format!("/api/v1/accounts/{bob_id}/mute"), &alice, &[("duration", "1")]).await);
+    assert_eq!(
+        (muted["muting"].as_bool(), muted["muting_notifications"].as_bool()),
+        (Some(true), Some(true)),
+        "{muted}"
+    );
+    assert!(muted["muting_expires_at"].is_string(), "{muted}");
+    assert_eq!(ids(&ok(app.get("/api/v1/mutes", &alice).await)), vec![bob_id.clone()]);
+    assert!(!ids(&ok(app.get("/api/v1/timelines/home", &alice).await)).contains(&early));
+
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let rel = relationship(&app, &alice, &bob_id).await;
+    assert_eq!((rel["muting"].as_bool(), rel["muting_notifications"].as_bool()), (Some(false), Some(false)), "{rel}");
+    assert!(rel["muting_expires_at"].is_null(), "{rel}");
+    assert_eq!(ok(app.get("/api/v1/mutes", &alice).await), json!([]));
+    assert!(ids(&ok(app.get("/api/v1/timelines/home", &alice).await)).contains(&early), "bob's posts are back");
+    // And bob's mentions notify alice again.
+    post(&app, &bob, "@alice are you there?").await;
+    let notifications = ok(app.get("/api/v1/notifications?types[]=mention", &alice).await);
+    assert_eq!(notifications.as_array().map(Vec::len), Some(1), "{notifications}");
 });

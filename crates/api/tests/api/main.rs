@@ -9,6 +9,7 @@ mod support;
 mod accounts;
 mod activitypub;
 mod errors;
+mod instance;
 mod notifications;
 mod oauth;
 mod reports;

@@ -265,10 +265,21 @@ both_engines!(favourite_reblog_bookmark_pin, |app| async move {
     assert_eq!(r["reblog"]["id"], id.as_str(), "{r}");
     assert_eq!(r["reblog"]["reblogs_count"], 1);
     assert_eq!(r["reblog"]["reblogged"], true);
+    // Mastodon's answer says at the top level what bob did to the original: reblogged, and
+    // favourited (above), not bookmarked.
+    let top = |r: &Value| (r["reblogged"].clone(), r["favourited"].clone(), r["bookmarked"].clone());
+    assert_eq!(top(&r), (json!(true), json!(true), json!(false)), "{r}");
     assert_eq!(r["account"]["id"], bob.as_str());
     assert_ne!(r["id"], id.as_str());
     let again = act(url("reblog"), bob_token.clone()).await;
     assert_eq!(again["id"], r["id"], "reblogging twice gives the same reblog");
+    assert_eq!(top(&again), (json!(true), json!(true), json!(false)), "{again}");
+    // In a timeline the reblog's own flags stay false (they are the reblog's, not the
+    // original's), as Mastodon's relationships maps have them.
+    let home = ok(app.get("/api/v1/timelines/home", &bob_token).await);
+    let listed = home.as_array().unwrap().iter().find(|s| s["id"] == r["id"]).expect("the reblog in bob's home");
+    assert_eq!(top(listed), (json!(false), json!(false), json!(false)), "{listed}");
+    assert_eq!(listed["reblog"]["reblogged"], true);
     let by = ok(app.get(&url("reblogged_by"), ANON).await);
     assert_eq!(ids(&by), vec![bob.clone()]);
 
@@ -481,9 +492,56 @@ both_engines!(pins_are_limited_to_five, |app| async move {
         }
     }
     let private = post_status(&app, &token, &[("status", "p"), ("visibility", "private")]).await;
-    let (status, _, _) =
+    let (status, _, body) =
         app.post_form(&format!("/api/v1/statuses/{}/pin", private["id"].as_str().unwrap()), &token, &[]).await;
     assert_eq!(status, 422);
+    assert_eq!(body["error"], "Validation failed: You have already pinned the maximum number of posts");
+});
+
+// Mastodon's StatusPinValidator refuses a boost, someone else's post and a direct post; a
+// followers-only post may be pinned (and is seen pinned by those who see it).
+both_engines!(a_followers_only_post_may_be_pinned_a_direct_post_or_a_boost_not, |app| async move {
+    let (alice_id, alice) = app.create_user("alice").await;
+    let (_, follower) = app.create_user("follower").await;
+    let (_, stranger) = app.create_user("stranger").await;
+    follow(&app, &follower, &alice_id).await;
+    let pin = |id: String, token: String| {
+        let app = &app;
+        async move { app.post_form(&format!("/api/v1/statuses/{id}/pin"), &token, &[]).await }
+    };
+    let id_of = |v: Value| v["id"].as_str().unwrap().to_string();
+
+    let private = id_of(post_status(&app, &alice, &[("status", "for my followers"), ("visibility", "private")]).await);
+    let (status, _, body) = pin(private.clone(), alice.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["pinned"].as_bool(), body["visibility"].as_str()), (Some(true), Some("private")), "{body}");
+    let pinned_for = |token: Option<String>| {
+        let app = &app;
+        let path = format!("/api/v1/accounts/{alice_id}/statuses?pinned=true");
+        async move { ids(&ok(app.get(&path, token.as_deref()).await)) }
+    };
+    assert_eq!(pinned_for(Some(follower.clone())).await, vec![private.clone()]);
+    assert_eq!(pinned_for(Some(alice.clone())).await, vec![private.clone()]);
+    assert_eq!(pinned_for(Some(stranger.clone())).await, Vec::<String>::new());
+    assert_eq!(pinned_for(None).await, Vec::<String>::new());
+
+    let refused = |status: StatusCode, body: &Value, message: &str| {
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"], format!("Validation failed: {message}"));
+    };
+    let direct = id_of(post_status(&app, &alice, &[("status", "@follower psst"), ("visibility", "direct")]).await);
+    let (status, _, body) = pin(direct, alice.clone()).await;
+    refused(status, &body, "Posts that are only visible to mentioned users cannot be pinned");
+    let public = post(&app, &alice, "public").await;
+    let (status, _, body) = pin(public.clone(), follower.clone()).await;
+    refused(status, &body, "Someone else's post cannot be pinned");
+    let own_boost = id_of(ok(app.post_form(&format!("/api/v1/statuses/{public}/reblog"), &alice, &[]).await));
+    let (status, _, body) = pin(own_boost, alice.clone()).await;
+    refused(status, &body, "A boost cannot be pinned");
+    let boost = id_of(ok(app.post_form(&format!("/api/v1/statuses/{public}/reblog"), &follower, &[]).await));
+    let (status, _, body) = pin(boost, follower.clone()).await;
+    refused(status, &body, "A boost cannot be pinned");
+    assert_eq!(pinned_for(Some(alice.clone())).await, vec![private]);
 });
 
 both_engines!(acting_on_a_reblog_acts_on_the_original, |app| async move {

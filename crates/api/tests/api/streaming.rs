@@ -338,3 +338,91 @@ both_engines!(a_silenced_domains_accounts_are_limited_everywhere, |app| async mo
     let public = ids(&ok(app.get("/api/v1/timelines/public?limit=40", &viewer).await));
     assert!(public.contains(&known_id), "{public:?}");
 });
+
+/// The next text frame on `socket`, as JSON (`None` after `wait` without one).
+async fn next_frame<S>(socket: &mut S, wait: Duration) -> Option<Value>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    tokio::time::timeout(wait, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => break serde_json::from_str::<Value>(text.as_str()).unwrap(),
+                Some(Ok(_)) => continue,
+                other => panic!("the socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// Waits until someone holds (`true`) or no one holds (`false`) `channel` on the bus.
+async fn until_held(app: &TestApp, channel: &str, held: bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.svc.events.has_subscribers(channel) != held {
+        assert!(Instant::now() < deadline, "{channel} still {}", if held { "not held" } else { "held" });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+// masto.js subscribes to `user:notification` and at once follows from another account: the
+// follow may be handled before the socket's subscribe is read. The event goes out from a job,
+// later; whether anyone listens must be asked then, not while the follow is handled.
+both_engines!(an_action_right_after_a_subscribe_reaches_the_new_subscription, |app| async move {
+    use futures_util::SinkExt;
+    let (alice_id, alice) = app.create_user("alice").await;
+    let (_, bob) = app.create_user("bob").await;
+    let address = serve(&app).await;
+    let url = format!("ws://{address}/api/v1/streaming?access_token={alice}");
+    // No Nagle delay on the client: each frame leaves when it is sent.
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await.expect("connects");
+    let notifications = channel::notifications(ferrodon_kernel::Id::parse(&alice_id).unwrap());
+    let subscribe = json!({"type": "subscribe", "stream": "user:notification"}).to_string();
+    let unsubscribe = json!({"type": "unsubscribe", "stream": "user:notification"}).to_string();
+    for round in 0..40 {
+        // Subscribe, and act at once, without waiting for anything.
+        socket.send(Message::Text(subscribe.clone().into())).await.unwrap();
+        ok(app.post_form(&format!("/api/v1/accounts/{alice_id}/follow"), &bob, &[]).await);
+        // The worker runs the job after the server has read the subscribe (here: made sure of).
+        until_held(&app, &notifications, true).await;
+        app.run_jobs(ferrodon_domain::model::Queue::Default, &["PublishNotification"]).await;
+        let frame = next_frame(&mut socket, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("round {round}: no notification"));
+        assert_eq!(frame["event"], "notification", "round {round}: {frame}");
+        assert_eq!(frame["stream"], json!(["user:notification"]));
+        let payload: Value = serde_json::from_str(frame["payload"].as_str().unwrap()).unwrap();
+        assert_eq!((payload["type"].as_str(), payload["account"]["username"].as_str()), (Some("follow"), Some("bob")));
+        // Back to no subscription and no follow for the next round.
+        socket.send(Message::Text(unsubscribe.clone().into())).await.unwrap();
+        until_held(&app, &notifications, false).await;
+        ok(app.post_form(&format!("/api/v1/accounts/{alice_id}/unfollow"), &bob, &[]).await);
+    }
+    assert!(next_frame(&mut socket, Duration::from_millis(200)).await.is_none(), "one notification a round");
+});
+
+// A connection opened during a timed mute shows the muted account again once the mute ends
+// (nothing tells the connection then: it must know when its mutes run out).
+both_engines!(a_stream_shows_a_muted_account_again_once_the_mute_expires, |app| async move {
+    let (alice_id, alice) = app.create_user("alice").await;
+    let (bob_id, bob) = app.create_user("bob").await;
+    follow(&app, &alice, &bob_id).await;
+    ok(app.post_form(&format!("/api/v1/accounts/{bob_id}/mute"), &alice, &[("duration", "1")]).await);
+    let address = serve(&app).await;
+    let url = format!("ws://{address}/api/v1/streaming?stream=user&access_token={alice}");
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await.expect("connects");
+    until_held(&app, &channel::home(ferrodon_kernel::Id::parse(&alice_id).unwrap()), true).await;
+    let distribute = || app.run_jobs(ferrodon_domain::model::Queue::Default, &["DistributeStatus"]);
+
+    post(&app, &bob, "while muted").await;
+    distribute().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let after = post(&app, &bob, "after the mute").await;
+    distribute().await;
+    // The first update to come is the later post: the one made during the mute was hidden.
+    let frame = next_frame(&mut socket, Duration::from_secs(5)).await.expect("bob's post after the mute");
+    assert_eq!(frame["event"], "update", "{frame}");
+    let payload: Value = serde_json::from_str(frame["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["id"], after.as_str(), "{payload}");
+});

@@ -49,7 +49,8 @@ pub enum RelatedAccounts {
     Following(Id),
     FollowRequests(Id),
     Blocks(Id),
-    Mutes(Id),
+    /// The account's mutes still in force at the given time.
+    Mutes(Id, Millis),
     FavouritedBy(Id),
     RebloggedBy(Id),
 }

@@ -114,7 +114,8 @@ pub mod channel {
     pub fn direct(account: Id) -> String {
         format!("timeline:direct:{account}")
     }
-    /// Internal events about the account: relations changed, a token revoked.
+    /// Internal events about the account: relations changed, a token revoked. Every streaming
+    /// connection of the account holds it from the moment it is authenticated.
     pub fn system(account: Id) -> String {
         format!("timeline:system:{account}")
     }

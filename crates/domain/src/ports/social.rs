@@ -13,7 +13,8 @@ pub trait RelationshipStore {
     async fn delete_relation(&mut self, kind: RelationKind, account_id: Id, target_id: Id) -> Result<bool>;
     async fn create_block(&mut self, id: Id, account_id: Id, target_id: Id, now: Millis) -> Result<()>;
     async fn upsert_mute(&mut self, mute: &Mute, now: Millis) -> Result<()>;
-    async fn relationships(&mut self, viewer: Id, targets: &[Id]) -> Result<Vec<Relationship>>;
+    /// `viewer`'s relationships with each of `targets`; a mute that ended before `now` is over.
+    async fn relationships(&mut self, viewer: Id, targets: &[Id], now: Millis) -> Result<Vec<Relationship>>;
     /// True if either account blocks the other.
     async fn blocked_either_way(&mut self, a: Id, b: Id) -> Result<bool>;
     async fn is_following(&mut self, account_id: Id, target_id: Id) -> Result<bool>;
@@ -46,6 +47,8 @@ pub trait RelationshipStore {
 pub struct HiddenAccounts {
     pub blocked: Vec<Id>,
     pub muted: Vec<Id>,
+    /// When the first of the timed mutes in `muted` ends: what is hidden changes then.
+    pub mutes_end: Option<Millis>,
     /// The domains the account blocks.
     pub domains: Vec<String>,
 }

@@ -279,15 +279,19 @@ pub struct PublishNotification {
 impl PublishNotification {
     pub const KIND: &'static str = "PublishNotification";
 
-    /// Queued only when the recipient may have a streaming connection (always, on a bus shared
-    /// between processes; the job asks it).
+    /// Queued only when the recipient has a streaming connection open (every connection holds
+    /// its account's system channel; always, on a bus shared between processes). Whether it
+    /// listens to its notifications is asked when the job publishes, as for every other event
+    /// and as Mastodon's worker does: a client that subscribes and at once acts (a follow on
+    /// another connection) may have its subscribe read after the action was requested, but
+    /// before the event goes out.
     pub(crate) async fn enqueue(
         svc: &Services,
         tx: &mut Box<dyn Tx>,
         account_id: Id,
         notification_id: Id,
     ) -> Result<()> {
-        if !svc.events.has_subscribers(&channel::notifications(account_id)) {
+        if !svc.events.has_subscribers(&channel::system(account_id)) {
             return Ok(());
         }
         let body = serde_json::to_value(NotificationJob { account_id, notification_id }).map_err(Error::internal)?;

@@ -217,6 +217,7 @@ impl AccountStore for SqlTx {
         page: &PageRequest,
     ) -> Result<Vec<Keyed<Account>>> {
         // (table, key column, column matching the subject, column holding the listed account, extra filter)
+        let mut until = None;
         let (from, subject, listed, extra, subject_id) = match query {
             RelatedAccounts::Followers(id) => {
                 ("relations r", "r.target_account_id", "r.account_id", "r.kind = 'follow'", id)
@@ -230,7 +231,12 @@ impl AccountStore for SqlTx {
             RelatedAccounts::Blocks(id) => {
                 ("relations r", "r.account_id", "r.target_account_id", "r.kind = 'block'", id)
             }
-            RelatedAccounts::Mutes(id) => ("relations r", "r.account_id", "r.target_account_id", "r.kind = 'mute'", id),
+            // Those in force at `now` ($2).
+            RelatedAccounts::Mutes(id, now) => {
+                until = Some(now);
+                let extra = "r.kind = 'mute' AND (r.expires_at IS NULL OR r.expires_at > $2)";
+                ("relations r", "r.account_id", "r.target_account_id", extra, id)
+            }
             RelatedAccounts::FavouritedBy(id) => {
                 ("status_marks r", "r.status_id", "r.account_id", "r.kind = 'favourite'", id)
             }
@@ -238,8 +244,9 @@ impl AccountStore for SqlTx {
                 ("statuses r", "r.reblog_of_id", "r.account_id", "r.reblog_of_id IS NOT NULL", id)
             }
         };
-        let (where_page, order, mut a) = page_clause("r.id", page, 2);
+        let (where_page, order, mut a) = page_clause("r.id", page, if until.is_some() { 3 } else { 2 });
         let mut all = args![subject_id];
+        all.extend(until.map(Into::into));
         all.append(&mut a);
         let sql = format!(
             "SELECT r.id AS key, {ACCOUNT_COLS} FROM {from} JOIN accounts a ON a.id = {listed} \

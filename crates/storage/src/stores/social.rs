@@ -133,7 +133,7 @@ impl RelationshipStore for SqlTx {
         Ok(())
     }
 
-    async fn relationships(&mut self, viewer: Id, targets: &[Id]) -> Result<Vec<Relationship>> {
+    async fn relationships(&mut self, viewer: Id, targets: &[Id], now: Millis) -> Result<Vec<Relationship>> {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
@@ -143,14 +143,16 @@ impl RelationshipStore for SqlTx {
         let kinds = "kind IN ('follow', 'follow_request', 'block', 'mute')";
         // And the targets on a domain the viewer blocks, as rows of kind `domain_block`.
         let in_ids = self.in_ids("a.id", 2);
+        // The viewer's mutes count until they expire.
         let sql = format!(
             "SELECT {cols} FROM relations WHERE {kinds} AND account_id = $1 AND {in_targets} \
+             AND (kind <> 'mute' OR expires_at IS NULL OR expires_at > $3) \
              UNION ALL SELECT {cols} FROM relations WHERE {kinds} AND target_account_id = $1 AND {in_accounts} \
              UNION ALL SELECT db.id, 'domain_block', db.account_id, a.id, FALSE, FALSE, CAST(NULL AS TEXT), FALSE, \
              CAST(NULL AS BIGINT), db.created_at FROM accounts a \
              JOIN account_domain_blocks db ON db.account_id = $1 AND db.domain = a.domain WHERE {in_ids}"
         );
-        let rows: Vec<RelationRow> = self.all(sql, vec![viewer.into(), targets.into()]).await?;
+        let rows: Vec<RelationRow> = self.all(sql, vec![viewer.into(), targets.into(), now.into()]).await?;
         Ok(targets
             .iter()
             .map(|t| {
@@ -239,18 +241,23 @@ impl RelationshipStore for SqlTx {
     }
 
     async fn hidden_accounts(&mut self, account: Id, now: Millis) -> Result<HiddenAccounts> {
-        let rows: Vec<(Id, Id, String)> = self
+        let rows: Vec<(Id, Id, String, Option<Millis>)> = self
             .all(
-                "SELECT account_id, target_account_id, kind FROM relations \
+                "SELECT account_id, target_account_id, kind, expires_at FROM relations \
                  WHERE (account_id = $1 AND (kind = 'block' OR (kind = 'mute' AND (expires_at IS NULL OR expires_at > $2)))) \
                  OR (target_account_id = $1 AND kind = 'block')",
                 args![account, now],
             )
             .await?;
         let mut hidden = HiddenAccounts::default();
-        for (from, to, kind) in rows {
+        for (from, to, kind, expires_at) in rows {
             let other = if from == account { to } else { from };
-            if kind == "mute" { hidden.muted.push(other) } else { hidden.blocked.push(other) }
+            if kind == "mute" {
+                hidden.muted.push(other);
+                hidden.mutes_end = hidden.mutes_end.into_iter().chain(expires_at).min();
+            } else {
+                hidden.blocked.push(other)
+            }
         }
         let domains: Vec<(String,)> =
             self.all("SELECT domain FROM account_domain_blocks WHERE account_id = $1", args![account]).await?;

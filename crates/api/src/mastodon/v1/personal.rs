@@ -55,6 +55,7 @@ pub async fn mutes(
     p: Params,
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:mutes")?;
-    let page = accounts::related(&s.svc, RelatedAccounts::Mutes(me.account.id), &page(&p, 40)?).await?;
+    let mutes = RelatedAccounts::Mutes(me.account.id, ferrodon_kernel::time::now_ms());
+    let page = accounts::related(&s.svc, mutes, &page(&p, 40)?).await?;
     Ok(paged(&s, uri, page).into_response())
 }
