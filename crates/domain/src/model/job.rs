@@ -46,6 +46,24 @@ pub struct NewJob {
     pub created_at: Millis,
 }
 
+impl NewJob {
+    /// A job of `kind` on `queue`, due at `now`, tried at most `max_attempts` times (set the
+    /// other fields with struct update syntax).
+    pub fn new(queue: Queue, kind: &str, payload: String, max_attempts: i64, now: Millis) -> NewJob {
+        NewJob {
+            id: Id::generate(),
+            queue,
+            kind: kind.to_string(),
+            payload,
+            priority: 0,
+            run_at: now,
+            max_attempts,
+            unique_key: None,
+            created_at: now,
+        }
+    }
+}
+
 /// A stored job.
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]

@@ -12,7 +12,7 @@ use ferrodon_domain::rules::uri::authority;
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::enqueue;
+use crate::jobs::{enqueue, payload};
 use crate::{Services, keys, outbox};
 
 /// Building an activity is cheap and local; a failure is a bug or a database outage: retry a
@@ -143,19 +143,9 @@ impl Outgoing {
     pub(crate) async fn enqueue_debounced(self, tx: &mut Box<dyn Tx>) -> Result<()> {
         let body = serde_json::to_string(&self).map_err(Error::internal)?;
         let now = crate::auth::now();
-        tx.enqueue(&NewJob {
-            id: Id::generate(),
-            queue: Queue::Push,
-            kind: Self::KIND.to_string(),
-            unique_key: Some(format!("{}:{body}", Self::KIND)),
-            payload: body,
-            priority: 0,
-            run_at: now + DEBOUNCE_MS,
-            max_attempts: POLICY.max_attempts,
-            created_at: now,
-        })
-        .await
-        .map(|_| ())
+        let unique_key = Some(format!("{}:{body}", Self::KIND));
+        let job = NewJob::new(Queue::Push, Self::KIND, body, POLICY.max_attempts, now);
+        tx.enqueue(&NewJob { unique_key, run_at: now + DEBOUNCE_MS, ..job }).await.map(|_| ())
     }
 }
 
@@ -168,8 +158,7 @@ pub struct Federate {
 #[async_trait]
 impl JobHandler for Federate {
     async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
-        let out: Outgoing =
-            serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad payload: {e}")))?;
+        let out: Outgoing = payload(job)?;
         let svc = &self.svc;
         let prepared = match outbox::prepare(svc, &out).await {
             Ok(Some(p)) => p,
@@ -212,25 +201,15 @@ impl DeliverActivity {
             Signer::Instance => Id(0),
         };
         let payload = Delivered { inbox: inbox.to_string(), signer, body: body.to_string() };
-        NewJob {
-            id: Id::generate(),
-            queue: Queue::Push,
-            kind: Self::KIND.to_string(),
-            payload: serde_json::to_string(&payload).unwrap_or_default(),
-            priority: 0,
-            run_at: now,
-            max_attempts: Self::POLICY.max_attempts,
-            unique_key: None,
-            created_at: now,
-        }
+        let payload = serde_json::to_string(&payload).unwrap_or_default();
+        NewJob::new(Queue::Push, Self::KIND, payload, Self::POLICY.max_attempts, now)
     }
 }
 
 #[async_trait]
 impl JobHandler for DeliverActivity {
     async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
-        let d: Delivered =
-            serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad payload: {e}")))?;
+        let d: Delivered = payload(job)?;
         let svc = &self.svc;
         if outbox::is_unavailable(svc, &d.inbox).await? {
             return Ok(()); // Mastodon drops deliveries to unavailable domains

@@ -14,6 +14,7 @@ use ferrodon_kernel::time::now_ms;
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::payload;
 use crate::limits::MAX_PINNED_STATUSES;
 use crate::{Services, inbox, keys, remote};
 
@@ -33,24 +34,10 @@ struct PinsOf {
     account_id: Id,
 }
 
-fn payload<T: for<'a> Deserialize<'a>>(job: &Job) -> Result<T> {
-    serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad {} payload: {e}", job.kind)))
-}
-
 /// A `pull` job, once per subject while one waits.
 fn unique_job(kind: &str, subject: Id, payload: String) -> NewJob {
-    let now = now_ms();
-    NewJob {
-        id: Id::generate(),
-        queue: Queue::Pull,
-        kind: kind.to_string(),
-        unique_key: Some(format!("{kind}:{subject}")),
-        payload,
-        priority: 0,
-        run_at: now,
-        max_attempts: POLICY.max_attempts,
-        created_at: now,
-    }
+    let unique_key = Some(format!("{kind}:{subject}"));
+    NewJob { unique_key, ..NewJob::new(Queue::Pull, kind, payload, POLICY.max_attempts, now_ms()) }
 }
 
 /// Fetches the replies of one remote status.

@@ -34,25 +34,14 @@ impl ProcessActivity {
     }
 
     pub(crate) fn job(payload: String, now: Millis) -> NewJob {
-        NewJob {
-            id: Id::generate(),
-            queue: Queue::Ingress,
-            kind: Self::KIND.to_string(),
-            payload,
-            priority: 0,
-            run_at: now,
-            max_attempts: Self::POLICY.max_attempts,
-            unique_key: None,
-            created_at: now,
-        }
+        NewJob::new(Queue::Ingress, Self::KIND, payload, Self::POLICY.max_attempts, now)
     }
 }
 
 #[async_trait]
 impl JobHandler for ProcessActivity {
     async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
-        let p: Received =
-            serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad payload: {e}")))?;
+        let p: Received = crate::jobs::payload(job)?;
         // Gone, or suspended since the inbox took the activity: nothing to do.
         let Some(actor) = inbox::sender(&self.svc, p.actor_id).await? else { return Ok(()) };
         inbox::apply(&self.svc, &actor, p.activity).await

@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ferrodon_domain::model::{Job, NewJob, Queue, RecurringJob};
 use ferrodon_domain::ports::{JobContext, JobHandler, RetryPolicy, Tx};
-use ferrodon_kernel::{Error, Id, Result};
+use ferrodon_kernel::{Error, Result};
 
 use crate::Services;
 use crate::announcements::ScheduleAnnouncements;
@@ -82,19 +82,12 @@ pub async fn enqueue(
     payload: &serde_json::Value,
     policy: RetryPolicy,
 ) -> Result<bool> {
-    let now = now();
-    tx.enqueue(&NewJob {
-        id: Id::generate(),
-        queue,
-        kind: kind.to_string(),
-        payload: payload.to_string(),
-        priority: 0,
-        run_at: now,
-        max_attempts: policy.max_attempts,
-        unique_key: None,
-        created_at: now,
-    })
-    .await
+    tx.enqueue(&NewJob::new(queue, kind, payload.to_string(), policy.max_attempts, now())).await
+}
+
+/// A job's payload, read (a payload that does not read is a bug: the job fails).
+pub(crate) fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T> {
+    serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad {} payload: {e}", job.kind)))
 }
 
 /// A diagnostic job (`ferrodon jobs ping`): waits `sleep_ms`, then records its completion in the

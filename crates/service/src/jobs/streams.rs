@@ -20,15 +20,11 @@ use ferrodon_domain::ports::{Event, JobContext, JobHandler, RetryPolicy, StatusS
 use ferrodon_kernel::{Error, Id, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::enqueue;
+use crate::jobs::{enqueue, payload};
 use crate::{Services, filters, present};
 
 /// Streaming events are worth little late: a few quick attempts, no dead set.
 pub const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: false };
-
-fn payload<T: for<'a> Deserialize<'a>>(job: &Job) -> Result<T> {
-    serde_json::from_str(&job.payload).map_err(|e| Error::internal(format!("bad {} payload: {e}", job.kind)))
-}
 
 fn json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(Error::internal)
