@@ -84,7 +84,8 @@ impl Federation {
             remote_keys: Mutex::default(),
             schemes: Mutex::default(),
         });
-        svc.connect_fediverse(fed.clone());
+        let port: Arc<dyn Fediverse> = fed.clone();
+        svc.connect_fediverse(&port);
         Ok(fed)
     }
 

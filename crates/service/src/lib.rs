@@ -32,7 +32,7 @@ pub mod timelines;
 mod visibility;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 use ferrodon_config::Config;
@@ -57,7 +57,8 @@ pub struct Services {
 #[derive(Default)]
 struct State {
     /// The other servers, once the federation crate is connected ([`Services::connect_fediverse`]).
-    fediverse: OnceLock<Arc<dyn Fediverse>>,
+    /// Weak: federation holds the services, and whoever made both holds federation.
+    fediverse: OnceLock<Weak<dyn Fediverse>>,
     /// Group commit of received statuses, started on first use ([`inbox::create_status`]).
     received: OnceLock<inbox::Received>,
     /// Group commit of the activities inboxes accept, started on first use ([`inbox::accept`]).
@@ -81,14 +82,19 @@ impl Services {
         Services { db, events, config, state: Arc::default() }
     }
 
-    /// Connects the federation port (once; the composition root does it after making it).
-    pub fn connect_fediverse(&self, fediverse: Arc<dyn Fediverse>) {
-        let _ = self.state.fediverse.set(fediverse);
+    /// Connects the federation port (once; the federation crate does it as it is made). The
+    /// service keeps a weak reference: the port lives as long as its maker holds it.
+    pub fn connect_fediverse(&self, fediverse: &Arc<dyn Fediverse>) {
+        let _ = self.state.fediverse.set(Arc::downgrade(fediverse));
     }
 
     /// The federation port, or Unavailable in a process that does not federate.
-    pub(crate) fn fediverse(&self) -> Result<&Arc<dyn Fediverse>> {
-        self.state.fediverse.get().ok_or_else(|| Error::unavailable("federation is not running in this process"))
+    pub(crate) fn fediverse(&self) -> Result<Arc<dyn Fediverse>> {
+        self.state
+            .fediverse
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| Error::unavailable("federation is not running in this process"))
     }
 
     /// Publishes an event (after the change it reports has committed).
