@@ -9,7 +9,10 @@
 //! a remote account did, its own server has told already.
 //!
 //! The change itself (rows written, and rows that depend on them removed, such as the
-//! notification of a follow that ends) is the caller's; only what follows from it is here.
+//! notification of a follow that ends) is the caller's; only what follows from it is here. So
+//! are jobs that are a request's own work rather than a change's consequence: an inbox keeping
+//! an activity ([`crate::inbox::accept`]), a fetch a view asks for ([`crate::remote`]), a
+//! delivery job fanning out to inboxes ([`crate::outbox::deliver_later`]).
 
 use ferrodon_domain::model::{Account, Notification, NotificationType, Report, Status};
 use ferrodon_domain::ports::{RelatedAccounts, Tx};
