@@ -127,7 +127,7 @@ pub async fn timeline(svc: &Services, me: &Viewer, id: &str, page: &PageRequest)
     let list = own(&mut tx, me, id).await?;
     let rows = tx.list_timeline(&list, page).await?;
     let shown = visible(&mut tx, Some(me.account.id), &rows, true).await?;
-    let items = present::statuses(svc, &mut tx, Some(me.account.id), &shown).await?;
+    let items = present::statuses_in(svc, &mut tx, Some(me.account.id), &shown).await?;
     let more = rows.len() >= page.limit as usize;
     Ok(Page { items, next_max_id: rows.last().map(|s| s.id).filter(|_| more), prev_min_id: rows.first().map(|s| s.id) })
 }

@@ -26,7 +26,7 @@ pub async fn list(
     let mut tx = svc.db.read().await?;
     let rows = tx.notifications(me.account.id, filter, page).await?;
     let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id, page.limit);
-    let items = present::notifications(svc, &mut tx, me.account.id, &rows).await?;
+    let items = present::notifications_in(svc, &mut tx, me.account.id, &rows).await?;
     Ok(Page { items, next_max_id: cursor.next_max_id, prev_min_id: cursor.prev_min_id })
 }
 
@@ -34,7 +34,7 @@ pub async fn get(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Notif
     let id = Id::parse(raw_id).ok_or_else(Error::not_found)?;
     let mut tx = svc.db.read().await?;
     let n = tx.notification(me.account.id, id).await?.ok_or_else(Error::not_found)?;
-    present::notifications(svc, &mut tx, me.account.id, &[n]).await?.pop().ok_or_else(Error::not_found)
+    present::notifications_in(svc, &mut tx, me.account.id, &[n]).await?.pop().ok_or_else(Error::not_found)
 }
 
 pub async fn dismiss(svc: &Services, me: &Viewer, raw_id: &str) -> Result<()> {
@@ -112,7 +112,7 @@ pub async fn grouped(
     status_ids.sort_unstable();
     status_ids.dedup();
     let found = tx.statuses_by_ids(&status_ids).await?;
-    let statuses = present::statuses(svc, &mut tx, Some(me.account.id), &found).await?;
+    let statuses = present::statuses_in(svc, &mut tx, Some(me.account.id), &found).await?;
     let notification_groups = order
         .iter()
         .map(|key| {

@@ -43,7 +43,7 @@ pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Resu
         return Ok(out);
     }
     if want("accounts") && !text.starts_with('#') {
-        out.accounts = accounts::search(svc, text, q.limit, q.offset).await?;
+        out.accounts = crate::present::accounts(svc, &accounts::search(svc, text, q.limit, q.offset).await?);
     }
     if want("hashtags") && !text.starts_with('@') {
         let name = text.trim_start_matches('#');

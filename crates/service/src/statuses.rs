@@ -215,7 +215,7 @@ pub async fn create(
         // claim and then answers with this status instead of making a second one.
         if let Some(existing) = tx.claim_idempotency_key(me.account.id, key, id, now(), now() - 3_600_000).await? {
             let existing = tx.status_by_id(existing).await?.ok_or_else(Error::not_found)?;
-            return present::status(svc, &mut tx, Some(me.account.id), &existing).await;
+            return present::status_in(svc, &mut tx, Some(me.account.id), &existing).await;
         }
     }
     let parent = match p.in_reply_to_id.as_deref().filter(|s| !s.is_empty()) {
@@ -258,7 +258,7 @@ pub async fn create(
     };
     let status = tx.insert_status(&new).await?;
     effects::status_created(svc, &mut tx, &me.account, &status, &r.mentions).await?;
-    let out = present::status(svc, &mut tx, Some(me.account.id), &status).await?;
+    let out = present::status_in(svc, &mut tx, Some(me.account.id), &status).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -277,7 +277,7 @@ pub async fn get(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::S
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
     let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
-    present::status(svc, &mut tx, viewer, &s).await
+    present::status_in(svc, &mut tx, viewer, &s).await
 }
 
 /// `GET /api/v1/statuses?id[]=`: the visible ones, in the order asked.
@@ -288,7 +288,7 @@ pub async fn get_many(svc: &Services, caller: &Caller, raw_ids: &[String]) -> Re
     let found = tx.statuses_by_ids(&ids).await?;
     let ordered: Vec<Status> = ids.iter().filter_map(|id| found.iter().find(|s| s.id == *id).cloned()).collect();
     let list = visible(&mut tx, viewer, &ordered, false).await?;
-    present::statuses(svc, &mut tx, viewer, &list).await
+    present::statuses_in(svc, &mut tx, viewer, &list).await
 }
 
 /// `DELETE /api/v1/statuses/:id`: returns the status with its source `text` (for redraft).
@@ -299,7 +299,7 @@ pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::St
         .await?
         .filter(|s| s.account_id == me.account.id && s.reblog_of_id.is_none());
     let s = s.ok_or_else(Error::not_found)?;
-    let mut out = present::status(svc, &mut tx, Some(me.account.id), &s).await?;
+    let mut out = present::status_in(svc, &mut tx, Some(me.account.id), &s).await?;
     out.text = Some(s.text.clone());
     let removed = remove(&mut tx, &s, None).await?;
     effects::status_deleted(svc, &mut tx, &me.account, &s, None, removed).await?;
@@ -363,7 +363,7 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
     tx.edit_status(s.id, &edit).await?;
     let updated = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
     effects::status_edited(svc, &mut tx, &me.account, &updated).await?;
-    let out = present::status(svc, &mut tx, Some(me.account.id), &updated).await?;
+    let out = present::status_in(svc, &mut tx, Some(me.account.id), &updated).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -460,8 +460,8 @@ pub async fn context(svc: &Services, caller: &Caller, raw_id: &str) -> Result<ap
     let ancestors = visible(&mut tx, viewer, &ancestors, false).await?;
     let descendants = visible(&mut tx, viewer, &descendants, true).await?;
     let context = api::Context {
-        ancestors: present::statuses(svc, &mut tx, viewer, &ancestors).await?,
-        descendants: present::statuses(svc, &mut tx, viewer, &descendants).await?,
+        ancestors: present::statuses_in(svc, &mut tx, viewer, &ancestors).await?,
+        descendants: present::statuses_in(svc, &mut tx, viewer, &descendants).await?,
     };
     drop(tx);
     // A remote thread being looked at: its replies elsewhere are fetched on `pull` (at most
@@ -558,7 +558,7 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
         }
     }
     let fresh = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
-    let out = present::status(svc, &mut tx, Some(me_id), &fresh).await?;
+    let out = present::status_in(svc, &mut tx, Some(me_id), &fresh).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -609,7 +609,7 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
             created
         }
     };
-    let mut out = present::status(svc, &mut tx, Some(me.account.id), &reblog).await?;
+    let mut out = present::status_in(svc, &mut tx, Some(me.account.id), &reblog).await?;
     tx.commit().await?;
     // Mastodon renders the new reblog without a relationships presenter, so its top level says
     // what the viewer did to the original (`reblogged?`, `favourited?`, `bookmarked?` look at
@@ -632,7 +632,7 @@ pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
         effects::status_deleted(svc, &mut tx, &me.account, &reblog, Some(&original), removed).await?;
     }
     let fresh = tx.status_by_id(original.id).await?.ok_or_else(Error::not_found)?;
-    let out = present::status(svc, &mut tx, Some(me.account.id), &fresh).await?;
+    let out = present::status_in(svc, &mut tx, Some(me.account.id), &fresh).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -644,7 +644,7 @@ pub async fn interacted_by(
     raw_id: &str,
     reblogs: bool,
     page: &PageRequest,
-) -> Result<Page<api::Account>> {
+) -> Result<Page<Account>> {
     let viewer = caller.optional_user("read:accounts")?.map(|v| v.account.id);
     {
         let mut tx = svc.db.read().await?;
@@ -661,7 +661,7 @@ pub async fn poll(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::
     let mut tx = svc.db.read().await?;
     let p = tx.poll_by_id(status_id(raw_id)?).await?.ok_or_else(Error::not_found)?;
     let s = visible_status(&mut tx, viewer, p.status_id).await?;
-    present::status(svc, &mut tx, viewer, &s).await?.poll.ok_or_else(Error::not_found)
+    present::status_in(svc, &mut tx, viewer, &s).await?.poll.ok_or_else(Error::not_found)
 }
 
 /// `POST /api/v1/polls/:id/votes`.
@@ -693,7 +693,7 @@ pub async fn vote(svc: &Services, me: &Viewer, raw_id: &str, choices: &[String])
     }
     tx.vote(p.id, me.account.id, &parsed, now()).await?;
     effects::voted(&mut tx, &me.account, &s, &parsed).await?;
-    let out = present::status(svc, &mut tx, Some(me.account.id), &s).await?.poll.ok_or_else(Error::not_found)?;
+    let out = present::status_in(svc, &mut tx, Some(me.account.id), &s).await?.poll.ok_or_else(Error::not_found)?;
     tx.commit().await?;
     Ok(out)
 }
@@ -706,7 +706,7 @@ pub async fn marked(svc: &Services, me: &Viewer, mark: StatusMark, page: &PageRe
     let found = tx.statuses_by_ids(&ids).await?;
     let ordered: Vec<Status> = ids.iter().filter_map(|id| found.iter().find(|s| s.id == *id).cloned()).collect();
     let list = visible(&mut tx, Some(me.account.id), &ordered, false).await?;
-    let rendered = present::statuses(svc, &mut tx, Some(me.account.id), &list).await?;
+    let rendered = present::statuses_in(svc, &mut tx, Some(me.account.id), &list).await?;
     let cursor = Page::from_rows(rows, |r| r.key, page.limit);
     Ok(Page { items: rendered, next_max_id: cursor.next_max_id, prev_min_id: cursor.prev_min_id })
 }

@@ -20,7 +20,7 @@ async fn page_of(
     feed: bool,
 ) -> Result<Page<api::Status>> {
     let list = visible(tx, viewer, &rows, feed).await?;
-    let items = present::statuses(svc, tx, viewer, &list).await?;
+    let items = present::statuses_in(svc, tx, viewer, &list).await?;
     let more = rows.len() >= page.limit as usize;
     Ok(Page { items, next_max_id: rows.last().map(|s| s.id).filter(|_| more), prev_min_id: rows.first().map(|s| s.id) })
 }

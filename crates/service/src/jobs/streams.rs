@@ -154,7 +154,7 @@ impl JobHandler for DistributeStatus {
             out.push((channel::home(to), Event::new(name, Some(json(&rendered)?), Some(about.clone()))));
         }
         if !public.is_empty() {
-            let rendered = present::status(svc, &mut tx, None, &status).await?;
+            let rendered = present::status_in(svc, &mut tx, None, &status).await?;
             let event = Event::new(name, Some(json(&rendered)?), Some(about.clone()));
             out.extend(public.into_iter().map(|c| (c, event.clone())));
         }
@@ -312,7 +312,7 @@ impl JobHandler for PublishNotification {
         let Some(n) = tx.notification(p.account_id, p.notification_id).await? else {
             return Ok(()); // dismissed or undone since
         };
-        let Some(rendered) = present::notifications(svc, &mut tx, p.account_id, &[n]).await?.pop() else {
+        let Some(rendered) = present::notifications_in(svc, &mut tx, p.account_id, &[n]).await?.pop() else {
             return Ok(());
         };
         svc.publish(&to, Event::new("notification", Some(json(&rendered)?), None));

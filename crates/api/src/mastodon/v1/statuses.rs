@@ -5,6 +5,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use ferrodon_mastodon_api::{Context, Status, StatusEdit, StatusSource};
+use ferrodon_service::present;
 use ferrodon_service::statuses::{self, Action, PollParams, StatusParams};
 
 use super::paged;
@@ -112,7 +113,7 @@ pub async fn favourited_by(
     p: Params,
 ) -> ApiResult<Response> {
     let page = statuses::interacted_by(&s.svc, &caller, &id, false, &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, page.map(|a| present::account(&s.svc, &a))).into_response())
 }
 
 /// `GET /api/v1/statuses/:id/reblogged_by`
@@ -124,7 +125,7 @@ pub async fn reblogged_by(
     p: Params,
 ) -> ApiResult<Response> {
     let page = statuses::interacted_by(&s.svc, &caller, &id, true, &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, page.map(|a| present::account(&s.svc, &a))).into_response())
 }
 
 async fn act(

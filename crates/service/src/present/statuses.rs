@@ -1,143 +1,18 @@
-//! Domain -> Mastodon entities. The only module that knows Mastodon's JSON shapes; it loads
-//! what a list of statuses needs in a fixed number of queries, whatever the list's length.
+//! Mastodon entities for statuses: `Status` (with its `Poll`), loading what a list of statuses
+//! needs in a fixed number of queries, whatever the list's length.
 
 use std::collections::HashMap;
 
-use ferrodon_domain::model::{
-    Account, Filter, Notification, Poll, Relationship, Status, StatusInteractions, User, matching_filters,
-};
+use ferrodon_domain::model::{Account, Filter, Poll, Status, StatusInteractions, matching_filters};
 use ferrodon_domain::ports::Tx;
-use ferrodon_kernel::time::{date, now_ms, rfc3339};
+use ferrodon_kernel::time::{now_ms, rfc3339};
 use ferrodon_kernel::{Id, Result};
 use ferrodon_mastodon_api as api;
 
+use super::account;
 use crate::{Services, filters};
 
-impl Services {
-    pub(crate) fn avatar_missing(&self) -> String {
-        format!("{}/avatars/original/missing.png", self.base_url())
-    }
-    pub(crate) fn header_missing(&self) -> String {
-        format!("{}/headers/original/missing.png", self.base_url())
-    }
-}
-
-/// A profile field value as Mastodon shows it: one line, links and hashtags made clickable.
-fn field_html(svc: &Services, value: &str) -> String {
-    use ferrodon_domain::rules::text;
-    let base = svc.base_url();
-    let no_mentions = |_: &text::MentionRef| None;
-    let ctx =
-        text::FormatContext { local_domain: &svc.config.local_domain, base_url: &base, resolve_mention: &no_mentions };
-    let one_line = value.replace(['\r', '\n'], " ");
-    let html = text::format_note(one_line.trim(), &ctx);
-    html.strip_prefix("<p>").and_then(|h| h.strip_suffix("</p>")).map(str::to_string).unwrap_or(html)
-}
-
-fn remote_or(url: &str, missing: impl FnOnce() -> String) -> String {
-    if url.starts_with("https://") || url.starts_with("http://") { url.to_string() } else { missing() }
-}
-
-pub fn account(svc: &Services, a: &Account) -> api::Account {
-    let suspended = a.suspended_at.is_some();
-    api::Account {
-        id: a.id.to_string(),
-        username: a.username.clone(),
-        acct: a.acct(),
-        url: a.url.clone(),
-        uri: a.uri.clone(),
-        display_name: if suspended { String::new() } else { a.display_name.clone() },
-        note: if suspended { String::new() } else { a.note.clone() },
-        // Remote images are linked where they are until media caching exists.
-        avatar: remote_or(&a.avatar_remote_url, || svc.avatar_missing()),
-        avatar_static: remote_or(&a.avatar_remote_url, || svc.avatar_missing()),
-        avatar_description: String::new(),
-        header: remote_or(&a.header_remote_url, || svc.header_missing()),
-        header_static: remote_or(&a.header_remote_url, || svc.header_missing()),
-        header_description: String::new(),
-        locked: a.locked,
-        fields: if suspended {
-            Vec::new()
-        } else {
-            a.fields()
-                .into_iter()
-                .map(|f| api::Field { value: field_html(svc, &f.value), name: f.name, verified_at: None })
-                .collect()
-        },
-        emojis: Vec::new(),
-        bot: a.bot,
-        group: false,
-        discoverable: Some(a.discoverable),
-        indexable: a.indexable,
-        hide_collections: Some(a.hide_collections),
-        noindex: Some(!a.indexable),
-        memorial: false,
-        suspended,
-        limited: a.silenced_at.is_some(),
-        created_at: rfc3339(a.created_at - a.created_at.rem_euclid(86_400_000)),
-        last_status_at: a.last_status_at.map(date),
-        statuses_count: a.statuses_count,
-        followers_count: a.followers_count,
-        following_count: a.following_count,
-        roles: Vec::new(),
-        source: None,
-        role: None,
-    }
-}
-
-/// The account with `source` and `role`, for its owner (verify_credentials).
-pub fn credential_account(svc: &Services, a: &Account, u: &User, follow_requests_count: i64) -> api::Account {
-    let mut out = account(svc, a);
-    out.source = Some(api::Source {
-        note: a.note_source.clone(),
-        fields: a
-            .fields()
-            .into_iter()
-            .map(|f| api::Field { name: f.name, value: f.value, verified_at: None })
-            .collect(),
-        privacy: u.default_visibility.as_str().into(),
-        sensitive: u.default_sensitive,
-        language: u.default_language.clone(),
-        follow_requests_count,
-        hide_collections: Some(a.hide_collections),
-        discoverable: Some(a.discoverable),
-        indexable: a.indexable,
-        attribution_domains: Vec::new(),
-        quote_policy: "public".into(),
-    });
-    out.role = Some(api::Role {
-        id: u.role.mastodon_id().into(),
-        name: u.role.display_name().into(),
-        color: String::new(),
-        permissions: u.role.permissions().into(),
-        highlighted: u.role != ferrodon_domain::model::Role::User,
-    });
-    out
-}
-
-pub fn relationship(r: &Relationship) -> api::Relationship {
-    let f = r.following.as_ref().or(r.requested.as_ref());
-    api::Relationship {
-        id: r.target_id.to_string(),
-        following: r.following.is_some(),
-        showing_reblogs: f.is_some_and(|f| f.show_reblogs),
-        notifying: f.is_some_and(|f| f.notify),
-        languages: f.and_then(|f| f.languages.as_ref()).map(|l| l.split(',').map(str::to_string).collect()),
-        followed_by: r.followed_by,
-        blocking: r.blocking,
-        blocked_by: r.blocked_by,
-        muting: r.muting.is_some(),
-        muting_notifications: r.muting.as_ref().is_some_and(|m| m.hide_notifications),
-        muting_expires_at: r.muting.as_ref().and_then(|m| m.expires_at).map(rfc3339),
-        requested: r.requested.is_some(),
-        requested_by: r.requested_by,
-        domain_blocking: r.domain_blocking,
-        endorsed: false,
-        note: r.note.clone(),
-    }
-}
-
-pub fn poll(p: &Poll, viewer_votes: Option<&[i64]>) -> api::Poll {
+fn render_poll(p: &Poll, viewer_votes: Option<&[i64]>) -> api::Poll {
     let votes = p.votes();
     let expired = p.expired(now_ms());
     let hide = p.hide_totals && !expired;
@@ -286,7 +161,7 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
         poll: l.polls.get(&s.id).map(|p| {
             let own = viewer
                 .map(|v| if v == s.account_id { &[][..] } else { inter.map(|i| &i.poll_votes[..]).unwrap_or(&[]) });
-            let mut rendered = poll(p, own);
+            let mut rendered = render_poll(p, own);
             if is_owner {
                 rendered.voted = Some(true);
             }
@@ -329,7 +204,7 @@ fn filtered(l: &Loaded, s: &Status) -> Vec<serde_json::Value> {
 }
 
 /// Renders statuses in the given order; statuses whose author or original is gone are skipped.
-pub async fn statuses(
+pub(crate) async fn statuses_in(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
     viewer: Option<Id>,
@@ -341,7 +216,7 @@ pub async fn statuses(
 
 /// Renders one status for each of `viewers` (home-feed streaming, where Mastodon renders for
 /// the recipient): what all share is loaded once, each viewer's interactions apart.
-pub async fn status_for_each(
+pub(crate) async fn status_for_each(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
     s: &Status,
@@ -361,41 +236,11 @@ pub async fn status_for_each(
     Ok(out)
 }
 
-pub async fn status(svc: &Services, tx: &mut Box<dyn Tx>, viewer: Option<Id>, s: &Status) -> Result<api::Status> {
-    statuses(svc, tx, viewer, std::slice::from_ref(s)).await?.pop().ok_or_else(ferrodon_kernel::Error::not_found)
-}
-
-pub async fn notifications(
+pub(crate) async fn status_in(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
-    viewer: Id,
-    list: &[Notification],
-) -> Result<Vec<api::Notification>> {
-    let mut account_ids: Vec<Id> = list.iter().map(|n| n.from_account_id).collect();
-    account_ids.sort_unstable();
-    account_ids.dedup();
-    let accounts: HashMap<Id, Account> =
-        tx.accounts_by_ids(&account_ids).await?.into_iter().map(|a| (a.id, a)).collect();
-    let status_ids: Vec<Id> = list.iter().filter_map(|n| n.status_id).collect();
-    let found = tx.statuses_by_ids(&status_ids).await?;
-    let rendered: HashMap<String, api::Status> =
-        statuses(svc, tx, Some(viewer), &found).await?.into_iter().map(|s| (s.id.clone(), s)).collect();
-    Ok(list
-        .iter()
-        .filter_map(|n| {
-            let from = accounts.get(&n.from_account_id)?;
-            let status = match n.status_id {
-                Some(id) => Some(rendered.get(&id.to_string())?.clone()),
-                None => None,
-            };
-            Some(api::Notification {
-                id: n.id.to_string(),
-                kind: n.kind.as_str().into(),
-                group_key: n.group_key.clone(),
-                created_at: rfc3339(n.created_at),
-                account: account(svc, from),
-                status,
-            })
-        })
-        .collect())
+    viewer: Option<Id>,
+    s: &Status,
+) -> Result<api::Status> {
+    statuses_in(svc, tx, viewer, std::slice::from_ref(s)).await?.pop().ok_or_else(ferrodon_kernel::Error::not_found)
 }

@@ -1,0 +1,17 @@
+//! Mastodon entities: the one part of the service that knows Mastodon's JSON shapes (the types
+//! of `ferrodon_mastodon_api`). Service areas return domain values; handlers present them here.
+//! Where an entity needs more than the domain value carries (the viewer's interactions, accounts,
+//! polls, filters …), its function opens a read transaction of its own and loads it in a fixed
+//! number of queries; the `_in` variants do it in a transaction the service already holds.
+
+mod accounts;
+mod notifications;
+mod oauth;
+mod relationships;
+mod statuses;
+
+pub use accounts::{account, accounts, credential_account, preferences};
+pub(crate) use notifications::notifications_in;
+pub use oauth::{application, credential_application, token};
+pub use relationships::{relationship, relationships};
+pub(crate) use statuses::{status_for_each, status_in, statuses_in};
