@@ -3,13 +3,12 @@
 //! Members must be followed; unfollowing removes them (see the relationship store). An
 //! exclusive list's members leave the owner's home timeline and home stream.
 
-use ferrodon_domain::model::{LIST_REPLIES_POLICIES, List, MAX_LISTS};
+use ferrodon_domain::model::{LIST_REPLIES_POLICIES, List, MAX_LISTS, Status};
 use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
 use ferrodon_mastodon_api as api;
 
 use crate::auth::{Viewer, now};
-use crate::visibility::visible;
 use crate::{Services, present};
 
 /// The parameters of `POST` and `PUT /api/v1/lists`; absent ones are left as they are.
@@ -122,14 +121,11 @@ pub async fn containing(svc: &Services, me: &Viewer, account_id: &str) -> Result
 }
 
 /// `GET /api/v1/timelines/list/:id`
-pub async fn timeline(svc: &Services, me: &Viewer, id: &str, page: &PageRequest) -> Result<Page<api::Status>> {
+pub async fn timeline(svc: &Services, me: &Viewer, id: &str, page: &PageRequest) -> Result<Page<Status>> {
     let mut tx = svc.db.read().await?;
     let list = own(&mut tx, me, id).await?;
     let rows = tx.list_timeline(&list, page).await?;
-    let shown = visible(&mut tx, Some(me.account.id), &rows, true).await?;
-    let items = present::statuses_in(svc, &mut tx, Some(me.account.id), &shown).await?;
-    let more = rows.len() >= page.limit as usize;
-    Ok(Page { items, next_max_id: rows.last().map(|s| s.id).filter(|_| more), prev_min_id: rows.first().map(|s| s.id) })
+    crate::timelines::page_of(&mut tx, Some(me.account.id), rows, page, true).await
 }
 
 /// The viewer's list `raw_id` (another's is not found), for the streaming API too.

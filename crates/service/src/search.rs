@@ -82,7 +82,10 @@ async fn exact(svc: &Services, caller: &Caller, text: &str) -> Result<Option<Exa
         }
         if let Some(s) = tx.status_by_uri(text).await? {
             drop(tx);
-            return Ok(crate::statuses::get(svc, caller, &s.id.to_string())
+            let Ok(found) = crate::statuses::get(svc, caller, &s.id.to_string()).await else {
+                return Ok(None);
+            };
+            return Ok(crate::present::status(svc, caller.viewer(), &found)
                 .await
                 .ok()
                 .map(|s| Exact::Status(Box::new(s))));

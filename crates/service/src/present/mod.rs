@@ -14,4 +14,5 @@ pub use accounts::{account, accounts, credential_account, preferences};
 pub(crate) use notifications::notifications_in;
 pub use oauth::{application, credential_application, token};
 pub use relationships::{relationship, relationships};
+pub use statuses::{context, deleted_status, history, poll, reblog, status, status_page, status_source, statuses};
 pub(crate) use statuses::{status_for_each, status_in, statuses_in};

@@ -3,14 +3,15 @@
 
 use std::collections::HashMap;
 
-use ferrodon_domain::model::{Account, Filter, Poll, Status, StatusInteractions, matching_filters};
+use ferrodon_domain::model::{Account, Application, Filter, Poll, Status, StatusInteractions, matching_filters};
 use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::time::{now_ms, rfc3339};
-use ferrodon_kernel::{Id, Result};
+use ferrodon_kernel::{Error, Id, Page, Result};
 use ferrodon_mastodon_api as api;
 
 use super::account;
-use crate::{Services, filters};
+use crate::statuses::{Deleted, History, Thread};
+use crate::{Services, Viewer, filters};
 
 fn render_poll(p: &Poll, viewer_votes: Option<&[i64]>) -> api::Poll {
     let votes = p.votes();
@@ -60,16 +61,21 @@ async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> 
         Some(v) => tx.interactions(v, &all).await?.into_iter().collect(),
         None => HashMap::new(),
     };
-    let mut app_ids: Vec<Id> = all.iter().filter_map(|s| s.application_id).collect();
-    app_ids.sort_unstable();
-    app_ids.dedup();
-    let applications =
-        tx.applications_by_ids(&app_ids).await?.into_iter().map(|a| (a.id, (a.name, a.website))).collect();
+    let applications = applications_of(tx, &all).await?;
     let filters = match viewer {
         Some(v) => tx.filters_of(v).await?,
         None => Vec::new(),
     };
     Ok(Loaded { accounts, polls, interactions, applications, reblogged, filters })
+}
+
+/// The applications `statuses` were posted with, by id: (name, website).
+async fn applications_of(tx: &mut Box<dyn Tx>, statuses: &[&Status]) -> Result<HashMap<Id, (String, Option<String>)>> {
+    let mut ids: Vec<Id> = statuses.iter().filter_map(|s| s.application_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found: Vec<Application> = tx.applications_by_ids(&ids).await?;
+    Ok(found.into_iter().map(|a| (a.id, (a.name, a.website))).collect())
 }
 
 /// A remote post's attachments as Mastodon's `MediaAttachment`s, linked where they are (no
@@ -242,5 +248,121 @@ pub(crate) async fn status_in(
     viewer: Option<Id>,
     s: &Status,
 ) -> Result<api::Status> {
-    statuses_in(svc, tx, viewer, std::slice::from_ref(s)).await?.pop().ok_or_else(ferrodon_kernel::Error::not_found)
+    statuses_in(svc, tx, viewer, std::slice::from_ref(s)).await?.pop().ok_or_else(Error::not_found)
+}
+
+fn viewer_id(viewer: Option<&Viewer>) -> Option<Id> {
+    viewer.map(|v| v.account.id)
+}
+
+/// Statuses as `viewer` sees them, in the given order (one read transaction; what they need is
+/// loaded in a fixed number of queries). Statuses whose author or original is gone are left out.
+pub async fn statuses(svc: &Services, viewer: Option<&Viewer>, list: &[Status]) -> Result<Vec<api::Status>> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = svc.db.read().await?;
+    statuses_in(svc, &mut tx, viewer_id(viewer), list).await
+}
+
+/// A status as `viewer` sees it.
+pub async fn status(svc: &Services, viewer: Option<&Viewer>, s: &Status) -> Result<api::Status> {
+    statuses(svc, viewer, std::slice::from_ref(s)).await?.pop().ok_or_else(Error::not_found)
+}
+
+/// A page of statuses (a timeline, bookmarks, …), its cursors kept.
+pub async fn status_page(svc: &Services, viewer: Option<&Viewer>, page: Page<Status>) -> Result<Page<api::Status>> {
+    let items = statuses(svc, viewer, &page.items).await?;
+    Ok(Page { items, next_max_id: page.next_max_id, prev_min_id: page.prev_min_id })
+}
+
+/// The reblog `me` just made (`POST /api/v1/statuses/:id/reblog`). Mastodon renders a new reblog
+/// without a relationships presenter, so its top level says what the viewer did to the original
+/// (`reblogged?`, `favourited?`, `bookmarked?` look at `status.proper`): reblogged, and
+/// favourited or bookmarked as the original is.
+pub async fn reblog(svc: &Services, me: &Viewer, reblog: &Status) -> Result<api::Status> {
+    let mut out = status(svc, Some(me), reblog).await?;
+    if let Some(original) = out.reblog.as_deref() {
+        (out.reblogged, out.favourited, out.bookmarked) =
+            (original.reblogged, original.favourited, original.bookmarked);
+    }
+    Ok(out)
+}
+
+/// A status its author just deleted, as it was before (its author, poll and the author's marks
+/// were read before the rows went), with its source `text` for redrafting.
+pub async fn deleted_status(svc: &Services, me: &Viewer, d: &Deleted) -> Result<api::Status> {
+    let viewer = Some(me.account.id);
+    let (applications, filters) = {
+        let mut tx = svc.db.read().await?;
+        (applications_of(&mut tx, &[&d.status]).await?, tx.filters_of(me.account.id).await?)
+    };
+    let loaded = Loaded {
+        accounts: HashMap::from([(d.author.id, d.author.clone())]),
+        polls: d.poll.iter().map(|p| (p.status_id, p.clone())).collect(),
+        interactions: d.interactions.iter().map(|i| (d.status.id, i.clone())).collect(),
+        applications,
+        reblogged: HashMap::new(),
+        filters,
+    };
+    let mut out = render_one(svc, &loaded, &d.status, viewer).ok_or_else(Error::not_found)?;
+    out.text = Some(d.status.text.clone());
+    Ok(out)
+}
+
+/// The poll of a status, as `viewer` sees it (`own_votes`, `voted`).
+pub async fn poll(svc: &Services, viewer: Option<&Viewer>, s: &Status) -> Result<api::Poll> {
+    status(svc, viewer, s).await?.poll.ok_or_else(Error::not_found)
+}
+
+/// `GET /api/v1/statuses/:id/context`.
+pub async fn context(svc: &Services, viewer: Option<&Viewer>, thread: &Thread) -> Result<api::Context> {
+    let mut tx = svc.db.read().await?;
+    let viewer = viewer_id(viewer);
+    Ok(api::Context {
+        ancestors: statuses_in(svc, &mut tx, viewer, &thread.ancestors).await?,
+        descendants: statuses_in(svc, &mut tx, viewer, &thread.descendants).await?,
+    })
+}
+
+/// `GET /api/v1/statuses/:id/history`: the revisions, oldest first; a never-edited status is
+/// its one revision.
+pub fn history(svc: &Services, h: &History) -> Vec<api::StatusEdit> {
+    let account = account(svc, &h.author);
+    let poll_json = |options: Option<&str>| {
+        options.and_then(|o| serde_json::from_str::<Vec<String>>(o).ok()).map(|opts| {
+            serde_json::json!({ "options": opts.into_iter().map(|t| serde_json::json!({"title": t})).collect::<Vec<_>>() })
+        })
+    };
+    if h.revisions.is_empty() {
+        let s = &h.status;
+        return vec![api::StatusEdit {
+            content: s.content.clone(),
+            spoiler_text: s.spoiler_text.clone(),
+            sensitive: s.sensitive,
+            created_at: rfc3339(s.created_at),
+            account,
+            poll: poll_json(h.poll.as_ref().map(|p| p.options_json.as_str())),
+            media_attachments: Vec::new(),
+            emojis: Vec::new(),
+        }];
+    }
+    h.revisions
+        .iter()
+        .map(|r| api::StatusEdit {
+            content: r.content.clone(),
+            spoiler_text: r.spoiler_text.clone(),
+            sensitive: r.sensitive,
+            created_at: rfc3339(r.created_at),
+            account: account.clone(),
+            poll: poll_json(r.poll_options_json.as_deref()),
+            media_attachments: Vec::new(),
+            emojis: Vec::new(),
+        })
+        .collect()
+}
+
+/// `GET /api/v1/statuses/:id/source`.
+pub fn status_source(s: &Status) -> api::StatusSource {
+    api::StatusSource { id: s.id.to_string(), text: s.text.clone(), spoiler_text: s.spoiler_text.clone() }
 }

@@ -147,7 +147,7 @@ pub async fn statuses(
         tagged: p.str("tagged").filter(|t| !t.is_empty()),
     };
     let page = timelines::account(&s.svc, &caller, &id, filter, &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::status_page(&s.svc, caller.viewer(), page).await?).into_response())
 }
 
 /// `GET /api/v1/accounts/:id/followers`

@@ -20,7 +20,7 @@ pub async fn bookmarks(
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:bookmarks")?;
     let page = statuses::marked(&s.svc, me, StatusMark::Bookmark, &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::status_page(&s.svc, Some(me), page).await?).into_response())
 }
 
 /// `GET /api/v1/favourites`
@@ -32,7 +32,7 @@ pub async fn favourites(
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:favourites")?;
     let page = statuses::marked(&s.svc, me, StatusMark::Favourite, &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::status_page(&s.svc, Some(me), page).await?).into_response())
 }
 
 /// `GET /api/v1/blocks`
