@@ -12,6 +12,7 @@ mod statuses;
 
 pub use accounts::{account, accounts, credential_account, preferences};
 pub(crate) use notifications::notifications_in;
+pub use notifications::{grouped_notifications, markers, notification, notification_page, notifications};
 pub use oauth::{application, credential_application, token};
 pub use relationships::{relationship, relationships};
 pub use statuses::{context, deleted_status, history, poll, reblog, status, status_page, status_source, statuses};
