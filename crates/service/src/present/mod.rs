@@ -5,12 +5,19 @@
 //! number of queries; the `_in` variants do it in a transaction the service already holds.
 
 mod accounts;
+mod filters;
+mod lists;
 mod notifications;
 mod oauth;
 mod relationships;
 mod statuses;
 
 pub use accounts::{account, accounts, credential_account, preferences};
+pub(crate) use filters::filter_results;
+pub use filters::{
+    filter, filter_keyword, filter_keywords, filter_status, filter_statuses, filters, v1_filter, v1_filters,
+};
+pub use lists::{list, lists};
 pub(crate) use notifications::notifications_in;
 pub use notifications::{grouped_notifications, markers, notification, notification_page, notifications};
 pub use oauth::{application, credential_application, token};

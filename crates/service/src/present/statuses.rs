@@ -206,7 +206,7 @@ fn filtered(l: &Loaded, s: &Status) -> Vec<serde_json::Value> {
     }
     let text = filters::text_of(s, l.polls.get(&s.id));
     let matches = matching_filters(&l.filters, s.id, &text, now_ms());
-    filters::results(&matches).into_iter().filter_map(|r| serde_json::to_value(r).ok()).collect()
+    super::filter_results(&matches).into_iter().filter_map(|r| serde_json::to_value(r).ok()).collect()
 }
 
 /// Renders statuses in the given order; statuses whose author or original is gone are skipped.

@@ -128,7 +128,8 @@ pub async fn lists(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ferrodon_mastodon_api::List>>> {
     let me = caller.require_user("read:lists")?;
-    Ok(Json(ferrodon_service::lists::containing(&s.svc, me, &id).await?))
+    let found = ferrodon_service::lists::containing(&s.svc, me, &id).await?;
+    Ok(Json(present::lists(&found)))
 }
 
 /// `GET /api/v1/accounts/:id/statuses`
