@@ -422,7 +422,7 @@ impl AnnouncementEvent {
                 let Some(a) = tx.announcement(*id).await?.filter(|a| a.published) else {
                     return Ok(None);
                 };
-                let rendered = crate::announcements::render(svc, &mut tx, std::slice::from_ref(&a), None).await?;
+                let rendered = present::announcements_in(svc, &mut tx, std::slice::from_ref(&a), None).await?;
                 let payload = serde_json::to_string(&rendered[0]).map_err(Error::internal)?;
                 Some(Event::new("announcement", Some(payload), None))
             }

@@ -5,14 +5,19 @@
 //! number of queries; the `_in` variants do it in a transaction the service already holds.
 
 mod accounts;
+mod announcements;
 mod filters;
 mod lists;
 mod notifications;
 mod oauth;
 mod relationships;
+mod reports;
+mod search;
 mod statuses;
 
 pub use accounts::{account, accounts, credential_account, preferences};
+pub use announcements::announcements;
+pub(crate) use announcements::announcements_in;
 pub(crate) use filters::filter_results;
 pub use filters::{
     filter, filter_keyword, filter_keywords, filter_status, filter_statuses, filters, v1_filter, v1_filters,
@@ -22,5 +27,7 @@ pub(crate) use notifications::notifications_in;
 pub use notifications::{grouped_notifications, markers, notification, notification_page, notifications};
 pub use oauth::{application, credential_application, token};
 pub use relationships::{relationship, relationships};
+pub use reports::report;
+pub use search::search;
 pub use statuses::{context, deleted_status, history, poll, reblog, status, status_page, status_source, statuses};
 pub(crate) use statuses::{status_for_each, status_in, statuses_in};
