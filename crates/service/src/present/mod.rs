@@ -7,6 +7,7 @@
 mod accounts;
 mod announcements;
 mod filters;
+mod instance;
 mod lists;
 mod notifications;
 mod oauth;
@@ -22,6 +23,7 @@ pub(crate) use filters::filter_results;
 pub use filters::{
     filter, filter_keyword, filter_keywords, filter_status, filter_statuses, filters, v1_filter, v1_filters,
 };
+pub use instance::{instance, v1_instance};
 pub use lists::{list, lists};
 pub(crate) use notifications::notifications_in;
 pub use notifications::{grouped_notifications, markers, notification, notification_page, notifications};
