@@ -170,12 +170,7 @@ impl JobHandler for DistributeStatus {
         if !direct_to.is_empty() {
             let accounts = tx.accounts_by_ids(&participants).await?;
             for (to, rendered) in present::status_for_each(svc, &mut tx, &status, &direct_to).await? {
-                let conversation = serde_json::json!({
-                    "id": status.conversation_id.to_string(),
-                    "unread": to != status.account_id,
-                    "accounts": accounts.iter().filter(|a| a.id != to).map(|a| present::account(svc, a)).collect::<Vec<_>>(),
-                    "last_status": rendered,
-                });
+                let conversation = present::conversation(svc, &status, to, &accounts, &rendered);
                 out.push((
                     channel::direct(to),
                     Event::new("conversation", Some(json(&conversation)?), Some(about.clone())),

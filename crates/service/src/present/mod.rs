@@ -32,4 +32,4 @@ pub use relationships::{relationship, relationships};
 pub use reports::report;
 pub use search::search;
 pub use statuses::{context, deleted_status, history, poll, reblog, status, status_page, status_source, statuses};
-pub(crate) use statuses::{status_for_each, status_in, statuses_in};
+pub(crate) use statuses::{conversation, status_for_each, status_in, statuses_in};

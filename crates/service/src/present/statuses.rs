@@ -289,6 +289,23 @@ pub async fn reblog(svc: &Services, me: &Viewer, reblog: &Status) -> Result<api:
     Ok(out)
 }
 
+/// The `Conversation` a direct status is for `to`, one of its `participants`: the others, and
+/// the status as `to` sees it (`rendered`), unread unless `to` wrote it.
+pub(crate) fn conversation(
+    svc: &Services,
+    status: &Status,
+    to: Id,
+    participants: &[Account],
+    rendered: &api::Status,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": status.conversation_id.to_string(),
+        "unread": to != status.account_id,
+        "accounts": participants.iter().filter(|a| a.id != to).map(|a| account(svc, a)).collect::<Vec<_>>(),
+        "last_status": rendered,
+    })
+}
+
 /// A status its author just deleted, as it was before (its author, poll and the author's marks
 /// were read before the rows went), with its source `text` for redrafting.
 pub async fn deleted_status(svc: &Services, me: &Viewer, d: &Deleted) -> Result<api::Status> {
