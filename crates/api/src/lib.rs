@@ -1,5 +1,6 @@
 //! HTTP: the Mastodon client API, OAuth and its HTML pages, and the well-known documents, on
-//! axum. Handlers extract inputs, make one service call and present the result.
+//! axum. Handlers extract inputs, make one service call and present the result with
+//! `ferrodon_service::present`.
 //!
 //! Finding an endpoint from its URL: every route is listed in one table per area
 //! ([`mastodon::routes`], [`oauth::routes`]), and handlers live in a file per resource that

@@ -1,5 +1,5 @@
 //! Serde types of the Mastodon REST API entities ferrodon serves. No logic: the service's
-//! `present` module fills them, the API crate serialises them.
+//! `present` module (`service/src/present/`) fills them, the API crate serialises them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -6,11 +6,11 @@ use ferrodon_domain::model::{
 use ferrodon_domain::ports::{RelatedAccounts, Tx};
 use ferrodon_domain::rules::text;
 use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
-use ferrodon_mastodon_api as api;
 use rand::Rng;
 
 use crate::auth::{Caller, Viewer, hash_password, now};
-use crate::{Services, limits, present};
+use crate::oauth::IssuedToken;
+use crate::{Services, limits};
 
 /// What an admin command or a registration asks for.
 pub struct NewAccount<'a> {
@@ -125,7 +125,7 @@ pub async fn register(
     password: &str,
     agreement: bool,
     locale: &str,
-) -> Result<api::Token> {
+) -> Result<IssuedToken> {
     let (app, scopes) = match caller {
         Caller::App(a) => (a.app.clone(), a.scopes.clone()),
         Caller::Anonymous => return Err(Error::unauthorized("The access token is invalid")),
@@ -163,12 +163,7 @@ pub async fn register(
     let mut tx = svc.db.write().await?;
     tx.create_token(&token).await?;
     tx.commit().await?;
-    Ok(api::Token {
-        access_token: raw,
-        token_type: "Bearer".into(),
-        scope: token.scopes,
-        created_at: token.created_at / 1000,
-    })
+    Ok(IssuedToken { access_token: raw, token })
 }
 
 /// Changes requested by `ferrodon accounts modify`.
@@ -230,16 +225,24 @@ async fn follow_requests_count(tx: &mut Box<dyn Tx>, account_id: Id) -> Result<i
     Ok(tx.list_related_accounts(RelatedAccounts::FollowRequests(account_id), &page).await?.len() as i64)
 }
 
+/// The signed-in user's own account, as `verify_credentials` shows it: with the user (its
+/// posting defaults and role) and the number of follow requests waiting.
+pub struct Credentials {
+    pub account: Account,
+    pub user: User,
+    pub follow_requests_count: i64,
+}
+
 /// `GET /api/v1/accounts/verify_credentials`.
-pub async fn verify_credentials(svc: &Services, caller: &Caller) -> Result<api::Account> {
+pub async fn verify_credentials(svc: &Services, caller: &Caller) -> Result<Credentials> {
     let me = match caller.require_user("read:accounts") {
         Ok(v) => v,
         Err(e) if e.kind == ferrodon_kernel::ErrorKind::Forbidden => caller.require_user("profile")?,
         Err(e) => return Err(e),
     };
     let mut tx = svc.db.read().await?;
-    let count = follow_requests_count(&mut tx, me.account.id).await?;
-    Ok(present::credential_account(svc, &me.account, &me.user, count))
+    let follow_requests_count = follow_requests_count(&mut tx, me.account.id).await?;
+    Ok(Credentials { account: me.account.clone(), user: me.user.clone(), follow_requests_count })
 }
 
 /// `PATCH /api/v1/accounts/update_credentials`: absent fields stay as they are.
@@ -258,7 +261,7 @@ pub struct CredentialsUpdate {
     pub language: Option<String>,
 }
 
-pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdate) -> Result<api::Account> {
+pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdate) -> Result<Credentials> {
     let a = &me.account;
     let display_name = u.display_name.unwrap_or_else(|| a.display_name.clone());
     if display_name.chars().count() > limits::MAX_DISPLAY_NAME_CHARS {
@@ -312,10 +315,10 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
     tx.set_user_preferences(me.user.id, &prefs).await?;
     let account = tx.account_by_id(a.id).await?.ok_or_else(Error::not_found)?;
     let user = tx.user_by_id(me.user.id).await?.ok_or_else(Error::not_found)?;
-    let count = follow_requests_count(&mut tx, a.id).await?;
+    let follow_requests_count = follow_requests_count(&mut tx, a.id).await?;
     crate::effects::profile_updated(&mut tx, &account).await?;
     tx.commit().await?;
-    Ok(present::credential_account(svc, &account, &user, count))
+    Ok(Credentials { account, user, follow_requests_count })
 }
 
 async fn render_note(svc: &Services, tx: &mut Box<dyn Tx>, source: &str) -> Result<String> {
@@ -333,14 +336,13 @@ async fn render_note(svc: &Services, tx: &mut Box<dyn Tx>, source: &str) -> Resu
 }
 
 /// An account as `caller` may see it (404 for unknown ids).
-pub async fn get(svc: &Services, id: Id) -> Result<api::Account> {
+pub async fn get(svc: &Services, id: Id) -> Result<Account> {
     let mut tx = svc.db.read().await?;
-    let a = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
-    Ok(present::account(svc, &a))
+    tx.account_by_id(id).await?.ok_or_else(Error::not_found)
 }
 
 /// `GET /api/v1/accounts/lookup?acct=`.
-pub async fn lookup(svc: &Services, acct: &str) -> Result<api::Account> {
+pub async fn lookup(svc: &Services, acct: &str) -> Result<Account> {
     let acct = acct.trim().trim_start_matches('@');
     let (username, domain) = match acct.split_once('@') {
         Some((u, d)) if svc.config.is_local_domain(d) => (u, ""),
@@ -354,16 +356,14 @@ pub async fn lookup(svc: &Services, acct: &str) -> Result<api::Account> {
         tracing::debug!(error = %e, acct, "no such remote account");
     }
     let mut tx = svc.db.read().await?;
-    let a = tx.account_by_username(username, domain).await?.ok_or_else(Error::not_found)?;
-    Ok(present::account(svc, &a))
+    tx.account_by_username(username, domain).await?.ok_or_else(Error::not_found)
 }
 
 /// Lists of accounts behind a relation (followers, following, blocks, …), newest relation first.
-pub async fn related(svc: &Services, query: RelatedAccounts, page: &PageRequest) -> Result<Page<api::Account>> {
+pub async fn related(svc: &Services, query: RelatedAccounts, page: &PageRequest) -> Result<Page<Account>> {
     let mut tx = svc.db.read().await?;
     let rows = tx.list_related_accounts(query, page).await?;
-    let page = Page::from_rows(rows, |r| r.key, page.limit);
-    Ok(page.map(|r| present::account(svc, &r.item)))
+    Ok(Page::from_rows(rows, |r| r.key, page.limit).map(|r| r.item))
 }
 
 /// Followers/following of an account: hidden (empty) when the owner hides their collections,
@@ -374,7 +374,7 @@ pub async fn follow_list(
     id: Id,
     followers: bool,
     page: &PageRequest,
-) -> Result<Page<api::Account>> {
+) -> Result<Page<Account>> {
     let viewer = caller.optional_user("read:accounts")?.map(|v| v.account.id);
     let account = {
         let mut tx = svc.db.read().await?;
@@ -395,25 +395,12 @@ pub async fn follow_list(
 }
 
 /// `GET /api/v1/accounts/search` (local prefix search).
-pub async fn search(svc: &Services, q: &str, limit: u32, offset: u32) -> Result<Vec<api::Account>> {
+pub async fn search(svc: &Services, q: &str, limit: u32, offset: u32) -> Result<Vec<Account>> {
     let q = q.trim().trim_start_matches('@');
     let q = q.split('@').next().unwrap_or("");
     if q.is_empty() {
         return Ok(Vec::new());
     }
     let mut tx = svc.db.read().await?;
-    Ok(tx.search_accounts(q, limit, offset).await?.iter().map(|a| present::account(svc, a)).collect())
-}
-
-/// `GET /api/v1/preferences`.
-pub fn preferences(me: &Viewer) -> serde_json::Value {
-    serde_json::json!({
-        "posting:default:visibility": me.user.default_visibility.as_str(),
-        "posting:default:sensitive": me.user.default_sensitive,
-        "posting:default:language": me.user.default_language,
-        "posting:default:quote_policy": "public",
-        "reading:expand:media": "default",
-        "reading:expand:spoilers": false,
-        "reading:autoplay:gifs": false,
-    })
+    tx.search_accounts(q, limit, offset).await
 }

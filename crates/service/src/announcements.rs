@@ -12,9 +12,8 @@ use ferrodon_domain::model::{Announcement, Job, MAX_ANNOUNCEMENT_REACTIONS};
 use ferrodon_domain::ports::{JobContext, JobHandler, Tx};
 use ferrodon_domain::rules::text;
 use ferrodon_kernel::error::FieldError;
-use ferrodon_kernel::time::{Millis, rfc3339};
+use ferrodon_kernel::time::Millis;
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
-use ferrodon_mastodon_api as api;
 
 use crate::auth::{Viewer, now};
 use crate::jobs::streams::AnnouncementEvent;
@@ -24,11 +23,9 @@ use crate::{Services, effects};
 // Users
 // ---------------------------------------------------------------------------------------------
 
-/// `GET /api/v1/announcements`: the published ones, oldest first, with the user's `read`.
-pub async fn index(svc: &Services, me: &Viewer) -> Result<Vec<api::Announcement>> {
-    let mut tx = svc.db.read().await?;
-    let all = tx.announcements(true).await?;
-    render(svc, &mut tx, &all, Some(me.account.id)).await
+/// `GET /api/v1/announcements`: the published ones, oldest first.
+pub async fn index(svc: &Services) -> Result<Vec<Announcement>> {
+    svc.db.read().await?.announcements(true).await
 }
 
 /// `POST /api/v1/announcements/:id/dismiss`
@@ -79,64 +76,6 @@ pub async fn unreact(svc: &Services, me: &Viewer, id: &str, name: &str) -> Resul
 async fn published(tx: &mut Box<dyn Tx>, id: &str) -> Result<Announcement> {
     let id = Id::parse(id).ok_or_else(Error::not_found)?;
     tx.announcement(id).await?.filter(|a| a.published).ok_or_else(Error::not_found)
-}
-
-/// The API entities of `all`, for `viewer` (`read` and `me`) or for no one (streams).
-pub(crate) async fn render(
-    svc: &Services,
-    tx: &mut Box<dyn Tx>,
-    all: &[Announcement],
-    viewer: Option<Id>,
-) -> Result<Vec<api::Announcement>> {
-    let ids: Vec<Id> = all.iter().map(|a| a.id).collect();
-    let reactions = tx.announcement_reactions(&ids, viewer).await?;
-    let read = match viewer {
-        Some(v) => tx.dismissed_announcements(v, &ids).await?,
-        None => Vec::new(),
-    };
-    let base = svc.base_url();
-    let mut out = Vec::with_capacity(all.len());
-    for a in all {
-        let resolved = crate::statuses::resolve_mentions(svc, tx, &a.text).await?;
-        let mut mentions: Vec<api::AnnouncementAccount> = Vec::new();
-        for (_, account) in &resolved {
-            if !mentions.iter().any(|m| m.id == account.id.to_string()) {
-                mentions.push(api::AnnouncementAccount {
-                    id: account.id.to_string(),
-                    username: account.username.clone(),
-                    url: account.url.clone(),
-                    acct: account.acct(),
-                });
-            }
-        }
-        let mut tags: Vec<api::StatusTag> = Vec::new();
-        for name in text::extract_hashtags(&a.text) {
-            let name = name.to_lowercase();
-            if !tags.iter().any(|t| t.name == name) {
-                tags.push(api::StatusTag { url: format!("{base}/tags/{name}"), name });
-            }
-        }
-        out.push(api::Announcement {
-            id: a.id.to_string(),
-            content: crate::statuses::format_text(svc, &a.text, &resolved),
-            starts_at: a.starts_at.map(rfc3339),
-            ends_at: a.ends_at.map(rfc3339),
-            all_day: a.all_day,
-            published_at: rfc3339(a.published_at.unwrap_or(a.created_at)),
-            updated_at: rfc3339(a.updated_at),
-            read: viewer.map(|_| read.contains(&a.id)),
-            mentions,
-            statuses: Vec::new(),
-            tags,
-            emojis: Vec::new(),
-            reactions: reactions
-                .iter()
-                .filter(|r| r.announcement_id == a.id)
-                .map(|r| api::Reaction { name: r.name.clone(), count: r.count, me: viewer.map(|_| r.me) })
-                .collect(),
-        });
-    }
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------

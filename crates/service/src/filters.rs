@@ -6,13 +6,11 @@
 //! attach the results. Every change tells the user's streams (`filters_changed`).
 
 use ferrodon_domain::model::{
-    FILTER_ACTIONS, FILTER_CONTEXTS, Filter, FilterKeyword, FilterMatch, FilterStatus, MAX_FILTER_KEYWORD,
-    MAX_FILTER_TITLE, Poll, Status, filterable_text,
+    FILTER_ACTIONS, FILTER_CONTEXTS, Filter, FilterKeyword, FilterStatus, MAX_FILTER_KEYWORD, MAX_FILTER_TITLE, Poll,
+    Status, filterable_text,
 };
 use ferrodon_domain::ports::Tx;
-use ferrodon_kernel::time::rfc3339;
 use ferrodon_kernel::{Error, Id, Result};
-use ferrodon_mastodon_api as api;
 
 use crate::auth::{Viewer, now};
 use crate::{Services, effects};
@@ -38,19 +36,18 @@ pub struct FilterParams {
 }
 
 /// `GET /api/v2/filters`
-pub async fn list(svc: &Services, me: &Viewer) -> Result<Vec<api::Filter>> {
-    let filters = svc.db.read().await?.filters_of(me.account.id).await?;
-    Ok(filters.iter().map(present).collect())
+pub async fn list(svc: &Services, me: &Viewer) -> Result<Vec<Filter>> {
+    svc.db.read().await?.filters_of(me.account.id).await
 }
 
 /// `GET /api/v2/filters/:id`
-pub async fn show(svc: &Services, me: &Viewer, id: &str) -> Result<api::Filter> {
+pub async fn show(svc: &Services, me: &Viewer, id: &str) -> Result<Filter> {
     let mut tx = svc.db.read().await?;
-    Ok(present(&own(&mut tx, me, id).await?))
+    own(&mut tx, me, id).await
 }
 
 /// `POST /api/v2/filters`
-pub async fn create(svc: &Services, me: &Viewer, p: FilterParams) -> Result<api::Filter> {
+pub async fn create(svc: &Services, me: &Viewer, p: FilterParams) -> Result<Filter> {
     let at = now();
     let mut filter = Filter {
         id: Id::generate(),
@@ -70,11 +67,11 @@ pub async fn create(svc: &Services, me: &Viewer, p: FilterParams) -> Result<api:
     let filter = save_keywords(&mut tx, filter, &p.keywords).await?;
     effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    Ok(present(&filter))
+    Ok(filter)
 }
 
 /// `PUT /api/v2/filters/:id`
-pub async fn update(svc: &Services, me: &Viewer, id: &str, p: FilterParams) -> Result<api::Filter> {
+pub async fn update(svc: &Services, me: &Viewer, id: &str, p: FilterParams) -> Result<Filter> {
     let mut tx = svc.db.write().await?;
     let mut filter = own(&mut tx, me, id).await?;
     let at = now();
@@ -84,7 +81,7 @@ pub async fn update(svc: &Services, me: &Viewer, id: &str, p: FilterParams) -> R
     let filter = save_keywords(&mut tx, filter, &p.keywords).await?;
     effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    Ok(present(&filter))
+    Ok(filter)
 }
 
 /// `DELETE /api/v2/filters/:id`
@@ -98,13 +95,13 @@ pub async fn delete(svc: &Services, me: &Viewer, id: &str) -> Result<()> {
 }
 
 /// `GET /api/v2/filters/:filter_id/keywords`
-pub async fn keywords(svc: &Services, me: &Viewer, filter_id: &str) -> Result<Vec<api::FilterKeyword>> {
+pub async fn keywords(svc: &Services, me: &Viewer, filter_id: &str) -> Result<Vec<FilterKeyword>> {
     let mut tx = svc.db.read().await?;
-    Ok(own(&mut tx, me, filter_id).await?.keywords.iter().map(present_keyword).collect())
+    Ok(own(&mut tx, me, filter_id).await?.keywords)
 }
 
 /// `POST /api/v2/filters/:filter_id/keywords`
-pub async fn add_keyword(svc: &Services, me: &Viewer, filter_id: &str, p: KeywordParams) -> Result<api::FilterKeyword> {
+pub async fn add_keyword(svc: &Services, me: &Viewer, filter_id: &str, p: KeywordParams) -> Result<FilterKeyword> {
     let mut tx = svc.db.write().await?;
     let filter = own(&mut tx, me, filter_id).await?;
     let keyword = FilterKeyword {
@@ -116,17 +113,17 @@ pub async fn add_keyword(svc: &Services, me: &Viewer, filter_id: &str, p: Keywor
     tx.upsert_filter_keyword(&keyword).await?;
     effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    Ok(present_keyword(&keyword))
+    Ok(keyword)
 }
 
 /// `GET /api/v2/filters/keywords/:id`
-pub async fn keyword(svc: &Services, me: &Viewer, id: &str) -> Result<api::FilterKeyword> {
+pub async fn keyword(svc: &Services, me: &Viewer, id: &str) -> Result<FilterKeyword> {
     let mut tx = svc.db.read().await?;
-    Ok(present_keyword(&own_keyword(&mut tx, me, id).await?))
+    own_keyword(&mut tx, me, id).await
 }
 
 /// `PUT /api/v2/filters/keywords/:id`
-pub async fn update_keyword(svc: &Services, me: &Viewer, id: &str, p: KeywordParams) -> Result<api::FilterKeyword> {
+pub async fn update_keyword(svc: &Services, me: &Viewer, id: &str, p: KeywordParams) -> Result<FilterKeyword> {
     let mut tx = svc.db.write().await?;
     let mut keyword = own_keyword(&mut tx, me, id).await?;
     if p.keyword.is_some() {
@@ -136,7 +133,7 @@ pub async fn update_keyword(svc: &Services, me: &Viewer, id: &str, p: KeywordPar
     tx.upsert_filter_keyword(&keyword).await?;
     effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    Ok(present_keyword(&keyword))
+    Ok(keyword)
 }
 
 /// `DELETE /api/v2/filters/keywords/:id`
@@ -150,18 +147,13 @@ pub async fn delete_keyword(svc: &Services, me: &Viewer, id: &str) -> Result<()>
 }
 
 /// `GET /api/v2/filters/:filter_id/statuses`
-pub async fn statuses(svc: &Services, me: &Viewer, filter_id: &str) -> Result<Vec<api::FilterStatus>> {
+pub async fn statuses(svc: &Services, me: &Viewer, filter_id: &str) -> Result<Vec<FilterStatus>> {
     let mut tx = svc.db.read().await?;
-    Ok(own(&mut tx, me, filter_id).await?.statuses.iter().map(present_status).collect())
+    Ok(own(&mut tx, me, filter_id).await?.statuses)
 }
 
 /// `POST /api/v2/filters/:filter_id/statuses` (`status_id`): a status the viewer can see.
-pub async fn add_status(
-    svc: &Services,
-    me: &Viewer,
-    filter_id: &str,
-    status_id: Option<&str>,
-) -> Result<api::FilterStatus> {
+pub async fn add_status(svc: &Services, me: &Viewer, filter_id: &str, status_id: Option<&str>) -> Result<FilterStatus> {
     let status_id = status_id.and_then(Id::parse).ok_or_else(Error::not_found)?;
     let mut tx = svc.db.write().await?;
     let filter = own(&mut tx, me, filter_id).await?;
@@ -175,23 +167,23 @@ pub async fn add_status(
     }
     effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    Ok(present_status(&row))
+    Ok(row)
 }
 
 /// `GET /api/v2/filters/statuses/:id`
-pub async fn status(svc: &Services, me: &Viewer, id: &str) -> Result<api::FilterStatus> {
+pub async fn status(svc: &Services, me: &Viewer, id: &str) -> Result<FilterStatus> {
     let mut tx = svc.db.read().await?;
-    Ok(present_status(&own_status(&mut tx, me, id).await?))
+    own_status(&mut tx, me, id).await
 }
 
 /// `DELETE /api/v2/filters/statuses/:id`: answers what was removed (as documented).
-pub async fn delete_status(svc: &Services, me: &Viewer, id: &str) -> Result<api::FilterStatus> {
+pub async fn delete_status(svc: &Services, me: &Viewer, id: &str) -> Result<FilterStatus> {
     let mut tx = svc.db.write().await?;
     let row = own_status(&mut tx, me, id).await?;
     tx.delete_filter_status(row.id).await?;
     effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    Ok(present_status(&row))
+    Ok(row)
 }
 
 /// The parameters of `POST` and `PUT /api/v1/filters`.
@@ -204,21 +196,30 @@ pub struct V1Params {
     pub expires_in: Option<Option<i64>>,
 }
 
-/// `GET /api/v1/filters`: every keyword of every filter, as a v1 filter.
-pub async fn v1_list(svc: &Services, me: &Viewer) -> Result<Vec<api::V1Filter>> {
+/// A keyword with the filter it belongs to: what `/api/v1/filters` calls a filter.
+pub struct KeywordFilter {
+    pub filter: Filter,
+    pub keyword: FilterKeyword,
+}
+
+/// `GET /api/v1/filters`: every keyword of every filter.
+pub async fn v1_list(svc: &Services, me: &Viewer) -> Result<Vec<KeywordFilter>> {
     let filters = svc.db.read().await?.filters_of(me.account.id).await?;
-    Ok(filters.iter().flat_map(|f| f.keywords.iter().map(move |k| present_v1(f, k))).collect())
+    Ok(filters
+        .iter()
+        .flat_map(|f| f.keywords.iter().map(move |k| KeywordFilter { filter: f.clone(), keyword: k.clone() }))
+        .collect())
 }
 
 /// `GET /api/v1/filters/:id` (a keyword's id).
-pub async fn v1_show(svc: &Services, me: &Viewer, id: &str) -> Result<api::V1Filter> {
+pub async fn v1_show(svc: &Services, me: &Viewer, id: &str) -> Result<KeywordFilter> {
     let mut tx = svc.db.read().await?;
     let (filter, keyword) = own_v1(&mut tx, me, id).await?;
-    Ok(present_v1(&filter, &keyword))
+    Ok(KeywordFilter { filter, keyword })
 }
 
 /// `POST /api/v1/filters`: a filter titled by its one keyword.
-pub async fn v1_create(svc: &Services, me: &Viewer, p: V1Params) -> Result<api::V1Filter> {
+pub async fn v1_create(svc: &Services, me: &Viewer, p: V1Params) -> Result<KeywordFilter> {
     let phrase = valid_keyword(p.phrase.as_deref())?;
     let params = FilterParams {
         title: Some(phrase.clone()),
@@ -228,12 +229,12 @@ pub async fn v1_create(svc: &Services, me: &Viewer, p: V1Params) -> Result<api::
         keywords: vec![KeywordParams { keyword: Some(phrase), whole_word: p.whole_word, ..Default::default() }],
     };
     let created = create(svc, me, params).await?;
-    let id = created.keywords.first().map(|k| k.id.clone()).unwrap_or_default();
+    let id = created.keywords.first().map(|k| k.id.to_string()).unwrap_or_default();
     v1_show(svc, me, &id).await
 }
 
 /// `PUT /api/v1/filters/:id`: changes the keyword and its filter.
-pub async fn v1_update(svc: &Services, me: &Viewer, id: &str, p: V1Params) -> Result<api::V1Filter> {
+pub async fn v1_update(svc: &Services, me: &Viewer, id: &str, p: V1Params) -> Result<KeywordFilter> {
     let mut tx = svc.db.write().await?;
     let (mut filter, mut keyword) = own_v1(&mut tx, me, id).await?;
     let at = now();
@@ -254,7 +255,7 @@ pub async fn v1_update(svc: &Services, me: &Viewer, id: &str, p: V1Params) -> Re
     tx.upsert_filter_keyword(&keyword).await?;
     effects::filters_changed(svc, &mut tx, me.account.id).await?;
     tx.commit().await?;
-    Ok(present_v1(&filter, &keyword))
+    Ok(KeywordFilter { filter, keyword })
 }
 
 /// `DELETE /api/v1/filters/:id`: the keyword, and its filter when it was the last one.
@@ -276,18 +277,6 @@ pub fn text_of(s: &Status, poll: Option<&Poll>) -> String {
     let mut extra: Vec<String> = s.media().into_iter().filter_map(|m| m.description).collect();
     extra.extend(poll.map(Poll::options).unwrap_or_default());
     filterable_text(&s.spoiler_text, &s.content, &extra)
-}
-
-/// `Status.filtered`: the results of the filters that matched.
-pub fn results(matches: &[FilterMatch<'_>]) -> Vec<api::FilterResult> {
-    matches
-        .iter()
-        .map(|m| api::FilterResult {
-            filter: present(m.filter),
-            keyword_matches: (!m.keywords.is_empty()).then(|| m.keywords.iter().map(|k| k.to_string()).collect()),
-            status_matches: m.status.then(|| m.filter.statuses.iter().map(|s| s.status_id.to_string()).collect()),
-        })
-        .collect()
 }
 
 /// Checks and applies the given fields of `p` to `filter`.
@@ -401,35 +390,4 @@ async fn own_status(tx: &mut Box<dyn Tx>, me: &Viewer, raw_id: &str) -> Result<F
     let id = Id::parse(raw_id).ok_or_else(Error::not_found)?;
     let filters = tx.filters_of(me.account.id).await?;
     filters.iter().flat_map(|f| f.statuses.iter()).find(|s| s.id == id).cloned().ok_or_else(Error::not_found)
-}
-
-pub fn present(f: &Filter) -> api::Filter {
-    api::Filter {
-        id: f.id.to_string(),
-        title: f.title.clone(),
-        context: f.contexts(),
-        expires_at: f.expires_at.map(rfc3339),
-        filter_action: f.action.clone(),
-        keywords: f.keywords.iter().map(present_keyword).collect(),
-        statuses: f.statuses.iter().map(present_status).collect(),
-    }
-}
-
-fn present_keyword(k: &FilterKeyword) -> api::FilterKeyword {
-    api::FilterKeyword { id: k.id.to_string(), keyword: k.keyword.clone(), whole_word: k.whole_word }
-}
-
-fn present_status(s: &FilterStatus) -> api::FilterStatus {
-    api::FilterStatus { id: s.id.to_string(), status_id: s.status_id.to_string() }
-}
-
-fn present_v1(f: &Filter, k: &FilterKeyword) -> api::V1Filter {
-    api::V1Filter {
-        id: k.id.to_string(),
-        phrase: k.keyword.clone(),
-        context: f.contexts(),
-        expires_at: f.expires_at.map(rfc3339),
-        irreversible: f.hides(),
-        whole_word: k.whole_word,
-    }
 }

@@ -2,7 +2,9 @@
 //! the CLI and (later) federation. Handlers make one call here and present the result.
 //!
 //! Each area is a module with functions over [`Services`]; they open one transaction, apply the
-//! rules, and return domain values or Mastodon entities (rendered in `present`).
+//! rules, and return domain values (domain models, pages of them, or a small struct named for
+//! a result of several parts). [`present`] renders those as Mastodon entities: the only module
+//! that names `ferrodon_mastodon_api`. A handler calls an area, then presents what it returned.
 
 pub mod accounts;
 pub mod activitypub;

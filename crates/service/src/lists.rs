@@ -3,14 +3,12 @@
 //! Members must be followed; unfollowing removes them (see the relationship store). An
 //! exclusive list's members leave the owner's home timeline and home stream.
 
-use ferrodon_domain::model::{LIST_REPLIES_POLICIES, List, MAX_LISTS};
+use ferrodon_domain::model::{Account, LIST_REPLIES_POLICIES, List, MAX_LISTS, Status};
 use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
-use ferrodon_mastodon_api as api;
 
+use crate::Services;
 use crate::auth::{Viewer, now};
-use crate::visibility::visible;
-use crate::{Services, present};
 
 /// The parameters of `POST` and `PUT /api/v1/lists`; absent ones are left as they are.
 #[derive(Debug, Default)]
@@ -21,19 +19,18 @@ pub struct ListParams {
 }
 
 /// `GET /api/v1/lists`
-pub async fn index(svc: &Services, me: &Viewer) -> Result<Vec<api::List>> {
-    let lists = svc.db.read().await?.lists_of(me.account.id).await?;
-    Ok(lists.iter().map(present).collect())
+pub async fn index(svc: &Services, me: &Viewer) -> Result<Vec<List>> {
+    svc.db.read().await?.lists_of(me.account.id).await
 }
 
 /// `GET /api/v1/lists/:id`
-pub async fn show(svc: &Services, me: &Viewer, id: &str) -> Result<api::List> {
+pub async fn show(svc: &Services, me: &Viewer, id: &str) -> Result<List> {
     let mut tx = svc.db.read().await?;
-    Ok(present(&own(&mut tx, me, id).await?))
+    own(&mut tx, me, id).await
 }
 
 /// `POST /api/v1/lists`
-pub async fn create(svc: &Services, me: &Viewer, p: ListParams) -> Result<api::List> {
+pub async fn create(svc: &Services, me: &Viewer, p: ListParams) -> Result<List> {
     let at = now();
     let mut list = List {
         id: Id::generate(),
@@ -51,18 +48,18 @@ pub async fn create(svc: &Services, me: &Viewer, p: ListParams) -> Result<api::L
     }
     tx.insert_list(&list).await?;
     tx.commit().await?;
-    Ok(present(&list))
+    Ok(list)
 }
 
 /// `PUT /api/v1/lists/:id`
-pub async fn update(svc: &Services, me: &Viewer, id: &str, p: ListParams) -> Result<api::List> {
+pub async fn update(svc: &Services, me: &Viewer, id: &str, p: ListParams) -> Result<List> {
     let mut tx = svc.db.write().await?;
     let mut list = own(&mut tx, me, id).await?;
     apply(&mut list, p)?;
     list.updated_at = now();
     tx.update_list(&list).await?;
     tx.commit().await?;
-    Ok(present(&list))
+    Ok(list)
 }
 
 /// `DELETE /api/v1/lists/:id`
@@ -74,7 +71,7 @@ pub async fn delete(svc: &Services, me: &Viewer, id: &str) -> Result<()> {
 }
 
 /// `GET /api/v1/lists/:id/accounts`: members, newest membership first (`limit` 0: all).
-pub async fn members(svc: &Services, me: &Viewer, id: &str, page: &PageRequest) -> Result<Page<api::Account>> {
+pub async fn members(svc: &Services, me: &Viewer, id: &str, page: &PageRequest) -> Result<Page<Account>> {
     let mut tx = svc.db.read().await?;
     let list = own(&mut tx, me, id).await?;
     let rows = tx.list_members(list.id, page).await?;
@@ -82,9 +79,8 @@ pub async fn members(svc: &Services, me: &Viewer, id: &str, page: &PageRequest) 
     let accounts = tx.accounts_by_ids(&ids).await?;
     // With `limit` 0 everything was read: no next page.
     let page = Page::from_rows(rows, |r| r.key, if page.limit == 0 { u32::MAX } else { page.limit });
-    let items =
-        page.items.iter().filter_map(|r| accounts.iter().find(|a| a.id == r.item)).map(|a| present::account(svc, a));
-    Ok(Page { items: items.collect(), next_max_id: page.next_max_id, prev_min_id: page.prev_min_id })
+    let items = page.items.iter().filter_map(|r| accounts.iter().find(|a| a.id == r.item).cloned()).collect();
+    Ok(Page { items, next_max_id: page.next_max_id, prev_min_id: page.prev_min_id })
 }
 
 /// `POST /api/v1/lists/:id/accounts` (`account_ids[]`): accounts the owner follows.
@@ -114,22 +110,19 @@ pub async fn remove_members(svc: &Services, me: &Viewer, id: &str, raw_ids: &[St
 }
 
 /// `GET /api/v1/accounts/:id/lists`: the viewer's lists that have the account.
-pub async fn containing(svc: &Services, me: &Viewer, account_id: &str) -> Result<Vec<api::List>> {
+pub async fn containing(svc: &Services, me: &Viewer, account_id: &str) -> Result<Vec<List>> {
     let id = Id::parse(account_id).ok_or_else(Error::not_found)?;
     let mut tx = svc.db.read().await?;
     tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
-    Ok(tx.lists_with_member(id, Some(me.account.id)).await?.iter().map(present).collect())
+    tx.lists_with_member(id, Some(me.account.id)).await
 }
 
 /// `GET /api/v1/timelines/list/:id`
-pub async fn timeline(svc: &Services, me: &Viewer, id: &str, page: &PageRequest) -> Result<Page<api::Status>> {
+pub async fn timeline(svc: &Services, me: &Viewer, id: &str, page: &PageRequest) -> Result<Page<Status>> {
     let mut tx = svc.db.read().await?;
     let list = own(&mut tx, me, id).await?;
     let rows = tx.list_timeline(&list, page).await?;
-    let shown = visible(&mut tx, Some(me.account.id), &rows, true).await?;
-    let items = present::statuses(svc, &mut tx, Some(me.account.id), &shown).await?;
-    let more = rows.len() >= page.limit as usize;
-    Ok(Page { items, next_max_id: rows.last().map(|s| s.id).filter(|_| more), prev_min_id: rows.first().map(|s| s.id) })
+    crate::timelines::page_of(&mut tx, Some(me.account.id), rows, page, true).await
 }
 
 /// The viewer's list `raw_id` (another's is not found), for the streaming API too.
@@ -165,13 +158,4 @@ fn parse_ids(raw: &[String]) -> Result<Vec<Id>> {
         }
     }
     Ok(ids)
-}
-
-fn present(l: &List) -> api::List {
-    api::List {
-        id: l.id.to_string(),
-        title: l.title.clone(),
-        replies_policy: l.replies_policy.clone(),
-        exclusive: l.exclusive,
-    }
 }

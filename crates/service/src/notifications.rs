@@ -3,13 +3,11 @@
 
 use std::collections::HashMap;
 
-use ferrodon_domain::model::{Notification, NotificationFilter, NotificationType};
-use ferrodon_kernel::time::rfc3339;
+use ferrodon_domain::model::{Marker, Notification, NotificationFilter, NotificationType};
 use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
-use ferrodon_mastodon_api as api;
 
+use crate::Services;
 use crate::auth::{Viewer, now};
-use crate::{Services, present};
 
 /// Parses `types[]` / `exclude_types[]`; unknown types are ignored, as Mastodon does.
 pub fn parse_types(raw: &[String]) -> Vec<NotificationType> {
@@ -22,19 +20,16 @@ pub async fn list(
     me: &Viewer,
     filter: &NotificationFilter,
     page: &PageRequest,
-) -> Result<Page<api::Notification>> {
+) -> Result<Page<Notification>> {
     let mut tx = svc.db.read().await?;
     let rows = tx.notifications(me.account.id, filter, page).await?;
-    let cursor = Page::from_rows(rows.iter().map(|n| n.id).collect(), |id| *id, page.limit);
-    let items = present::notifications(svc, &mut tx, me.account.id, &rows).await?;
-    Ok(Page { items, next_max_id: cursor.next_max_id, prev_min_id: cursor.prev_min_id })
+    Ok(Page::from_rows(rows, |n| n.id, page.limit))
 }
 
-pub async fn get(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Notification> {
+pub async fn get(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Notification> {
     let id = Id::parse(raw_id).ok_or_else(Error::not_found)?;
     let mut tx = svc.db.read().await?;
-    let n = tx.notification(me.account.id, id).await?.ok_or_else(Error::not_found)?;
-    present::notifications(svc, &mut tx, me.account.id, &[n]).await?.pop().ok_or_else(Error::not_found)
+    tx.notification(me.account.id, id).await?.ok_or_else(Error::not_found)
 }
 
 pub async fn dismiss(svc: &Services, me: &Viewer, raw_id: &str) -> Result<()> {
@@ -59,15 +54,22 @@ pub async fn unread_count(svc: &Services, me: &Viewer, limit: u32) -> Result<i64
     tx.unread_notifications(me.account.id, marker.map(|m| m.last_read_id), limit).await
 }
 
+/// Notifications folded by their group key (`ungrouped-<id>` for one of a type not grouped),
+/// newest first.
+pub struct Group {
+    pub key: String,
+    pub notifications: Vec<Notification>,
+}
+
 /// `GET /api/v2/notifications`: the page's notifications folded by group key, in order of each
-/// group's newest notification.
+/// group's newest notification; `limit` counts groups.
 pub async fn grouped(
     svc: &Services,
     me: &Viewer,
     filter: &NotificationFilter,
     page: &PageRequest,
     grouped_types: &[NotificationType],
-) -> Result<Page<api::GroupedNotifications>> {
+) -> Result<Page<Group>> {
     let mut tx = svc.db.read().await?;
     let key_of = |n: &Notification| {
         if grouped_types.contains(&n.kind) { n.group_key.clone() } else { format!("ungrouped-{}", n.id) }
@@ -99,63 +101,30 @@ pub async fn grouped(
         batch_page.max_id = rows.last().map(|n| n.id);
     }
     let (next_max_id, prev_min_id) = (rows.last().map(|n| n.id).filter(|_| more), rows.first().map(|n| n.id));
-    let mut groups: HashMap<String, Vec<&Notification>> = HashMap::new();
-    for n in &rows {
-        groups.entry(key_of(n)).or_default().push(n);
+    let mut groups: HashMap<String, Vec<Notification>> = HashMap::new();
+    for n in rows {
+        groups.entry(key_of(&n)).or_default().push(n);
     }
-    let mut account_ids: Vec<Id> = rows.iter().map(|n| n.from_account_id).collect();
-    account_ids.sort_unstable();
-    account_ids.dedup();
-    let accounts: Vec<api::Account> =
-        tx.accounts_by_ids(&account_ids).await?.iter().map(|a| present::account(svc, a)).collect();
-    let mut status_ids: Vec<Id> = rows.iter().filter_map(|n| n.status_id).collect();
-    status_ids.sort_unstable();
-    status_ids.dedup();
-    let found = tx.statuses_by_ids(&status_ids).await?;
-    let statuses = present::statuses(svc, &mut tx, Some(me.account.id), &found).await?;
-    let notification_groups = order
-        .iter()
+    let items = order
+        .into_iter()
         .map(|key| {
-            let members = &groups[key];
-            let newest = members[0];
-            let mut samples: Vec<String> = Vec::new();
-            for m in members.iter() {
-                let id = m.from_account_id.to_string();
-                if !samples.contains(&id) && samples.len() < 8 {
-                    samples.push(id);
-                }
-            }
-            api::NotificationGroup {
-                group_key: key.clone(),
-                notifications_count: members.len() as i64,
-                kind: newest.kind.as_str().into(),
-                most_recent_notification_id: newest.id.0,
-                page_min_id: members[members.len() - 1].id.to_string(),
-                page_max_id: newest.id.to_string(),
-                latest_page_notification_at: rfc3339(newest.created_at),
-                sample_account_ids: samples,
-                status_id: newest.status_id.map(|s| s.to_string()),
-            }
+            let notifications = groups.remove(&key).unwrap_or_default();
+            Group { key, notifications }
         })
         .collect();
-    Ok(Page {
-        items: vec![api::GroupedNotifications { accounts, statuses, notification_groups }],
-        next_max_id,
-        prev_min_id,
-    })
+    Ok(Page { items, next_max_id, prev_min_id })
 }
 
 /// `GET /api/v2/notifications/:group_key`: every notification of one group.
-pub async fn group(svc: &Services, me: &Viewer, group_key: &str) -> Result<api::GroupedNotifications> {
+pub async fn group(svc: &Services, me: &Viewer, group_key: &str) -> Result<Vec<Group>> {
     let filter = group_filter(group_key);
     let page = PageRequest { limit: 1000, ..Default::default() };
     let all_types: Vec<NotificationType> = NotificationType::ALL.to_vec();
-    let mut result = grouped(svc, me, &filter, &page, &all_types).await?;
-    let body = result.items.pop().ok_or_else(Error::not_found)?;
-    if body.notification_groups.is_empty() {
+    let found = grouped(svc, me, &filter, &page, &all_types).await?.items;
+    if found.is_empty() {
         return Err(Error::not_found());
     }
-    Ok(body)
+    Ok(found)
 }
 
 /// `POST /api/v2/notifications/:group_key/dismiss`.
@@ -175,46 +144,22 @@ fn group_filter(group_key: &str) -> NotificationFilter {
 }
 
 /// `GET /api/v1/markers?timeline[]=`.
-pub async fn markers(
-    svc: &Services,
-    me: &Viewer,
-    timelines: &[String],
-) -> Result<serde_json::Map<String, serde_json::Value>> {
+pub async fn markers(svc: &Services, me: &Viewer, timelines: &[String]) -> Result<Vec<Marker>> {
     let mut tx = svc.db.read().await?;
-    let mut out = serde_json::Map::new();
-    for m in tx.markers(me.account.id).await? {
-        if timelines.is_empty() || timelines.contains(&m.timeline) {
-            let marker = api::Marker {
-                last_read_id: m.last_read_id.to_string(),
-                version: m.version,
-                updated_at: rfc3339(m.updated_at),
-            };
-            out.insert(m.timeline, serde_json::to_value(marker).map_err(Error::internal)?);
-        }
-    }
-    Ok(out)
+    let all = tx.markers(me.account.id).await?;
+    Ok(all.into_iter().filter(|m| timelines.is_empty() || timelines.contains(&m.timeline)).collect())
 }
 
 /// `POST /api/v1/markers`: `home[last_read_id]`, `notifications[last_read_id]`.
-pub async fn set_markers(
-    svc: &Services,
-    me: &Viewer,
-    updates: &[(String, String)],
-) -> Result<serde_json::Map<String, serde_json::Value>> {
+pub async fn set_markers(svc: &Services, me: &Viewer, updates: &[(String, String)]) -> Result<Vec<Marker>> {
     let mut tx = svc.db.write().await?;
-    let mut out = serde_json::Map::new();
+    let mut out = Vec::new();
     for (timeline, raw) in updates {
         if timeline != "home" && timeline != "notifications" {
             continue;
         }
         let id = Id::parse(raw).ok_or_else(|| Error::validation("Validation failed: Last read id is invalid"))?;
-        let m = tx.set_marker(me.account.id, timeline, id, now()).await?;
-        let marker = api::Marker {
-            last_read_id: m.last_read_id.to_string(),
-            version: m.version,
-            updated_at: rfc3339(m.updated_at),
-        };
-        out.insert(m.timeline, serde_json::to_value(marker).map_err(Error::internal)?);
+        out.push(tx.set_marker(me.account.id, timeline, id, now()).await?);
     }
     tx.commit().await?;
     Ok(out)

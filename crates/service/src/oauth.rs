@@ -4,7 +4,6 @@
 use base64::Engine;
 use ferrodon_domain::model::{AccessGrant, AccessToken, Application, User, WebSession};
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
-use ferrodon_mastodon_api as api;
 use sha2::{Digest, Sha256};
 
 use crate::Services;
@@ -47,22 +46,6 @@ impl From<Error> for OAuthError {
     }
 }
 
-fn application_entity(app: &Application, with_secret: bool) -> api::Application {
-    let uris: Vec<String> = app.redirect_uri_list().into_iter().map(str::to_string).collect();
-    api::Application {
-        id: app.id.to_string(),
-        name: app.name.clone(),
-        website: app.website.clone(),
-        scopes: Scopes::parse(&app.scopes).map(|s| s.to_vec()).unwrap_or_default(),
-        redirect_uri: uris.join("\n"),
-        redirect_uris: uris,
-        vapid_key: String::new(),
-        client_id: with_secret.then(|| app.client_id.clone()),
-        client_secret: with_secret.then(|| app.client_secret.clone()),
-        client_secret_expires_at: with_secret.then_some(0),
-    }
-}
-
 fn valid_redirect_uri(uri: &str) -> bool {
     if uri == OOB_REDIRECT {
         return true;
@@ -85,7 +68,7 @@ pub async fn create_app(
     redirect_uris: &[String],
     scopes: Option<&str>,
     website: Option<&str>,
-) -> Result<api::Application> {
+) -> Result<Application> {
     let name = name.map(str::trim).unwrap_or("");
     if name.is_empty() {
         return Err(Error::validation("Validation failed: Application name can't be blank"));
@@ -124,19 +107,18 @@ pub async fn create_app(
     let mut tx = svc.db.write().await?;
     tx.create_application(&app).await?;
     tx.commit().await?;
-    Ok(application_entity(&app, true))
+    Ok(app)
 }
 
 /// `GET /api/v1/apps/verify_credentials`: any valid token of the app.
-pub async fn verify_app(svc: &Services, caller: &Caller) -> Result<api::Application> {
+pub async fn verify_app(svc: &Services, caller: &Caller) -> Result<Application> {
     let app_id = match caller {
         Caller::Anonymous => return Err(Error::unauthorized("The access token is invalid")),
         Caller::App(a) => a.token.application_id,
         Caller::User(v) => v.token.application_id,
     };
     let mut tx = svc.db.read().await?;
-    let app = tx.application_by_id(app_id).await?.ok_or_else(|| Error::unauthorized("The access token is invalid"))?;
-    Ok(application_entity(&app, false))
+    tx.application_by_id(app_id).await?.ok_or_else(|| Error::unauthorized("The access token is invalid"))
 }
 
 /// The query of `GET /oauth/authorize`, carried through the consent form.
@@ -304,17 +286,14 @@ async fn authenticate_client(
     Ok(app)
 }
 
-fn token_entity(raw: String, t: &AccessToken) -> api::Token {
-    api::Token {
-        access_token: raw,
-        token_type: "Bearer".into(),
-        scope: t.scopes.clone(),
-        created_at: t.created_at / 1000,
-    }
+/// A token just issued: the secret the client gets (only its hash is kept) and the stored token.
+pub struct IssuedToken {
+    pub access_token: String,
+    pub token: AccessToken,
 }
 
 /// `POST /oauth/token`.
-pub async fn token(svc: &Services, r: &TokenRequest) -> std::result::Result<api::Token, OAuthError> {
+pub async fn token(svc: &Services, r: &TokenRequest) -> std::result::Result<IssuedToken, OAuthError> {
     let mut tx = svc.db.write().await?;
     let app = authenticate_client(&mut tx, r.client_id.as_deref(), r.client_secret.as_deref()).await?;
     let now = now();
@@ -380,7 +359,7 @@ pub async fn token(svc: &Services, r: &TokenRequest) -> std::result::Result<api:
     };
     tx.create_token(&token).await?;
     tx.commit().await?;
-    Ok(token_entity(raw, &token))
+    Ok(IssuedToken { access_token: raw, token })
 }
 
 fn invalid_scope() -> OAuthError {

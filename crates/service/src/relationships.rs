@@ -3,22 +3,17 @@
 use ferrodon_domain::model::{Follow, Mute, NotificationType, RelationKind, Relationship};
 use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::{Error, Id, Result};
-use ferrodon_mastodon_api as api;
 
 use crate::auth::{Viewer, now};
-use crate::{Services, effects, present};
+use crate::{Services, effects};
 
 fn account_id(raw: &str) -> Result<Id> {
     Id::parse(raw).ok_or_else(Error::not_found)
 }
 
-async fn relationship_of(tx: &mut Box<dyn Tx>, me: Id, target: Id) -> Result<api::Relationship> {
-    let rel = tx
-        .relationships(me, &[target], now())
-        .await?
-        .pop()
-        .unwrap_or(Relationship { target_id: target, ..Default::default() });
-    Ok(present::relationship(&rel))
+async fn relationship_of(tx: &mut Box<dyn Tx>, me: Id, target: Id) -> Result<Relationship> {
+    let rel = tx.relationships(me, &[target], now()).await?.pop();
+    Ok(rel.unwrap_or(Relationship { target_id: target, ..Default::default() }))
 }
 
 /// Removes a follow or follow request of `account` to `target`, with the notification it caused.
@@ -41,7 +36,7 @@ pub struct FollowOptions {
 }
 
 /// Follows `target`, or asks to when the account is locked. Following again updates the options.
-pub async fn follow(svc: &Services, me: &Viewer, raw_id: &str, o: FollowOptions) -> Result<api::Relationship> {
+pub async fn follow(svc: &Services, me: &Viewer, raw_id: &str, o: FollowOptions) -> Result<Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
@@ -96,7 +91,7 @@ pub async fn follow(svc: &Services, me: &Viewer, raw_id: &str, o: FollowOptions)
     Ok(out)
 }
 
-pub async fn unfollow(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
+pub async fn unfollow(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
@@ -112,7 +107,7 @@ pub async fn unfollow(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
 }
 
 /// `POST /api/v1/accounts/:id/remove_from_followers`.
-pub async fn remove_from_followers(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
+pub async fn remove_from_followers(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
@@ -129,7 +124,7 @@ pub async fn remove_from_followers(svc: &Services, me: &Viewer, raw_id: &str) ->
 }
 
 /// Blocking removes follows both ways and pending requests, as in Mastodon.
-pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
+pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Relationship> {
     let target = account_id(raw_id)?;
     if target == me.account.id {
         return Err(Error::forbidden("This action is not allowed"));
@@ -149,7 +144,7 @@ pub async fn block(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Rel
     Ok(out)
 }
 
-pub async fn unblock(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
+pub async fn unblock(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
@@ -168,7 +163,7 @@ pub async fn mute(
     raw_id: &str,
     notifications: Option<bool>,
     duration: Option<i64>,
-) -> Result<api::Relationship> {
+) -> Result<Relationship> {
     let target = account_id(raw_id)?;
     if target == me.account.id {
         return Err(Error::forbidden("This action is not allowed"));
@@ -192,7 +187,7 @@ pub async fn mute(
     Ok(out)
 }
 
-pub async fn unmute(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Relationship> {
+pub async fn unmute(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Relationship> {
     let target = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
@@ -205,21 +200,16 @@ pub async fn unmute(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Re
 }
 
 /// `GET /api/v1/accounts/relationships?id[]=`; unknown ids are left out.
-pub async fn relationships(svc: &Services, me: &Viewer, raw_ids: &[String]) -> Result<Vec<api::Relationship>> {
+pub async fn relationships(svc: &Services, me: &Viewer, raw_ids: &[String]) -> Result<Vec<Relationship>> {
     let ids: Vec<Id> = raw_ids.iter().filter_map(|r| Id::parse(r)).collect();
     let mut tx = svc.db.read().await?;
     let known: Vec<Id> = tx.accounts_by_ids(&ids).await?.iter().map(|a| a.id).collect();
     let ordered: Vec<Id> = ids.into_iter().filter(|i| known.contains(i)).collect();
-    Ok(tx.relationships(me.account.id, &ordered, now()).await?.iter().map(present::relationship).collect())
+    tx.relationships(me.account.id, &ordered, now()).await
 }
 
 /// Accepts (`authorize`) or rejects a follow request.
-pub async fn answer_follow_request(
-    svc: &Services,
-    me: &Viewer,
-    raw_id: &str,
-    accept: bool,
-) -> Result<api::Relationship> {
+pub async fn answer_follow_request(svc: &Services, me: &Viewer, raw_id: &str, accept: bool) -> Result<Relationship> {
     let requester = account_id(raw_id)?;
     let mut tx = svc.db.write().await?;
     let request =

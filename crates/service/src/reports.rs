@@ -4,12 +4,10 @@
 
 use ferrodon_domain::model::{Account, REPORT_CATEGORIES, Report};
 use ferrodon_domain::ports::Tx;
-use ferrodon_kernel::time::rfc3339;
 use ferrodon_kernel::{Error, Id, Result};
-use ferrodon_mastodon_api as api;
 
 use crate::auth::{Viewer, now};
-use crate::{Services, effects, present};
+use crate::{Services, effects};
 
 /// Mastodon's limit for a local report's comment; a remote `Flag` may say more.
 pub const MAX_COMMENT: usize = 1000;
@@ -26,8 +24,14 @@ pub struct ReportParams {
     pub rule_ids: Vec<String>,
 }
 
+/// A report just filed, with the account it reports.
+pub struct Filed {
+    pub report: Report,
+    pub target: Account,
+}
+
 /// `POST /api/v1/reports`
-pub async fn create(svc: &Services, me: &Viewer, p: ReportParams) -> Result<api::Report> {
+pub async fn create(svc: &Services, me: &Viewer, p: ReportParams) -> Result<Filed> {
     let comment = p.comment.unwrap_or_default();
     if comment.chars().count() > MAX_COMMENT {
         return Err(Error::validation(format!(
@@ -66,7 +70,7 @@ pub async fn create(svc: &Services, me: &Viewer, p: ReportParams) -> Result<api:
     tx.insert_report(&report).await?;
     effects::report_filed(&mut tx, &report).await?;
     tx.commit().await?;
-    Ok(present_report(svc, &report, &target))
+    Ok(Filed { report, target })
 }
 
 /// A `Flag` from `actor` (another server): a report on local `target`, naming those of
@@ -130,19 +134,4 @@ async fn statuses_of(tx: &mut Box<dyn Tx>, target: &Account, raw: &[String]) -> 
 
 fn json_ids(ids: &[Id]) -> String {
     serde_json::to_string(&ids.iter().map(|i| i.0).collect::<Vec<i64>>()).unwrap_or_else(|_| "[]".into())
-}
-
-fn present_report(svc: &Services, r: &Report, target: &Account) -> api::Report {
-    api::Report {
-        id: r.id.to_string(),
-        action_taken: r.action_taken_at.is_some(),
-        action_taken_at: r.action_taken_at.map(rfc3339),
-        category: r.category.clone(),
-        comment: r.comment.clone(),
-        forwarded: r.forwarded,
-        created_at: rfc3339(r.created_at),
-        status_ids: Some(r.status_ids().iter().map(Id::to_string).collect()),
-        rule_ids: Some(r.rule_ids()),
-        target_account: present::account(svc, target),
-    }
 }

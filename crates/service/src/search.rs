@@ -1,8 +1,8 @@
 //! `GET /api/v2/search`: local accounts and hashtags (status full text comes with the search
 //! backends).
 
+use ferrodon_domain::model::{Account, Status, Tag};
 use ferrodon_kernel::{Error, Result};
-use ferrodon_mastodon_api as api;
 
 use crate::auth::Caller;
 use crate::{Services, accounts};
@@ -17,13 +17,21 @@ pub struct SearchQuery<'a> {
     pub resolve: bool,
 }
 
-pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Result<api::Search> {
+/// What a search found.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub accounts: Vec<Account>,
+    pub statuses: Vec<Status>,
+    pub tags: Vec<Tag>,
+}
+
+pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Result<Found> {
     caller.optional_user("read:search")?;
     if q.offset > 0 && (caller.viewer().is_none() || q.kind.is_none()) {
         return Err(Error::unauthorized("Search queries with offset require an authenticated user and a type"));
     }
     let want = |k: &str| q.kind.is_none_or(|t| t == k);
-    let mut out = api::Search { accounts: Vec::new(), statuses: Vec::new(), hashtags: Vec::new() };
+    let mut out = Found::default();
     let text = q.q.trim();
     if text.is_empty() {
         return Ok(out);
@@ -49,28 +57,15 @@ pub async fn search(svc: &Services, caller: &Caller, q: SearchQuery<'_>) -> Resu
         let name = text.trim_start_matches('#');
         if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
             let mut tx = svc.db.read().await?;
-            let base = svc.base_url();
-            out.hashtags = tx
-                .search_tags(name, q.limit, q.offset)
-                .await?
-                .into_iter()
-                .map(|t| api::Tag {
-                    id: t.id.to_string(),
-                    url: format!("{base}/tags/{}", t.name.to_lowercase()),
-                    name: t.name.to_lowercase(),
-                    history: Vec::new(),
-                    following: false,
-                    featuring: false,
-                })
-                .collect();
+            out.tags = tx.search_tags(name, q.limit, q.offset).await?;
         }
     }
     Ok(out)
 }
 
 enum Exact {
-    Account(Box<api::Account>),
-    Status(Box<api::Status>),
+    Account(Box<Account>),
+    Status(Box<Status>),
 }
 
 /// A query that names one thing: `@user@domain`, or the URL of an account or a status.
@@ -78,7 +73,7 @@ async fn exact(svc: &Services, caller: &Caller, text: &str) -> Result<Option<Exa
     let mut tx = svc.db.read().await?;
     if text.starts_with("https://") || text.starts_with("http://") {
         if let Some(a) = tx.account_by_uri(text).await? {
-            return Ok(Some(Exact::Account(Box::new(crate::present::account(svc, &a)))));
+            return Ok(Some(Exact::Account(Box::new(a))));
         }
         if let Some(s) = tx.status_by_uri(text).await? {
             drop(tx);
@@ -95,7 +90,7 @@ async fn exact(svc: &Services, caller: &Caller, text: &str) -> Result<Option<Exa
     {
         let local = svc.config.is_local_domain(domain);
         let found = tx.account_by_username(user, if local { "" } else { domain }).await?;
-        return Ok(found.map(|a| Exact::Account(Box::new(crate::present::account(svc, &a)))));
+        return Ok(found.map(|a| Exact::Account(Box::new(a))));
     }
     Ok(None)
 }

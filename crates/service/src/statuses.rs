@@ -2,20 +2,18 @@
 //! bookmark, pin, mute, polls), with the notifications these cause.
 
 use ferrodon_domain::model::{
-    Account, Keyed, MentionedAccount, NewPoll, NewStatus, NotificationType, Status, StatusEdit as EditRecord,
-    Visibility,
+    Account, Keyed, MentionedAccount, NewPoll, NewStatus, NotificationType, Poll, Status, StatusEdit as EditRecord,
+    StatusInteractions, StatusRevision, Visibility,
 };
 use ferrodon_domain::ports::{RelatedAccounts, StatusMark, Tx};
 use ferrodon_domain::rules::text;
-use ferrodon_kernel::time::rfc3339;
 use ferrodon_kernel::{Error, ErrorKind, Id, Page, PageRequest, Result};
-use ferrodon_mastodon_api as api;
 
 use crate::auth::{Caller, Viewer, now};
 use crate::effects::{self, Removed};
 use crate::remote;
 use crate::visibility::{can_view, visible};
-use crate::{Services, limits, present};
+use crate::{Services, limits};
 
 /// Accounts mentioned in `source` that exist here (local ones, or remote ones we know).
 pub(crate) async fn resolve_mentions(
@@ -186,12 +184,7 @@ fn status_id(raw: &str) -> Result<Id> {
 }
 
 /// `POST /api/v1/statuses`. With an `Idempotency-Key` seen in the last hour, returns that status.
-pub async fn create(
-    svc: &Services,
-    me: &Viewer,
-    p: StatusParams,
-    idempotency_key: Option<&str>,
-) -> Result<api::Status> {
+pub async fn create(svc: &Services, me: &Viewer, p: StatusParams, idempotency_key: Option<&str>) -> Result<Status> {
     if p.scheduled_at.as_deref().is_some_and(|s| !s.is_empty()) {
         return Err(Error::validation("Validation failed: Scheduled statuses are not supported yet"));
     }
@@ -214,8 +207,7 @@ pub async fn create(
         // Claimed before the status exists: a concurrent request with the same key waits on the
         // claim and then answers with this status instead of making a second one.
         if let Some(existing) = tx.claim_idempotency_key(me.account.id, key, id, now(), now() - 3_600_000).await? {
-            let existing = tx.status_by_id(existing).await?.ok_or_else(Error::not_found)?;
-            return present::status(svc, &mut tx, Some(me.account.id), &existing).await;
+            return tx.status_by_id(existing).await?.ok_or_else(Error::not_found);
         }
     }
     let parent = match p.in_reply_to_id.as_deref().filter(|s| !s.is_empty()) {
@@ -258,9 +250,8 @@ pub async fn create(
     };
     let status = tx.insert_status(&new).await?;
     effects::status_created(svc, &mut tx, &me.account, &status, &r.mentions).await?;
-    let out = present::status(svc, &mut tx, Some(me.account.id), &status).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(status)
 }
 
 /// A status the viewer may see, or 404.
@@ -273,38 +264,46 @@ async fn visible_status(tx: &mut Box<dyn Tx>, viewer: Option<Id>, id: Id) -> Res
 }
 
 /// `GET /api/v1/statuses/:id`.
-pub async fn get(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::Status> {
+pub async fn get(svc: &Services, caller: &Caller, raw_id: &str) -> Result<Status> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
-    let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
-    present::status(svc, &mut tx, viewer, &s).await
+    visible_status(&mut tx, viewer, status_id(raw_id)?).await
 }
 
 /// `GET /api/v1/statuses?id[]=`: the visible ones, in the order asked.
-pub async fn get_many(svc: &Services, caller: &Caller, raw_ids: &[String]) -> Result<Vec<api::Status>> {
+pub async fn get_many(svc: &Services, caller: &Caller, raw_ids: &[String]) -> Result<Vec<Status>> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let ids: Vec<Id> = raw_ids.iter().filter_map(|r| Id::parse(r)).take(20).collect();
     let mut tx = svc.db.read().await?;
     let found = tx.statuses_by_ids(&ids).await?;
     let ordered: Vec<Status> = ids.iter().filter_map(|id| found.iter().find(|s| s.id == *id).cloned()).collect();
-    let list = visible(&mut tx, viewer, &ordered, false).await?;
-    present::statuses(svc, &mut tx, viewer, &list).await
+    visible(&mut tx, viewer, &ordered, false).await
 }
 
-/// `DELETE /api/v1/statuses/:id`: returns the status with its source `text` (for redraft).
-pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Status> {
+/// A status just deleted, as it was: with its author, its poll and what its author had done to
+/// it, read before the rows went (the response shows them, and the source text for redraft).
+pub struct Deleted {
+    pub status: Status,
+    pub author: Account,
+    pub poll: Option<Poll>,
+    pub interactions: Option<StatusInteractions>,
+}
+
+/// `DELETE /api/v1/statuses/:id`.
+pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Deleted> {
     let mut tx = svc.db.write().await?;
     let s = tx
         .status_by_id(status_id(raw_id)?)
         .await?
         .filter(|s| s.account_id == me.account.id && s.reblog_of_id.is_none());
     let s = s.ok_or_else(Error::not_found)?;
-    let mut out = present::status(svc, &mut tx, Some(me.account.id), &s).await?;
-    out.text = Some(s.text.clone());
+    let author = tx.account_by_id(s.account_id).await?.ok_or_else(Error::not_found)?;
+    let poll = if s.has_poll { tx.polls_of(&[s.id]).await?.pop() } else { None };
+    let interactions = tx.interactions(me.account.id, &[&s]).await?.pop().map(|(_, i)| i);
     let removed = remove(&mut tx, &s, None).await?;
     effects::status_deleted(svc, &mut tx, &me.account, &s, None, removed).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(Deleted { status: s, author, poll, interactions })
 }
 
 /// Deletes `status` (a reblog of `original`, if given) and its reblogs, with what depends on
@@ -328,7 +327,7 @@ pub(crate) async fn remove(tx: &mut Box<dyn Tx>, status: &Status, original: Opti
 }
 
 /// `PUT /api/v1/statuses/:id`.
-pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) -> Result<api::Status> {
+pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) -> Result<Status> {
     if let Some(text) = p.status.as_deref() {
         remote::make_mentions_known(svc, text).await;
     }
@@ -363,62 +362,45 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
     tx.edit_status(s.id, &edit).await?;
     let updated = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
     effects::status_edited(svc, &mut tx, &me.account, &updated).await?;
-    let out = present::status(svc, &mut tx, Some(me.account.id), &updated).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(updated)
 }
 
-/// `GET /api/v1/statuses/:id/history`, oldest first; a never-edited status has one entry.
-pub async fn history(svc: &Services, caller: &Caller, raw_id: &str) -> Result<Vec<api::StatusEdit>> {
+/// A status' edit history: its revisions, oldest first (none for a never-edited status, which
+/// is then shown as its one revision, with its poll).
+pub struct History {
+    pub status: Status,
+    pub author: Account,
+    pub revisions: Vec<StatusRevision>,
+    pub poll: Option<Poll>,
+}
+
+/// `GET /api/v1/statuses/:id/history`.
+pub async fn history(svc: &Services, caller: &Caller, raw_id: &str) -> Result<History> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
-    let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
-    let author = tx.account_by_id(s.account_id).await?.ok_or_else(Error::not_found)?;
-    let account = present::account(svc, &author);
-    let revisions = tx.status_revisions(s.id).await?;
-    let poll_json = |options: Option<&str>| {
-        options.and_then(|o| serde_json::from_str::<Vec<String>>(o).ok()).map(|opts| {
-            serde_json::json!({ "options": opts.into_iter().map(|t| serde_json::json!({"title": t})).collect::<Vec<_>>() })
-        })
-    };
-    if revisions.is_empty() {
-        let poll = tx.polls_of(&[s.id]).await?.pop();
-        return Ok(vec![api::StatusEdit {
-            content: s.content.clone(),
-            spoiler_text: s.spoiler_text.clone(),
-            sensitive: s.sensitive,
-            created_at: rfc3339(s.created_at),
-            account,
-            poll: poll_json(poll.as_ref().map(|p| p.options_json.as_str())),
-            media_attachments: Vec::new(),
-            emojis: Vec::new(),
-        }]);
-    }
-    Ok(revisions
-        .iter()
-        .map(|r| api::StatusEdit {
-            content: r.content.clone(),
-            spoiler_text: r.spoiler_text.clone(),
-            sensitive: r.sensitive,
-            created_at: rfc3339(r.created_at),
-            account: account.clone(),
-            poll: poll_json(r.poll_options_json.as_deref()),
-            media_attachments: Vec::new(),
-            emojis: Vec::new(),
-        })
-        .collect())
+    let status = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
+    let author = tx.account_by_id(status.account_id).await?.ok_or_else(Error::not_found)?;
+    let revisions = tx.status_revisions(status.id).await?;
+    let poll = if revisions.is_empty() { tx.polls_of(&[status.id]).await?.pop() } else { None };
+    Ok(History { status, author, revisions, poll })
 }
 
 /// `GET /api/v1/statuses/:id/source`.
-pub async fn source(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::StatusSource> {
+pub async fn source(svc: &Services, caller: &Caller, raw_id: &str) -> Result<Status> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
-    let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
-    Ok(api::StatusSource { id: s.id.to_string(), text: s.text, spoiler_text: s.spoiler_text })
+    visible_status(&mut tx, viewer, status_id(raw_id)?).await
 }
 
-/// `GET /api/v1/statuses/:id/context`: ancestors oldest first, descendants depth-first.
-pub async fn context(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::Context> {
+/// A status' thread as its viewer may see it: ancestors oldest first, descendants depth-first.
+pub struct Thread {
+    pub ancestors: Vec<Status>,
+    pub descendants: Vec<Status>,
+}
+
+/// `GET /api/v1/statuses/:id/context`.
+pub async fn context(svc: &Services, caller: &Caller, raw_id: &str) -> Result<Thread> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
     let s = visible_status(&mut tx, viewer, status_id(raw_id)?).await?;
@@ -459,17 +441,13 @@ pub async fn context(svc: &Services, caller: &Caller, raw_id: &str) -> Result<ap
     descendants.truncate(max_descendants);
     let ancestors = visible(&mut tx, viewer, &ancestors, false).await?;
     let descendants = visible(&mut tx, viewer, &descendants, true).await?;
-    let context = api::Context {
-        ancestors: present::statuses(svc, &mut tx, viewer, &ancestors).await?,
-        descendants: present::statuses(svc, &mut tx, viewer, &descendants).await?,
-    };
     drop(tx);
     // A remote thread being looked at: its replies elsewhere are fetched on `pull` (at most
     // every 15 minutes), for the next look.
     if let Err(e) = remote::fetch_replies_later(svc, &s).await {
         tracing::debug!(error = %e, "queueing a fetch of replies failed");
     }
-    Ok(context)
+    Ok(Thread { ancestors, descendants })
 }
 
 /// What can be done to a status by its viewer.
@@ -486,7 +464,7 @@ pub enum Action {
 }
 
 /// favourite / bookmark / pin / mute and their undo. Returns the status as the viewer now sees it.
-pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> Result<api::Status> {
+pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> Result<Status> {
     let mut tx = svc.db.write().await?;
     let target = visible_status(&mut tx, Some(me.account.id), status_id(raw_id)?).await?;
     // The status asked for, as pinning checks it (a reblog is never pinned in its original's stead).
@@ -558,13 +536,12 @@ pub async fn act(svc: &Services, me: &Viewer, raw_id: &str, action: Action) -> R
         }
     }
     let fresh = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
-    let out = present::status(svc, &mut tx, Some(me_id), &fresh).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(fresh)
 }
 
-/// `POST /api/v1/statuses/:id/reblog`: idempotent; returns the reblog wrapping the original.
-pub async fn reblog(svc: &Services, me: &Viewer, raw_id: &str, visibility: Option<&str>) -> Result<api::Status> {
+/// `POST /api/v1/statuses/:id/reblog`: idempotent; returns the reblog (of the original).
+pub async fn reblog(svc: &Services, me: &Viewer, raw_id: &str, visibility: Option<&str>) -> Result<Status> {
     match reblog_once(svc, me, raw_id, visibility).await {
         // A concurrent reblog of the same status won the unique index: answer with that one.
         Err(e) if e.kind == ErrorKind::Conflict => reblog_once(svc, me, raw_id, visibility).await,
@@ -572,7 +549,7 @@ pub async fn reblog(svc: &Services, me: &Viewer, raw_id: &str, visibility: Optio
     }
 }
 
-async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Option<&str>) -> Result<api::Status> {
+async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Option<&str>) -> Result<Status> {
     let mut tx = svc.db.write().await?;
     let target = visible_status(&mut tx, Some(me.account.id), status_id(raw_id)?).await?;
     let original = match target.reblog_of_id {
@@ -609,20 +586,12 @@ async fn reblog_once(svc: &Services, me: &Viewer, raw_id: &str, visibility: Opti
             created
         }
     };
-    let mut out = present::status(svc, &mut tx, Some(me.account.id), &reblog).await?;
     tx.commit().await?;
-    // Mastodon renders the new reblog without a relationships presenter, so its top level says
-    // what the viewer did to the original (`reblogged?`, `favourited?`, `bookmarked?` look at
-    // `status.proper`): reblogged, and favourited or bookmarked as the original is.
-    if let Some(original) = out.reblog.as_deref() {
-        (out.reblogged, out.favourited, out.bookmarked) =
-            (original.reblogged, original.favourited, original.bookmarked);
-    }
-    Ok(out)
+    Ok(reblog)
 }
 
 /// `POST /api/v1/statuses/:id/unreblog`: returns the original.
-pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::Status> {
+pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Status> {
     let mut tx = svc.db.write().await?;
     let target = tx.status_by_id(status_id(raw_id)?).await?.ok_or_else(Error::not_found)?;
     let original_id = target.reblog_of_id.unwrap_or(target.id);
@@ -632,9 +601,8 @@ pub async fn unreblog(svc: &Services, me: &Viewer, raw_id: &str) -> Result<api::
         effects::status_deleted(svc, &mut tx, &me.account, &reblog, Some(&original), removed).await?;
     }
     let fresh = tx.status_by_id(original.id).await?.ok_or_else(Error::not_found)?;
-    let out = present::status(svc, &mut tx, Some(me.account.id), &fresh).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(fresh)
 }
 
 /// `GET /api/v1/statuses/:id/favourited_by` and `reblogged_by`.
@@ -644,7 +612,7 @@ pub async fn interacted_by(
     raw_id: &str,
     reblogs: bool,
     page: &PageRequest,
-) -> Result<Page<api::Account>> {
+) -> Result<Page<Account>> {
     let viewer = caller.optional_user("read:accounts")?.map(|v| v.account.id);
     {
         let mut tx = svc.db.read().await?;
@@ -655,17 +623,16 @@ pub async fn interacted_by(
     crate::accounts::related(svc, q, page).await
 }
 
-/// `GET /api/v1/polls/:id`.
-pub async fn poll(svc: &Services, caller: &Caller, raw_id: &str) -> Result<api::Poll> {
+/// `GET /api/v1/polls/:id`: the status that has the poll.
+pub async fn poll(svc: &Services, caller: &Caller, raw_id: &str) -> Result<Status> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
     let p = tx.poll_by_id(status_id(raw_id)?).await?.ok_or_else(Error::not_found)?;
-    let s = visible_status(&mut tx, viewer, p.status_id).await?;
-    present::status(svc, &mut tx, viewer, &s).await?.poll.ok_or_else(Error::not_found)
+    visible_status(&mut tx, viewer, p.status_id).await
 }
 
-/// `POST /api/v1/polls/:id/votes`.
-pub async fn vote(svc: &Services, me: &Viewer, raw_id: &str, choices: &[String]) -> Result<api::Poll> {
+/// `POST /api/v1/polls/:id/votes`: the status that has the poll.
+pub async fn vote(svc: &Services, me: &Viewer, raw_id: &str, choices: &[String]) -> Result<Status> {
     let mut tx = svc.db.write().await?;
     let p = tx.poll_by_id(status_id(raw_id)?).await?.ok_or_else(Error::not_found)?;
     let s = visible_status(&mut tx, Some(me.account.id), p.status_id).await?;
@@ -693,20 +660,18 @@ pub async fn vote(svc: &Services, me: &Viewer, raw_id: &str, choices: &[String])
     }
     tx.vote(p.id, me.account.id, &parsed, now()).await?;
     effects::voted(&mut tx, &me.account, &s, &parsed).await?;
-    let out = present::status(svc, &mut tx, Some(me.account.id), &s).await?.poll.ok_or_else(Error::not_found)?;
     tx.commit().await?;
-    Ok(out)
+    Ok(s)
 }
 
 /// Statuses the viewer favourited or bookmarked, paged by the mark id.
-pub async fn marked(svc: &Services, me: &Viewer, mark: StatusMark, page: &PageRequest) -> Result<Page<api::Status>> {
+pub async fn marked(svc: &Services, me: &Viewer, mark: StatusMark, page: &PageRequest) -> Result<Page<Status>> {
     let mut tx = svc.db.read().await?;
     let rows: Vec<Keyed<Id>> = tx.marked_statuses(mark, me.account.id, page).await?;
     let ids: Vec<Id> = rows.iter().map(|r| r.item).collect();
     let found = tx.statuses_by_ids(&ids).await?;
     let ordered: Vec<Status> = ids.iter().filter_map(|id| found.iter().find(|s| s.id == *id).cloned()).collect();
     let list = visible(&mut tx, Some(me.account.id), &ordered, false).await?;
-    let rendered = present::statuses(svc, &mut tx, Some(me.account.id), &list).await?;
     let cursor = Page::from_rows(rows, |r| r.key, page.limit);
-    Ok(Page { items: rendered, next_max_id: cursor.next_max_id, prev_min_id: cursor.prev_min_id })
+    Ok(Page { items: list, next_max_id: cursor.next_max_id, prev_min_id: cursor.prev_min_id })
 }

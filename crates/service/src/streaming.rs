@@ -12,7 +12,7 @@ use ferrodon_kernel::time::Millis;
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 
 use crate::auth::{Caller, Viewer, now};
-use crate::{Services, filters};
+use crate::{Services, present};
 
 /// One of Mastodon's streams.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,7 +233,7 @@ impl StreamFilter {
         }
         let marked = event.payload.as_deref().and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok());
         let Some(mut status) = marked else { return Filtered::Unchanged };
-        let results = serde_json::to_value(filters::results(&matches)).unwrap_or_default();
+        let results = serde_json::to_value(present::filter_results(&matches)).unwrap_or_default();
         // A reblog carries the results on the reblogged status.
         match status.get_mut("reblog").filter(|r| r.is_object()) {
             Some(reblog) => reblog["filtered"] = results,

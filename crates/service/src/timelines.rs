@@ -3,46 +3,39 @@
 use ferrodon_domain::model::{AccountStatusFilter, PublicFilter, Status};
 use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
-use ferrodon_mastodon_api as api;
 
+use crate::Services;
 use crate::auth::{Caller, Viewer, now};
 use crate::visibility::visible;
-use crate::{Services, present};
 
-/// Filters and renders a page of statuses (newest first). The page's cursors come from the rows
-/// read, so filtered-out rows never stall paging; `next` is left out when the rows ran out.
-async fn page_of(
-    svc: &Services,
+/// The statuses of a page of rows (newest first) that the viewer may see. The page's cursors
+/// come from the rows read, so filtered-out rows never stall paging; `next` is left out when the
+/// rows ran out.
+pub(crate) async fn page_of(
     tx: &mut Box<dyn Tx>,
     viewer: Option<Id>,
     rows: Vec<Status>,
     page: &PageRequest,
     feed: bool,
-) -> Result<Page<api::Status>> {
-    let list = visible(tx, viewer, &rows, feed).await?;
-    let items = present::statuses(svc, tx, viewer, &list).await?;
+) -> Result<Page<Status>> {
+    let items = visible(tx, viewer, &rows, feed).await?;
     let more = rows.len() >= page.limit as usize;
     Ok(Page { items, next_max_id: rows.last().map(|s| s.id).filter(|_| more), prev_min_id: rows.first().map(|s| s.id) })
 }
 
 /// `GET /api/v1/timelines/home`.
-pub async fn home(svc: &Services, me: &Viewer, page: &PageRequest) -> Result<Page<api::Status>> {
+pub async fn home(svc: &Services, me: &Viewer, page: &PageRequest) -> Result<Page<Status>> {
     let mut tx = svc.db.read().await?;
     let rows = tx.home_timeline(me.account.id, page).await?;
-    page_of(svc, &mut tx, Some(me.account.id), rows, page, true).await
+    page_of(&mut tx, Some(me.account.id), rows, page, true).await
 }
 
 /// `GET /api/v1/timelines/public`.
-pub async fn public(
-    svc: &Services,
-    caller: &Caller,
-    filter: PublicFilter,
-    page: &PageRequest,
-) -> Result<Page<api::Status>> {
+pub async fn public(svc: &Services, caller: &Caller, filter: PublicFilter, page: &PageRequest) -> Result<Page<Status>> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
     let rows = tx.public_timeline(filter, page).await?;
-    page_of(svc, &mut tx, viewer, rows, page, true).await
+    page_of(&mut tx, viewer, rows, page, true).await
 }
 
 /// `GET /api/v1/timelines/tag/:hashtag`.
@@ -52,11 +45,11 @@ pub async fn tag(
     tag: &str,
     filter: PublicFilter,
     page: &PageRequest,
-) -> Result<Page<api::Status>> {
+) -> Result<Page<Status>> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let mut tx = svc.db.read().await?;
     let rows = tx.tag_timeline(tag.trim_start_matches('#'), filter, page).await?;
-    page_of(svc, &mut tx, viewer, rows, page, true).await
+    page_of(&mut tx, viewer, rows, page, true).await
 }
 
 /// `GET /api/v1/accounts/:id/statuses`: what the viewer may see of an account.
@@ -66,7 +59,7 @@ pub async fn account(
     raw_id: &str,
     filter: AccountStatusFilter,
     page: &PageRequest,
-) -> Result<Page<api::Status>> {
+) -> Result<Page<Status>> {
     let viewer = caller.optional_user("read:statuses")?.map(|v| v.account.id);
     let id = Id::parse(raw_id).ok_or_else(Error::not_found)?;
     let mut tx = svc.db.read().await?;
@@ -82,7 +75,7 @@ pub async fn account(
     }
     let rows = tx.account_statuses(id, &filter, page).await?;
     // Not a feed: the viewer's own mutes do not hide a profile they opened.
-    let out = page_of(svc, &mut tx, viewer, rows, page, false).await?;
+    let out = page_of(&mut tx, viewer, rows, page, false).await?;
     drop(tx);
     // A remote account's pinned posts are read on `pull` (at most every 15 minutes).
     if !account.is_local()

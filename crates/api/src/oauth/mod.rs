@@ -16,6 +16,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use ferrodon_service::oauth::{self, AuthorizeParams, BrowserSession, TokenRequest};
+use ferrodon_service::present;
 
 use crate::AppState;
 use crate::error::{ApiError, OAuthApiError};
@@ -66,7 +67,7 @@ async fn token(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Resu
         scope: p.str("scope"),
     };
     let token = oauth::token(&s.svc, &request).await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(token)).into_response())
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(present::token(&token))).into_response())
 }
 
 /// `POST /oauth/revoke`

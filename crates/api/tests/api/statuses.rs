@@ -375,6 +375,32 @@ both_engines!(editing_keeps_a_history, |app| async move {
     assert_eq!(shown["content"], "<p>third</p>");
 });
 
+// The response shows the status as it was before it went: its poll, what its author had done
+// to it, and the author's count with it (the rows are gone once the deletion commits).
+both_engines!(a_deleted_status_is_shown_as_it_was, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let pairs = [
+        ("status", "Which one?"),
+        ("poll[expires_in]", "3600"),
+        ("poll[options][]", "this"),
+        ("poll[options][]", "that"),
+    ];
+    let id = post_status(&app, &token, &pairs).await["id"].as_str().unwrap().to_string();
+    for action in ["favourite", "bookmark", "pin"] {
+        ok(app.post_form(&format!("/api/v1/statuses/{id}/{action}"), &token, &[]).await);
+    }
+    let deleted = ok(app.delete(&format!("/api/v1/statuses/{id}"), &token).await);
+    assert_eq!(deleted["text"], "Which one?");
+    assert_eq!(deleted["poll"]["options"][1]["title"], "that");
+    assert_eq!(deleted["poll"]["voted"], true);
+    assert_eq!(
+        (&deleted["favourited"], &deleted["bookmarked"], &deleted["pinned"]),
+        (&json!(true), &json!(true), &json!(true))
+    );
+    assert_eq!(deleted["favourites_count"], 1);
+    assert_eq!(deleted["account"]["statuses_count"], 1);
+});
+
 both_engines!(deleting_returns_the_source_text, |app| async move {
     let (alice, token) = app.create_user("alice").await;
     let (_, bob) = app.create_user("bob").await;

@@ -150,7 +150,7 @@ impl JobHandler for DistributeStatus {
             out.push((channel::home(to), Event::new(name, Some(json(&rendered)?), Some(about.clone()))));
         }
         if !public.is_empty() {
-            let rendered = present::status(svc, &mut tx, None, &status).await?;
+            let rendered = present::status_in(svc, &mut tx, None, &status).await?;
             let event = Event::new(name, Some(json(&rendered)?), Some(about.clone()));
             out.extend(public.into_iter().map(|c| (c, event.clone())));
         }
@@ -166,12 +166,7 @@ impl JobHandler for DistributeStatus {
         if !direct_to.is_empty() {
             let accounts = tx.accounts_by_ids(&participants).await?;
             for (to, rendered) in present::status_for_each(svc, &mut tx, &status, &direct_to).await? {
-                let conversation = serde_json::json!({
-                    "id": status.conversation_id.to_string(),
-                    "unread": to != status.account_id,
-                    "accounts": accounts.iter().filter(|a| a.id != to).map(|a| present::account(svc, a)).collect::<Vec<_>>(),
-                    "last_status": rendered,
-                });
+                let conversation = present::conversation(svc, &status, to, &accounts, &rendered);
                 out.push((
                     channel::direct(to),
                     Event::new("conversation", Some(json(&conversation)?), Some(about.clone())),
@@ -308,7 +303,7 @@ impl JobHandler for PublishNotification {
         let Some(n) = tx.notification(p.account_id, p.notification_id).await? else {
             return Ok(()); // dismissed or undone since
         };
-        let Some(rendered) = present::notifications(svc, &mut tx, p.account_id, &[n]).await?.pop() else {
+        let Some(rendered) = present::notifications_in(svc, &mut tx, p.account_id, &[n]).await?.pop() else {
             return Ok(());
         };
         svc.publish(&to, Event::new("notification", Some(json(&rendered)?), None));
@@ -418,7 +413,7 @@ impl AnnouncementEvent {
                 let Some(a) = tx.announcement(*id).await?.filter(|a| a.published) else {
                     return Ok(None);
                 };
-                let rendered = crate::announcements::render(svc, &mut tx, std::slice::from_ref(&a), None).await?;
+                let rendered = present::announcements_in(svc, &mut tx, std::slice::from_ref(&a), None).await?;
                 let payload = serde_json::to_string(&rendered[0]).map_err(Error::internal)?;
                 Some(Event::new("announcement", Some(payload), None))
             }

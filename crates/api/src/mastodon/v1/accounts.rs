@@ -7,7 +7,7 @@ use axum::response::Response;
 use ferrodon_domain::model::{AccountStatusFilter, ProfileField};
 use ferrodon_kernel::{Error, Id};
 use ferrodon_mastodon_api::{Account, Relationship, Token};
-use ferrodon_service::{accounts, relationships, timelines};
+use ferrodon_service::{accounts, present, relationships, timelines};
 
 use super::paged;
 use crate::AppState;
@@ -31,12 +31,13 @@ pub async fn register(State(s): State<AppState>, Auth(caller): Auth, p: Params) 
         &p.str("locale").unwrap_or_else(|| "en".into()),
     )
     .await?;
-    Ok(Json(token))
+    Ok(Json(present::token(&token)))
 }
 
 /// `GET /api/v1/accounts/verify_credentials`
 pub async fn verify_credentials(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Account>> {
-    Ok(Json(accounts::verify_credentials(&s.svc, &caller).await?))
+    let me = accounts::verify_credentials(&s.svc, &caller).await?;
+    Ok(Json(present::credential_account(&s.svc, &me)))
 }
 
 /// `PATCH /api/v1/accounts/update_credentials`
@@ -79,7 +80,8 @@ pub async fn update_credentials(State(s): State<AppState>, Auth(caller): Auth, p
         sensitive: source.bool("sensitive"),
         language: source.str("language"),
     };
-    Ok(Json(accounts::update_credentials(&s.svc, me, update).await?))
+    let updated = accounts::update_credentials(&s.svc, me, update).await?;
+    Ok(Json(present::credential_account(&s.svc, &updated)))
 }
 
 /// `GET /api/v1/accounts/relationships?id[]=`
@@ -89,13 +91,15 @@ pub async fn relationships(
     p: Params,
 ) -> ApiResult<Json<Vec<Relationship>>> {
     let me = caller.require_user("read:follows")?;
-    Ok(Json(relationships::relationships(&s.svc, me, &p.list("id")).await?))
+    let found = relationships::relationships(&s.svc, me, &p.list("id")).await?;
+    Ok(Json(present::relationships(&found)))
 }
 
 /// `GET /api/v1/accounts/lookup?acct=`
 pub async fn lookup(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Account>> {
     caller.optional_user("read:accounts")?;
-    Ok(Json(accounts::lookup(&s.svc, &p.required("acct")?).await?))
+    let account = accounts::lookup(&s.svc, &p.required("acct")?).await?;
+    Ok(Json(present::account(&s.svc, &account)))
 }
 
 /// `GET /api/v1/accounts/search?q=`
@@ -106,13 +110,15 @@ pub async fn search(State(s): State<AppState>, Auth(caller): Auth, p: Params) ->
     if offset < 0 {
         return Err(Error::bad_request("offset must be a positive number").into());
     }
-    Ok(Json(accounts::search(&s.svc, &p.required("q")?, limit, offset as u32).await?))
+    let found = accounts::search(&s.svc, &p.required("q")?, limit, offset as u32).await?;
+    Ok(Json(present::accounts(&s.svc, &found)))
 }
 
 /// `GET /api/v1/accounts/:id`
 pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
     caller.optional_user("read:accounts")?;
-    Ok(Json(accounts::get(&s.svc, account_id(&id)?).await?))
+    let account = accounts::get(&s.svc, account_id(&id)?).await?;
+    Ok(Json(present::account(&s.svc, &account)))
 }
 
 /// `GET /api/v1/accounts/:id/lists`: the viewer's lists that have the account.
@@ -122,7 +128,8 @@ pub async fn lists(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ferrodon_mastodon_api::List>>> {
     let me = caller.require_user("read:lists")?;
-    Ok(Json(ferrodon_service::lists::containing(&s.svc, me, &id).await?))
+    let found = ferrodon_service::lists::containing(&s.svc, me, &id).await?;
+    Ok(Json(present::lists(&found)))
 }
 
 /// `GET /api/v1/accounts/:id/statuses`
@@ -141,7 +148,7 @@ pub async fn statuses(
         tagged: p.str("tagged").filter(|t| !t.is_empty()),
     };
     let page = timelines::account(&s.svc, &caller, &id, filter, &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::status_page(&s.svc, caller.viewer(), page).await?).into_response())
 }
 
 /// `GET /api/v1/accounts/:id/followers`
@@ -153,7 +160,7 @@ pub async fn followers(
     p: Params,
 ) -> ApiResult<Response> {
     let page = accounts::follow_list(&s.svc, &caller, account_id(&id)?, true, &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, page.map(|a| present::account(&s.svc, &a))).into_response())
 }
 
 /// `GET /api/v1/accounts/:id/following`
@@ -165,7 +172,7 @@ pub async fn following(
     p: Params,
 ) -> ApiResult<Response> {
     let page = accounts::follow_list(&s.svc, &caller, account_id(&id)?, false, &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, page.map(|a| present::account(&s.svc, &a))).into_response())
 }
 
 /// `POST /api/v1/accounts/:id/follow`
@@ -178,7 +185,8 @@ pub async fn follow(
     let me = caller.require_user("write:follows")?;
     let languages = p.get("languages").map(|_| p.list("languages"));
     let options = relationships::FollowOptions { reblogs: p.bool("reblogs"), notify: p.bool("notify"), languages };
-    Ok(Json(relationships::follow(&s.svc, me, &id, options).await?))
+    let relationship = relationships::follow(&s.svc, me, &id, options).await?;
+    Ok(Json(present::relationship(&relationship)))
 }
 
 /// `POST /api/v1/accounts/:id/unfollow`
@@ -188,7 +196,8 @@ pub async fn unfollow(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:follows")?;
-    Ok(Json(relationships::unfollow(&s.svc, me, &id).await?))
+    let relationship = relationships::unfollow(&s.svc, me, &id).await?;
+    Ok(Json(present::relationship(&relationship)))
 }
 
 /// `POST /api/v1/accounts/:id/remove_from_followers`
@@ -198,7 +207,8 @@ pub async fn remove_from_followers(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:follows")?;
-    Ok(Json(relationships::remove_from_followers(&s.svc, me, &id).await?))
+    let relationship = relationships::remove_from_followers(&s.svc, me, &id).await?;
+    Ok(Json(present::relationship(&relationship)))
 }
 
 /// `POST /api/v1/accounts/:id/block`
@@ -208,7 +218,8 @@ pub async fn block(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:blocks")?;
-    Ok(Json(relationships::block(&s.svc, me, &id).await?))
+    let relationship = relationships::block(&s.svc, me, &id).await?;
+    Ok(Json(present::relationship(&relationship)))
 }
 
 /// `POST /api/v1/accounts/:id/unblock`
@@ -218,7 +229,8 @@ pub async fn unblock(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:blocks")?;
-    Ok(Json(relationships::unblock(&s.svc, me, &id).await?))
+    let relationship = relationships::unblock(&s.svc, me, &id).await?;
+    Ok(Json(present::relationship(&relationship)))
 }
 
 /// `POST /api/v1/accounts/:id/mute`
@@ -229,7 +241,8 @@ pub async fn mute(
     p: Params,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:mutes")?;
-    Ok(Json(relationships::mute(&s.svc, me, &id, p.bool("notifications"), p.int("duration")?).await?))
+    let relationship = relationships::mute(&s.svc, me, &id, p.bool("notifications"), p.int("duration")?).await?;
+    Ok(Json(present::relationship(&relationship)))
 }
 
 /// `POST /api/v1/accounts/:id/unmute`
@@ -239,11 +252,12 @@ pub async fn unmute(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:mutes")?;
-    Ok(Json(relationships::unmute(&s.svc, me, &id).await?))
+    let relationship = relationships::unmute(&s.svc, me, &id).await?;
+    Ok(Json(present::relationship(&relationship)))
 }
 
 /// `GET /api/v1/preferences`
 pub async fn preferences(Auth(caller): Auth) -> ApiResult<Json<serde_json::Value>> {
     let me = caller.require_user("read:accounts")?;
-    Ok(Json(accounts::preferences(me)))
+    Ok(Json(present::preferences(&me.user)))
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use ferrodon_mastodon_api::Announcement;
-use ferrodon_service::announcements;
+use ferrodon_service::{announcements, present};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -12,7 +12,9 @@ use crate::extract::Auth;
 
 /// `GET /api/v1/announcements`
 pub async fn index(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Vec<Announcement>>> {
-    Ok(Json(announcements::index(&s.svc, caller.require_user("read")?).await?))
+    let me = caller.require_user("read")?;
+    let published = announcements::index(&s.svc).await?;
+    Ok(Json(present::announcements(&s.svc, me, &published).await?))
 }
 
 /// `POST /api/v1/announcements/:id/dismiss`: answers `{}`.

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use ferrodon_mastodon_api::Application;
+use ferrodon_service::{oauth, present};
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -12,7 +13,7 @@ use crate::params::Params;
 /// `POST /api/v1/apps`
 pub async fn create(State(s): State<AppState>, p: Params) -> ApiResult<Json<Application>> {
     let redirect_uris = p.list("redirect_uris");
-    let app = ferrodon_service::oauth::create_app(
+    let app = oauth::create_app(
         &s.svc,
         p.str("client_name").as_deref(),
         &redirect_uris,
@@ -20,10 +21,11 @@ pub async fn create(State(s): State<AppState>, p: Params) -> ApiResult<Json<Appl
         p.str("website").as_deref(),
     )
     .await?;
-    Ok(Json(app))
+    Ok(Json(present::credential_application(&app)))
 }
 
 /// `GET /api/v1/apps/verify_credentials`
 pub async fn verify_credentials(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Application>> {
-    Ok(Json(ferrodon_service::oauth::verify_app(&s.svc, &caller).await?))
+    let app = oauth::verify_app(&s.svc, &caller).await?;
+    Ok(Json(present::application(&app)))
 }

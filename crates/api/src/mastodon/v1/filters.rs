@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use ferrodon_mastodon_api::V1Filter;
 use ferrodon_service::filters::{self, V1Params};
+use ferrodon_service::present;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -14,18 +15,21 @@ use crate::params::Params;
 
 /// `GET /api/v1/filters`
 pub async fn index(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Vec<V1Filter>>> {
-    Ok(Json(filters::v1_list(&s.svc, caller.require_user("read:filters")?).await?))
+    let all = filters::v1_list(&s.svc, caller.require_user("read:filters")?).await?;
+    Ok(Json(present::v1_filters(&all)))
 }
 
 /// `GET /api/v1/filters/:id`
 pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<V1Filter>> {
-    Ok(Json(filters::v1_show(&s.svc, caller.require_user("read:filters")?, &id).await?))
+    let filter = filters::v1_show(&s.svc, caller.require_user("read:filters")?, &id).await?;
+    Ok(Json(present::v1_filter(&filter)))
 }
 
 /// `POST /api/v1/filters` (`phrase`, `context[]`, `irreversible`, `whole_word`, `expires_in`)
 pub async fn create(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<V1Filter>> {
     let me = caller.require_user("write:filters")?;
-    Ok(Json(filters::v1_create(&s.svc, me, params(&p)?).await?))
+    let filter = filters::v1_create(&s.svc, me, params(&p)?).await?;
+    Ok(Json(present::v1_filter(&filter)))
 }
 
 /// `PUT /api/v1/filters/:id`
@@ -36,7 +40,8 @@ pub async fn update(
     p: Params,
 ) -> ApiResult<Json<V1Filter>> {
     let me = caller.require_user("write:filters")?;
-    Ok(Json(filters::v1_update(&s.svc, me, &id, params(&p)?).await?))
+    let filter = filters::v1_update(&s.svc, me, &id, params(&p)?).await?;
+    Ok(Json(present::v1_filter(&filter)))
 }
 
 /// `DELETE /api/v1/filters/:id`: answers `{}`.

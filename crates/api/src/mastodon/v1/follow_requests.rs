@@ -5,7 +5,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrodon_domain::ports::RelatedAccounts;
 use ferrodon_mastodon_api::Relationship;
-use ferrodon_service::{accounts, relationships};
+use ferrodon_service::{accounts, present, relationships};
 
 use super::paged;
 use crate::AppState;
@@ -22,7 +22,7 @@ pub async fn index(
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:follows")?;
     let page = accounts::related(&s.svc, RelatedAccounts::FollowRequests(me.account.id), &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, page.map(|a| present::account(&s.svc, &a))).into_response())
 }
 
 /// `POST /api/v1/follow_requests/:id/authorize`
@@ -32,7 +32,8 @@ pub async fn authorize(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:follows")?;
-    Ok(Json(relationships::answer_follow_request(&s.svc, me, &id, true).await?))
+    let relationship = relationships::answer_follow_request(&s.svc, me, &id, true).await?;
+    Ok(Json(present::relationship(&relationship)))
 }
 
 /// `POST /api/v1/follow_requests/:id/reject`
@@ -42,5 +43,6 @@ pub async fn reject(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Relationship>> {
     let me = caller.require_user("write:follows")?;
-    Ok(Json(relationships::answer_follow_request(&s.svc, me, &id, false).await?))
+    let relationship = relationships::answer_follow_request(&s.svc, me, &id, false).await?;
+    Ok(Json(present::relationship(&relationship)))
 }

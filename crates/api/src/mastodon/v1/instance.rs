@@ -2,13 +2,15 @@
 
 use axum::Json;
 use axum::extract::State;
+use ferrodon_service::{instance, present};
 
 use crate::AppState;
 use crate::error::ApiResult;
 
 /// `GET /api/v1/instance`
 pub async fn v1(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(ferrodon_service::instance::v1(&s.svc).await?))
+    let stats = instance::v1(&s.svc).await?;
+    Ok(Json(present::v1_instance(&s.svc, &stats)))
 }
 
 /// `GET /api/v1/custom_emojis` (none until custom emoji management exists)

@@ -5,6 +5,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrodon_mastodon_api::List;
 use ferrodon_service::lists::{self, ListParams};
+use ferrodon_service::present;
 use serde_json::{Value, json};
 
 use super::paged;
@@ -18,12 +19,14 @@ const WRITE: &str = "write:lists";
 
 /// `GET /api/v1/lists`
 pub async fn index(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Vec<List>>> {
-    Ok(Json(lists::index(&s.svc, caller.require_user(READ)?).await?))
+    let all = lists::index(&s.svc, caller.require_user(READ)?).await?;
+    Ok(Json(present::lists(&all)))
 }
 
 /// `GET /api/v1/lists/:id`
 pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<List>> {
-    Ok(Json(lists::show(&s.svc, caller.require_user(READ)?, &id).await?))
+    let list = lists::show(&s.svc, caller.require_user(READ)?, &id).await?;
+    Ok(Json(present::list(&list)))
 }
 
 /// `POST /api/v1/lists` (`title`, `replies_policy`, `exclusive`)
@@ -31,7 +34,8 @@ pub async fn create(State(s): State<AppState>, Auth(caller): Auth, p: Params) ->
     let me = caller.require_user(WRITE)?;
     let title = p.required("title")?;
     let params = ListParams { title: Some(title), ..params(&p) };
-    Ok(Json(lists::create(&s.svc, me, params).await?))
+    let list = lists::create(&s.svc, me, params).await?;
+    Ok(Json(present::list(&list)))
 }
 
 /// `PUT /api/v1/lists/:id`
@@ -42,7 +46,8 @@ pub async fn update(
     p: Params,
 ) -> ApiResult<Json<List>> {
     let me = caller.require_user(WRITE)?;
-    Ok(Json(lists::update(&s.svc, me, &id, params(&p)).await?))
+    let list = lists::update(&s.svc, me, &id, params(&p)).await?;
+    Ok(Json(present::list(&list)))
 }
 
 /// `DELETE /api/v1/lists/:id`: answers `{}`.
@@ -65,7 +70,7 @@ pub async fn accounts(
         request.limit = 0;
     }
     let members = lists::members(&s.svc, me, &id, &request).await?;
-    Ok(paged(&s, uri, members).into_response())
+    Ok(paged(&s, uri, members.map(|a| present::account(&s.svc, &a))).into_response())
 }
 
 /// `POST /api/v1/lists/:id/accounts` (`account_ids[]`): answers `{}`.

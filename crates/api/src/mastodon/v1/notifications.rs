@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use ferrodon_domain::model::NotificationFilter;
 use ferrodon_kernel::Id;
 use ferrodon_mastodon_api::Notification;
-use ferrodon_service::notifications;
+use ferrodon_service::{notifications, present};
 
 use super::paged;
 use crate::AppState;
@@ -32,7 +32,7 @@ pub async fn index(
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:notifications")?;
     let page = notifications::list(&s.svc, me, &filter(&p), &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::notification_page(&s.svc, me, page).await?).into_response())
 }
 
 /// `GET /api/v1/notifications/:id`
@@ -42,7 +42,8 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Notification>> {
     let me = caller.require_user("read:notifications")?;
-    Ok(Json(notifications::get(&s.svc, me, &id).await?))
+    let notification = notifications::get(&s.svc, me, &id).await?;
+    Ok(Json(present::notification(&s.svc, me, &notification).await?))
 }
 
 /// `POST /api/v1/notifications/:id/dismiss`

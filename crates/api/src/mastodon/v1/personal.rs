@@ -3,7 +3,7 @@
 use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
 use ferrodon_domain::ports::{RelatedAccounts, StatusMark};
-use ferrodon_service::{accounts, statuses};
+use ferrodon_service::{accounts, present, statuses};
 
 use super::paged;
 use crate::AppState;
@@ -20,7 +20,7 @@ pub async fn bookmarks(
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:bookmarks")?;
     let page = statuses::marked(&s.svc, me, StatusMark::Bookmark, &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::status_page(&s.svc, Some(me), page).await?).into_response())
 }
 
 /// `GET /api/v1/favourites`
@@ -32,7 +32,7 @@ pub async fn favourites(
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:favourites")?;
     let page = statuses::marked(&s.svc, me, StatusMark::Favourite, &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::status_page(&s.svc, Some(me), page).await?).into_response())
 }
 
 /// `GET /api/v1/blocks`
@@ -44,7 +44,7 @@ pub async fn blocks(
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:blocks")?;
     let page = accounts::related(&s.svc, RelatedAccounts::Blocks(me.account.id), &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, page.map(|a| present::account(&s.svc, &a))).into_response())
 }
 
 /// `GET /api/v1/mutes`
@@ -57,5 +57,5 @@ pub async fn mutes(
     let me = caller.require_user("read:mutes")?;
     let mutes = RelatedAccounts::Mutes(me.account.id, ferrodon_kernel::time::now_ms());
     let page = accounts::related(&s.svc, mutes, &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, page.map(|a| present::account(&s.svc, &a))).into_response())
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use ferrodon_mastodon_api::Poll;
-use ferrodon_service::statuses;
+use ferrodon_service::{present, statuses};
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -12,7 +12,8 @@ use crate::params::Params;
 
 /// `GET /api/v1/polls/:id`
 pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Poll>> {
-    Ok(Json(statuses::poll(&s.svc, &caller, &id).await?))
+    let status = statuses::poll(&s.svc, &caller, &id).await?;
+    Ok(Json(present::poll(&s.svc, caller.viewer(), &status).await?))
 }
 
 /// `POST /api/v1/polls/:id/votes`
@@ -27,5 +28,6 @@ pub async fn vote(
     if choices.is_empty() {
         return Err(ferrodon_kernel::Error::bad_request("Missing required parameter: choices").into());
     }
-    Ok(Json(statuses::vote(&s.svc, me, &id, &choices).await?))
+    let status = statuses::vote(&s.svc, me, &id, &choices).await?;
+    Ok(Json(present::poll(&s.svc, Some(me), &status).await?))
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use ferrodon_mastodon_api::Report;
+use ferrodon_service::present;
 use ferrodon_service::reports::{self, ReportParams};
 
 use crate::AppState;
@@ -21,5 +22,6 @@ pub async fn create(State(s): State<AppState>, Auth(caller): Auth, p: Params) ->
         category: p.str("category"),
         rule_ids: p.list("rule_ids"),
     };
-    Ok(Json(reports::create(&s.svc, me, params).await?))
+    let filed = reports::create(&s.svc, me, params).await?;
+    Ok(Json(present::report(&s.svc, &filed)))
 }

@@ -5,6 +5,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use ferrodon_mastodon_api::{Context, Status, StatusEdit, StatusSource};
+use ferrodon_service::present;
 use ferrodon_service::statuses::{self, Action, PollParams, StatusParams};
 
 use super::paged;
@@ -45,23 +46,27 @@ pub async fn create(
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    Ok(Json(statuses::create(&s.svc, me, status_params(&p)?, key).await?))
+    let status = statuses::create(&s.svc, me, status_params(&p)?, key).await?;
+    Ok(Json(present::status(&s.svc, Some(me), &status).await?))
 }
 
 /// `GET /api/v1/statuses?id[]=`
 pub async fn index(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Vec<Status>>> {
-    Ok(Json(statuses::get_many(&s.svc, &caller, &p.list("id")).await?))
+    let found = statuses::get_many(&s.svc, &caller, &p.list("id")).await?;
+    Ok(Json(present::statuses(&s.svc, caller.viewer(), &found).await?))
 }
 
 /// `GET /api/v1/statuses/:id`
 pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
-    Ok(Json(statuses::get(&s.svc, &caller, &id).await?))
+    let status = statuses::get(&s.svc, &caller, &id).await?;
+    Ok(Json(present::status(&s.svc, caller.viewer(), &status).await?))
 }
 
 /// `DELETE /api/v1/statuses/:id`
 pub async fn destroy(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
-    Ok(Json(statuses::delete(&s.svc, me, &id).await?))
+    let deleted = statuses::delete(&s.svc, me, &id).await?;
+    Ok(Json(present::deleted_status(&s.svc, me, &deleted).await?))
 }
 
 /// `PUT /api/v1/statuses/:id`
@@ -72,7 +77,8 @@ pub async fn update(
     p: Params,
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
-    Ok(Json(statuses::edit(&s.svc, me, &id, status_params(&p)?).await?))
+    let status = statuses::edit(&s.svc, me, &id, status_params(&p)?).await?;
+    Ok(Json(present::status(&s.svc, Some(me), &status).await?))
 }
 
 /// `GET /api/v1/statuses/:id/context`
@@ -81,7 +87,8 @@ pub async fn context(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Context>> {
-    Ok(Json(statuses::context(&s.svc, &caller, &id).await?))
+    let thread = statuses::context(&s.svc, &caller, &id).await?;
+    Ok(Json(present::context(&s.svc, caller.viewer(), &thread).await?))
 }
 
 /// `GET /api/v1/statuses/:id/history`
@@ -90,7 +97,8 @@ pub async fn history(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<StatusEdit>>> {
-    Ok(Json(statuses::history(&s.svc, &caller, &id).await?))
+    let history = statuses::history(&s.svc, &caller, &id).await?;
+    Ok(Json(present::history(&s.svc, &history)))
 }
 
 /// `GET /api/v1/statuses/:id/source`
@@ -100,7 +108,8 @@ pub async fn source(
     Path(id): Path<String>,
 ) -> ApiResult<Json<StatusSource>> {
     caller.require_token("read:statuses")?;
-    Ok(Json(statuses::source(&s.svc, &caller, &id).await?))
+    let status = statuses::source(&s.svc, &caller, &id).await?;
+    Ok(Json(present::status_source(&status)))
 }
 
 /// `GET /api/v1/statuses/:id/favourited_by`
@@ -112,7 +121,7 @@ pub async fn favourited_by(
     p: Params,
 ) -> ApiResult<Response> {
     let page = statuses::interacted_by(&s.svc, &caller, &id, false, &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, page.map(|a| present::account(&s.svc, &a))).into_response())
 }
 
 /// `GET /api/v1/statuses/:id/reblogged_by`
@@ -124,7 +133,7 @@ pub async fn reblogged_by(
     p: Params,
 ) -> ApiResult<Response> {
     let page = statuses::interacted_by(&s.svc, &caller, &id, true, &page(&p, 40)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, page.map(|a| present::account(&s.svc, &a))).into_response())
 }
 
 async fn act(
@@ -135,7 +144,8 @@ async fn act(
     action: Action,
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user(scope)?;
-    Ok(Json(statuses::act(&s.svc, me, &id, action).await?))
+    let status = statuses::act(&s.svc, me, &id, action).await?;
+    Ok(Json(present::status(&s.svc, Some(me), &status).await?))
 }
 
 /// `POST /api/v1/statuses/:id/favourite`
@@ -186,7 +196,8 @@ pub async fn reblog(
     p: Params,
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
-    Ok(Json(statuses::reblog(&s.svc, me, &id, p.str("visibility").as_deref()).await?))
+    let reblog = statuses::reblog(&s.svc, me, &id, p.str("visibility").as_deref()).await?;
+    Ok(Json(present::reblog(&s.svc, me, &reblog).await?))
 }
 
 /// `POST /api/v1/statuses/:id/unreblog`
@@ -196,5 +207,6 @@ pub async fn unreblog(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
-    Ok(Json(statuses::unreblog(&s.svc, me, &id).await?))
+    let original = statuses::unreblog(&s.svc, me, &id).await?;
+    Ok(Json(present::status(&s.svc, Some(me), &original).await?))
 }

@@ -3,7 +3,7 @@
 use axum::extract::{OriginalUri, Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrodon_domain::model::PublicFilter;
-use ferrodon_service::timelines;
+use ferrodon_service::{lists, present, timelines};
 
 use super::paged;
 use crate::AppState;
@@ -28,7 +28,7 @@ pub async fn home(
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:statuses")?;
     let page = timelines::home(&s.svc, me, &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::status_page(&s.svc, Some(me), page).await?).into_response())
 }
 
 /// `GET /api/v1/timelines/list/:list_id`
@@ -40,8 +40,8 @@ pub async fn list(
     p: Params,
 ) -> ApiResult<Response> {
     let me = caller.require_user("read:lists")?;
-    let page = ferrodon_service::lists::timeline(&s.svc, me, &id, &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    let page = lists::timeline(&s.svc, me, &id, &page(&p, 20)?).await?;
+    Ok(paged(&s, uri, present::status_page(&s.svc, Some(me), page).await?).into_response())
 }
 
 /// `GET /api/v1/timelines/public`
@@ -52,7 +52,7 @@ pub async fn public(
     p: Params,
 ) -> ApiResult<Response> {
     let page = timelines::public(&s.svc, &caller, public_filter(&p), &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::status_page(&s.svc, caller.viewer(), page).await?).into_response())
 }
 
 /// `GET /api/v1/timelines/tag/:hashtag`
@@ -64,5 +64,5 @@ pub async fn tag(
     p: Params,
 ) -> ApiResult<Response> {
     let page = timelines::tag(&s.svc, &caller, &tag, public_filter(&p), &page(&p, 20)?).await?;
-    Ok(paged(&s, uri, page).into_response())
+    Ok(paged(&s, uri, present::status_page(&s.svc, caller.viewer(), page).await?).into_response())
 }

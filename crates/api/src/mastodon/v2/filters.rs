@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use ferrodon_mastodon_api::{Filter, FilterKeyword, FilterStatus};
 use ferrodon_service::filters::{self, FilterParams, KeywordParams};
+use ferrodon_service::present;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -16,18 +17,21 @@ const WRITE: &str = "write:filters";
 
 /// `GET /api/v2/filters`
 pub async fn index(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Vec<Filter>>> {
-    Ok(Json(filters::list(&s.svc, caller.require_user(READ)?).await?))
+    let all = filters::list(&s.svc, caller.require_user(READ)?).await?;
+    Ok(Json(present::filters(&all)))
 }
 
 /// `GET /api/v2/filters/:id`
 pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Filter>> {
-    Ok(Json(filters::show(&s.svc, caller.require_user(READ)?, &id).await?))
+    let filter = filters::show(&s.svc, caller.require_user(READ)?, &id).await?;
+    Ok(Json(present::filter(&filter)))
 }
 
 /// `POST /api/v2/filters`
 pub async fn create(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Filter>> {
     let me = caller.require_user(WRITE)?;
-    Ok(Json(filters::create(&s.svc, me, filter_params(&p)?).await?))
+    let filter = filters::create(&s.svc, me, filter_params(&p)?).await?;
+    Ok(Json(present::filter(&filter)))
 }
 
 /// `PUT /api/v2/filters/:id`
@@ -38,7 +42,8 @@ pub async fn update(
     p: Params,
 ) -> ApiResult<Json<Filter>> {
     let me = caller.require_user(WRITE)?;
-    Ok(Json(filters::update(&s.svc, me, &id, filter_params(&p)?).await?))
+    let filter = filters::update(&s.svc, me, &id, filter_params(&p)?).await?;
+    Ok(Json(present::filter(&filter)))
 }
 
 /// `DELETE /api/v2/filters/:id`: answers `{}`.
@@ -53,7 +58,8 @@ pub async fn keywords(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<FilterKeyword>>> {
-    Ok(Json(filters::keywords(&s.svc, caller.require_user(READ)?, &id).await?))
+    let keywords = filters::keywords(&s.svc, caller.require_user(READ)?, &id).await?;
+    Ok(Json(present::filter_keywords(&keywords)))
 }
 
 /// `POST /api/v2/filters/:filter_id/keywords` (`keyword`, `whole_word`)
@@ -64,7 +70,8 @@ pub async fn add_keyword(
     p: Params,
 ) -> ApiResult<Json<FilterKeyword>> {
     let me = caller.require_user(WRITE)?;
-    Ok(Json(filters::add_keyword(&s.svc, me, &id, keyword_params(&p)).await?))
+    let keyword = filters::add_keyword(&s.svc, me, &id, keyword_params(&p)).await?;
+    Ok(Json(present::filter_keyword(&keyword)))
 }
 
 /// `GET /api/v2/filters/keywords/:id`
@@ -73,7 +80,8 @@ pub async fn keyword(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<FilterKeyword>> {
-    Ok(Json(filters::keyword(&s.svc, caller.require_user(READ)?, &id).await?))
+    let keyword = filters::keyword(&s.svc, caller.require_user(READ)?, &id).await?;
+    Ok(Json(present::filter_keyword(&keyword)))
 }
 
 /// `PUT /api/v2/filters/keywords/:id`
@@ -84,7 +92,8 @@ pub async fn update_keyword(
     p: Params,
 ) -> ApiResult<Json<FilterKeyword>> {
     let me = caller.require_user(WRITE)?;
-    Ok(Json(filters::update_keyword(&s.svc, me, &id, keyword_params(&p)).await?))
+    let keyword = filters::update_keyword(&s.svc, me, &id, keyword_params(&p)).await?;
+    Ok(Json(present::filter_keyword(&keyword)))
 }
 
 /// `DELETE /api/v2/filters/keywords/:id`: answers `{}`.
@@ -103,7 +112,8 @@ pub async fn statuses(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<FilterStatus>>> {
-    Ok(Json(filters::statuses(&s.svc, caller.require_user(READ)?, &id).await?))
+    let statuses = filters::statuses(&s.svc, caller.require_user(READ)?, &id).await?;
+    Ok(Json(present::filter_statuses(&statuses)))
 }
 
 /// `POST /api/v2/filters/:filter_id/statuses` (`status_id`)
@@ -115,7 +125,8 @@ pub async fn add_status(
 ) -> ApiResult<Json<FilterStatus>> {
     let me = caller.require_user(WRITE)?;
     let status_id = p.required("status_id")?;
-    Ok(Json(filters::add_status(&s.svc, me, &id, Some(&status_id)).await?))
+    let added = filters::add_status(&s.svc, me, &id, Some(&status_id)).await?;
+    Ok(Json(present::filter_status(&added)))
 }
 
 /// `GET /api/v2/filters/statuses/:id`
@@ -124,7 +135,8 @@ pub async fn status(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<FilterStatus>> {
-    Ok(Json(filters::status(&s.svc, caller.require_user(READ)?, &id).await?))
+    let status = filters::status(&s.svc, caller.require_user(READ)?, &id).await?;
+    Ok(Json(present::filter_status(&status)))
 }
 
 /// `DELETE /api/v2/filters/statuses/:id`: answers the removed `FilterStatus`.
@@ -133,7 +145,8 @@ pub async fn destroy_status(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<FilterStatus>> {
-    Ok(Json(filters::delete_status(&s.svc, caller.require_user(WRITE)?, &id).await?))
+    let removed = filters::delete_status(&s.svc, caller.require_user(WRITE)?, &id).await?;
+    Ok(Json(present::filter_status(&removed)))
 }
 
 /// `expires_in`: absent (unchanged), blank or null (no expiry), or seconds.

@@ -3,7 +3,7 @@
 use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
 use ferrodon_domain::model::NotificationType;
-use ferrodon_service::notifications;
+use ferrodon_service::{notifications, present};
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -23,19 +23,15 @@ pub async fn index(
         Some(_) => notifications::parse_types(&p.list("grouped_types")),
         None => NotificationType::ALL.iter().copied().filter(|t| t.groupable()).collect(),
     };
-    let mut page =
+    let page =
         notifications::grouped(&s.svc, me, &crate::mastodon::v1::notifications::filter(&p), &page(&p, 40)?, &grouped)
             .await?;
-    let body = page.items.pop().unwrap_or(ferrodon_mastodon_api::GroupedNotifications {
-        accounts: Vec::new(),
-        statuses: Vec::new(),
-        notification_groups: Vec::new(),
-    });
-    let header = if body.notification_groups.is_empty() {
+    let header = if page.items.is_empty() {
         None
     } else {
         link_header(&s.svc.base_url(), &uri, page.next_max_id, page.prev_min_id)
     };
+    let body = present::grouped_notifications(&s.svc, me, &page.items).await?;
     let mut response = axum::Json(body).into_response();
     if let Some(v) = header {
         response.headers_mut().insert(axum::http::header::LINK, v);
@@ -50,7 +46,8 @@ pub async fn show(
     axum::extract::Path(key): axum::extract::Path<String>,
 ) -> ApiResult<axum::Json<ferrodon_mastodon_api::GroupedNotifications>> {
     let me = caller.require_user("read:notifications")?;
-    Ok(axum::Json(notifications::group(&s.svc, me, &key).await?))
+    let groups = notifications::group(&s.svc, me, &key).await?;
+    Ok(axum::Json(present::grouped_notifications(&s.svc, me, &groups).await?))
 }
 
 /// `POST /api/v2/notifications/:group_key/dismiss`

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use ferrodon_kernel::Error;
 use ferrodon_mastodon_api::Search;
+use ferrodon_service::present;
 use ferrodon_service::search::{SearchQuery, search};
 
 use crate::AppState;
@@ -27,5 +28,6 @@ pub async fn index(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> 
         offset: offset as u32,
         resolve: p.bool("resolve").unwrap_or(false),
     };
-    Ok(Json(search(&s.svc, &caller, query).await?))
+    let found = search(&s.svc, &caller, query).await?;
+    Ok(Json(present::search(&s.svc, caller.viewer(), &found).await?))
 }

@@ -1,143 +1,19 @@
-//! Domain -> Mastodon entities. The only module that knows Mastodon's JSON shapes; it loads
-//! what a list of statuses needs in a fixed number of queries, whatever the list's length.
+//! Mastodon entities for statuses: `Status` (with its `Poll`), loading what a list of statuses
+//! needs in a fixed number of queries, whatever the list's length.
 
 use std::collections::HashMap;
 
-use ferrodon_domain::model::{
-    Account, Filter, Notification, Poll, Relationship, Status, StatusInteractions, User, matching_filters,
-};
+use ferrodon_domain::model::{Account, Application, Filter, Poll, Status, StatusInteractions, matching_filters};
 use ferrodon_domain::ports::Tx;
-use ferrodon_kernel::time::{date, now_ms, rfc3339};
-use ferrodon_kernel::{Id, Result};
+use ferrodon_kernel::time::{now_ms, rfc3339};
+use ferrodon_kernel::{Error, Id, Page, Result};
 use ferrodon_mastodon_api as api;
 
-use crate::{Services, filters};
+use super::account;
+use crate::statuses::{Deleted, History, Thread};
+use crate::{Services, Viewer, filters};
 
-impl Services {
-    pub(crate) fn avatar_missing(&self) -> String {
-        format!("{}/avatars/original/missing.png", self.base_url())
-    }
-    pub(crate) fn header_missing(&self) -> String {
-        format!("{}/headers/original/missing.png", self.base_url())
-    }
-}
-
-/// A profile field value as Mastodon shows it: one line, links and hashtags made clickable.
-fn field_html(svc: &Services, value: &str) -> String {
-    use ferrodon_domain::rules::text;
-    let base = svc.base_url();
-    let no_mentions = |_: &text::MentionRef| None;
-    let ctx =
-        text::FormatContext { local_domain: &svc.config.local_domain, base_url: &base, resolve_mention: &no_mentions };
-    let one_line = value.replace(['\r', '\n'], " ");
-    let html = text::format_note(one_line.trim(), &ctx);
-    html.strip_prefix("<p>").and_then(|h| h.strip_suffix("</p>")).map(str::to_string).unwrap_or(html)
-}
-
-fn remote_or(url: &str, missing: impl FnOnce() -> String) -> String {
-    if url.starts_with("https://") || url.starts_with("http://") { url.to_string() } else { missing() }
-}
-
-pub fn account(svc: &Services, a: &Account) -> api::Account {
-    let suspended = a.suspended_at.is_some();
-    api::Account {
-        id: a.id.to_string(),
-        username: a.username.clone(),
-        acct: a.acct(),
-        url: a.url.clone(),
-        uri: a.uri.clone(),
-        display_name: if suspended { String::new() } else { a.display_name.clone() },
-        note: if suspended { String::new() } else { a.note.clone() },
-        // Remote images are linked where they are until media caching exists.
-        avatar: remote_or(&a.avatar_remote_url, || svc.avatar_missing()),
-        avatar_static: remote_or(&a.avatar_remote_url, || svc.avatar_missing()),
-        avatar_description: String::new(),
-        header: remote_or(&a.header_remote_url, || svc.header_missing()),
-        header_static: remote_or(&a.header_remote_url, || svc.header_missing()),
-        header_description: String::new(),
-        locked: a.locked,
-        fields: if suspended {
-            Vec::new()
-        } else {
-            a.fields()
-                .into_iter()
-                .map(|f| api::Field { value: field_html(svc, &f.value), name: f.name, verified_at: None })
-                .collect()
-        },
-        emojis: Vec::new(),
-        bot: a.bot,
-        group: false,
-        discoverable: Some(a.discoverable),
-        indexable: a.indexable,
-        hide_collections: Some(a.hide_collections),
-        noindex: Some(!a.indexable),
-        memorial: false,
-        suspended,
-        limited: a.silenced_at.is_some(),
-        created_at: rfc3339(a.created_at - a.created_at.rem_euclid(86_400_000)),
-        last_status_at: a.last_status_at.map(date),
-        statuses_count: a.statuses_count,
-        followers_count: a.followers_count,
-        following_count: a.following_count,
-        roles: Vec::new(),
-        source: None,
-        role: None,
-    }
-}
-
-/// The account with `source` and `role`, for its owner (verify_credentials).
-pub fn credential_account(svc: &Services, a: &Account, u: &User, follow_requests_count: i64) -> api::Account {
-    let mut out = account(svc, a);
-    out.source = Some(api::Source {
-        note: a.note_source.clone(),
-        fields: a
-            .fields()
-            .into_iter()
-            .map(|f| api::Field { name: f.name, value: f.value, verified_at: None })
-            .collect(),
-        privacy: u.default_visibility.as_str().into(),
-        sensitive: u.default_sensitive,
-        language: u.default_language.clone(),
-        follow_requests_count,
-        hide_collections: Some(a.hide_collections),
-        discoverable: Some(a.discoverable),
-        indexable: a.indexable,
-        attribution_domains: Vec::new(),
-        quote_policy: "public".into(),
-    });
-    out.role = Some(api::Role {
-        id: u.role.mastodon_id().into(),
-        name: u.role.display_name().into(),
-        color: String::new(),
-        permissions: u.role.permissions().into(),
-        highlighted: u.role != ferrodon_domain::model::Role::User,
-    });
-    out
-}
-
-pub fn relationship(r: &Relationship) -> api::Relationship {
-    let f = r.following.as_ref().or(r.requested.as_ref());
-    api::Relationship {
-        id: r.target_id.to_string(),
-        following: r.following.is_some(),
-        showing_reblogs: f.is_some_and(|f| f.show_reblogs),
-        notifying: f.is_some_and(|f| f.notify),
-        languages: f.and_then(|f| f.languages.as_ref()).map(|l| l.split(',').map(str::to_string).collect()),
-        followed_by: r.followed_by,
-        blocking: r.blocking,
-        blocked_by: r.blocked_by,
-        muting: r.muting.is_some(),
-        muting_notifications: r.muting.as_ref().is_some_and(|m| m.hide_notifications),
-        muting_expires_at: r.muting.as_ref().and_then(|m| m.expires_at).map(rfc3339),
-        requested: r.requested.is_some(),
-        requested_by: r.requested_by,
-        domain_blocking: r.domain_blocking,
-        endorsed: false,
-        note: r.note.clone(),
-    }
-}
-
-pub fn poll(p: &Poll, viewer_votes: Option<&[i64]>) -> api::Poll {
+fn render_poll(p: &Poll, viewer_votes: Option<&[i64]>) -> api::Poll {
     let votes = p.votes();
     let expired = p.expired(now_ms());
     let hide = p.hide_totals && !expired;
@@ -185,16 +61,21 @@ async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> 
         Some(v) => tx.interactions(v, &all).await?.into_iter().collect(),
         None => HashMap::new(),
     };
-    let mut app_ids: Vec<Id> = all.iter().filter_map(|s| s.application_id).collect();
-    app_ids.sort_unstable();
-    app_ids.dedup();
-    let applications =
-        tx.applications_by_ids(&app_ids).await?.into_iter().map(|a| (a.id, (a.name, a.website))).collect();
+    let applications = applications_of(tx, &all).await?;
     let filters = match viewer {
         Some(v) => tx.filters_of(v).await?,
         None => Vec::new(),
     };
     Ok(Loaded { accounts, polls, interactions, applications, reblogged, filters })
+}
+
+/// The applications `statuses` were posted with, by id: (name, website).
+async fn applications_of(tx: &mut Box<dyn Tx>, statuses: &[&Status]) -> Result<HashMap<Id, (String, Option<String>)>> {
+    let mut ids: Vec<Id> = statuses.iter().filter_map(|s| s.application_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found: Vec<Application> = tx.applications_by_ids(&ids).await?;
+    Ok(found.into_iter().map(|a| (a.id, (a.name, a.website))).collect())
 }
 
 /// A remote post's attachments as Mastodon's `MediaAttachment`s, linked where they are (no
@@ -286,7 +167,7 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
         poll: l.polls.get(&s.id).map(|p| {
             let own = viewer
                 .map(|v| if v == s.account_id { &[][..] } else { inter.map(|i| &i.poll_votes[..]).unwrap_or(&[]) });
-            let mut rendered = poll(p, own);
+            let mut rendered = render_poll(p, own);
             if is_owner {
                 rendered.voted = Some(true);
             }
@@ -325,11 +206,11 @@ fn filtered(l: &Loaded, s: &Status) -> Vec<serde_json::Value> {
     }
     let text = filters::text_of(s, l.polls.get(&s.id));
     let matches = matching_filters(&l.filters, s.id, &text, now_ms());
-    filters::results(&matches).into_iter().filter_map(|r| serde_json::to_value(r).ok()).collect()
+    super::filter_results(&matches).into_iter().filter_map(|r| serde_json::to_value(r).ok()).collect()
 }
 
 /// Renders statuses in the given order; statuses whose author or original is gone are skipped.
-pub async fn statuses(
+pub(crate) async fn statuses_in(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
     viewer: Option<Id>,
@@ -341,7 +222,7 @@ pub async fn statuses(
 
 /// Renders one status for each of `viewers` (home-feed streaming, where Mastodon renders for
 /// the recipient): what all share is loaded once, each viewer's interactions apart.
-pub async fn status_for_each(
+pub(crate) async fn status_for_each(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
     s: &Status,
@@ -361,41 +242,144 @@ pub async fn status_for_each(
     Ok(out)
 }
 
-pub async fn status(svc: &Services, tx: &mut Box<dyn Tx>, viewer: Option<Id>, s: &Status) -> Result<api::Status> {
-    statuses(svc, tx, viewer, std::slice::from_ref(s)).await?.pop().ok_or_else(ferrodon_kernel::Error::not_found)
-}
-
-pub async fn notifications(
+pub(crate) async fn status_in(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
-    viewer: Id,
-    list: &[Notification],
-) -> Result<Vec<api::Notification>> {
-    let mut account_ids: Vec<Id> = list.iter().map(|n| n.from_account_id).collect();
-    account_ids.sort_unstable();
-    account_ids.dedup();
-    let accounts: HashMap<Id, Account> =
-        tx.accounts_by_ids(&account_ids).await?.into_iter().map(|a| (a.id, a)).collect();
-    let status_ids: Vec<Id> = list.iter().filter_map(|n| n.status_id).collect();
-    let found = tx.statuses_by_ids(&status_ids).await?;
-    let rendered: HashMap<String, api::Status> =
-        statuses(svc, tx, Some(viewer), &found).await?.into_iter().map(|s| (s.id.clone(), s)).collect();
-    Ok(list
-        .iter()
-        .filter_map(|n| {
-            let from = accounts.get(&n.from_account_id)?;
-            let status = match n.status_id {
-                Some(id) => Some(rendered.get(&id.to_string())?.clone()),
-                None => None,
-            };
-            Some(api::Notification {
-                id: n.id.to_string(),
-                kind: n.kind.as_str().into(),
-                group_key: n.group_key.clone(),
-                created_at: rfc3339(n.created_at),
-                account: account(svc, from),
-                status,
-            })
+    viewer: Option<Id>,
+    s: &Status,
+) -> Result<api::Status> {
+    statuses_in(svc, tx, viewer, std::slice::from_ref(s)).await?.pop().ok_or_else(Error::not_found)
+}
+
+fn viewer_id(viewer: Option<&Viewer>) -> Option<Id> {
+    viewer.map(|v| v.account.id)
+}
+
+/// Statuses as `viewer` sees them, in the given order (one read transaction; what they need is
+/// loaded in a fixed number of queries). Statuses whose author or original is gone are left out.
+pub async fn statuses(svc: &Services, viewer: Option<&Viewer>, list: &[Status]) -> Result<Vec<api::Status>> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = svc.db.read().await?;
+    statuses_in(svc, &mut tx, viewer_id(viewer), list).await
+}
+
+/// A status as `viewer` sees it.
+pub async fn status(svc: &Services, viewer: Option<&Viewer>, s: &Status) -> Result<api::Status> {
+    statuses(svc, viewer, std::slice::from_ref(s)).await?.pop().ok_or_else(Error::not_found)
+}
+
+/// A page of statuses (a timeline, bookmarks, …), its cursors kept.
+pub async fn status_page(svc: &Services, viewer: Option<&Viewer>, page: Page<Status>) -> Result<Page<api::Status>> {
+    let items = statuses(svc, viewer, &page.items).await?;
+    Ok(Page { items, next_max_id: page.next_max_id, prev_min_id: page.prev_min_id })
+}
+
+/// The reblog `me` just made (`POST /api/v1/statuses/:id/reblog`). Mastodon renders a new reblog
+/// without a relationships presenter, so its top level says what the viewer did to the original
+/// (`reblogged?`, `favourited?`, `bookmarked?` look at `status.proper`): reblogged, and
+/// favourited or bookmarked as the original is.
+pub async fn reblog(svc: &Services, me: &Viewer, reblog: &Status) -> Result<api::Status> {
+    let mut out = status(svc, Some(me), reblog).await?;
+    if let Some(original) = out.reblog.as_deref() {
+        (out.reblogged, out.favourited, out.bookmarked) =
+            (original.reblogged, original.favourited, original.bookmarked);
+    }
+    Ok(out)
+}
+
+/// The `Conversation` a direct status is for `to`, one of its `participants`: the others, and
+/// the status as `to` sees it (`rendered`), unread unless `to` wrote it.
+pub(crate) fn conversation(
+    svc: &Services,
+    status: &Status,
+    to: Id,
+    participants: &[Account],
+    rendered: &api::Status,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": status.conversation_id.to_string(),
+        "unread": to != status.account_id,
+        "accounts": participants.iter().filter(|a| a.id != to).map(|a| account(svc, a)).collect::<Vec<_>>(),
+        "last_status": rendered,
+    })
+}
+
+/// A status its author just deleted, as it was before (its author, poll and the author's marks
+/// were read before the rows went), with its source `text` for redrafting.
+pub async fn deleted_status(svc: &Services, me: &Viewer, d: &Deleted) -> Result<api::Status> {
+    let viewer = Some(me.account.id);
+    let (applications, filters) = {
+        let mut tx = svc.db.read().await?;
+        (applications_of(&mut tx, &[&d.status]).await?, tx.filters_of(me.account.id).await?)
+    };
+    let loaded = Loaded {
+        accounts: HashMap::from([(d.author.id, d.author.clone())]),
+        polls: d.poll.iter().map(|p| (p.status_id, p.clone())).collect(),
+        interactions: d.interactions.iter().map(|i| (d.status.id, i.clone())).collect(),
+        applications,
+        reblogged: HashMap::new(),
+        filters,
+    };
+    let mut out = render_one(svc, &loaded, &d.status, viewer).ok_or_else(Error::not_found)?;
+    out.text = Some(d.status.text.clone());
+    Ok(out)
+}
+
+/// The poll of a status, as `viewer` sees it (`own_votes`, `voted`).
+pub async fn poll(svc: &Services, viewer: Option<&Viewer>, s: &Status) -> Result<api::Poll> {
+    status(svc, viewer, s).await?.poll.ok_or_else(Error::not_found)
+}
+
+/// `GET /api/v1/statuses/:id/context`.
+pub async fn context(svc: &Services, viewer: Option<&Viewer>, thread: &Thread) -> Result<api::Context> {
+    let mut tx = svc.db.read().await?;
+    let viewer = viewer_id(viewer);
+    Ok(api::Context {
+        ancestors: statuses_in(svc, &mut tx, viewer, &thread.ancestors).await?,
+        descendants: statuses_in(svc, &mut tx, viewer, &thread.descendants).await?,
+    })
+}
+
+/// `GET /api/v1/statuses/:id/history`: the revisions, oldest first; a never-edited status is
+/// its one revision.
+pub fn history(svc: &Services, h: &History) -> Vec<api::StatusEdit> {
+    let account = account(svc, &h.author);
+    let poll_json = |options: Option<&str>| {
+        options.and_then(|o| serde_json::from_str::<Vec<String>>(o).ok()).map(|opts| {
+            serde_json::json!({ "options": opts.into_iter().map(|t| serde_json::json!({"title": t})).collect::<Vec<_>>() })
         })
-        .collect())
+    };
+    if h.revisions.is_empty() {
+        let s = &h.status;
+        return vec![api::StatusEdit {
+            content: s.content.clone(),
+            spoiler_text: s.spoiler_text.clone(),
+            sensitive: s.sensitive,
+            created_at: rfc3339(s.created_at),
+            account,
+            poll: poll_json(h.poll.as_ref().map(|p| p.options_json.as_str())),
+            media_attachments: Vec::new(),
+            emojis: Vec::new(),
+        }];
+    }
+    h.revisions
+        .iter()
+        .map(|r| api::StatusEdit {
+            content: r.content.clone(),
+            spoiler_text: r.spoiler_text.clone(),
+            sensitive: r.sensitive,
+            created_at: rfc3339(r.created_at),
+            account: account.clone(),
+            poll: poll_json(r.poll_options_json.as_deref()),
+            media_attachments: Vec::new(),
+            emojis: Vec::new(),
+        })
+        .collect()
+}
+
+/// `GET /api/v1/statuses/:id/source`.
+pub fn status_source(s: &Status) -> api::StatusSource {
+    api::StatusSource { id: s.id.to_string(), text: s.text.clone(), spoiler_text: s.spoiler_text.clone() }
 }
