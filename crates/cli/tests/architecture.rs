@@ -132,7 +132,13 @@ fn mastodon_wire_types_appear_in_the_service_only_where_entities_are_presented()
     let offenders: Vec<String> = files
         .iter()
         .filter(|f| !f.starts_with(&present))
-        .filter(|f| std::fs::read_to_string(f).unwrap().contains("mastodon_api"))
+        .filter(|f| {
+            // Code that names the crate (a doc comment may mention it).
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .any(|l| !l.trim_start().starts_with("//") && l.contains("mastodon_api"))
+        })
         .map(|f| f.strip_prefix(&service).unwrap().display().to_string())
         .collect();
     assert!(

@@ -148,32 +148,24 @@ pub(crate) async fn followed(svc: &Services, tx: &mut Box<dyn Tx>, follower: &Ac
     Ok(())
 }
 
-/// Local `target` accepted remote `follower`'s Follow `follow_uri` (by hand, or at once for an
-/// unlocked account): its server hears an Accept.
-pub(crate) async fn follow_accepted(
+/// Local `target` answered remote `follower`'s Follow `follow_uri`: accepted (by hand, or at
+/// once for an unlocked account), or refused or ended (a rejected request, a follower removed,
+/// a domain blocked). Its server hears an Accept or a Reject.
+pub(crate) async fn follow_answered(
     tx: &mut Box<dyn Tx>,
     follower: &Account,
     target: &Account,
     follow_uri: &str,
+    accepted: bool,
 ) -> Result<()> {
     if target.is_local() && !follower.is_local() {
         let (account_id, follower_id, follow_uri) = (target.id, follower.id, follow_uri.to_string());
-        Outgoing::AcceptFollow { account_id, follower_id, follow_uri }.enqueue(tx).await?;
-    }
-    Ok(())
-}
-
-/// Local `target` refused, or stopped, remote `follower`'s Follow `follow_uri` (a rejected
-/// request, a follower removed, a domain blocked): its server hears a Reject.
-pub(crate) async fn follow_rejected(
-    tx: &mut Box<dyn Tx>,
-    follower: &Account,
-    target: &Account,
-    follow_uri: &str,
-) -> Result<()> {
-    if target.is_local() && !follower.is_local() {
-        let (account_id, follower_id, follow_uri) = (target.id, follower.id, follow_uri.to_string());
-        Outgoing::RejectFollow { account_id, follower_id, follow_uri }.enqueue(tx).await?;
+        let answer = if accepted {
+            Outgoing::AcceptFollow { account_id, follower_id, follow_uri }
+        } else {
+            Outgoing::RejectFollow { account_id, follower_id, follow_uri }
+        };
+        answer.enqueue(tx).await?;
     }
     Ok(())
 }

@@ -98,8 +98,8 @@ pub(crate) async fn sender(svc: &Services, actor_id: Id) -> Result<Option<Accoun
 pub async fn apply(svc: &Services, actor: &Account, activity: Activity) -> Result<()> {
     let result = match activity {
         Activity::Follow { id, object } => follow(svc, actor, &object, &id).await,
-        Activity::Accept { object } => follow_answered(svc, actor, &object, true).await,
-        Activity::Reject { object } => follow_answered(svc, actor, &object, false).await,
+        Activity::Accept { object } => follow_answer(svc, actor, &object, true).await,
+        Activity::Reject { object } => follow_answer(svc, actor, &object, false).await,
         Activity::Undo { object } => undo(svc, actor, object).await,
         Activity::Create { object } => create(svc, actor, object).await,
         Activity::Update { object: Updated::Actor(account) } => update_actor(svc, actor, account).await,
@@ -154,7 +154,7 @@ async fn follow(svc: &Services, actor: &Account, target_uri: &str, follow_uri: &
     let target = local_account(svc, target_uri).await?;
     let mut tx = svc.db.write().await?;
     if tx.blocked_either_way(actor.id, target.id).await? || target.suspended_at.is_some() {
-        effects::follow_rejected(&mut tx, actor, &target, follow_uri).await?;
+        effects::follow_answered(&mut tx, actor, &target, follow_uri, false).await?;
         return tx.commit().await;
     }
     let follow = Follow {
@@ -174,7 +174,7 @@ async fn follow(svc: &Services, actor: &Account, target_uri: &str, follow_uri: &
         if created {
             effects::followed(svc, &mut tx, actor, &target).await?;
         }
-        effects::follow_accepted(&mut tx, actor, &target, follow_uri).await?;
+        effects::follow_answered(&mut tx, actor, &target, follow_uri, true).await?;
     } else {
         let (_, created) = tx.upsert_follow(RelationKind::FollowRequest, &follow).await?;
         tx.set_relation_uri("follow_request", actor.id, target.id, follow_uri).await?;
@@ -187,7 +187,7 @@ async fn follow(svc: &Services, actor: &Account, target_uri: &str, follow_uri: &
 
 /// `Accept` or `Reject` of a Follow of ours: the local follower's request to `actor` becomes a
 /// follow, or ends (a Reject also ends a follow).
-async fn follow_answered(svc: &Services, actor: &Account, follow: &FollowRef, accepted: bool) -> Result<()> {
+async fn follow_answer(svc: &Services, actor: &Account, follow: &FollowRef, accepted: bool) -> Result<()> {
     // The follower is named by the Follow (embedded), or by its id (ours are `<actor>#follows/<id>`).
     let follower_uri = match (&follow.actor, &follow.id) {
         (Some(actor), _) => actor.as_str(),

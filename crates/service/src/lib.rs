@@ -1,5 +1,5 @@
 //! The service layer: every business rule of ferrodon, shared by the client API, the HTML pages,
-//! the CLI and (later) federation. Handlers make one call here and present the result.
+//! the CLI and federation. Handlers make one call here and present the result.
 //!
 //! Each area is a module with functions over [`Services`]; they open one transaction, apply the
 //! rules, and return domain values (domain models, pages of them, or a small struct named for
@@ -100,7 +100,7 @@ impl Services {
     }
 
     /// Publishes an event (after the change it reports has committed).
-    pub fn publish(&self, channel: &str, event: Arc<Event>) {
+    pub(crate) fn publish(&self, channel: &str, event: Arc<Event>) {
         self.events.publish(channel, event);
     }
 

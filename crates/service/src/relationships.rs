@@ -113,7 +113,7 @@ pub async fn remove_from_followers(svc: &Services, me: &Viewer, raw_id: &str) ->
     let account = tx.account_by_id(target).await?.ok_or_else(Error::not_found)?;
     // As Mastodon: the follower's server hears a Reject of its Follow.
     if let Some(follow_uri) = tx.relation_uri("follow", target, me.account.id).await? {
-        effects::follow_rejected(&mut tx, &account, &me.account, &follow_uri).await?;
+        effects::follow_answered(&mut tx, &account, &me.account, &follow_uri, false).await?;
     }
     if tx.delete_relation(RelationKind::Follow, target, me.account.id).await? {
         tx.delete_notifications_for(me.account.id, target, None, NotificationType::Follow.as_str()).await?;
@@ -224,11 +224,11 @@ pub async fn answer_follow_request(svc: &Services, me: &Viewer, raw_id: &str, ac
         tx.upsert_follow(RelationKind::Follow, &follow).await?;
         if let Some(uri) = &follow_uri {
             tx.set_relation_uri("follow", requester, me.account.id, uri).await?;
-            effects::follow_accepted(&mut tx, &follower, &me.account, uri).await?;
+            effects::follow_answered(&mut tx, &follower, &me.account, uri, true).await?;
         }
         effects::followed(svc, &mut tx, &follower, &me.account).await?;
     } else if let Some(uri) = &follow_uri {
-        effects::follow_rejected(&mut tx, &follower, &me.account, uri).await?;
+        effects::follow_answered(&mut tx, &follower, &me.account, uri, false).await?;
     }
     let out = relationship_of(&mut tx, me.account.id, requester).await?;
     tx.commit().await?;
@@ -261,7 +261,7 @@ pub async fn block_domain(svc: &Services, me: &Viewer, domain: Option<&str>) -> 
         let ids = tx.followers_on_domain(me_id, &domain).await?;
         for follower in tx.accounts_by_ids(&ids).await? {
             if let Some(follow_uri) = tx.relation_uri("follow", follower.id, me_id).await? {
-                effects::follow_rejected(&mut tx, &follower, &me.account, &follow_uri).await?;
+                effects::follow_answered(&mut tx, &follower, &me.account, &follow_uri, false).await?;
             }
             end_follow(&mut tx, follower.id, me_id).await?;
         }

@@ -1,7 +1,7 @@
 //! The streaming API's rules, on the subscriber side: which streams exist, who may open them,
 //! which channels feed them, and the per-connection filter (blocks either way, mutes) that
 //! Mastodon's streaming server applies to every status event. The transports (WebSocket, SSE)
-//! live in `api::streaming`; the publishers in [`crate::distribution`].
+//! live in `api::streaming`; the publishers in [`crate::jobs::streams`].
 
 use std::collections::HashSet;
 use std::sync::Arc;

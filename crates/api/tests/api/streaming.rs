@@ -82,7 +82,7 @@ async fn a_slow_client_is_dropped_and_never_holds_up_the_others() {
     let payload = "7".repeat(64 * 1024);
     let started = Instant::now();
     for n in 0..600usize {
-        app.svc.publish(&public_local, Event::new("delete", Some(payload.clone()), None));
+        app.svc.events.publish(&public_local, Event::new("delete", Some(payload.clone()), None));
         let deadline = Instant::now() + Duration::from_secs(5);
         while n >= 64 && received.load(Ordering::SeqCst) < n - 64 {
             assert!(Instant::now() < deadline, "the fast client stalled at {} of {n}", received.load(Ordering::SeqCst));
