@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0015_silenced_accounts.sql"),
         include_str!("../migrations/postgres/0015_silenced_accounts.sql"),
     ),
+    (
+        "0016_limited_accounts_index",
+        include_str!("../migrations/sqlite/0016_limited_accounts_index.sql"),
+        include_str!("../migrations/postgres/0016_limited_accounts_index.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";
