@@ -275,12 +275,17 @@ async fn create(svc: &Services, actor: &Account, post: ReceivedPost) -> Result<(
 /// Whether a post concerns someone here (see [`create`]), from what is known here already.
 async fn concerns_us(svc: &Services, actor: &Account, post: &ReceivedPost) -> Result<bool> {
     let base = format!("{}/", svc.base_url());
-    let mut tx = svc.db.read().await?;
+    // Accounts read here are remembered: resolving the post looks them up again.
     for uri in post.mentions.iter().map(String::as_str).chain(post.addressed()).filter(|u| u.starts_with(&base)) {
-        if tx.account_by_uri(uri).await?.is_some_and(|a| a.is_local()) {
+        let named = match svc.state.accounts.get_by_uri(uri) {
+            Some(a) => Some(a),
+            None => svc.db.read().await?.account_by_uri(uri).await?.inspect(|a| svc.state.accounts.put(a)),
+        };
+        if named.is_some_and(|a| a.is_local()) {
             return Ok(true);
         }
     }
+    let mut tx = svc.db.read().await?;
     if let Some(parent) = post.in_reply_to.as_deref().filter(|p| p.starts_with(&base))
         && tx.status_by_uri(parent).await?.is_some_and(|p| p.local)
     {
