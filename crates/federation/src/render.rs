@@ -3,7 +3,7 @@
 //! Mastodon's. Pure functions: the service loads what a document shows ([`Post`],
 //! [`Outbound`]), these write it.
 
-use ferrodon_domain::model::{Account, Outbound, Post, Status, Visibility};
+use ferrodon_domain::model::{Account, LocalActor, Outbound, Post, Status, Visibility};
 use ferrodon_kernel::Id;
 use ferrodon_kernel::time::{now_ms, rfc3339};
 use serde_json::{Value, json};
@@ -42,6 +42,8 @@ pub fn context() -> Value {
             "sensitive": "as:sensitive",
             "toot": "http://joinmastodon.org/ns#",
             "votersCount": "toot:votersCount",
+            "blurhash": "toot:blurhash",
+            "focalPoint": {"@container": "@list", "@id": "toot:focalPoint"},
             "Hashtag": "as:Hashtag"
         }
     ])
@@ -58,7 +60,8 @@ pub fn key_id(a: &Account) -> String {
 }
 
 /// A local account as an actor (`Person`, or `Service` for bots).
-pub fn actor(base: &str, a: &Account, public_key_pem: &str) -> Value {
+pub fn actor(base: &str, local: &LocalActor) -> Value {
+    let (a, public_key_pem) = (&local.account, &local.public_key_pem);
     let fields: Vec<Value> = a
         .fields()
         .into_iter()
@@ -88,10 +91,25 @@ pub fn actor(base: &str, a: &Account, public_key_pem: &str) -> Value {
         "attachment": fields,
         "endpoints": {"sharedInbox": format!("{base}/inbox")},
     });
+    for (name, url) in [("icon", &local.icon), ("image", &local.image)] {
+        if let Some(url) = url {
+            doc[name] = json!({"type": "Image", "mediaType": image_type(url), "url": url});
+        }
+    }
     if a.suspended_at.is_some() {
         doc["suspended"] = json!(true);
     }
     doc
+}
+
+/// The type of a stored image, by the extension it was stored with.
+fn image_type(url: &str) -> &'static str {
+    match url.rsplit('.').next().unwrap_or("") {
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        _ => "image/jpeg",
+    }
 }
 
 /// The instance actor (`Application`, named after the domain), as Mastodon's `/actor`.
@@ -156,7 +174,7 @@ pub fn note(base: &str, post: &Post) -> Value {
         "conversation": format!("tag:{},{}:objectId={}:objectType=Conversation",
             base.split("://").nth(1).unwrap_or(base), &rfc3339(s.created_at)[..10], s.conversation_id),
         "content": s.content,
-        "attachment": [],
+        "attachment": attachments(s),
         "tag": tags,
         "replies": {
             "id": format!("{}/replies", s.uri),
@@ -186,6 +204,30 @@ pub fn note(base: &str, post: &Post) -> Value {
         }
     }
     doc
+}
+
+/// A post's attachments as Mastodon sends them: `Document`s with the alt text as `name`.
+fn attachments(s: &Status) -> Vec<Value> {
+    s.media()
+        .into_iter()
+        .map(|m| {
+            let mut doc = json!({
+                "type": "Document",
+                "mediaType": m.content_type,
+                "url": m.url,
+                "name": m.description,
+                "blurhash": m.blurhash,
+            });
+            if let Some(f) = m.focus {
+                doc["focalPoint"] = json!([f.x, f.y]);
+            }
+            if let (Some(w), Some(h)) = (m.width, m.height) {
+                doc["width"] = json!(w);
+                doc["height"] = json!(h);
+            }
+            doc
+        })
+        .collect()
 }
 
 /// A served post: its Note with `@context`.
@@ -339,10 +381,11 @@ pub fn outbound(base: &str, instance_actor: &str, activity: &Outbound) -> Value 
             "content": comment,
             "object": objects,
         })),
-        Outbound::Actor { account, public_key_pem } => {
-            let person = actor(base, account, public_key_pem);
-            let id = format!("{}#updates/{}", account.uri, now_ms());
-            self::activity("Update", &id, &account.uri, person, &[PUBLIC.to_string()], &[])
+        Outbound::Actor(local) => {
+            let person = actor(base, local);
+            let uri = &local.account.uri;
+            let id = format!("{uri}#updates/{}", now_ms());
+            self::activity("Update", &id, uri, person, &[PUBLIC.to_string()], &[])
         }
         Outbound::Vote { actor_uri, poll_id, choice, name, author_uri, status_uri } => {
             let id = format!("{actor_uri}#votes/{poll_id}/{choice}");

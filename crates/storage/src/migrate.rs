@@ -88,6 +88,16 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0016_limited_accounts_index.sql"),
         include_str!("../migrations/postgres/0016_limited_accounts_index.sql"),
     ),
+    (
+        "0017_media_attachments",
+        include_str!("../migrations/sqlite/0017_media_attachments.sql"),
+        include_str!("../migrations/postgres/0017_media_attachments.sql"),
+    ),
+    (
+        "0018_profile_images",
+        include_str!("../migrations/sqlite/0018_profile_images.sql"),
+        include_str!("../migrations/postgres/0018_profile_images.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

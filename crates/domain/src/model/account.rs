@@ -43,6 +43,9 @@ pub struct Account {
     pub featured_url: String,
     pub avatar_remote_url: String,
     pub header_remote_url: String,
+    /// A local account's avatar and header: keys in the file store.
+    pub avatar_file: Option<String>,
+    pub header_file: Option<String>,
     /// The actor's public key (SPKI PEM) and its id; empty until a local key is made.
     pub public_key_pem: String,
     pub key_id: String,

@@ -45,9 +45,19 @@ pub enum Outbound {
     /// A report sent on to the reported account's server (`Flag`), by the instance actor.
     Flag { report_id: Id, comment: String, objects: Vec<String> },
     /// The actor's profile changed (`Update` of the actor).
-    Actor { account: Account, public_key_pem: String },
+    Actor(LocalActor),
     /// A vote on a remote poll: a `Create` of a `Note` named after the chosen option.
     Vote { actor_uri: String, poll_id: Id, choice: i64, name: String, author_uri: String, status_uri: String },
+}
+
+/// A local account as its actor document shows it: with its public key (SPKI PEM) and the
+/// URLs of its avatar (`icon`) and header (`image`), when it has them.
+#[derive(Clone, Debug)]
+pub struct LocalActor {
+    pub account: Account,
+    pub public_key_pem: String,
+    pub icon: Option<String>,
+    pub image: Option<String>,
 }
 
 /// Who signs a delivery.

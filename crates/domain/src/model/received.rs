@@ -6,7 +6,7 @@
 use ferrodon_kernel::time::Millis;
 use serde::{Deserialize, Serialize};
 
-use super::{RemoteAccount, RemoteEmoji, RemoteMedia, Visibility};
+use super::{RemoteAccount, RemoteEmoji, StatusMedia, Visibility};
 
 /// The audience "everyone", as [`ReceivedPost::to`] / [`ReceivedPost::cc`] and
 /// [`Activity::Announce`] spell it (every other spelling of it is read into this one).
@@ -155,7 +155,7 @@ pub struct ReceivedPost {
     pub created_at: Millis,
     pub edited_at: Option<Millis>,
     pub poll: Option<ReceivedPoll>,
-    pub media: Vec<RemoteMedia>,
+    pub media: Vec<StatusMedia>,
     pub emojis: Vec<RemoteEmoji>,
     /// Its `name` as sent, plain text not to be shown as is: a poll vote is a post with a
     /// name (the chosen option) in reply to the poll.

@@ -36,14 +36,14 @@ pub struct Status {
     pub mentions_json: String,
     /// The hashtag names as a JSON array.
     pub tags_json: String,
-    /// A remote post's attachments ([`RemoteMedia`]s as JSON).
+    /// The attachments ([`StatusMedia`]s as JSON).
     pub media_json: String,
     /// A remote post's custom emoji ([`RemoteEmoji`]s as JSON).
     pub emojis_json: String,
 }
 
 impl Status {
-    pub fn media(&self) -> Vec<RemoteMedia> {
+    pub fn media(&self) -> Vec<StatusMedia> {
         serde_json::from_str(&self.media_json).unwrap_or_default()
     }
     pub fn emojis(&self) -> Vec<RemoteEmoji> {
@@ -61,9 +61,13 @@ impl Status {
     }
 }
 
-/// An attachment of a remote post, as its server describes it.
+/// An attachment as a status carries it (kept with the row for rendering): a local upload once
+/// processed, or a remote post's attachment as its server describes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RemoteMedia {
+pub struct StatusMedia {
+    /// A local upload's id (remote attachments have none: theirs derive from the status').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Id>,
     /// `image`, `gifv`, `video`, `audio` or `unknown`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -73,6 +77,14 @@ pub struct RemoteMedia {
     pub blurhash: Option<String>,
     pub width: Option<i64>,
     pub height: Option<i64>,
+    /// The file's MIME type, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The preview's size, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub small: Option<super::Dimensions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<super::Focus>,
 }
 
 /// A custom emoji a remote post uses (`:shortcode:` in its text).
@@ -115,8 +127,8 @@ pub struct NewStatus {
     pub poll: Option<NewPoll>,
     /// Written here (false for statuses received through federation).
     pub local: bool,
-    /// A remote post's attachments and custom emoji (empty for local posts for now).
-    pub media: Vec<RemoteMedia>,
+    /// The attachments, and a remote post's custom emoji.
+    pub media: Vec<StatusMedia>,
     pub emojis: Vec<RemoteEmoji>,
 }
 
@@ -171,8 +183,8 @@ pub struct StatusEdit {
     pub tags: Vec<String>,
     pub poll: Option<NewPoll>,
     pub edited_at: Millis,
-    /// A remote post's new attachments and custom emoji (`None`: unchanged).
-    pub media: Option<(Vec<RemoteMedia>, Vec<RemoteEmoji>)>,
+    /// The new attachments and custom emoji (`None`: unchanged).
+    pub media: Option<(Vec<StatusMedia>, Vec<RemoteEmoji>)>,
 }
 
 /// One entry of a status' edit history.

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
-use crate::model::{Account, NewLocalAccount, ProfileUpdate, Role, User, UserPreferences};
+use crate::model::{Account, NewLocalAccount, ProfileImage, ProfileUpdate, Role, User, UserPreferences};
 
 #[async_trait]
 pub trait AccountStore {
@@ -14,6 +14,14 @@ pub trait AccountStore {
     /// Local and known accounts whose username or display name starts with `prefix`.
     async fn search_accounts(&mut self, prefix: &str, limit: u32, offset: u32) -> Result<Vec<Account>>;
     async fn update_profile(&mut self, account_id: Id, update: &ProfileUpdate, now: Millis) -> Result<()>;
+    /// Sets (or with `None` removes) a local account's avatar or header file.
+    async fn set_profile_image(
+        &mut self,
+        account_id: Id,
+        kind: ProfileImage,
+        key: Option<&str>,
+        now: Millis,
+    ) -> Result<()>;
     async fn delete_account(&mut self, account_id: Id) -> Result<()>;
     async fn count_local_accounts(&mut self) -> Result<i64>;
     async fn count_local_statuses(&mut self) -> Result<i64>;

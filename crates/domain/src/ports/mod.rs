@@ -12,6 +12,7 @@ mod fediverse;
 mod filters;
 mod jobs;
 mod lists;
+mod media;
 mod oauth;
 mod reports;
 mod social;
@@ -25,6 +26,7 @@ pub use fediverse::*;
 pub use filters::*;
 pub use jobs::*;
 pub use lists::*;
+pub use media::*;
 pub use oauth::*;
 pub use reports::*;
 pub use social::*;
@@ -61,6 +63,7 @@ pub trait Tx:
     + FilterStore
     + ListStore
     + AnnouncementStore
+    + MediaStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

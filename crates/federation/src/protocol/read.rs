@@ -9,7 +9,7 @@
 //! [`Activity::Unsupported`].
 
 use ferrodon_domain::model::{
-    Activity, FollowRef, PUBLIC_AUDIENCE, ReceivedPoll, ReceivedPost, RemoteAccount, RemoteEmoji, RemoteMedia, Undone,
+    Activity, FollowRef, PUBLIC_AUDIENCE, ReceivedPoll, ReceivedPost, RemoteAccount, RemoteEmoji, StatusMedia, Undone,
     Updated,
 };
 use ferrodon_kernel::time::now_ms;
@@ -287,7 +287,7 @@ impl Object {
 }
 
 /// The attachments of a post, as Mastodon types them.
-fn media_of(attachments: &[Node<Attachment>]) -> Vec<RemoteMedia> {
+fn media_of(attachments: &[Node<Attachment>]) -> Vec<StatusMedia> {
     attachments
         .iter()
         .filter_map(Node::object)
@@ -307,7 +307,7 @@ fn media_of(attachments: &[Node<Attachment>]) -> Vec<RemoteMedia> {
             };
             let description =
                 a.name.0.as_deref().or(a.name_map.first_text()).or(a.summary.0.as_deref()).map(sanitize::plain);
-            Some(RemoteMedia {
+            Some(StatusMedia {
                 kind: kind.to_string(),
                 url,
                 preview_url: a.icon.0.clone(),
@@ -315,6 +315,8 @@ fn media_of(attachments: &[Node<Attachment>]) -> Vec<RemoteMedia> {
                 blurhash: a.blurhash.0.clone(),
                 width: a.width.0.filter(|n| *n > 0),
                 height: a.height.0.filter(|n| *n > 0),
+                content_type: a.media_type.0.clone(),
+                ..Default::default()
             })
         })
         .take(MAX_REMOTE_MEDIA)
@@ -697,7 +699,7 @@ mod tests {
         assert_eq!(p.emojis, [RemoteEmoji { shortcode: "blob".into(), url: "https://remote.example/blob.png".into() }]);
         assert_eq!(
             p.media,
-            [RemoteMedia {
+            [StatusMedia {
                 kind: "image".into(),
                 url: "https://remote.example/1.png".into(),
                 preview_url: None,
@@ -705,6 +707,8 @@ mod tests {
                 blurhash: Some("UABC".into()),
                 width: Some(640),
                 height: None,
+                content_type: Some("image/png".into()),
+                ..Default::default()
             }]
         );
         assert_eq!(p.edited_at, Some(1_704_240_000_000));

@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use ferrodon_domain::model::{Account, Keyed, NewLocalAccount, ProfileUpdate, Role, User, UserPreferences};
+use ferrodon_domain::model::{
+    Account, Keyed, NewLocalAccount, ProfileImage, ProfileUpdate, Role, User, UserPreferences,
+};
 use ferrodon_domain::ports::{AccountStore, RelatedAccounts, SettingsStore};
 use ferrodon_kernel::{Error, Id, PageRequest, Result, time::Millis};
 
@@ -9,7 +11,7 @@ pub(crate) const ACCOUNT_COLS: &str = "a.id, a.username, a.domain, a.display_nam
     a.locked, a.bot, a.discoverable, a.indexable, a.hide_collections, a.uri, a.url, a.created_at, a.updated_at, \
     a.last_status_at, a.statuses_count, a.followers_count, a.following_count, a.suspended_at, a.silenced_at, a.actor_type, \
     a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.featured_url, a.avatar_remote_url, \
-    a.header_remote_url, a.public_key_pem, a.key_id, a.fetched_at";
+    a.header_remote_url, a.avatar_file, a.header_file, a.public_key_pem, a.key_id, a.fetched_at";
 
 const USER_COLS: &str = "id, account_id, email, encrypted_password, confirmed_at, approved, disabled, role, locale, \
     default_visibility, default_sensitive, default_language, created_at";
@@ -98,6 +100,21 @@ impl AccountStore for SqlTx {
             args![format!("{p}%"), prefix.to_lowercase(), limit as i64, offset as i64],
         )
         .await
+    }
+
+    async fn set_profile_image(
+        &mut self,
+        account_id: Id,
+        kind: ProfileImage,
+        key: Option<&str>,
+        now: Millis,
+    ) -> Result<()> {
+        let column = match kind {
+            ProfileImage::Avatar => "avatar_file",
+            ProfileImage::Header => "header_file",
+        };
+        let sql = format!("UPDATE accounts SET {column} = $2, updated_at = $3 WHERE id = $1");
+        self.exec(sql, args![account_id, key, now]).await.map(|_| ())
     }
 
     async fn update_profile(&mut self, account_id: Id, u: &ProfileUpdate, now: Millis) -> Result<()> {

@@ -6,6 +6,7 @@ mod federation;
 mod filters;
 mod jobs;
 mod lists;
+mod media;
 mod oauth;
 mod reports;
 mod social;

@@ -1,0 +1,75 @@
+//! Media: where uploaded and cached files are kept (local disk or S3-compatible storage), and
+//! what turns an upload into the files that are served (images in-process, video and audio
+//! through ffmpeg). The media crate implements both; the service decides what is kept, by whom,
+//! under which key, and when files go.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use ferrodon_kernel::time::Millis;
+use ferrodon_kernel::{Id, Result};
+
+use crate::model::{Media, MediaKind, Processed, ProcessedFile, ProfileImage};
+
+/// The files of attachments, avatars and headers, by key (Mastodon's key layout, so a bucket a
+/// Mastodon instance filled keeps its URLs).
+#[async_trait]
+pub trait FileStore: Send + Sync + 'static {
+    /// Stores the local file at `path` under `key`; the file may be moved away.
+    async fn put(&self, key: &str, path: &Path, content_type: &str) -> Result<()>;
+    /// Removes files (missing ones are no error).
+    async fn delete(&self, keys: &[String]) -> Result<()>;
+    /// Where clients load `key` from.
+    fn url(&self, key: &str) -> String;
+    /// The file behind `key` on local disk, when files are kept there (served by ferrodon);
+    /// `None` for object storage (served by it, or the CDN in front of it).
+    fn local_path(&self, key: &str) -> Option<PathBuf>;
+}
+
+/// A supported file type, decided from the content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sniffed {
+    pub kind: MediaKind,
+    pub content_type: String,
+}
+
+/// Turns uploads into served files.
+#[async_trait]
+pub trait MediaProcessor: Send + Sync + 'static {
+    /// What a file is, from its first bytes (at least 64 of them when the file is that long):
+    /// `None` when it is no type an attachment may have.
+    fn sniff(&self, head: &[u8]) -> Option<Sniffed>;
+    /// Processes the file at `input` into its stored versions, written as new files in
+    /// `scratch` (the caller stores or removes them). A file that cannot be processed is a
+    /// validation error.
+    async fn process(&self, input: &Path, sniffed: &Sniffed, scratch: &Path) -> Result<Processed>;
+    /// Processes an image into an avatar or a header (one upright image without metadata, at
+    /// [`ProfileImage`]'s size), written as a new file in `scratch`.
+    async fn process_profile_image(
+        &self,
+        input: &Path,
+        sniffed: &Sniffed,
+        scratch: &Path,
+        kind: ProfileImage,
+    ) -> Result<ProcessedFile>;
+    /// The MIME types [`Self::sniff`] takes, for the instance's configuration.
+    fn supported_types(&self) -> Vec<String>;
+}
+
+/// The store of attachment rows (part of every transaction).
+#[async_trait]
+pub trait MediaStore {
+    async fn insert_media(&mut self, media: &Media) -> Result<()>;
+    async fn update_media(&mut self, media: &Media) -> Result<()>;
+    async fn media_by_id(&mut self, id: Id) -> Result<Option<Media>>;
+    /// `account_id`'s attachments among `ids`, in no particular order.
+    async fn media_of_account(&mut self, account_id: Id, ids: &[Id]) -> Result<Vec<Media>>;
+    /// Attaches `ids` to `status_id` (the caller checked they are free and the author's).
+    async fn attach_media(&mut self, status_id: Id, ids: &[Id]) -> Result<()>;
+    async fn media_of_status(&mut self, status_id: Id) -> Result<Vec<Media>>;
+    /// Every attachment of `account_id` (for removing an account's files).
+    async fn all_media_of_account(&mut self, account_id: Id) -> Result<Vec<Media>>;
+    /// Uploads never attached, created before `before`, oldest first.
+    async fn unattached_media(&mut self, before: Millis, limit: i64) -> Result<Vec<Media>>;
+    async fn delete_media(&mut self, ids: &[Id]) -> Result<()>;
+}

@@ -1,0 +1,16 @@
+//! Media backends: [`LocalFiles`] keeps files on local disk under Mastodon's key layout (served
+//! by ferrodon itself), and [`Processor`] turns uploads into the files that are served.
+//!
+//! Processing is pure Rust and in-process: the type is decided from the content
+//! ([`sniff`](ferrodon_domain::ports::MediaProcessor::sniff), never from a name), images are
+//! decoded with limits checked before any pixel is allocated, turned upright by their EXIF
+//! orientation, downscaled to Mastodon's sizes and re-encoded, which leaves no metadata (GPS
+//! included) behind. Video, audio, AVIF/HEIC and animated GIF → gifv need ffmpeg and are not
+//! handled by this build: they are sniffed, but refused with a validation error.
+
+mod files;
+mod images;
+mod sniff;
+
+pub use crate::files::LocalFiles;
+pub use crate::images::Processor;

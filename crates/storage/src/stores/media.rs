@@ -1,0 +1,178 @@
+use async_trait::async_trait;
+use ferrodon_domain::model::{Focus, Media, MediaKind, MediaState};
+use ferrodon_domain::ports::MediaStore;
+use ferrodon_kernel::time::Millis;
+use ferrodon_kernel::{Error, Id, Result};
+
+use crate::sql::{SqlTx, args};
+
+const COLS: &str = "id, account_id, status_id, kind, state, file_key, content_type, file_size, small_key, \
+    upload_key, thumbnail_key, description, focus, blurhash, meta_json, created_at";
+
+#[derive(sqlx::FromRow)]
+struct MediaRow {
+    id: Id,
+    account_id: Id,
+    status_id: Option<Id>,
+    kind: String,
+    state: String,
+    file_key: Option<String>,
+    content_type: Option<String>,
+    file_size: i64,
+    small_key: Option<String>,
+    upload_key: Option<String>,
+    thumbnail_key: Option<String>,
+    description: Option<String>,
+    focus: Option<String>,
+    blurhash: Option<String>,
+    meta_json: String,
+    created_at: Millis,
+}
+
+impl TryFrom<MediaRow> for Media {
+    type Error = Error;
+    fn try_from(r: MediaRow) -> Result<Media> {
+        let focus = r.focus.as_deref().and_then(|f| {
+            let (x, y) = f.split_once(',')?;
+            Some(Focus { x: x.parse().ok()?, y: y.parse().ok()? })
+        });
+        Ok(Media {
+            id: r.id,
+            account_id: r.account_id,
+            status_id: r.status_id,
+            kind: MediaKind::try_from(r.kind).map_err(Error::internal)?,
+            state: MediaState::try_from(r.state).map_err(Error::internal)?,
+            file_key: r.file_key,
+            content_type: r.content_type,
+            file_size: r.file_size,
+            small_key: r.small_key,
+            upload_key: r.upload_key,
+            thumbnail_key: r.thumbnail_key,
+            description: r.description,
+            focus,
+            blurhash: r.blurhash,
+            meta: serde_json::from_str(&r.meta_json).unwrap_or_default(),
+            created_at: r.created_at,
+        })
+    }
+}
+
+fn rows(rows: Vec<MediaRow>) -> Result<Vec<Media>> {
+    rows.into_iter().map(Media::try_from).collect()
+}
+
+fn focus_text(m: &Media) -> Option<String> {
+    m.focus.map(|f| format!("{},{}", f.x, f.y))
+}
+
+#[async_trait]
+impl MediaStore for SqlTx {
+    async fn insert_media(&mut self, m: &Media) -> Result<()> {
+        let meta = serde_json::to_string(&m.meta).map_err(Error::internal)?;
+        self.exec(
+            format!(
+                "INSERT INTO media_attachments ({COLS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ),
+            args![
+                m.id,
+                m.account_id,
+                m.status_id,
+                m.kind.as_str(),
+                m.state.as_str(),
+                &m.file_key,
+                &m.content_type,
+                m.file_size,
+                &m.small_key,
+                &m.upload_key,
+                &m.thumbnail_key,
+                &m.description,
+                focus_text(m),
+                &m.blurhash,
+                meta,
+                m.created_at
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn update_media(&mut self, m: &Media) -> Result<()> {
+        let meta = serde_json::to_string(&m.meta).map_err(Error::internal)?;
+        self.exec(
+            "UPDATE media_attachments SET status_id = $2, kind = $3, state = $4, file_key = $5, content_type = $6, \
+             file_size = $7, small_key = $8, upload_key = $9, thumbnail_key = $10, description = $11, focus = $12, \
+             blurhash = $13, meta_json = $14 WHERE id = $1",
+            args![
+                m.id,
+                m.status_id,
+                m.kind.as_str(),
+                m.state.as_str(),
+                &m.file_key,
+                &m.content_type,
+                m.file_size,
+                &m.small_key,
+                &m.upload_key,
+                &m.thumbnail_key,
+                &m.description,
+                focus_text(m),
+                &m.blurhash,
+                meta
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn media_by_id(&mut self, id: Id) -> Result<Option<Media>> {
+        let row: Option<MediaRow> =
+            self.opt(format!("SELECT {COLS} FROM media_attachments WHERE id = $1"), args![id]).await?;
+        row.map(Media::try_from).transpose()
+    }
+
+    async fn media_of_account(&mut self, account_id: Id, ids: &[Id]) -> Result<Vec<Media>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {COLS} FROM media_attachments WHERE account_id = $1 AND {}", self.in_ids("id", 2));
+        rows(self.all(sql, args![account_id, ids]).await?)
+    }
+
+    async fn attach_media(&mut self, status_id: Id, ids: &[Id]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("UPDATE media_attachments SET status_id = $1 WHERE {}", self.in_ids("id", 2));
+        self.exec(sql, args![status_id, ids]).await.map(|_| ())
+    }
+
+    async fn media_of_status(&mut self, status_id: Id) -> Result<Vec<Media>> {
+        rows(
+            self.all(
+                format!("SELECT {COLS} FROM media_attachments WHERE status_id = $1 ORDER BY id"),
+                args![status_id],
+            )
+            .await?,
+        )
+    }
+
+    async fn all_media_of_account(&mut self, account_id: Id) -> Result<Vec<Media>> {
+        rows(self.all(format!("SELECT {COLS} FROM media_attachments WHERE account_id = $1"), args![account_id]).await?)
+    }
+
+    async fn unattached_media(&mut self, before: Millis, limit: i64) -> Result<Vec<Media>> {
+        let sql = format!(
+            "SELECT {COLS} FROM media_attachments WHERE status_id IS NULL AND created_at < $1 \
+             ORDER BY created_at LIMIT $2"
+        );
+        rows(self.all(sql, args![before, limit]).await?)
+    }
+
+    async fn delete_media(&mut self, ids: &[Id]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("DELETE FROM media_attachments WHERE {}", self.in_ids("id", 1));
+        self.exec(sql, args![ids]).await.map(|_| ())
+    }
+}
