@@ -107,27 +107,6 @@ def test_update_credentials_rejects_too_long_display_name(alice):
     assert alice.api.account_verify_credentials()["display_name"] != "x" * 31
 
 
-def test_update_credentials_with_a_file_is_refused_until_uploads_exist(make_user):
-    # No media storage yet: an avatar or header upload must fail loudly (Mastodon's error
-    # format, 422), not answer 200 having kept the text fields and dropped the image.
-    user = make_user("avatar")
-    png = b"\x89PNG\r\n\x1a\n" + bytes(32)
-    with pytest.raises(MastodonAPIError) as refused:
-        user.api.account_update_credentials(display_name="With Avatar", avatar=png, avatar_mime_type="image/png")
-    assert refused.value.args[1] == 422, refused.value.args
-    assert "File uploads are not supported yet" in str(refused.value.args[3]), refused.value.args
-    response = user.http.patch(
-        "/api/v1/accounts/update_credentials",
-        data={"display_name": "With Header"},
-        files={"header": ("header.png", png, "image/png")},
-    )
-    body = assert_error(response, 422)
-    assert "File uploads are not supported yet" in body["error"] and "header" in body["error"], body
-    me = user.api.account_verify_credentials()
-    assert me["display_name"] == "", "nothing of a refused request is kept"
-    assert me["avatar"].endswith("/avatars/original/missing.png") and me["header"].endswith("/headers/original/missing.png")
-
-
 def test_lookup(server: Server, alice, bob, anonymous):
     assert str(alice.api.account_lookup(bob.username)["id"]) == bob.id
     assert str(anonymous.account_lookup(bob.username)["id"]) == bob.id

@@ -19,6 +19,7 @@ pub mod mastodon;
 pub mod oauth;
 pub mod params;
 pub mod streaming;
+mod upload;
 mod well_known;
 
 use axum::Router;

@@ -172,6 +172,11 @@ impl Params {
         Ok(())
     }
 
+    /// Sets a value at a Rails-style key path (`a[b][]`).
+    pub fn insert(&mut self, key: &str, value: Value) {
+        insert(&mut self.0, key, value);
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key).filter(|v| !v.is_null())
     }

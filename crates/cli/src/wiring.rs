@@ -60,6 +60,12 @@ pub async fn open(config: &Config, serving: bool) -> Result<Backends, String> {
         None => Arc::new(ferrodon_streaming::LocalBus::default()),
     };
     let svc = Services::new(db.clone(), events, Arc::new(config.clone()));
+    // Files on local disk under the data directory, served at /system/ (as Mastodon's paperclip
+    // default); object storage is the next backend.
+    svc.connect_media(
+        Arc::new(ferrodon_media::LocalFiles::new(config.data_dir.join("system"), format!("{}/system", svc.base_url()))),
+        Arc::new(ferrodon_media::Processor::new()),
+    );
     let fed = ferrodon_federation::Federation::new(svc.clone()).map_err(|e| e.message)?;
     Ok(Backends { svc, queue: db.clone(), db, fed })
 }

@@ -20,9 +20,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("queue", &["kernel", "config", "domain"]),
     ("streaming", &["kernel", "config", "domain"]),
     ("federation", &["kernel", "config", "domain", "service"]),
+    // The media ports: files on disk (object storage next) and the processing of uploads.
+    ("media", &["kernel", "domain"]),
     ("api", &["kernel", "config", "domain", "mastodon-api", "service", "federation"]),
     // Dev-only: drives the whole application in tests.
-    ("testkit", &["kernel", "config", "domain", "service", "federation", "storage", "streaming", "api"]),
+    ("testkit", &["kernel", "config", "domain", "service", "federation", "media", "storage", "streaming", "api"]),
     // The composition root: the one crate that names every backend.
     (
         "cli",
@@ -33,6 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "mastodon-api",
             "service",
             "federation",
+            "media",
             "storage",
             "queue",
             "streaming",

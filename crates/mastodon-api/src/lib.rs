@@ -50,6 +50,23 @@ pub struct Field {
     pub verified_at: Option<String>,
 }
 
+/// A `MediaAttachment`: `url` is null while an upload is processed; `meta` holds `original` and
+/// `small` sizes and the `focus`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MediaAttachment {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: Option<String>,
+    pub preview_url: Option<String>,
+    pub remote_url: Option<String>,
+    pub preview_remote_url: Option<String>,
+    pub text_url: Option<String>,
+    pub meta: Value,
+    pub description: Option<String>,
+    pub blurhash: Option<String>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CustomEmoji {
     pub shortcode: String,
@@ -102,7 +119,7 @@ pub struct Status {
     pub visibility: String,
     pub sensitive: bool,
     pub spoiler_text: String,
-    pub media_attachments: Vec<Value>,
+    pub media_attachments: Vec<MediaAttachment>,
     pub application: Option<StatusApplication>,
     pub mentions: Vec<StatusMention>,
     pub tags: Vec<StatusTag>,
@@ -193,7 +210,7 @@ pub struct StatusEdit {
     pub account: Account,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll: Option<Value>,
-    pub media_attachments: Vec<Value>,
+    pub media_attachments: Vec<MediaAttachment>,
     pub emojis: Vec<CustomEmoji>,
 }
 

@@ -1,7 +1,7 @@
 //! Accounts: registration, the admin commands, profiles and lookups.
 
 use ferrodon_domain::model::{
-    Account, NewLocalAccount, ProfileField, ProfileUpdate, Role, User, UserPreferences, Visibility,
+    Account, NewLocalAccount, ProfileField, ProfileImage, ProfileUpdate, Role, User, UserPreferences, Visibility,
 };
 use ferrodon_domain::ports::{RelatedAccounts, Tx};
 use ferrodon_domain::rules::text;
@@ -9,6 +9,7 @@ use ferrodon_kernel::{Error, Id, Page, PageRequest, Result};
 use rand::Rng;
 
 use crate::auth::{Caller, Viewer, hash_password, now};
+use crate::media::Upload;
 use crate::oauth::IssuedToken;
 use crate::{Services, limits};
 
@@ -212,11 +213,15 @@ pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<O
     Ok(password)
 }
 
-/// Deletes a local account with everything it owns.
+/// Deletes a local account with everything it owns (its files once that commits).
 pub async fn delete(svc: &Services, username: &str) -> Result<()> {
     let mut tx = svc.db.write().await?;
     let account = tx.account_by_username(username, "").await?.ok_or_else(Error::not_found)?;
+    let media = tx.all_media_of_account(account.id).await?;
     tx.delete_account(account.id).await?;
+    crate::effects::media_removed(&mut tx, &media).await?;
+    let images = [account.avatar_file, account.header_file].into_iter().flatten().collect();
+    crate::effects::files_dropped(&mut tx, images).await?;
     tx.commit().await
 }
 
@@ -259,6 +264,8 @@ pub struct CredentialsUpdate {
     pub privacy: Option<String>,
     pub sensitive: Option<bool>,
     pub language: Option<String>,
+    pub avatar: Option<Upload>,
+    pub header: Option<Upload>,
 }
 
 pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdate) -> Result<Credentials> {
@@ -298,12 +305,11 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
             Some(l) => Some(l),
         },
     };
-    let mut tx = svc.db.write().await?;
-    let note = render_note(svc, &mut tx, &note_source).await?;
+    // The note is rendered in the transaction (its mentions are looked up there).
     let update = ProfileUpdate {
         display_name,
         note_source,
-        note,
+        note: String::new(),
         fields_json: serde_json::to_string(&fields).map_err(Error::internal)?,
         locked: u.locked.unwrap_or(a.locked),
         bot: u.bot.unwrap_or(a.bot),
@@ -311,12 +317,81 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
         indexable: u.indexable.unwrap_or(a.indexable),
         hide_collections: u.hide_collections.unwrap_or(a.hide_collections),
     };
-    tx.update_profile(a.id, &update, now()).await?;
+    // The images are processed and stored first; the row then names them, or they go again.
+    let mut images = Vec::new();
+    for (kind, file) in [(ProfileImage::Avatar, u.avatar), (ProfileImage::Header, u.header)] {
+        let Some(file) = file else { continue };
+        match crate::media::store_profile_image(svc, file, kind).await {
+            Ok(key) => images.push((kind, key)),
+            Err(e) => {
+                crate::media::discard_files(svc, images.into_iter().map(|(_, k)| k).collect()).await;
+                return Err(e);
+            }
+        }
+    }
+    let stored: Vec<String> = images.iter().map(|(_, k)| k.clone()).collect();
+    let images: Vec<_> = images.into_iter().map(|(kind, key)| (kind, Some(key))).collect();
+    let written = write_credentials(svc, me, update, prefs, &images).await;
+    if written.is_err() {
+        crate::media::discard_files(svc, stored).await;
+    }
+    written
+}
+
+async fn write_credentials(
+    svc: &Services,
+    me: &Viewer,
+    mut update: ProfileUpdate,
+    prefs: UserPreferences,
+    images: &[(ProfileImage, Option<String>)],
+) -> Result<Credentials> {
+    let id = me.account.id;
+    let mut tx = svc.db.write().await?;
+    update.note = render_note(svc, &mut tx, &update.note_source).await?;
+    tx.update_profile(id, &update, now()).await?;
     tx.set_user_preferences(me.user.id, &prefs).await?;
-    let account = tx.account_by_id(a.id).await?.ok_or_else(Error::not_found)?;
+    set_images(&mut tx, id, images).await?;
+    let account = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
     let user = tx.user_by_id(me.user.id).await?.ok_or_else(Error::not_found)?;
-    let follow_requests_count = follow_requests_count(&mut tx, a.id).await?;
+    let follow_requests_count = follow_requests_count(&mut tx, id).await?;
     crate::effects::profile_updated(&mut tx, &account).await?;
+    tx.commit().await?;
+    Ok(Credentials { account, user, follow_requests_count })
+}
+
+/// Names new files (or with `None`, none) as an account's avatar or header; the files they
+/// replace go once the change commits.
+async fn set_images(tx: &mut Box<dyn Tx>, id: Id, images: &[(ProfileImage, Option<String>)]) -> Result<()> {
+    let current = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
+    let mut replaced = Vec::new();
+    for (kind, key) in images {
+        tx.set_profile_image(id, *kind, key.as_deref(), now()).await?;
+        replaced.extend(match kind {
+            ProfileImage::Avatar => current.avatar_file.clone(),
+            ProfileImage::Header => current.header_file.clone(),
+        });
+    }
+    crate::effects::files_dropped(tx, replaced).await
+}
+
+/// `DELETE /api/v1/profile/avatar` and `/header`: the account goes back to the default image.
+pub async fn delete_profile_image(svc: &Services, me: &Viewer, kind: ProfileImage) -> Result<Credentials> {
+    let id = me.account.id;
+    let mut tx = svc.db.write().await?;
+    let current = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
+    let had = match kind {
+        ProfileImage::Avatar => current.avatar_file.is_some(),
+        ProfileImage::Header => current.header_file.is_some(),
+    };
+    if had {
+        set_images(&mut tx, id, &[(kind, None)]).await?;
+    }
+    let account = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
+    let user = tx.user_by_id(me.user.id).await?.ok_or_else(Error::not_found)?;
+    let follow_requests_count = follow_requests_count(&mut tx, id).await?;
+    if had {
+        crate::effects::profile_updated(&mut tx, &account).await?;
+    }
     tx.commit().await?;
     Ok(Credentials { account, user, follow_requests_count })
 }

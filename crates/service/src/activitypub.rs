@@ -3,7 +3,7 @@
 //! pinned posts, and the replies of a post. Only public and unlisted posts are served; the
 //! others are only ever delivered.
 
-use ferrodon_domain::model::{Account, AccountStatusFilter, Post, Status, Visibility};
+use ferrodon_domain::model::{Account, AccountStatusFilter, LocalActor, Post, Status, Visibility};
 use ferrodon_domain::ports::{SigningKey, StatusMark, Tx};
 use ferrodon_kernel::{Error, Id, PageRequest, Result};
 
@@ -29,10 +29,17 @@ pub async fn account(svc: &Services, username: &str) -> Result<Account> {
 }
 
 /// A local account and its public key (made with its private key the first time).
-pub async fn actor(svc: &Services, username: &str) -> Result<(Account, String)> {
+pub async fn actor(svc: &Services, username: &str) -> Result<LocalActor> {
     let account = account(svc, username).await?;
-    let pem = keys::public_key_pem(svc, &account).await?;
-    Ok((account, pem))
+    local_actor(svc, account).await
+}
+
+/// A local account with what its actor document shows beside it.
+pub(crate) async fn local_actor(svc: &Services, account: Account) -> Result<LocalActor> {
+    let public_key_pem = keys::public_key_pem(svc, &account).await?;
+    let url = |file: &Option<String>| file.as_deref().and_then(|key| crate::media::url(svc, key));
+    let (icon, image) = (url(&account.avatar_file), url(&account.header_file));
+    Ok(LocalActor { account, public_key_pem, icon, image })
 }
 
 /// The instance actor's key (its document shows the public half).

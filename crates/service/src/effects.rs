@@ -14,13 +14,14 @@
 //! an activity ([`crate::inbox::accept`]), a fetch a view asks for ([`crate::remote`]), a
 //! delivery job fanning out to inboxes ([`crate::outbox::deliver_later`]).
 
-use ferrodon_domain::model::{Account, Notification, NotificationType, Report, Status};
+use ferrodon_domain::model::{Account, Media, Notification, NotificationType, Report, Status};
 use ferrodon_domain::ports::{RelatedAccounts, Tx};
 use ferrodon_kernel::{Id, PageRequest, Result};
 
 use crate::Services;
 use crate::auth::now;
 use crate::jobs::federate::{DeletedStatus, Outgoing};
+use crate::jobs::media::RemoveFiles;
 use crate::jobs::streams::{
     AccountEvent, AnnouncementEvent, DistributeDeletion, DistributeStatus, PublishAccountEvent, PublishNotification,
 };
@@ -248,6 +249,17 @@ pub(crate) async fn profile_updated(tx: &mut Box<dyn Tx>, account: &Account) -> 
         Outgoing::UpdateActor { account_id: account.id }.enqueue(tx).await?;
     }
     Ok(())
+}
+
+/// Attachments' rows were removed: their files go once the change commits.
+pub(crate) async fn media_removed(tx: &mut Box<dyn Tx>, media: &[Media]) -> Result<()> {
+    files_dropped(tx, media.iter().flat_map(Media::file_keys).collect()).await
+}
+
+/// Stored files no row names any more (a replaced avatar, say) are removed once the change
+/// commits.
+pub(crate) async fn files_dropped(tx: &mut Box<dyn Tx>, keys: Vec<String>) -> Result<()> {
+    RemoveFiles::enqueue(tx, keys).await
 }
 
 /// A report was filed; one to be forwarded goes to the target's server as a Flag.

@@ -19,6 +19,7 @@ pub mod instance;
 pub mod jobs;
 pub mod keys;
 pub mod lists;
+pub mod media;
 pub mod notifications;
 pub mod oauth;
 pub mod outbox;
@@ -61,6 +62,8 @@ struct State {
     /// The other servers, once the federation crate is connected ([`Services::connect_fediverse`]).
     /// Weak: federation holds the services, and whoever made both holds federation.
     fediverse: OnceLock<Weak<dyn Fediverse>>,
+    /// Where files are kept and what processes uploads ([`Services::connect_media`]).
+    media: OnceLock<media::MediaPorts>,
     /// Group commit of received statuses, started on first use ([`inbox::create_status`]).
     received: OnceLock<inbox::Received>,
     /// Group commit of the activities inboxes accept, started on first use ([`inbox::accept`]).
@@ -82,6 +85,19 @@ struct State {
 impl Services {
     pub fn new(db: Arc<dyn Database>, events: Arc<dyn EventBus>, config: Arc<Config>) -> Self {
         Services { db, events, config, state: Arc::default() }
+    }
+
+    /// Connects the media ports (once, by whoever picks the backends).
+    pub fn connect_media(
+        &self,
+        files: Arc<dyn ferrodon_domain::ports::FileStore>,
+        processor: Arc<dyn ferrodon_domain::ports::MediaProcessor>,
+    ) {
+        let _ = self.state.media.set(media::MediaPorts { files, processor });
+    }
+
+    pub(crate) fn media_ports(&self) -> Option<&media::MediaPorts> {
+        self.state.media.get()
     }
 
     /// Connects the federation port (once; the federation crate does it as it is made). The
@@ -133,6 +149,6 @@ pub mod limits {
     pub const PROFILE_FIELD_VALUE_CHARS: usize = 255;
     pub const MAX_PINNED_STATUSES: i64 = 5;
     pub const CHARACTERS_RESERVED_PER_URL: usize = 23;
-    pub const MAX_MEDIA_ATTACHMENTS: usize = 4;
+    pub const MAX_MEDIA_ATTACHMENTS: usize = crate::media::MAX_ATTACHMENTS;
     pub const USERNAME_MAX_CHARS: usize = 30;
 }

@@ -15,7 +15,7 @@ use ferrodon_kernel::time::now_ms;
 use ferrodon_kernel::{Error, Id, Result};
 
 use crate::jobs::federate::{DeliverActivity, Outgoing};
-use crate::{Services, domains, keys, lock};
+use crate::{Services, domains, lock};
 
 /// Failing on this many distinct days makes a domain unavailable.
 pub const FAILURE_DAYS: usize = 7;
@@ -212,9 +212,8 @@ pub(crate) async fn prepare(svc: &Services, out: &Outgoing) -> Result<Option<Pre
         Outgoing::UpdateActor { account_id } => {
             let actor = account(&mut tx, *account_id).await?;
             drop(tx);
-            let public_key_pem = keys::public_key_pem(svc, &actor).await?;
             let inboxes = svc.db.read().await?.follower_inboxes(actor.id).await?;
-            let activity = Outbound::Actor { account: actor.clone(), public_key_pem };
+            let activity = Outbound::Actor(crate::activitypub::local_actor(svc, actor.clone()).await?);
             return Ok(Some(Prepared { signer: local(&actor), activities: vec![activity], inboxes }));
         }
         Outgoing::Vote { account_id, status_id, choices } => {

@@ -11,9 +11,9 @@ use ferrodon_kernel::{Error, ErrorKind, Id, Page, PageRequest, Result};
 
 use crate::auth::{Caller, Viewer, now};
 use crate::effects::{self, Removed};
-use crate::remote;
 use crate::visibility::{can_view, visible};
 use crate::{Services, limits};
+use crate::{media, remote};
 
 /// Accounts mentioned in `source` that exist here (local ones, or remote ones we know).
 pub(crate) async fn resolve_mentions(
@@ -59,9 +59,26 @@ pub struct StatusParams {
     pub visibility: Option<String>,
     pub language: Option<String>,
     pub in_reply_to_id: Option<String>,
-    pub media_ids: Vec<String>,
+    /// The uploads to attach (`None`: not given, so an edit keeps the attachments it has).
+    pub media_ids: Option<Vec<String>>,
+    /// New descriptions and focus points of attachments, on an edit.
+    pub media_attributes: Vec<MediaAttribute>,
     pub poll: Option<PollParams>,
     pub scheduled_at: Option<String>,
+}
+
+/// `media_attributes[][id|description|focus]` of an edit.
+#[derive(Clone, Debug, Default)]
+pub struct MediaAttribute {
+    pub id: String,
+    pub description: Option<String>,
+    pub focus: Option<String>,
+}
+
+impl StatusParams {
+    fn has_media(&self) -> bool {
+        self.media_ids.as_ref().is_some_and(|ids| !ids.is_empty())
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -137,13 +154,11 @@ async fn render(
     tx: &mut Box<dyn Tx>,
     p: &StatusParams,
     default_language: Option<&str>,
+    with_media: bool,
 ) -> Result<Rendered> {
     // Mastodon strips surrounding white space before saving.
     let text_source = p.status.as_deref().unwrap_or("").trim().to_string();
-    if !p.media_ids.is_empty() {
-        return Err(Error::validation("Validation failed: Media attachments are not supported yet"));
-    }
-    if text_source.trim().is_empty() && p.poll.is_none() {
+    if text_source.trim().is_empty() && p.poll.is_none() && !with_media {
         return Err(Error::validation("Validation failed: Text can't be blank"));
     }
     let spoiler_text = p.spoiler_text.as_deref().unwrap_or("").trim().to_string();
@@ -188,7 +203,7 @@ pub async fn create(svc: &Services, me: &Viewer, p: StatusParams, idempotency_ke
     if p.scheduled_at.as_deref().is_some_and(|s| !s.is_empty()) {
         return Err(Error::validation("Validation failed: Scheduled statuses are not supported yet"));
     }
-    if !p.media_ids.is_empty() && p.poll.is_some() {
+    if p.has_media() && p.poll.is_some() {
         return Err(Error::validation("Validation failed: Cannot attach files to a status with a poll"));
     }
     let visibility = match p.visibility.as_deref().filter(|v| !v.is_empty()) {
@@ -222,7 +237,8 @@ pub async fn create(svc: &Services, me: &Viewer, p: StatusParams, idempotency_ke
             Some(parent)
         }
     };
-    let r = render(svc, &mut tx, &p, me.user.default_language.as_deref()).await?;
+    let attached = media::for_status(&mut tx, me.account.id, p.media_ids.as_deref().unwrap_or_default(), None).await?;
+    let r = render(svc, &mut tx, &p, me.user.default_language.as_deref(), !attached.is_empty()).await?;
     let base = svc.base_url();
     let new = NewStatus {
         id,
@@ -245,10 +261,11 @@ pub async fn create(svc: &Services, me: &Viewer, p: StatusParams, idempotency_ke
         tags: r.tags,
         poll: r.poll,
         local: true,
-        media: Vec::new(),
+        media: attached.iter().filter_map(|m| media::status_media(svc, m)).collect(),
         emojis: Vec::new(),
     };
     let status = tx.insert_status(&new).await?;
+    tx.attach_media(status.id, &attached.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
     effects::status_created(svc, &mut tx, &me.account, &status, &r.mentions).await?;
     tx.commit().await?;
     Ok(status)
@@ -290,7 +307,7 @@ pub struct Deleted {
 }
 
 /// `DELETE /api/v1/statuses/:id`.
-pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Deleted> {
+pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str, delete_media: bool) -> Result<Deleted> {
     let mut tx = svc.db.write().await?;
     let s = tx
         .status_by_id(status_id(raw_id)?)
@@ -300,6 +317,13 @@ pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Deleted
     let author = tx.account_by_id(s.account_id).await?.ok_or_else(Error::not_found)?;
     let poll = if s.has_poll { tx.polls_of(&[s.id]).await?.pop() } else { None };
     let interactions = tx.interactions(me.account.id, &[&s]).await?.pop().map(|(_, i)| i);
+    // Attachments are let go with the status (free to be posted again within a day), or
+    // removed with it.
+    if delete_media {
+        let media = tx.media_of_status(s.id).await?;
+        tx.delete_media(&media.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+        effects::media_removed(&mut tx, &media).await?;
+    }
     let removed = remove(&mut tx, &s, None).await?;
     effects::status_deleted(svc, &mut tx, &me.account, &s, None, removed).await?;
     tx.commit().await?;
@@ -338,7 +362,15 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
         .filter(|s| s.account_id == me.account.id && s.reblog_of_id.is_none());
     let s = s.ok_or_else(Error::not_found)?;
     let current_poll = tx.polls_of(&[s.id]).await?.pop();
-    let r = render(svc, &mut tx, &p, s.language.as_deref()).await?;
+    let media = edit_media(svc, &mut tx, &s, &p).await?;
+    let with_media = match &media {
+        Some(m) => !m.is_empty(),
+        None => !s.media().is_empty(),
+    };
+    if with_media && p.poll.is_some() {
+        return Err(Error::validation("Validation failed: Cannot attach files to a status with a poll"));
+    }
+    let r = render(svc, &mut tx, &p, s.language.as_deref(), with_media).await?;
     // An unchanged poll keeps its votes (the store compares options).
     let poll = match (r.poll, current_poll) {
         (Some(mut new), Some(old)) if new.options == old.options() && new.multiple == old.multiple => {
@@ -357,13 +389,47 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
         tags: r.tags,
         poll,
         edited_at: now(),
-        media: None,
+        media: media.map(|m| (m, s.emojis())),
     };
     tx.edit_status(s.id, &edit).await?;
     let updated = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;
     effects::status_edited(svc, &mut tx, &me.account, &updated).await?;
     tx.commit().await?;
     Ok(updated)
+}
+
+/// The attachments an edit leaves on `s`: those of `media_ids` (or the current ones), with the
+/// descriptions and focus points of `media_attributes`. `None` when the edit changes neither.
+/// Uploads no longer named are detached (and stay the author's, as in Mastodon).
+async fn edit_media(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    s: &Status,
+    p: &StatusParams,
+) -> Result<Option<Vec<ferrodon_domain::model::StatusMedia>>> {
+    if p.media_ids.is_none() && p.media_attributes.is_empty() {
+        return Ok(None);
+    }
+    let current = tx.media_of_status(s.id).await?;
+    let ids: Vec<String> = match &p.media_ids {
+        Some(ids) => ids.clone(),
+        None => current.iter().map(|m| m.id.to_string()).collect(),
+    };
+    let mut chosen = media::for_status(tx, s.account_id, &ids, Some(s.id)).await?;
+    for m in chosen.iter_mut() {
+        if let Some(a) = p.media_attributes.iter().find(|a| Id::parse(&a.id) == Some(m.id)) {
+            media::apply_attributes(m, a.description.as_deref(), a.focus.as_deref())?;
+            tx.update_media(m).await?;
+        }
+    }
+    let gone: Vec<&ferrodon_domain::model::Media> =
+        current.iter().filter(|c| !chosen.iter().any(|m| m.id == c.id)).collect();
+    for mut m in gone.into_iter().cloned() {
+        m.status_id = None;
+        tx.update_media(&m).await?;
+    }
+    tx.attach_media(s.id, &chosen.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+    Ok(Some(chosen.iter().filter_map(|m| media::status_media(svc, m)).collect()))
 }
 
 /// A status' edit history: its revisions, oldest first (none for a never-edited status, which

@@ -185,7 +185,14 @@ impl TestApp {
         let sql = Arc::new(sql);
         let queue: Arc<dyn ferrodon_domain::ports::JobQueue> = sql.clone();
         let database: Arc<dyn Database> = sql.clone();
-        let svc = Services::new(sql, Arc::new(ferrodon_streaming::LocalBus::default()), Arc::new(config));
+        let svc = Services::new(sql, Arc::new(ferrodon_streaming::LocalBus::default()), Arc::new(config.clone()));
+        svc.connect_media(
+            Arc::new(ferrodon_media::LocalFiles::new(
+                config.data_dir.join("system"),
+                format!("{}/system", svc.base_url()),
+            )),
+            Arc::new(ferrodon_media::Processor::new()),
+        );
         let fed = ferrodon_federation::Federation::new(svc.clone()).expect("federation");
         let router = ferrodon_api::router(svc.clone(), Some(fed.clone()));
         TestApp { router, svc, fed, queue, database, engine: db.engine(), db: Arc::new(db) }

@@ -93,8 +93,8 @@ async fn actor(
         return Ok((StatusCode::FOUND, [(header::LOCATION, a.url.clone())]).into_response());
     }
     authorize_fetch(&s, &headers, &uri).await?;
-    let (a, public_key_pem) = activitypub::actor(&s.svc, &username).await?;
-    Ok(activity_json(render::actor(&s.svc.base_url(), &a, &public_key_pem)))
+    let local = activitypub::actor(&s.svc, &username).await?;
+    Ok(activity_json(render::actor(&s.svc.base_url(), &local)))
 }
 
 /// `GET /actor`: the instance actor.

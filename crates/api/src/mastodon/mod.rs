@@ -4,7 +4,7 @@ pub mod v1;
 pub mod v2;
 
 use axum::Router;
-use axum::routing::{get, patch, post, put};
+use axum::routing::{delete, get, patch, post, put};
 
 use crate::AppState;
 
@@ -13,7 +13,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/accounts", post(accounts::register))
         .route("/api/v1/accounts/verify_credentials", get(accounts::verify_credentials))
-        .route("/api/v1/accounts/update_credentials", patch(accounts::update_credentials))
+        .route("/api/v1/accounts/update_credentials", patch(accounts::update_credentials).layer(upload_limit()))
         .route("/api/v1/accounts/relationships", get(accounts::relationships))
         .route("/api/v1/accounts/lookup", get(accounts::lookup))
         .route("/api/v1/accounts/search", get(accounts::search))
@@ -55,7 +55,11 @@ pub fn routes() -> Router<AppState> {
             get(lists::accounts).post(lists::add_accounts).delete(lists::remove_accounts),
         )
         .route("/api/v1/markers", get(markers::show).post(markers::update))
+        .route("/api/v1/media", post(media::create).layer(upload_limit()))
+        .route("/api/v1/media/{id}", get(media::show).put(media::update).delete(media::destroy))
         .route("/api/v1/mutes", get(personal::mutes))
+        .route("/api/v1/profile/avatar", delete(profile::delete_avatar))
+        .route("/api/v1/profile/header", delete(profile::delete_header))
         .route("/api/v1/notifications", get(notifications::index))
         .route("/api/v1/notifications/clear", post(notifications::clear))
         .route("/api/v1/notifications/unread_count", get(notifications::unread_count))
@@ -96,12 +100,19 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v2/filters/{id}/keywords", get(v2::filters::keywords).post(v2::filters::add_keyword))
         .route("/api/v2/filters/{id}/statuses", get(v2::filters::statuses).post(v2::filters::add_status))
         .route("/api/v2/instance", get(v2::instance::show))
+        .route("/api/v2/media", post(v2::media::create).layer(upload_limit()))
         .route("/api/v2/notifications", get(v2::notifications::index))
         .route("/api/v2/notifications/unread_count", get(v2::notifications::unread_count))
         .route("/api/v2/notifications/{group_key}", get(v2::notifications::show))
         .route("/api/v2/notifications/{group_key}/dismiss", post(v2::notifications::dismiss))
         .route("/api/v2/search", get(v2::search::index))
         .fallback(not_found)
+}
+
+/// Uploads stream to disk and stop at their own limit ([`crate::upload`]); the body limit of
+/// the other routes would cut them off at 2 MB.
+fn upload_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(ferrodon_service::media::UPLOAD_LIMIT as usize + 64 * 1024)
 }
 
 /// Unknown API paths answer like Mastodon: 404 with a JSON error.

@@ -115,7 +115,7 @@ both_engines!(bad_bodies_and_parameters, |app| async move {
     // Bad paging parameters.
     let (status, _, _) = app.get("/api/v1/timelines/home?limit=abc", &token).await;
     assert_eq!(status, 400);
-    // Media is not supported yet: a clear 422.
+    // An attachment that does not exist: a clear 422.
     let (status, _, body) = app.post_form("/api/v1/statuses", &token, &[("status", "x"), ("media_ids[]", "1")]).await;
     assert_eq!(status, 422, "{body}");
 });

@@ -10,6 +10,7 @@ mod accounts;
 mod activitypub;
 mod errors;
 mod instance;
+mod media;
 mod notifications;
 mod oauth;
 mod reports;

@@ -7,6 +7,7 @@
 //!   `push`.
 //! - [`ingress`]: activities received from other servers, applied on `ingress`.
 //! - [`fetch`]: remote replies and pinned posts fetched when someone looks, on `pull`.
+//! - [`media`]: stored files removed after their rows, and uploads never posted cleaned up.
 //!
 //! The consequences of a change are enqueued by [`crate::effects`], the one surface of side
 //! effects.
@@ -14,6 +15,7 @@
 pub mod federate;
 pub mod fetch;
 pub mod ingress;
+pub mod media;
 pub mod streams;
 
 use std::sync::Arc;
@@ -34,6 +36,7 @@ pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHa
     all.extend(federate::handlers(svc));
     all.extend(ingress::handlers(svc));
     all.extend(fetch::handlers(svc));
+    all.extend(media::handlers(svc));
     all.extend([
         (
             Ping::KIND,
@@ -56,7 +59,7 @@ pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHa
 
 /// The recurring jobs (Mastodon's `Scheduler::*`), one line each.
 pub fn recurring() -> Vec<RecurringJob> {
-    vec![
+    let mut all = vec![
         RecurringJob {
             name: "prune_expired_data",
             every: Duration::from_secs(3600),
@@ -71,7 +74,9 @@ pub fn recurring() -> Vec<RecurringJob> {
             kind: ScheduleAnnouncements::KIND,
             max_attempts: 1,
         },
-    ]
+    ];
+    all.extend(media::recurring());
+    all
 }
 
 /// Enqueues a job in the caller's transaction.

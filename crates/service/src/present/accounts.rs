@@ -32,6 +32,15 @@ fn remote_or(url: &str, missing: impl FnOnce() -> String) -> String {
     if url.starts_with("https://") || url.starts_with("http://") { url.to_string() } else { missing() }
 }
 
+/// An account's avatar or header: a local account's stored file, a remote account's image
+/// where its server keeps it, or the default image.
+fn image(svc: &Services, file: &Option<String>, remote: &str, missing: impl FnOnce() -> String) -> String {
+    match file.as_deref().and_then(|key| crate::media::url(svc, key)) {
+        Some(url) => url,
+        None => remote_or(remote, missing),
+    }
+}
+
 pub fn account(svc: &Services, a: &Account) -> api::Account {
     let suspended = a.suspended_at.is_some();
     api::Account {
@@ -42,12 +51,13 @@ pub fn account(svc: &Services, a: &Account) -> api::Account {
         uri: a.uri.clone(),
         display_name: if suspended { String::new() } else { a.display_name.clone() },
         note: if suspended { String::new() } else { a.note.clone() },
-        // Remote images are linked where they are until media caching exists.
-        avatar: remote_or(&a.avatar_remote_url, || svc.avatar_missing()),
-        avatar_static: remote_or(&a.avatar_remote_url, || svc.avatar_missing()),
+        // Remote images are linked where they are until media caching exists. Stored images
+        // are never animated, so the static one is the same.
+        avatar: image(svc, &a.avatar_file, &a.avatar_remote_url, || svc.avatar_missing()),
+        avatar_static: image(svc, &a.avatar_file, &a.avatar_remote_url, || svc.avatar_missing()),
         avatar_description: String::new(),
-        header: remote_or(&a.header_remote_url, || svc.header_missing()),
-        header_static: remote_or(&a.header_remote_url, || svc.header_missing()),
+        header: image(svc, &a.header_file, &a.header_remote_url, || svc.header_missing()),
+        header_static: image(svc, &a.header_file, &a.header_remote_url, || svc.header_missing()),
         header_description: String::new(),
         locked: a.locked,
         fields: if suspended {

@@ -35,14 +35,15 @@ fn configuration(svc: &Services) -> Value {
             "max_media_attachments": limits::MAX_MEDIA_ATTACHMENTS,
             "characters_reserved_per_url": limits::CHARACTERS_RESERVED_PER_URL,
         },
+        // What this build processes: the processor's types (images until ffmpeg is connected).
         "media_attachments": {
-            "supported_mime_types": [],
-            "description_limit": 1500,
-            "image_size_limit": 16_777_216,
-            "image_matrix_limit": 33_177_600,
-            "video_size_limit": 103_809_024,
-            "video_frame_rate_limit": 120,
-            "video_matrix_limit": 8_294_400,
+            "supported_mime_types": crate::media::supported_types(svc),
+            "description_limit": crate::media::DESCRIPTION_LIMIT,
+            "image_size_limit": crate::media::IMAGE_SIZE_LIMIT,
+            "image_matrix_limit": crate::media::IMAGE_MATRIX_LIMIT,
+            "video_size_limit": crate::media::VIDEO_SIZE_LIMIT,
+            "video_frame_rate_limit": crate::media::VIDEO_FRAME_RATE_LIMIT,
+            "video_matrix_limit": crate::media::VIDEO_MATRIX_LIMIT,
         },
         "polls": {
             "max_options": limits::MAX_POLL_OPTIONS,

@@ -9,6 +9,7 @@ mod announcements;
 mod filters;
 mod instance;
 mod lists;
+mod media;
 mod notifications;
 mod oauth;
 mod relationships;
@@ -25,6 +26,7 @@ pub use filters::{
 };
 pub use instance::{instance, v1_instance};
 pub use lists::{list, lists};
+pub use media::media;
 pub(crate) use notifications::notifications_in;
 pub use notifications::{grouped_notifications, markers, notification, notification_page, notifications};
 pub use oauth::{application, credential_application, token};

@@ -78,35 +78,6 @@ async fn applications_of(tx: &mut Box<dyn Tx>, statuses: &[&Status]) -> Result<H
     Ok(found.into_iter().map(|a| (a.id, (a.name, a.website))).collect())
 }
 
-/// A remote post's attachments as Mastodon's `MediaAttachment`s, linked where they are (no
-/// copy is kept here yet, so `url` is the remote file). Ids are derived from the status id.
-fn media_attachments(s: &Status) -> Vec<serde_json::Value> {
-    s.media()
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let meta = match (m.width, m.height) {
-                (Some(w), Some(h)) => serde_json::json!({"original": {
-                    "width": w, "height": h, "size": format!("{w}x{h}"), "aspect": w as f64 / h as f64,
-                }}),
-                _ => serde_json::json!({}),
-            };
-            serde_json::json!({
-                "id": (s.id.0 * 16 + i as i64).to_string(),
-                "type": m.kind,
-                "url": m.url,
-                "preview_url": m.preview_url.as_ref().unwrap_or(&m.url),
-                "remote_url": m.url,
-                "preview_remote_url": m.preview_url,
-                "text_url": null,
-                "meta": meta,
-                "description": m.description,
-                "blurhash": m.blurhash,
-            })
-        })
-        .collect()
-}
-
 fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Option<api::Status> {
     let author = l.accounts.get(&s.account_id)?;
     let reblog = match s.reblog_of_id {
@@ -138,7 +109,7 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
         visibility: s.visibility.as_str().into(),
         sensitive: s.sensitive,
         spoiler_text: s.spoiler_text.clone(),
-        media_attachments: media_attachments(s),
+        media_attachments: super::media::attachments(s),
         application: s
             .application_id
             .filter(|_| is_owner || s.local)

@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Auth, page};
 use crate::params::Params;
+use crate::upload::WithFiles;
 
 fn account_id(raw: &str) -> ApiResult<Id> {
     Ok(Id::parse(raw).ok_or_else(Error::not_found)?)
@@ -41,8 +42,15 @@ pub async fn verify_credentials(State(s): State<AppState>, Auth(caller): Auth) -
 }
 
 /// `PATCH /api/v1/accounts/update_credentials`
-pub async fn update_credentials(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Account>> {
+pub async fn update_credentials(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    mut form: WithFiles,
+) -> ApiResult<Json<Account>> {
     let me = caller.require_user("write:accounts")?;
+    let (avatar, header) = (form.take("avatar"), form.take("header"));
+    form.no_other_files()?;
+    let p = form.params;
     let fields = p.object("fields_attributes").map(|f| {
         let mut entries: Vec<(String, Params)> =
             f.0.keys().filter_map(|k| f.object(k).map(|o| (k.clone(), o))).collect();
@@ -79,6 +87,8 @@ pub async fn update_credentials(State(s): State<AppState>, Auth(caller): Auth, p
         privacy: source.str("privacy"),
         sensitive: source.bool("sensitive"),
         language: source.str("language"),
+        avatar,
+        header,
     };
     let updated = accounts::update_credentials(&s.svc, me, update).await?;
     Ok(Json(present::credential_account(&s.svc, &updated)))

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use ferrodon_mastodon_api::{Context, Status, StatusEdit, StatusSource};
 use ferrodon_service::present;
-use ferrodon_service::statuses::{self, Action, PollParams, StatusParams};
+use ferrodon_service::statuses::{self, Action, MediaAttribute, PollParams, StatusParams};
 
 use super::paged;
 use crate::AppState;
@@ -31,10 +31,30 @@ fn status_params(p: &Params) -> ApiResult<StatusParams> {
         visibility: p.str("visibility"),
         language: p.str("language"),
         in_reply_to_id: p.str("in_reply_to_id"),
-        media_ids: p.list("media_ids"),
+        media_ids: p.get("media_ids").map(|_| p.list("media_ids")),
+        media_attributes: media_attributes(p),
         poll,
         scheduled_at: p.str("scheduled_at"),
     })
+}
+
+/// `media_attributes[][id|description|focus]` (a list, or an object keyed by index as forms give it).
+fn media_attributes(p: &Params) -> Vec<MediaAttribute> {
+    let items: Vec<serde_json::Value> = match p.get("media_attributes") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(serde_json::Value::Object(o)) => o.values().cloned().collect(),
+        _ => Vec::new(),
+    };
+    items
+        .into_iter()
+        .filter_map(|v| match v {
+            serde_json::Value::Object(o) => Some(Params(o)),
+            _ => None,
+        })
+        .filter_map(|a| {
+            Some(MediaAttribute { id: a.str("id")?, description: a.str("description"), focus: a.str("focus") })
+        })
+        .collect()
 }
 
 /// `POST /api/v1/statuses`
@@ -62,10 +82,16 @@ pub async fn show(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<
     Ok(Json(present::status(&s.svc, caller.viewer(), &status).await?))
 }
 
-/// `DELETE /api/v1/statuses/:id`
-pub async fn destroy(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+/// `DELETE /api/v1/statuses/:id` (`delete_media` removes its attachments; otherwise they are
+/// kept, free to be posted again, as by "delete and redraft")
+pub async fn destroy(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Json<Status>> {
     let me = caller.require_user("write:statuses")?;
-    let deleted = statuses::delete(&s.svc, me, &id).await?;
+    let deleted = statuses::delete(&s.svc, me, &id, p.bool("delete_media").unwrap_or(false)).await?;
     Ok(Json(present::deleted_status(&s.svc, me, &deleted).await?))
 }
 

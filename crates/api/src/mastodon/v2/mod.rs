@@ -2,5 +2,6 @@
 
 pub mod filters;
 pub mod instance;
+pub mod media;
 pub mod notifications;
 pub mod search;

@@ -1,0 +1,497 @@
+//! Media: uploads through `/api/v1/media` and `/api/v2/media`, processed for real (images
+//! decoded, resized, re-encoded), served from `/system/`, attached to statuses and federated.
+
+use std::io::Cursor;
+
+use ferrodon_domain::model::Queue;
+use ferrodon_kernel::Id;
+
+use crate::support::*;
+
+/// A `multipart/form-data` body: text fields, and the file (if any) as `file`.
+fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (&'static str, Vec<u8>) {
+    let files: Vec<(&str, &str, &[u8])> = file.into_iter().map(|(name, bytes)| ("file", name, bytes)).collect();
+    multipart_files(fields, &files)
+}
+
+/// A `multipart/form-data` body: text fields, and files as (field, file name, content).
+fn multipart_files(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (&'static str, Vec<u8>) {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--b0undary\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    for (field, filename, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--b0undary\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--b0undary--\r\n");
+    ("multipart/form-data; boundary=b0undary", body)
+}
+
+/// Runs the jobs that remove stored files.
+async fn remove_dropped_files(app: &TestApp) {
+    app.run_jobs(Queue::Default, &["RemoveMediaFiles"]).await;
+}
+
+async fn served(app: &TestApp, url: &str) -> RawResponse {
+    app.raw(Method::GET, &path_of(url), None::<&str>, None, &[]).await
+}
+
+/// Every file under `dir`.
+fn files_under(dir: std::path::PathBuf) -> Vec<std::path::PathBuf> {
+    fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            if e.path().is_dir() { walk(&e.path(), out) } else { out.push(e.path()) }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&dir, &mut out);
+    out
+}
+
+async fn upload(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> RawResponse {
+    let (content_type, body) = multipart(fields, file);
+    app.raw(Method::POST, path, token, Some((content_type, body)), &[]).await
+}
+
+/// A photo-like JPEG (a gradient with texture) of `w`×`h`.
+fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, ((x ^ y) & 0xff) as u8])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+/// `jpeg` with an EXIF segment right after the start marker: orientation 6 (rotated 90°) and a
+/// GPS latitude, as a phone writes them.
+fn jpeg_with_exif(w: u32, h: u32) -> Vec<u8> {
+    // TIFF, little endian: IFD0 { Orientation = 6, GPSInfo -> GPS IFD }, GPS IFD { LatitudeRef = "N" }.
+    let mut tiff: Vec<u8> = b"II*\0".to_vec();
+    tiff.extend_from_slice(&8u32.to_le_bytes());
+    let entry = |tag: u16, kind: u16, count: u32, value: u32| {
+        let mut e = tag.to_le_bytes().to_vec();
+        e.extend_from_slice(&kind.to_le_bytes());
+        e.extend_from_slice(&count.to_le_bytes());
+        e.extend_from_slice(&value.to_le_bytes());
+        e
+    };
+    tiff.extend_from_slice(&2u16.to_le_bytes());
+    tiff.extend(entry(0x0112, 3, 1, 6));
+    let gps_ifd = 8 + 2 + 2 * 12 + 4;
+    tiff.extend(entry(0x8825, 4, 1, gps_ifd));
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend(entry(0x0001, 2, 2, u32::from_le_bytes(*b"N\0\0\0")));
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let plain = jpeg(w, h);
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(app1);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+both_engines!(a_photo_is_uploaded_described_focused_posted_and_served, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let photo = jpeg_with_exif(1600, 1200);
+    assert!(contains(&photo, b"Exif\0\0"));
+    let r = upload(
+        &app,
+        "/api/v2/media",
+        &token,
+        &[("description", "A gradient"), ("focus", "0.5,-0.25")],
+        Some(("photo.jpg", &photo)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let media = r.json();
+    assert_eq!(media["type"], "image");
+    assert_eq!(media["description"], "A gradient");
+    assert_eq!(media["meta"]["focus"], json!({"x": 0.5, "y": -0.25}));
+    // Rotated upright: the stored original is 1200 wide, 1600 high.
+    assert_eq!(media["meta"]["original"]["width"], 1200, "{media}");
+    assert_eq!(media["meta"]["original"]["height"], 1600, "{media}");
+    let (sw, sh) =
+        (media["meta"]["small"]["width"].as_u64().unwrap(), media["meta"]["small"]["height"].as_u64().unwrap());
+    assert!(sw * sh <= 230_400 && sh > sw, "{media}");
+    let blurhash = media["blurhash"].as_str().unwrap();
+    assert!(blurhash.len() >= 6, "{blurhash}");
+    assert!(media["remote_url"].is_null());
+    let id = media["id"].as_str().unwrap().to_string();
+
+    // Served from /system/ with its type, cached, never run as a page; the original has no EXIF
+    // left, the preview is smaller.
+    let url = media["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{BASE_URL}/system/media_attachments/files/")), "{url}");
+    let original = app.raw(Method::GET, &path_of(url), None::<&str>, None, &[]).await;
+    assert_eq!(original.status, StatusCode::OK);
+    assert_eq!(original.header("content-type").as_deref(), Some("image/jpeg"));
+    assert_eq!(original.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert!(original.header("content-security-policy").unwrap().contains("default-src 'none'"));
+    assert!(original.header("cache-control").unwrap().contains("max-age=31536000"));
+    assert!(!contains(&original.body, b"Exif"), "EXIF is removed");
+    let decoded = image::load_from_memory(&original.body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (1200, 1600));
+    let preview = app.raw(Method::GET, &path_of(media["preview_url"].as_str().unwrap()), None::<&str>, None, &[]).await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert!(preview.body.len() < original.body.len());
+
+    // Described again before posting; GET shows it (200: processed).
+    ok(app.put_form(&format!("/api/v1/media/{id}"), &token, &[("description", "A warm gradient")]).await);
+    let shown = ok(app.get(&format!("/api/v1/media/{id}"), &token).await);
+    assert_eq!(shown["description"], "A warm gradient");
+
+    // Posted without text; attached, it can no longer be changed or deleted on its own.
+    let status = post_status(&app, &token, &[("media_ids[]", &id)]).await;
+    let attached = &status["media_attachments"][0];
+    assert_eq!(attached["id"], id.as_str());
+    assert_eq!(attached["description"], "A warm gradient");
+    assert_eq!(attached["url"], url);
+    assert_eq!(attached["blurhash"], blurhash);
+    let (code, _, _) = app.put_form(&format!("/api/v1/media/{id}"), &token, &[("description", "x")]).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, _, body) = app.delete(&format!("/api/v1/media/{id}"), &token).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "Media attachment is currently used by a status");
+
+    // On the media-only timelines, and in the Note other servers read.
+    let status_id = status["id"].as_str().unwrap();
+    let timeline = ok(app.get("/api/v1/timelines/public?only_media=true", &token).await);
+    assert_eq!(ids(&timeline), [status_id]);
+    let note = app
+        .raw(
+            Method::GET,
+            &path_of(status["uri"].as_str().unwrap()),
+            None::<&str>,
+            None,
+            &[("accept", "application/activity+json")],
+        )
+        .await;
+    assert_eq!(note.status, StatusCode::OK, "{}", note.text());
+    let attachment = &note.json()["attachment"][0];
+    assert_eq!(attachment["type"], "Document");
+    assert_eq!(attachment["mediaType"], "image/jpeg");
+    assert_eq!(attachment["url"], url);
+    assert_eq!(attachment["name"], "A warm gradient");
+    assert_eq!(attachment["blurhash"], blurhash);
+    assert_eq!(attachment["focalPoint"], json!([0.5, -0.25]));
+    assert_eq!(attachment["width"], 1200);
+});
+
+both_engines!(v1_media_and_other_image_types, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    // A PNG with transparency stays a PNG.
+    let png = {
+        let img = image::RgbaImage::from_fn(300, 200, |x, _| image::Rgba([255, 0, 0, (x % 256) as u8]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    // The type is read from the content, not the name.
+    let r = upload(&app, "/api/v1/media", &token, &[], Some(("named.jpg", &png))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let media = r.json();
+    assert_eq!(media["type"], "image");
+    assert!(media["url"].as_str().unwrap().ends_with(".png"), "{media}");
+    let served = app.raw(Method::GET, &path_of(media["url"].as_str().unwrap()), None::<&str>, None, &[]).await;
+    assert_eq!(served.header("content-type").as_deref(), Some("image/png"));
+    // Deleted before use: its files go too.
+    let (code, _, _) = app.delete(&format!("/api/v1/media/{}", media["id"].as_str().unwrap()), &token).await;
+    assert_eq!(code, StatusCode::OK);
+    remove_dropped_files(&app).await;
+    let gone = app.raw(Method::GET, &path_of(media["url"].as_str().unwrap()), None::<&str>, None, &[]).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    // The instance tells which types it takes.
+    let instance = ok(app.get("/api/v2/instance", None::<&str>).await);
+    let types = instance["configuration"]["media_attachments"]["supported_mime_types"].as_array().unwrap();
+    assert!(types.contains(&json!("image/jpeg")) && types.contains(&json!("image/png")), "{types:?}");
+});
+
+both_engines!(bad_uploads_are_refused_and_leave_nothing_behind, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let refused = |r: RawResponse| {
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.json()["error"].as_str().unwrap().starts_with("Validation failed"), "{}", r.text());
+    };
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+    refused(upload(&app, "/api/v2/media", &token, &[], Some(("x.svg", svg))).await);
+    refused(upload(&app, "/api/v2/media", &token, &[], Some(("x.png", b"<html><body>hi</body></html>"))).await);
+    refused(upload(&app, "/api/v2/media", &token, &[("description", "no file")], None).await);
+    // A JPEG marker followed by garbage, and a PNG whose header claims 20000×20000 pixels (never
+    // decoded). A JPEG merely cut short is kept, as libvips keeps it, with the missing part grey.
+    let photo = jpeg(400, 300);
+    let mut garbage = b"\xff\xd8\xff\xe0".to_vec();
+    garbage.extend(std::iter::repeat_n(0x5a, 2000));
+    refused(upload(&app, "/api/v2/media", &token, &[], Some(("bad.jpg", &garbage))).await);
+    let mut bomb = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    bomb.extend_from_slice(&20_000u32.to_be_bytes());
+    bomb.extend_from_slice(&20_000u32.to_be_bytes());
+    bomb.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    refused(upload(&app, "/api/v2/media", &token, &[], Some(("bomb.png", &bomb))).await);
+    let long = "x".repeat(1501);
+    refused(upload(&app, "/api/v2/media", &token, &[("description", &long)], Some(("ok.jpg", &photo))).await);
+    refused(upload(&app, "/api/v2/media", &token, &[("focus", "2,0")], Some(("ok.jpg", &photo))).await);
+    // A thumbnail that is no image, and a file under a name uploads do not take.
+    let (content_type, body) = multipart_files(&[], &[("file", "ok.jpg", &photo), ("thumbnail", "t.svg", svg)]);
+    refused(app.raw(Method::POST, "/api/v2/media", &token, Some((content_type, body)), &[]).await);
+    let (content_type, body) = multipart_files(&[], &[("file", "ok.jpg", &photo), ("other", "o.jpg", &photo)]);
+    refused(app.raw(Method::POST, "/api/v2/media", &token, Some((content_type, body)), &[]).await);
+    // Nothing was kept: no temporary file, no stored file.
+    let data = app.svc.config.data_dir.clone();
+    assert_eq!(files_under(data.join("tmp")), Vec::<std::path::PathBuf>::new());
+    assert_eq!(files_under(data.join("system")), Vec::<std::path::PathBuf>::new());
+    // Without a token, or without write:media.
+    let (content_type, body) = multipart(&[], Some(("ok.jpg", &photo)));
+    let r = app.raw(Method::POST, "/api/v2/media", None::<&str>, Some((content_type, body)), &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+});
+
+both_engines!(attaching_follows_mastodons_rules, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let (_, bob) = app.create_user("bob").await;
+    let photo = jpeg(64, 48);
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let r = upload(&app, "/api/v2/media", &token, &[], Some(("p.jpg", &photo))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        ids.push(r.json()["id"].as_str().unwrap().to_string());
+    }
+    let bobs = upload(&app, "/api/v2/media", &bob, &[], Some(("p.jpg", &photo))).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let post = |pairs: Vec<(&'static str, String)>| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post_form("/api/v1/statuses", &token, &pairs).await
+        }
+    };
+    let five: Vec<(&str, String)> = ids.iter().map(|i| ("media_ids[]", i.clone())).collect();
+    let (code, _, body) = post(five).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (code, _, body) = post(vec![("media_ids[]", bobs.clone())]).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().contains(&bobs), "{body}");
+    let (code, _, body) = post(vec![
+        ("media_ids[]", ids[0].clone()),
+        ("poll[options][]", "a".into()),
+        ("poll[options][]", "b".into()),
+        ("poll[expires_in]", "3600".into()),
+    ])
+    .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Four, in the order given, with text.
+    let four: Vec<(&str, String)> = [("status", "four".to_string())]
+        .into_iter()
+        .chain(ids[..4].iter().rev().map(|i| ("media_ids[]", i.clone())))
+        .collect();
+    let (code, _, status) = post(four).await;
+    assert_eq!(code, StatusCode::OK, "{status}");
+    let attached: Vec<String> =
+        status["media_attachments"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(attached, ids[..4].iter().rev().cloned().collect::<Vec<_>>());
+    // Once attached, not again.
+    let (code, _, _) = post(vec![("media_ids[]", ids[0].clone())]).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // An edit describes one and drops another; the dropped one can be posted again.
+    let sid = status["id"].as_str().unwrap();
+    let edited = ok(app
+        .put_json(
+            &format!("/api/v1/statuses/{sid}"),
+            &token,
+            &json!({"status": "three", "media_ids": [ids[3], ids[2], ids[1]],
+                    "media_attributes": [{"id": ids[2], "description": "described later"}]}),
+        )
+        .await);
+    let described: Vec<Value> = edited["media_attachments"].as_array().unwrap().clone();
+    assert_eq!(described.len(), 3, "{edited}");
+    assert_eq!(described[1]["description"], "described later");
+    let again = ok(post(vec![("media_ids[]", ids[0].clone())]).await);
+    assert_eq!(again["media_attachments"][0]["id"], ids[0].as_str());
+    // An edit that does not name media keeps them.
+    let kept = ok(app.put_form(&format!("/api/v1/statuses/{sid}"), &token, &[("status", "still three")]).await);
+    assert_eq!(kept["media_attachments"].as_array().unwrap().len(), 3);
+});
+
+both_engines!(a_custom_thumbnail_is_the_preview, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let (photo, cover) = (jpeg(800, 600), jpeg(1200, 1200));
+    let (content_type, body) = multipart_files(&[], &[("file", "p.jpg", &photo), ("thumbnail", "c.jpg", &cover)]);
+    let r = app.raw(Method::POST, "/api/v2/media", &token, Some((content_type, body)), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let media = r.json();
+    let preview = media["preview_url"].as_str().unwrap().to_string();
+    assert!(preview.contains("/system/media_attachments/thumbnails/"), "{media}");
+    let thumbnail = image::load_from_memory(&served(&app, &preview).await.body).unwrap();
+    assert_eq!((thumbnail.width(), thumbnail.height()), (480, 480), "the square cover, at the small size");
+    // Replaced before posting: the old one goes.
+    let id = media["id"].as_str().unwrap();
+    let (content_type, body) = multipart_files(&[], &[("thumbnail", "c2.jpg", &jpeg(300, 200))]);
+    let r = app.raw(Method::PUT, &format!("/api/v1/media/{id}"), &token, Some((content_type, body)), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let replaced = r.json()["preview_url"].as_str().unwrap().to_string();
+    assert_ne!(replaced, preview);
+    remove_dropped_files(&app).await;
+    assert_eq!(served(&app, &preview).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(served(&app, &replaced).await.status, StatusCode::OK);
+});
+
+both_engines!(deleting_a_status_lets_its_media_go_or_removes_it, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let media = upload(&app, "/api/v2/media", &token, &[], Some(("p.jpg", &jpeg(64, 48)))).await.json();
+    let (id, url) = (media["id"].as_str().unwrap(), media["url"].as_str().unwrap());
+    // Delete and redraft: the deleted status still shows its attachment, which can be posted again.
+    let first = post_status(&app, &token, &[("media_ids[]", id)]).await;
+    let deleted = ok(app.delete(&format!("/api/v1/statuses/{}", first["id"].as_str().unwrap()), &token).await);
+    assert_eq!(deleted["media_attachments"][0]["id"], id);
+    let second = post_status(&app, &token, &[("status", "again"), ("media_ids[]", id)]).await;
+    assert_eq!(second["media_attachments"][0]["url"], url);
+    // With delete_media, the attachment and its files go.
+    let sid = second["id"].as_str().unwrap();
+    ok(app.delete(&format!("/api/v1/statuses/{sid}?delete_media=true"), &token).await);
+    let (code, _, _) = app.get(&format!("/api/v1/media/{id}"), &token).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    remove_dropped_files(&app).await;
+    assert_eq!(served(&app, url).await.status, StatusCode::NOT_FOUND);
+});
+
+both_engines!(uploads_never_posted_are_removed_after_a_day, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let old = upload(&app, "/api/v2/media", &token, &[], Some(("p.jpg", &jpeg(64, 48)))).await.json();
+    let new = upload(&app, "/api/v2/media", &token, &[], Some(("p.jpg", &jpeg(64, 48)))).await.json();
+    // The first was uploaded 25 hours ago.
+    let db = app.database();
+    let mut tx = db.write().await.unwrap();
+    let id = Id::parse(old["id"].as_str().unwrap()).unwrap();
+    let mut row = tx.media_by_id(id).await.unwrap().unwrap();
+    tx.delete_media(&[id]).await.unwrap();
+    row.created_at -= 25 * 3600 * 1000;
+    tx.insert_media(&row).await.unwrap();
+    let policy = ferrodon_domain::ports::RetryPolicy { max_attempts: 1, keep_dead: false };
+    ferrodon_service::jobs::enqueue(&mut tx, Queue::Scheduler, "CleanUpMedia", &json!({}), policy).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(app.run_jobs(Queue::Scheduler, &["CleanUpMedia"]).await.len(), 1);
+    remove_dropped_files(&app).await;
+    let (code, _, _) = app.get(&format!("/api/v1/media/{}", old["id"].as_str().unwrap()), &token).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(served(&app, old["url"].as_str().unwrap()).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(served(&app, old["preview_url"].as_str().unwrap()).await.status, StatusCode::NOT_FOUND);
+    ok(app.get(&format!("/api/v1/media/{}", new["id"].as_str().unwrap()), &token).await);
+    assert_eq!(served(&app, new["url"].as_str().unwrap()).await.status, StatusCode::OK);
+});
+
+both_engines!(avatars_and_headers_are_processed_served_and_federated, |app| async move {
+    let (_, token) = app.create_user("alice").await;
+    let patch = |fields: Vec<(&'static str, &'static str)>, files: Vec<(&'static str, &'static str, Vec<u8>)>| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let files: Vec<(&str, &str, &[u8])> = files.iter().map(|(f, n, b)| (*f, *n, b.as_slice())).collect();
+            let (content_type, body) = multipart_files(&fields, &files);
+            app.raw(Method::PATCH, "/api/v1/accounts/update_credentials", &token, Some((content_type, body)), &[]).await
+        }
+    };
+    let wide = {
+        let img = image::RgbaImage::from_fn(3000, 1000, |x, _| image::Rgba([0, 0, 255, (x % 200) as u8]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let r = patch(
+        vec![("display_name", "Alice")],
+        vec![("avatar", "me.jpg", jpeg(600, 300)), ("header", "wide.png", wide)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let me = r.json();
+    assert_eq!(me["display_name"], "Alice");
+    let avatar = me["avatar"].as_str().unwrap().to_string();
+    let header = me["header"].as_str().unwrap().to_string();
+    assert!(avatar.starts_with(&format!("{BASE_URL}/system/accounts/avatars/")) && avatar.ends_with(".jpg"), "{me}");
+    assert_eq!(me["avatar_static"], avatar.as_str());
+    assert!(header.starts_with(&format!("{BASE_URL}/system/accounts/headers/")) && header.ends_with(".png"), "{me}");
+    // The avatar is the middle square at 400×400; the header keeps its shape within 1500×500.
+    let a = image::load_from_memory(&served(&app, &avatar).await.body).unwrap();
+    assert_eq!((a.width(), a.height()), (400, 400));
+    let h = image::load_from_memory(&served(&app, &header).await.body).unwrap();
+    assert_eq!((h.width(), h.height()), (1500, 500));
+    assert!(h.color().has_alpha());
+    // Everyone sees them, and so do other servers.
+    let shown = ok(app.get(&format!("/api/v1/accounts/{}", me["id"].as_str().unwrap()), None::<&str>).await);
+    assert_eq!(shown["avatar"], avatar.as_str());
+    let actor =
+        app.raw(Method::GET, "/users/alice", None::<&str>, None, &[("accept", "application/activity+json")]).await;
+    let actor = actor.json();
+    assert_eq!(actor["icon"], json!({"type": "Image", "mediaType": "image/jpeg", "url": avatar}));
+    assert_eq!(actor["image"]["url"], header.as_str());
+    assert_eq!(actor["image"]["mediaType"], "image/png");
+
+    // A new avatar replaces the old one, whose file goes; the header stays.
+    let r = patch(vec![], vec![("avatar", "again.jpg", jpeg(300, 300))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let avatar2 = r.json()["avatar"].as_str().unwrap().to_string();
+    assert_ne!(avatar2, avatar);
+    assert_eq!(r.json()["header"], header.as_str());
+    remove_dropped_files(&app).await;
+    assert_eq!(served(&app, &avatar).await.status, StatusCode::NOT_FOUND);
+
+    // What is no image is refused, and nothing of the request is kept.
+    let svg: Vec<u8> = br#"<svg xmlns="http://www.w3.org/2000/svg"/>"#.to_vec();
+    let r = patch(vec![("display_name", "Changed")], vec![("header", "h.jpg", jpeg(90, 30)), ("avatar", "x.svg", svg)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let r = patch(vec![], vec![("banner", "b.jpg", jpeg(90, 30))]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let me = ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
+    assert_eq!(
+        (me["display_name"].as_str(), me["avatar"].as_str(), me["header"].as_str()),
+        (Some("Alice"), Some(avatar2.as_str()), Some(header.as_str()))
+    );
+    let data = app.svc.config.data_dir.clone();
+    assert_eq!(files_under(data.join("system")).len(), 2, "only the avatar and the header are stored");
+    assert_eq!(files_under(data.join("tmp")), Vec::<std::path::PathBuf>::new());
+    // An empty file input is no file.
+    let r = patch(vec![("display_name", "Alice B")], vec![("avatar", "", Vec::new())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["avatar"], avatar2.as_str());
+
+    // Removed: back to the default, the file goes.
+    let removed = ok(app.delete("/api/v1/profile/avatar", &token).await);
+    assert_eq!(removed["avatar"], format!("{BASE_URL}/avatars/original/missing.png"));
+    assert_eq!(removed["header"], header.as_str());
+    let removed = ok(app.delete("/api/v1/profile/header", &token).await);
+    assert_eq!(removed["header"], format!("{BASE_URL}/headers/original/missing.png"));
+    remove_dropped_files(&app).await;
+    assert_eq!(files_under(data.join("system")), Vec::<std::path::PathBuf>::new());
+    let actor =
+        app.raw(Method::GET, "/users/alice", None::<&str>, None, &[("accept", "application/activity+json")]).await;
+    assert!(actor.json().get("icon").is_none());
+    // Removing what is not there is fine.
+    ok(app.delete("/api/v1/profile/avatar", &token).await);
+});

@@ -1,0 +1,103 @@
+//! Stored files that go after their rows, on `default`, and the clean-up of uploads never
+//! posted (Mastodon's `MediaCleanupScheduler`), on `scheduler`.
+//!
+//! A row is removed first and its files later, by a job enqueued in the same transaction: a
+//! crash between the two leaves the job, never a row naming a missing file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferrodon_domain::model::{Job, Queue, RecurringJob};
+use ferrodon_domain::ports::{JobContext, JobHandler, RetryPolicy, Tx};
+use ferrodon_kernel::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::Services;
+use crate::auth::now;
+
+/// How long an upload may wait to be posted (Mastodon's one day).
+pub const UNATTACHED_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Uploads removed by one run of the clean-up.
+const CLEAN_UP_BATCH: i64 = 500;
+
+pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
+    vec![
+        (RemoveFiles::KIND, RemoveFiles::POLICY, Arc::new(RemoveFiles { svc: svc.clone() }) as Arc<dyn JobHandler>),
+        (
+            CleanUpMedia::KIND,
+            RetryPolicy { max_attempts: 1, keep_dead: false },
+            Arc::new(CleanUpMedia { svc: svc.clone() }),
+        ),
+    ]
+}
+
+pub fn recurring() -> Vec<RecurringJob> {
+    vec![RecurringJob {
+        name: "media_cleanup",
+        every: Duration::from_secs(15 * 60),
+        queue: Queue::Scheduler,
+        kind: CleanUpMedia::KIND,
+        max_attempts: 1,
+    }]
+}
+
+/// Removes files from the file store (missing ones are no error, so a retry is harmless).
+pub struct RemoveFiles {
+    svc: Services,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RemoveFilesPayload {
+    keys: Vec<String>,
+}
+
+impl RemoveFiles {
+    pub const KIND: &'static str = "RemoveMediaFiles";
+    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 8, keep_dead: true };
+
+    /// Removes `keys` once the caller's transaction commits.
+    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, keys: Vec<String>) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let payload = serde_json::to_value(RemoveFilesPayload { keys }).map_err(Error::internal)?;
+        super::enqueue(tx, Queue::Default, Self::KIND, &payload, Self::POLICY).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl JobHandler for RemoveFiles {
+    async fn run(&self, _ctx: &JobContext, job: &Job) -> Result<()> {
+        let p: RemoveFilesPayload = super::payload(job)?;
+        let ports = self.svc.media_ports().ok_or_else(|| Error::internal("media storage is not connected"))?;
+        ports.files.delete(&p.keys).await
+    }
+}
+
+/// Every 15 minutes: uploads not attached to a status within a day go, with their files.
+pub struct CleanUpMedia {
+    svc: Services,
+}
+
+impl CleanUpMedia {
+    pub const KIND: &'static str = "CleanUpMedia";
+}
+
+#[async_trait]
+impl JobHandler for CleanUpMedia {
+    async fn run(&self, ctx: &JobContext, _job: &Job) -> Result<()> {
+        let before = now() - UNATTACHED_TTL.as_millis() as i64;
+        let mut tx = self.svc.db.write().await?;
+        let stale = tx.unattached_media(before, CLEAN_UP_BATCH).await?;
+        tx.delete_media(&stale.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+        crate::effects::media_removed(&mut tx, &stale).await?;
+        if ctx.complete_in(&mut tx).await? {
+            tx.commit().await?;
+            if !stale.is_empty() {
+                tracing::info!(removed = stale.len(), "removed uploads never posted");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,484 @@
+//! Media attachments: uploads of local accounts (`/api/v1/media`, `/api/v2/media`), processed
+//! through the [`MediaProcessor`] port and kept through the [`FileStore`] port under Mastodon's
+//! key layout, then attached to a status as it is posted.
+//!
+//! Files are stored before the row that names them is written, so a crash leaves at worst
+//! files no row names (found by `media remove-orphans`), never a row pointing at a missing or
+//! half-written file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferrodon_domain::model::{
+    Focus, Media, MediaKind, MediaState, Processed, ProcessedFile, ProfileImage, StatusMedia,
+};
+use ferrodon_domain::ports::{FileStore, MediaProcessor, Sniffed, Tx};
+use ferrodon_kernel::{Error, Id, Result};
+
+use crate::Services;
+use crate::auth::{Viewer, now};
+
+/// Mastodon's limits (`configuration.media_attachments`).
+pub const IMAGE_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
+pub const VIDEO_SIZE_LIMIT: u64 = 99 * 1024 * 1024;
+pub const IMAGE_MATRIX_LIMIT: u64 = 33_177_600;
+pub const VIDEO_MATRIX_LIMIT: u64 = 8_294_400;
+pub const VIDEO_FRAME_RATE_LIMIT: u64 = 120;
+pub const DESCRIPTION_LIMIT: usize = 1_500;
+/// Attachments per status.
+pub const MAX_ATTACHMENTS: usize = 4;
+/// The largest upload read at all: the largest any kind may be.
+pub const UPLOAD_LIMIT: u64 = VIDEO_SIZE_LIMIT;
+
+/// The media backends, once connected ([`Services::connect_media`]).
+#[derive(Clone)]
+pub struct MediaPorts {
+    pub files: Arc<dyn FileStore>,
+    pub processor: Arc<dyn MediaProcessor>,
+}
+
+/// An uploaded file, streamed to a temporary file in [`scratch_dir`]. The service owns it once
+/// given: it is removed whatever becomes of the upload.
+#[derive(Debug)]
+pub struct Upload {
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// What a client may set on an upload (`description`, `focus` as "x,y", a custom `thumbnail`).
+#[derive(Debug, Default)]
+pub struct MediaParams {
+    pub description: Option<String>,
+    pub focus: Option<String>,
+    pub thumbnail: Option<Upload>,
+}
+
+/// Avatars and headers may be this large (Mastodon's 8 MB).
+pub const PROFILE_IMAGE_SIZE_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// Where uploads and processed files wait, on the same disk as the data directory.
+pub fn scratch_dir(svc: &Services) -> PathBuf {
+    svc.config.data_dir.join("tmp")
+}
+
+/// A new temporary file's path in [`scratch_dir`] (the directory is made).
+pub async fn scratch_file(svc: &Services) -> Result<PathBuf> {
+    let dir = scratch_dir(svc);
+    tokio::fs::create_dir_all(&dir).await.map_err(Error::internal)?;
+    Ok(dir.join(format!("upload-{}", random_hex())))
+}
+
+fn random_hex() -> String {
+    use rand::Rng;
+    let bytes: [u8; 8] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn ports(svc: &Services) -> Result<&MediaPorts> {
+    svc.media_ports().ok_or_else(|| Error::internal("media storage is not connected"))
+}
+
+/// Mastodon's `id_partition`: the id zero-padded to 9 digits, in groups of three.
+fn id_partition(id: Id) -> String {
+    let digits = format!("{:09}", id.0);
+    let groups: Vec<&str> =
+        digits.as_bytes().chunks(3).filter(|c| c.len() == 3).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    groups.join("/")
+}
+
+/// The key of one style of an attachment's file (`original`, `small`).
+fn file_key(id: Id, style: &str, extension: &str) -> String {
+    format!("media_attachments/files/{}/{style}/{}.{extension}", id_partition(id), random_hex())
+}
+
+fn parse_focus(raw: Option<&str>) -> Result<Option<Focus>> {
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = || Error::validation("Validation failed: Focus must be two numbers from -1.0 to 1.0, as \"x,y\"");
+    let (x, y) = raw.split_once(',').ok_or_else(invalid)?;
+    let axis = |v: &str| v.trim().parse::<f64>().ok().filter(|n| n.is_finite() && (-1.0..=1.0).contains(n));
+    Ok(Some(Focus { x: axis(x).ok_or_else(invalid)?, y: axis(y).ok_or_else(invalid)? }))
+}
+
+fn check_description(d: Option<&str>) -> Result<Option<String>> {
+    match d {
+        Some(d) if d.chars().count() > DESCRIPTION_LIMIT => Err(Error::validation(format!(
+            "Validation failed: Description is too long (maximum is {DESCRIPTION_LIMIT} characters)"
+        ))),
+        Some(d) => Ok(Some(d.to_string()).filter(|d| !d.trim().is_empty())),
+        None => Ok(None),
+    }
+}
+
+async fn read_head(path: &Path) -> Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut f = tokio::fs::File::open(path).await.map_err(Error::internal)?;
+    let mut head = vec![0u8; 512];
+    let mut n = 0;
+    while n < head.len() {
+        let read = f.read(&mut head[n..]).await.map_err(Error::internal)?;
+        if read == 0 {
+            break;
+        }
+        n += read;
+    }
+    head.truncate(n);
+    Ok(head)
+}
+
+/// Stores a processed file under `key`, returning the key.
+async fn store(files: &dyn FileStore, key: String, f: &ProcessedFile) -> Result<String> {
+    files.put(&key, &f.path, &f.content_type).await?;
+    Ok(key)
+}
+
+/// What an upload is, by its content, if it is a type it may be and no larger than its kind
+/// may be (`limit` of its kind).
+async fn check(ports: &MediaPorts, file: &Upload, limit: impl Fn(MediaKind) -> u64) -> Result<Sniffed> {
+    if file.size == 0 {
+        return Err(Error::validation("Validation failed: File can't be blank"));
+    }
+    let head = read_head(&file.path).await?;
+    let sniffed = ports.processor.sniff(&head).ok_or_else(|| {
+        Error::validation("Validation failed: File content type is invalid, File file type is invalid")
+    })?;
+    let limit = limit(sniffed.kind);
+    if file.size > limit {
+        return Err(Error::validation(format!(
+            "Validation failed: File file size must be less than {} MB",
+            limit / 1024 / 1024
+        )));
+    }
+    Ok(sniffed)
+}
+
+fn attachment_limit(kind: MediaKind) -> u64 {
+    if kind == MediaKind::Image { IMAGE_SIZE_LIMIT } else { VIDEO_SIZE_LIMIT }
+}
+
+/// Files stored for a change not yet committed: removed again unless it commits.
+struct Stored<'a> {
+    files: &'a dyn FileStore,
+    keys: Vec<String>,
+}
+
+impl<'a> Stored<'a> {
+    fn new(files: &'a dyn FileStore) -> Self {
+        Self { files, keys: Vec::new() }
+    }
+
+    /// Stores `f` under `key` (its scratch file is gone either way).
+    async fn put(&mut self, key: String, f: &ProcessedFile) -> Result<String> {
+        let stored = store(self.files, key, f).await;
+        let _ = std::fs::remove_file(&f.path);
+        let key = stored?;
+        self.keys.push(key.clone());
+        Ok(key)
+    }
+
+    /// The change failed: its files go.
+    async fn undo(self) {
+        if let Err(e) = self.files.delete(&self.keys).await {
+            tracing::warn!(error = %e.message, "could not remove the files of a failed upload");
+        }
+    }
+}
+
+fn remove_scratch(p: &Processed) {
+    let _ = std::fs::remove_file(&p.original.path);
+    if let Some(s) = &p.small {
+        let _ = std::fs::remove_file(&s.path);
+    }
+}
+
+/// A custom thumbnail, processed as an image: its small version is kept as the attachment's
+/// preview, and its blurhash as the attachment's.
+async fn store_thumbnail(
+    svc: &Services,
+    ports: &MediaPorts,
+    stored: &mut Stored<'_>,
+    id: Id,
+    file: Upload,
+) -> Result<(String, Option<String>)> {
+    let sniffed = check(ports, &file, |_| IMAGE_SIZE_LIMIT).await?;
+    if sniffed.kind != MediaKind::Image {
+        return Err(Error::validation("Validation failed: Thumbnail content type is invalid"));
+    }
+    let processed = ports.processor.process(&file.path, &sniffed, &scratch_dir(svc)).await?;
+    drop(file);
+    let _ = std::fs::remove_file(&processed.original.path);
+    let preview = processed.small.as_ref().unwrap_or(&processed.original);
+    let key =
+        format!("media_attachments/thumbnails/{}/original/{}.{}", id_partition(id), random_hex(), preview.extension);
+    let key = stored.put(key, preview).await;
+    remove_scratch(&processed);
+    Ok((key?, processed.blurhash.clone()))
+}
+
+/// `POST /api/v1/media` and `/api/v2/media`: the file is checked by its content, processed and
+/// stored, then its row written. Images are processed at once, as Mastodon does.
+pub async fn upload(svc: &Services, me: &Viewer, file: Upload, p: MediaParams) -> Result<Media> {
+    let ports = ports(svc)?.clone();
+    let description = check_description(p.description.as_deref())?;
+    let focus = parse_focus(p.focus.as_deref())?;
+    let sniffed = check(&ports, &file, attachment_limit).await?;
+    let processed = ports.processor.process(&file.path, &sniffed, &scratch_dir(svc)).await?;
+    drop(file);
+    let id = Id::generate();
+    let mut stored = Stored::new(&*ports.files);
+    let written = async {
+        let original = stored.put(file_key(id, "original", &processed.original.extension), &processed.original).await;
+        let small = match &processed.small {
+            Some(s) => Some(stored.put(file_key(id, "small", &s.extension), s).await),
+            None => None,
+        };
+        let (original, small) = (original?, small.transpose()?);
+        let (thumbnail_key, thumbnail_blurhash) = match p.thumbnail {
+            Some(t) => store_thumbnail(svc, &ports, &mut stored, id, t).await.map(|(k, b)| (Some(k), b))?,
+            None => (None, None),
+        };
+        let media = Media {
+            id,
+            account_id: me.account.id,
+            status_id: None,
+            kind: processed.kind,
+            state: MediaState::Done,
+            file_key: Some(original),
+            content_type: Some(processed.original.content_type.clone()),
+            file_size: processed.original.size as i64,
+            small_key: small,
+            upload_key: None,
+            blurhash: thumbnail_blurhash.or_else(|| processed.blurhash.clone()),
+            thumbnail_key,
+            description,
+            focus,
+            meta: processed.meta.clone(),
+            created_at: now(),
+        };
+        let mut tx = svc.db.write().await?;
+        tx.insert_media(&media).await?;
+        tx.commit().await?;
+        Ok::<_, Error>(media)
+    }
+    .await;
+    remove_scratch(&processed);
+    match written {
+        Ok(media) => Ok(media),
+        Err(e) => {
+            stored.undo().await;
+            Err(e)
+        }
+    }
+}
+
+/// An avatar or a header for a local account: processed and stored, returning its key. The
+/// caller names it in the account's row, or removes it when that fails.
+pub(crate) async fn store_profile_image(svc: &Services, file: Upload, kind: ProfileImage) -> Result<String> {
+    let ports = ports(svc)?;
+    let sniffed = check(ports, &file, |_| PROFILE_IMAGE_SIZE_LIMIT).await?;
+    if sniffed.kind != MediaKind::Image {
+        return Err(Error::validation(format!(
+            "Validation failed: {} content type is invalid",
+            if kind == ProfileImage::Avatar { "Avatar" } else { "Header" }
+        )));
+    }
+    let processed = ports.processor.process_profile_image(&file.path, &sniffed, &scratch_dir(svc), kind).await?;
+    drop(file);
+    // Mastodon's layout: accounts/avatars/<partition>/original/<name>.
+    let key = format!(
+        "accounts/{}s/{}/original/{}.{}",
+        kind.as_str(),
+        id_partition(Id::generate()),
+        random_hex(),
+        processed.extension
+    );
+    let stored = store(&*ports.files, key, &processed).await;
+    let _ = std::fs::remove_file(&processed.path);
+    stored
+}
+
+/// Removes files stored for a change that did not commit.
+pub(crate) async fn discard_files(svc: &Services, keys: Vec<String>) {
+    if keys.is_empty() {
+        return;
+    }
+    if let Ok(ports) = ports(svc)
+        && let Err(e) = ports.files.delete(&keys).await
+    {
+        tracing::warn!(error = %e.message, "could not remove files of a change that failed");
+    }
+}
+
+/// The caller's own attachment, or 404.
+async fn own(tx: &mut Box<dyn Tx>, me: &Viewer, raw_id: &str) -> Result<Media> {
+    let id = Id::parse(raw_id).ok_or_else(Error::not_found)?;
+    tx.media_by_id(id).await?.filter(|m| m.account_id == me.account.id).ok_or_else(Error::not_found)
+}
+
+/// `GET /api/v1/media/:id`: the caller's own upload (206 for the client while processing).
+pub async fn get(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Media> {
+    let mut tx = svc.db.read().await?;
+    own(&mut tx, me, raw_id).await
+}
+
+/// `PUT /api/v1/media/:id`: description, focus and thumbnail of an upload not yet attached
+/// (attached ones change through the status' edit, as in Mastodon).
+pub async fn update(svc: &Services, me: &Viewer, raw_id: &str, p: MediaParams) -> Result<Media> {
+    let id = {
+        let mut tx = svc.db.read().await?;
+        own(&mut tx, me, raw_id).await?.id
+    };
+    let ports = ports(svc)?.clone();
+    let mut stored = Stored::new(&*ports.files);
+    let thumbnail = match p.thumbnail {
+        Some(t) => Some(store_thumbnail(svc, &ports, &mut stored, id, t).await?),
+        None => None,
+    };
+    let written = async {
+        let mut tx = svc.db.write().await?;
+        let mut media = own(&mut tx, me, raw_id).await?;
+        if media.status_id.is_some() {
+            return Err(Error::not_found());
+        }
+        apply_attributes(&mut media, p.description.as_deref(), p.focus.as_deref())?;
+        if let Some((key, blurhash)) = thumbnail.clone() {
+            let replaced = media.thumbnail_key.replace(key);
+            media.blurhash = blurhash.or(media.blurhash);
+            crate::effects::files_dropped(&mut tx, replaced.into_iter().collect()).await?;
+        }
+        tx.update_media(&media).await?;
+        tx.commit().await?;
+        Ok(media)
+    }
+    .await;
+    if written.is_err() {
+        stored.undo().await;
+    }
+    written
+}
+
+/// Sets what was given of a description and a focus point.
+pub(crate) fn apply_attributes(media: &mut Media, description: Option<&str>, focus: Option<&str>) -> Result<()> {
+    if description.is_some() {
+        media.description = check_description(description)?;
+    }
+    if focus.is_some() {
+        media.focus = parse_focus(focus)?;
+    }
+    Ok(())
+}
+
+/// `DELETE /api/v1/media/:id`: an upload not yet attached, with its files.
+pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Media> {
+    let mut tx = svc.db.write().await?;
+    let media = own(&mut tx, me, raw_id).await?;
+    if media.status_id.is_some() {
+        return Err(Error::validation("Media attachment is currently used by a status"));
+    }
+    tx.delete_media(&[media.id]).await?;
+    crate::effects::media_removed(&mut tx, std::slice::from_ref(&media)).await?;
+    tx.commit().await?;
+    Ok(media)
+}
+
+/// The uploads `raw_ids` of `account_id` for a new status (or an edit of `status_id`), in the
+/// order given: at most four, each the author's, processed and not attached elsewhere, and no
+/// video or audio beside others. Mastodon's messages.
+pub(crate) async fn for_status(
+    tx: &mut Box<dyn Tx>,
+    account_id: Id,
+    raw_ids: &[String],
+    status_id: Option<Id>,
+) -> Result<Vec<Media>> {
+    if raw_ids.len() > MAX_ATTACHMENTS {
+        return Err(Error::validation(format!(
+            "Validation failed: You can't attach more than {MAX_ATTACHMENTS} files"
+        )));
+    }
+    let ids: Vec<Id> = raw_ids.iter().filter_map(|r| Id::parse(r)).collect();
+    let found = tx.media_of_account(account_id, &ids).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for (raw, id) in raw_ids.iter().map(|r| (r, Id::parse(r))) {
+        match found.iter().find(|m| Some(m.id) == id && (m.status_id.is_none() || m.status_id == status_id)) {
+            Some(m) if !out.iter().any(|o: &Media| o.id == m.id) => out.push(m.clone()),
+            Some(_) => {}
+            None => missing.push(raw.as_str()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::validation(format!("Validation failed: Media {} not found", missing.join(", "))));
+    }
+    if out.iter().any(|m| m.state != MediaState::Done) {
+        return Err(Error::validation(
+            "Validation failed: Cannot attach files that have not finished processing. Try again in a moment!",
+        ));
+    }
+    if out.len() > 1 && out.iter().any(|m| matches!(m.kind, MediaKind::Video | MediaKind::Gifv | MediaKind::Audio)) {
+        return Err(Error::validation(
+            "Validation failed: Cannot attach a video to a post that already contains images",
+        ));
+    }
+    Ok(out)
+}
+
+/// An upload as its status carries it.
+pub(crate) fn status_media(svc: &Services, m: &Media) -> Option<StatusMedia> {
+    let files = &ports(svc).ok()?.files;
+    let original = m.meta.original;
+    Some(StatusMedia {
+        id: Some(m.id),
+        kind: m.kind.as_str().to_string(),
+        url: files.url(m.file_key.as_deref()?),
+        preview_url: m.thumbnail_key.as_deref().or(m.small_key.as_deref()).map(|k| files.url(k)),
+        description: m.description.clone(),
+        blurhash: m.blurhash.clone(),
+        width: original.map(|d| d.width as i64),
+        height: original.map(|d| d.height as i64),
+        content_type: m.content_type.clone(),
+        small: m.meta.small,
+        focus: m.focus,
+    })
+}
+
+/// The URL of a stored file (for presenting an upload).
+pub fn url(svc: &Services, key: &str) -> Option<String> {
+    ports(svc).ok().map(|p| p.files.url(key))
+}
+
+/// The file behind `key` on local disk, to serve under `/system/` (local storage only).
+pub fn local_file(svc: &Services, key: &str) -> Option<PathBuf> {
+    ports(svc).ok()?.files.local_path(key)
+}
+
+/// The MIME types uploads may have (the instance's configuration).
+pub fn supported_types(svc: &Services) -> Vec<String> {
+    ports(svc).map(|p| p.processor.supported_types()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_partition_is_mastodons() {
+        assert_eq!(id_partition(Id(1)), "000/000/001");
+        assert_eq!(id_partition(Id(109_876_543_210_987_654)), "109/876/543/210/987/654");
+    }
+
+    #[test]
+    fn focus_is_two_numbers_in_range() {
+        assert_eq!(parse_focus(Some("0.5,-1")).unwrap(), Some(Focus { x: 0.5, y: -1.0 }));
+        assert_eq!(parse_focus(Some("")).unwrap(), None);
+        assert!(parse_focus(Some("2,0")).is_err());
+        assert!(parse_focus(Some("nan,0")).is_err());
+        assert!(parse_focus(Some("0.1")).is_err());
+    }
+}

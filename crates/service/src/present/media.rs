@@ -1,0 +1,74 @@
+//! `MediaAttachment`s: uploads as their owner sees them, and the attachments of statuses.
+
+use ferrodon_domain::model::{Dimensions, Focus, Media, MediaState, Status, StatusMedia};
+use ferrodon_mastodon_api as api;
+use serde_json::{Map, Value, json};
+
+use crate::{Services, media};
+
+fn size(d: Dimensions) -> Value {
+    json!({"width": d.width, "height": d.height, "size": format!("{}x{}", d.width, d.height), "aspect": d.aspect()})
+}
+
+fn meta(original: Option<Dimensions>, small: Option<Dimensions>, focus: Option<Focus>) -> Value {
+    let mut m = Map::new();
+    if let Some(f) = focus {
+        m.insert("focus".into(), json!({"x": f.x, "y": f.y}));
+    }
+    if let Some(o) = original {
+        m.insert("original".into(), size(o));
+    }
+    if let Some(s) = small {
+        m.insert("small".into(), size(s));
+    }
+    Value::Object(m)
+}
+
+/// An upload, as `/api/v1/media` answers: `url` null until processed.
+pub fn media(svc: &Services, m: &Media) -> api::MediaAttachment {
+    let done = m.state == MediaState::Done;
+    let url = |k: &Option<String>| k.as_deref().filter(|_| done).and_then(|k| media::url(svc, k));
+    let mut meta = meta(m.meta.original, m.meta.small, m.focus);
+    if let (Some(d), Value::Object(o)) = (m.meta.duration, &mut meta) {
+        o.insert("length".into(), json!(format!("{:.2}", d)));
+        o.insert("duration".into(), json!(d));
+    }
+    api::MediaAttachment {
+        id: m.id.to_string(),
+        kind: m.kind.as_str().to_string(),
+        url: url(&m.file_key),
+        preview_url: url(&m.thumbnail_key).or_else(|| url(&m.small_key)),
+        remote_url: None,
+        preview_remote_url: None,
+        text_url: None,
+        meta,
+        description: m.description.clone(),
+        blurhash: m.blurhash.clone(),
+    }
+}
+
+/// A status' attachments. A local post's are its uploads; a remote post's are linked where its
+/// server keeps them (no copy is kept here yet), with ids derived from the status id.
+pub(crate) fn attachments(s: &Status) -> Vec<api::MediaAttachment> {
+    s.media().into_iter().enumerate().map(|(i, m)| attachment(s, i, m)).collect()
+}
+
+fn attachment(s: &Status, i: usize, m: StatusMedia) -> api::MediaAttachment {
+    let original = match (m.width, m.height) {
+        (Some(w), Some(h)) if w > 0 && h > 0 => Some(Dimensions { width: w as u32, height: h as u32 }),
+        _ => None,
+    };
+    let remote = !s.local;
+    api::MediaAttachment {
+        id: m.id.map(|id| id.0).unwrap_or(s.id.0 * 16 + i as i64).to_string(),
+        kind: m.kind,
+        preview_url: m.preview_url.clone().or_else(|| Some(m.url.clone())),
+        remote_url: remote.then(|| m.url.clone()),
+        preview_remote_url: m.preview_url.filter(|_| remote),
+        url: Some(m.url),
+        text_url: None,
+        meta: meta(original, m.small, m.focus),
+        description: m.description,
+        blurhash: m.blurhash,
+    }
+}
