@@ -60,12 +60,16 @@ pub async fn open(config: &Config, serving: bool) -> Result<Backends, String> {
         None => Arc::new(ferrodon_streaming::LocalBus::default()),
     };
     let svc = Services::new(db.clone(), events, Arc::new(config.clone()));
-    // Files on local disk under the data directory, served at /system/ (as Mastodon's paperclip
-    // default); object storage is the next backend.
-    svc.connect_media(
-        Arc::new(ferrodon_media::LocalFiles::new(config.data_dir.join("system"), format!("{}/system", svc.base_url()))),
-        Arc::new(ferrodon_media::Processor::new()),
-    );
+    // Files in an S3-compatible bucket (`S3_ENABLED`), served by it or its CDN alias; otherwise
+    // on local disk under the data directory, served at /system/ (Mastodon's paperclip default).
+    let files: Arc<dyn ferrodon_domain::ports::FileStore> = match &config.s3 {
+        Some(s3) => Arc::new(ferrodon_media::S3Files::new(s3).map_err(|e| e.message)?),
+        None => Arc::new(ferrodon_media::LocalFiles::new(
+            config.data_dir.join("system"),
+            format!("{}/system", svc.base_url()),
+        )),
+    };
+    svc.connect_media(files, Arc::new(ferrodon_media::Processor::new()));
     let fed = ferrodon_federation::Federation::new(svc.clone()).map_err(|e| e.message)?;
     Ok(Backends { svc, queue: db.clone(), db, fed })
 }

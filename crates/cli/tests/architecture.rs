@@ -21,7 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("streaming", &["kernel", "config", "domain"]),
     ("federation", &["kernel", "config", "domain", "service"]),
     // The media ports: files on disk (object storage next) and the processing of uploads.
-    ("media", &["kernel", "domain"]),
+    ("media", &["kernel", "config", "domain"]),
     ("api", &["kernel", "config", "domain", "mastodon-api", "service", "federation"]),
     // Dev-only: drives the whole application in tests.
     ("testkit", &["kernel", "config", "domain", "service", "federation", "media", "storage", "streaming", "api"]),

@@ -52,6 +52,47 @@ pub struct Config {
     /// Redis, when set: the event bus between processes (roles run apart). `None`: events stay
     /// in the process (the embedded default).
     pub redis: Option<RedisConfig>,
+    /// `S3_ENABLED=true`: media files in a bucket. `None`: in the data directory's `system/`.
+    pub s3: Option<S3Config>,
+}
+
+/// Mastodon's `S3_*` variables: media files in an S3-compatible bucket instead of the data
+/// directory.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Config {
+    pub bucket: String,
+    /// `S3_REGION` (`us-east-1`).
+    pub region: String,
+    /// `S3_ENDPOINT`: the API's base URL (AWS's regional endpoint when unset).
+    pub endpoint: String,
+    /// Requests name the bucket in the path (`S3_ENDPOINT` set and `S3_OVERRIDE_PATH_STYLE`
+    /// not `true`, as Mastodon decides), rather than in the host.
+    pub path_style: bool,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// `S3_PERMISSION` (`public-read`): the canned ACL of stored files; empty sends none.
+    pub permission: String,
+    /// `S3_STORAGE_CLASS`, sent with every stored file when set.
+    pub storage_class: Option<String>,
+    /// `S3_MULTIPART_THRESHOLD` (15 MB): larger files are uploaded in parts.
+    pub multipart_threshold: u64,
+    /// Where clients load files from: `S3_PROTOCOL://S3_ALIAS_HOST/` (a CDN or the bucket's
+    /// own web host), or `S3_PROTOCOL://S3_HOSTNAME/BUCKET/`.
+    pub public_base_url: String,
+}
+
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("path_style", &self.path_style)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &mask(&self.secret_access_key))
+            .field("public_base_url", &self.public_base_url)
+            .finish()
+    }
 }
 
 /// `REDIS_URL` (or `REDIS_HOST`, `REDIS_PORT`, `REDIS_DB`, `REDIS_USER`, `REDIS_PASSWORD`), and
@@ -200,6 +241,7 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .collect(),
             redis: redis_config(v)?,
+            s3: s3_config(v)?,
         })
     }
 
@@ -246,6 +288,18 @@ impl Config {
             out.push(("REDIS_URL".into(), mask_url(&r.url)));
             if let Some(n) = &r.namespace {
                 out.push(("REDIS_NAMESPACE".into(), n.clone()));
+            }
+        }
+        match &self.s3 {
+            None => out.push(("MEDIA".into(), format!("local: {}", self.data_dir.join("system").display()))),
+            Some(s3) => {
+                out.push(("S3_BUCKET".into(), s3.bucket.clone()));
+                out.push(("S3_REGION".into(), s3.region.clone()));
+                out.push(("S3_ENDPOINT".into(), s3.endpoint.clone()));
+                out.push(("AWS_ACCESS_KEY_ID".into(), s3.access_key_id.clone()));
+                out.push(("AWS_SECRET_ACCESS_KEY".into(), mask(&s3.secret_access_key)));
+                out.push(("S3_PERMISSION".into(), s3.permission.clone()));
+                out.push(("MEDIA".into(), format!("S3, served from {}", s3.public_base_url)));
             }
         }
         out
@@ -309,6 +363,52 @@ fn database_config(v: &Vars, data_dir: &Path) -> Result<DatabaseConfig> {
         return Ok(DatabaseConfig::Postgres { url, pool, prepared_statements });
     }
     Ok(DatabaseConfig::Sqlite { path: data_dir.join("ferrodon.db") })
+}
+
+fn s3_config(v: &Vars) -> Result<Option<S3Config>> {
+    if !v.bool("S3_ENABLED", false)? {
+        return Ok(None);
+    }
+    let required = |key: &str| {
+        v.get(key)
+            .map(str::to_string)
+            .ok_or_else(|| Error::validation(format!("{key} must be set when S3_ENABLED=true")))
+    };
+    let bucket = required("S3_BUCKET")?;
+    let region = v.get("S3_REGION").unwrap_or("us-east-1").to_string();
+    let protocol = v.get("S3_PROTOCOL").unwrap_or("https");
+    if protocol != "https" && protocol != "http" {
+        return Err(Error::validation(format!("S3_PROTOCOL must be https or http, got {protocol:?}")));
+    }
+    let endpoint = v.get("S3_ENDPOINT").map(|e| e.trim_end_matches('/').to_string());
+    if let Some(e) = &endpoint
+        && !(e.starts_with("https://") || e.starts_with("http://"))
+    {
+        return Err(Error::validation(format!("S3_ENDPOINT must be an http(s) URL, got {e:?}")));
+    }
+    let path_style = endpoint.is_some() && !v.bool("S3_OVERRIDE_PATH_STYLE", false)?;
+    let endpoint_host = endpoint.as_deref().and_then(|e| e.split_once("://")).map(|(_, h)| h.to_string());
+    let hostname = v
+        .get("S3_HOSTNAME")
+        .map(str::to_string)
+        .or(endpoint_host)
+        .unwrap_or_else(|| format!("s3-{region}.amazonaws.com"));
+    let public_base_url = match v.get("S3_ALIAS_HOST").or_else(|| v.get("S3_CLOUDFRONT_HOST")) {
+        Some(alias) => format!("{protocol}://{}", alias.trim_end_matches('/')),
+        None => format!("{protocol}://{hostname}/{bucket}"),
+    };
+    Ok(Some(S3Config {
+        endpoint: endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
+        bucket,
+        region,
+        path_style,
+        access_key_id: required("AWS_ACCESS_KEY_ID")?,
+        secret_access_key: required("AWS_SECRET_ACCESS_KEY")?,
+        permission: v.0.get("S3_PERMISSION").map(|p| p.trim().to_string()).unwrap_or_else(|| "public-read".into()),
+        storage_class: v.get("S3_STORAGE_CLASS").map(str::to_string),
+        multipart_threshold: v.number("S3_MULTIPART_THRESHOLD", 15 * 1024 * 1024)?,
+        public_base_url,
+    }))
 }
 
 fn redis_config(v: &Vars) -> Result<Option<RedisConfig>> {
@@ -493,5 +593,48 @@ mod tests {
         let url =
             Vars::from_pairs([secret, ("REDIS_URL", "rediss://default:pw@r.example:6380"), ("REDIS_HOST", "ignored")]);
         assert_eq!(Config::from_vars(&url).unwrap().redis.unwrap().url, "rediss://default:pw@r.example:6380");
+    }
+
+    #[test]
+    fn s3_comes_from_mastodon_variables() {
+        let secret = ("SECRET_KEY_BASE", "y".repeat(40).leak() as &str);
+        assert_eq!(Config::from_vars(&Vars::from_pairs([secret])).unwrap().s3, None);
+        let keys = [
+            ("S3_ENABLED", "true"),
+            ("S3_BUCKET", "media"),
+            ("AWS_ACCESS_KEY_ID", "AK"),
+            ("AWS_SECRET_ACCESS_KEY", "hush-hush-secret"),
+        ];
+        // AWS itself: virtual-hosted requests, files served from the regional host.
+        let aws = Config::from_vars(&Vars::from_pairs([secret].into_iter().chain(keys))).unwrap().s3.unwrap();
+        assert_eq!(aws.endpoint, "https://s3.us-east-1.amazonaws.com");
+        assert!(!aws.path_style);
+        assert_eq!(aws.public_base_url, "https://s3-us-east-1.amazonaws.com/media");
+        assert_eq!(aws.permission, "public-read");
+        // A compatible store behind a CDN alias: path-style requests, files from the alias.
+        let vars = Vars::from_pairs([secret].into_iter().chain(keys).chain([
+            ("S3_ENDPOINT", "http://127.0.0.1:3900/"),
+            ("S3_REGION", "garage"),
+            ("S3_ALIAS_HOST", "files.example.com"),
+            ("S3_PERMISSION", ""),
+        ]));
+        let c = Config::from_vars(&vars).unwrap();
+        let s3 = c.s3.clone().unwrap();
+        assert_eq!((s3.endpoint.as_str(), s3.path_style), ("http://127.0.0.1:3900", true));
+        assert_eq!(s3.public_base_url, "https://files.example.com");
+        assert_eq!(s3.permission, "");
+        assert!(!format!("{c:?}").contains("hush-hush"));
+        // Without an alias, the endpoint's host serves the bucket's path.
+        let vars = Vars::from_pairs(
+            [secret]
+                .into_iter()
+                .chain(keys)
+                .chain([("S3_ENDPOINT", "https://s3.example.net"), ("S3_OVERRIDE_PATH_STYLE", "true")]),
+        );
+        let s3 = Config::from_vars(&vars).unwrap().s3.unwrap();
+        assert_eq!((s3.public_base_url.as_str(), s3.path_style), ("https://s3.example.net/media", false));
+        // What is missing is named.
+        let missing = Config::from_vars(&Vars::from_pairs([secret, ("S3_ENABLED", "true"), ("S3_BUCKET", "m")]));
+        assert!(missing.unwrap_err().message.contains("AWS_ACCESS_KEY_ID"));
     }
 }

@@ -1,5 +1,6 @@
 //! Media backends: [`LocalFiles`] keeps files on local disk under Mastodon's key layout (served
-//! by ferrodon itself), and [`Processor`] turns uploads into the files that are served.
+//! by ferrodon itself), [`S3Files`] in an S3-compatible bucket (served by it or a CDN), and
+//! [`Processor`] turns uploads into the files that are served.
 //!
 //! Processing is pure Rust and in-process: the type is decided from the content
 //! ([`sniff`](ferrodon_domain::ports::MediaProcessor::sniff), never from a name), images are
@@ -10,7 +11,9 @@
 
 mod files;
 mod images;
+mod s3;
 mod sniff;
 
 pub use crate::files::LocalFiles;
 pub use crate::images::Processor;
+pub use crate::s3::S3Files;

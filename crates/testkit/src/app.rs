@@ -170,13 +170,20 @@ impl TestApp {
 
     /// An app on `db` (migrated here).
     pub async fn on(db: TestDb) -> TestApp {
+        TestApp::configured(db, &[]).await
+    }
+
+    /// An app on `db` with more configuration variables (e.g. [`s3_vars`]).
+    pub async fn configured(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
         let data_dir = db.data_dir().display().to_string();
-        let vars = Vars::from_pairs([
+        let mut pairs = vec![
             ("FERRODON_DATA_DIR", data_dir.as_str()),
             ("LOCAL_DOMAIN", LOCAL_DOMAIN),
             ("DATABASE_URL", db.url()),
             ("DB_POOL", "5"),
-        ]);
+        ];
+        pairs.extend_from_slice(extra);
+        let vars = Vars::from_pairs(pairs);
         let config = Config::from_vars(&vars).expect("test configuration");
         let sql = ferrodon_storage::SqlDatabase::connect(&config.database)
             .await
@@ -186,13 +193,14 @@ impl TestApp {
         let queue: Arc<dyn ferrodon_domain::ports::JobQueue> = sql.clone();
         let database: Arc<dyn Database> = sql.clone();
         let svc = Services::new(sql, Arc::new(ferrodon_streaming::LocalBus::default()), Arc::new(config.clone()));
-        svc.connect_media(
-            Arc::new(ferrodon_media::LocalFiles::new(
+        let files: Arc<dyn ferrodon_domain::ports::FileStore> = match &config.s3 {
+            Some(s3) => Arc::new(ferrodon_media::S3Files::new(s3).expect("S3 configuration")),
+            None => Arc::new(ferrodon_media::LocalFiles::new(
                 config.data_dir.join("system"),
                 format!("{}/system", svc.base_url()),
             )),
-            Arc::new(ferrodon_media::Processor::new()),
-        );
+        };
+        svc.connect_media(files, Arc::new(ferrodon_media::Processor::new()));
         let fed = ferrodon_federation::Federation::new(svc.clone()).expect("federation");
         let router = ferrodon_api::router(svc.clone(), Some(fed.clone()));
         TestApp { router, svc, fed, queue, database, engine: db.engine(), db: Arc::new(db) }

@@ -12,6 +12,9 @@
 //!   through pgBouncer in transaction mode (`TEST_PGBOUNCER_URL`, `scripts/pgbouncer-up`) with
 //!   prepared statements off; skipped like PostgreSQL when unset.
 //!
+//! - [`s3_vars`]: Mastodon's `S3_*` variables for the bucket of `TEST_S3_URL`
+//!   (`scripts/s3-up`), for [`TestApp::configured`]; skipped like PostgreSQL when unset.
+//!
 //! ```text
 //! use ferrodon_testkit::*;
 //!
@@ -26,6 +29,7 @@ mod app;
 mod db;
 mod oauth;
 mod pgbouncer;
+mod s3;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +44,7 @@ pub use oauth::{
     pkce_pair,
 };
 pub use pgbouncer::pgbouncer_url;
+pub use s3::s3_vars;
 
 pub use axum::http::{HeaderMap, Method, StatusCode};
 pub use ferrodon_domain::ports::Database;

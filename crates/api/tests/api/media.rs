@@ -495,3 +495,41 @@ both_engines!(avatars_and_headers_are_processed_served_and_federated, |app| asyn
     // Removing what is not there is fine.
     ok(app.delete("/api/v1/profile/avatar", &token).await);
 });
+
+/// With `S3_ENABLED`, files go to the bucket and clients load them from its alias; nothing is
+/// kept on local disk.
+#[tokio::test]
+async fn with_s3_files_live_in_the_bucket() {
+    let Some(vars) = s3_vars() else { return };
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::configured(TestDb::new(Engine::Sqlite).await.unwrap(), &pairs).await;
+    let bucket = ferrodon_media::S3Files::new(app.svc.config.s3.as_ref().unwrap()).unwrap();
+    let key_of = |url: &str| url.strip_prefix("https://media.cdn.test/").unwrap_or_else(|| panic!("{url}")).to_string();
+    let (_, token) = app.create_user("alice").await;
+
+    let media = upload(&app, "/api/v2/media", &token, &[], Some(("p.jpg", &jpeg(320, 240)))).await;
+    assert_eq!(media.status, StatusCode::OK, "{}", media.text());
+    let media = media.json();
+    let key = key_of(media["url"].as_str().unwrap());
+    assert!(key.starts_with("media_attachments/files/"), "{key}");
+    let stored = bucket.read(&key).await.unwrap().expect("the original in the bucket");
+    assert_eq!(image::load_from_memory(&stored).unwrap().width(), 320);
+    assert!(bucket.read(&key_of(media["preview_url"].as_str().unwrap())).await.unwrap().is_some());
+
+    let (content_type, body) = multipart_files(&[], &[("avatar", "me.jpg", &jpeg(500, 500))]);
+    let me =
+        app.raw(Method::PATCH, "/api/v1/accounts/update_credentials", &token, Some((content_type, body)), &[]).await;
+    let avatar = key_of(me.json()["avatar"].as_str().unwrap());
+    assert!(avatar.starts_with("accounts/avatars/"), "{avatar}");
+    assert!(bucket.read(&avatar).await.unwrap().is_some());
+    let data = app.svc.config.data_dir.clone();
+    assert_eq!(files_under(data.join("system")), Vec::<std::path::PathBuf>::new());
+    assert_eq!(files_under(data.join("tmp")), Vec::<std::path::PathBuf>::new());
+
+    // Deleted: gone from the bucket once the job ran.
+    ok(app.delete(&format!("/api/v1/media/{}", media["id"].as_str().unwrap()), &token).await);
+    ok(app.delete("/api/v1/profile/avatar", &token).await);
+    remove_dropped_files(&app).await;
+    assert_eq!(bucket.read(&key).await.unwrap(), None);
+    assert_eq!(bucket.read(&avatar).await.unwrap(), None);
+}
