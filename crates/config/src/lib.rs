@@ -76,6 +76,8 @@ pub struct S3Config {
     pub storage_class: Option<String>,
     /// `S3_MULTIPART_THRESHOLD` (15 MB): larger files are uploaded in parts.
     pub multipart_threshold: u64,
+    /// `S3_KEY_PREFIX`: a folder of the bucket that every key is under (in URLs too).
+    pub key_prefix: Option<String>,
     /// Where clients load files from: `S3_PROTOCOL://S3_ALIAS_HOST/` (a CDN or the bucket's
     /// own web host), or `S3_PROTOCOL://S3_HOSTNAME/BUCKET/`.
     pub public_base_url: String,
@@ -407,6 +409,7 @@ fn s3_config(v: &Vars) -> Result<Option<S3Config>> {
         permission: v.0.get("S3_PERMISSION").map(|p| p.trim().to_string()).unwrap_or_else(|| "public-read".into()),
         storage_class: v.get("S3_STORAGE_CLASS").map(str::to_string),
         multipart_threshold: v.number("S3_MULTIPART_THRESHOLD", 15 * 1024 * 1024)?,
+        key_prefix: v.get("S3_KEY_PREFIX").map(|p| p.trim_matches('/').to_string()).filter(|p| !p.is_empty()),
         public_base_url,
     }))
 }
@@ -617,12 +620,14 @@ mod tests {
             ("S3_REGION", "garage"),
             ("S3_ALIAS_HOST", "files.example.com"),
             ("S3_PERMISSION", ""),
+            ("S3_KEY_PREFIX", "/social/"),
         ]));
         let c = Config::from_vars(&vars).unwrap();
         let s3 = c.s3.clone().unwrap();
         assert_eq!((s3.endpoint.as_str(), s3.path_style), ("http://127.0.0.1:3900", true));
         assert_eq!(s3.public_base_url, "https://files.example.com");
         assert_eq!(s3.permission, "");
+        assert_eq!(s3.key_prefix.as_deref(), Some("social"));
         assert!(!format!("{c:?}").contains("hush-hush"));
         // Without an alias, the endpoint's host serves the bucket's path.
         let vars = Vars::from_pairs(

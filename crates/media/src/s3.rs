@@ -36,6 +36,8 @@ pub struct S3Files {
     public_base_url: String,
     storage_class: Option<String>,
     multipart_threshold: u64,
+    /// `S3_KEY_PREFIX/`, or empty.
+    prefix: String,
 }
 
 impl S3Files {
@@ -70,12 +72,18 @@ impl S3Files {
             public_base_url: c.public_base_url.trim_end_matches('/').to_string(),
             storage_class: c.storage_class.clone(),
             multipart_threshold: c.multipart_threshold,
+            prefix: c.key_prefix.as_deref().map(|p| format!("{p}/")).unwrap_or_default(),
         })
+    }
+
+    /// The object of `key` (under the prefix).
+    fn location(&self, key: &str) -> Key {
+        Key::from(format!("{}{key}", self.prefix))
     }
 
     /// The object under `key`, read whole (for checks and tests; clients read the public URL).
     pub async fn read(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        match self.store.get(&Key::from(key)).await {
+        match self.store.get(&self.location(key)).await {
             Ok(found) => Ok(Some(found.bytes().await.map_err(s3_error)?.to_vec())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(s3_error(e)),
@@ -100,7 +108,7 @@ fn s3_error(e: object_store::Error) -> Error {
 #[async_trait]
 impl FileStore for S3Files {
     async fn put(&self, key: &str, path: &Path, content_type: &str) -> Result<()> {
-        let location = Key::from(key);
+        let location = self.location(key);
         let mut file = tokio::fs::File::open(path).await.map_err(Error::internal)?;
         let size = file.metadata().await.map_err(Error::internal)?.len();
         let attributes = self.attributes(content_type);
@@ -141,7 +149,7 @@ impl FileStore for S3Files {
     }
 
     async fn delete(&self, keys: &[String]) -> Result<()> {
-        let locations = futures_util::stream::iter(keys.iter().map(|k| Ok(Key::from(k.as_str()))).collect::<Vec<_>>());
+        let locations = futures_util::stream::iter(keys.iter().map(|k| Ok(self.location(k))).collect::<Vec<_>>());
         let mut results = self.store.delete_stream(locations.boxed());
         while let Some(result) = results.next().await {
             match result {
@@ -153,7 +161,7 @@ impl FileStore for S3Files {
     }
 
     fn url(&self, key: &str) -> String {
-        format!("{}/{key}", self.public_base_url)
+        format!("{}/{}{key}", self.public_base_url, self.prefix)
     }
 
     fn local_path(&self, _key: &str) -> Option<std::path::PathBuf> {

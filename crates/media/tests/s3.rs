@@ -29,7 +29,7 @@ fn scratch_file(bytes: &[u8]) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn files_are_stored_read_and_removed() {
-    let Some(c) = config(&[("S3_ALIAS_HOST", "files.example.com")]) else { return };
+    let Some(c) = config(&[("S3_ALIAS_HOST", "files.example.com"), ("S3_KEY_PREFIX", "social")]) else { return };
     let files = S3Files::new(&c).unwrap();
     let key = unique_key("a.png");
     let bytes = b"\x89PNG\r\n\x1a\n not really a png".to_vec();
@@ -37,7 +37,11 @@ async fn files_are_stored_read_and_removed() {
     files.put(&key, &path, "image/png").await.unwrap();
     assert!(!path.exists(), "the scratch file is done with");
     assert_eq!(files.read(&key).await.unwrap(), Some(bytes));
-    assert_eq!(files.url(&key), format!("https://files.example.com/{key}"));
+    assert_eq!(files.url(&key), format!("https://files.example.com/social/{key}"));
+    // The object is under the prefix in the bucket.
+    let unprefixed = S3Files::new(&config(&[]).unwrap()).unwrap();
+    assert!(unprefixed.read(&format!("social/{key}")).await.unwrap().is_some());
+    assert_eq!(unprefixed.read(&key).await.unwrap(), None);
     assert_eq!(files.local_path(&key), None);
     // Removing what is there and what is not.
     files.delete(&[key.clone(), unique_key("never.png")]).await.unwrap();
