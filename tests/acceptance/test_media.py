@@ -3,7 +3,10 @@ attachments, delete-and-redraft, avatars and headers, and the files served under
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
+import subprocess
 import zlib
 
 import pytest
@@ -123,3 +126,43 @@ def test_avatar_and_header(server: Server, make_user):
     assert response.json()["avatar"].endswith("/avatars/original/missing.png")
     me = user.api.account_verify_credentials()
     assert me["avatar"].endswith("/avatars/original/missing.png") and "/system/accounts/headers/" in me["header"]
+
+
+def ffmpeg_made(inputs: list[str], args: list[str], suffix: str, tmp_path) -> bytes:
+    """A file ffmpeg makes from its test sources (skipped without ffmpeg, except in CI)."""
+    if shutil.which("ffmpeg") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("ffmpeg must be installed in CI")
+        pytest.skip("ffmpeg is not installed")
+    out = tmp_path / f"made{suffix}"
+    command = ["ffmpeg", "-v", "error", "-y"]
+    for source in inputs:
+        command += ["-f", "lavfi", "-i", source]
+    subprocess.run(command + args + [str(out)], check=True)
+    return out.read_bytes()
+
+
+def test_video_audio_and_gifv(alice, tmp_path):
+    clip = ffmpeg_made(
+        ["testsrc=duration=1:size=320x240:rate=25", "sine=frequency=440:duration=1"],
+        ["-c:v", "mpeg4", "-c:a", "pcm_s16le", "-shortest"],
+        ".mov",
+        tmp_path,
+    )
+    # Mastodon.py waits for the worker to process it (GET answers 206 until then).
+    video = alice.api.media_post(clip, mime_type="video/quicktime", description="test card", synchronous=True)
+    assert video["type"] == "video" and video["url"].endswith(".mp4"), video
+    served = fetch(video["url"])
+    assert served.headers["content-type"] == "video/mp4"
+    assert png_size(fetch(video["preview_url"]).content) == (320, 240)
+    status = alice.api.status_post("a video", media_ids=[video])
+    assert status["media_attachments"][0]["type"] == "video"
+
+    gif = ffmpeg_made(["testsrc=duration=0.5:size=96x64:rate=10"], [], ".gif", tmp_path)
+    gifv = alice.api.media_post(gif, mime_type="image/gif", synchronous=True)
+    assert gifv["type"] == "gifv" and fetch(gifv["url"]).headers["content-type"] == "video/mp4", gifv
+
+    tone = ffmpeg_made(["sine=frequency=220:duration=2"], [], ".wav", tmp_path)
+    audio = alice.api.media_post(tone, mime_type="audio/wav", synchronous=True)
+    assert audio["type"] == "audio" and fetch(audio["url"]).headers["content-type"] == "audio/mpeg", audio
+    assert abs(audio["meta"]["duration"] - 2.0) < 0.2, audio

@@ -78,6 +78,15 @@ impl FileStore for LocalFiles {
         Ok(())
     }
 
+    async fn fetch(&self, key: &str, dest: &Path) -> Result<bool> {
+        let source = self.path(key)?;
+        match tokio::fs::copy(&source, dest).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !source_exists(&source).await => Ok(false),
+            Err(e) => Err(io_error("copying", &source, e)),
+        }
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<()> {
         let paths = keys.iter().map(|k| self.path(k)).collect::<Result<Vec<_>>>()?;
         let mut failure = None;
@@ -160,6 +169,11 @@ mod tests {
         std::fs::write(&upload, b"new jpeg").unwrap();
         store.put(key, &upload, "image/jpeg").await.unwrap();
         assert_eq!(std::fs::read(&stored).unwrap(), b"new jpeg");
+        // Fetched back as a copy.
+        let copy = dir.0.join("copy");
+        assert!(store.fetch(key, &copy).await.unwrap());
+        assert_eq!(std::fs::read(&copy).unwrap(), b"new jpeg");
+        assert!(!store.fetch("media_attachments/none.jpg", &copy).await.unwrap());
 
         store.delete(&[key.to_string(), "media_attachments/missing.jpg".to_string()]).await.unwrap();
         assert!(!stored.exists());

@@ -26,6 +26,8 @@ use image::{
 };
 use tokio::sync::Semaphore;
 
+use crate::av::Ffmpeg;
+
 /// The largest image taken, in pixels (Mastodon's 7680×4320).
 const MAX_PIXELS: u64 = 33_177_600;
 /// The stored original is downscaled to at most this many pixels (3840×2160).
@@ -46,13 +48,29 @@ const MAX_ALLOC: u64 = 512 * 1024 * 1024;
 
 /// The types this build processes (decodes and re-encodes).
 const PROCESSED_TYPES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
+/// The video and audio types processed through ffmpeg (those the content tells apart).
+const AV_TYPES: &[&str] = &[
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+    "video/ogg",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/aac",
+    "audio/ogg",
+    "audio/wave",
+    "audio/flac",
+    "audio/3gpp",
+];
 
 /// The processor of uploads (images; see the crate's documentation for what waits for ffmpeg).
 /// Clones share their permits.
 #[derive(Clone, Debug)]
 pub struct Processor {
-    /// One permit per image being decoded or encoded.
+    /// One permit per image being decoded or encoded, or per ffmpeg run.
     permits: Arc<Semaphore>,
+    /// Video, audio and animated GIFs, when the machine has ffmpeg.
+    ffmpeg: Option<Ffmpeg>,
 }
 
 impl Processor {
@@ -64,7 +82,7 @@ impl Processor {
     /// A processor that works on at most `images` images at once (each holds its decoded
     /// pixels: about 60 MB for a 12-megapixel photo); others wait.
     pub fn with_concurrency(images: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(images.max(1))) }
+        Self { permits: Arc::new(Semaphore::new(images.max(1))), ffmpeg: Ffmpeg::find() }
     }
 }
 
@@ -81,9 +99,24 @@ impl MediaProcessor for Processor {
     }
 
     async fn process(&self, input: &Path, sniffed: &Sniffed, scratch: &Path) -> Result<Processed> {
-        check_processed(sniffed)?;
-        let (input, scratch) = (input.to_path_buf(), scratch.to_path_buf());
-        self.run(move || process_image(&input, &scratch)).await
+        let ffmpeg = self.ffmpeg.as_ref();
+        let animated_gif = match ffmpeg {
+            Some(_) if sniffed.content_type == "image/gif" => {
+                let input = input.to_path_buf();
+                self.run(move || Ok(is_animated_gif(&input))).await?
+            }
+            _ => false,
+        };
+        match (sniffed.kind, ffmpeg) {
+            (MediaKind::Image, Some(ffmpeg)) if animated_gif => self.video(ffmpeg, input, scratch).await,
+            (MediaKind::Video, Some(ffmpeg)) => self.video(ffmpeg, input, scratch).await,
+            (MediaKind::Audio, Some(ffmpeg)) => self.audio(ffmpeg, input, scratch).await,
+            _ => {
+                check_processed(sniffed)?;
+                let (input, scratch) = (input.to_path_buf(), scratch.to_path_buf());
+                self.run(move || process_image(&input, &scratch)).await
+            }
+        }
     }
 
     async fn process_profile_image(
@@ -99,11 +132,77 @@ impl MediaProcessor for Processor {
     }
 
     fn supported_types(&self) -> Vec<String> {
-        PROCESSED_TYPES.iter().map(|t| t.to_string()).collect()
+        let mut types: Vec<String> = PROCESSED_TYPES.iter().map(|t| t.to_string()).collect();
+        if self.ffmpeg.is_some() {
+            types.extend(AV_TYPES.iter().map(|t| t.to_string()));
+        }
+        types
     }
 }
 
 impl Processor {
+    /// A video (or an animated GIF) made into an MP4 with a preview still and its blurhash.
+    async fn video(&self, ffmpeg: &Ffmpeg, input: &Path, scratch: &Path) -> Result<Processed> {
+        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        let probe = ffmpeg.probe(input).await?;
+        if probe.video.is_none() && probe.audio.is_some() {
+            // An MP4 or WebM with sound only.
+            drop(_permit);
+            return self.audio(ffmpeg, input, scratch).await;
+        }
+        let name = format!("{:016x}", rand::random::<u64>());
+        let video = ffmpeg.video(input, &probe, scratch, &name).await?;
+        let written = Written {
+            scratch: scratch.to_path_buf(),
+            paths: vec![video.original.clone(), video.preview.clone()],
+            keep: false,
+        };
+        let preview_path = video.preview.clone();
+        let (preview, blurhash) =
+            tokio::task::spawn_blocking(move || still_blurhash(&preview_path)).await.map_err(Error::internal)??;
+        let file = |path: &Path, content_type: &str, extension: &str, dimensions| -> Result<ProcessedFile> {
+            let size = std::fs::metadata(path).map_err(Error::internal)?.len();
+            Ok(ProcessedFile {
+                path: path.to_path_buf(),
+                content_type: content_type.into(),
+                extension: extension.into(),
+                size,
+                dimensions,
+            })
+        };
+        let processed = Processed {
+            kind: video.kind(),
+            meta: video.meta(preview),
+            original: file(&video.original, "video/mp4", "mp4", video.meta(preview).original)?,
+            small: Some(file(&video.preview, "image/png", "png", Some(preview))?),
+            blurhash: Some(blurhash),
+        };
+        written.keep();
+        Ok(processed)
+    }
+
+    /// An audio file made into an MP3, with its length.
+    async fn audio(&self, ffmpeg: &Ffmpeg, input: &Path, scratch: &Path) -> Result<Processed> {
+        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        let probe = ffmpeg.probe(input).await?;
+        let name = format!("{:016x}", rand::random::<u64>());
+        let path = ffmpeg.audio(input, &probe, scratch, &name).await?;
+        let size = std::fs::metadata(&path).map_err(Error::internal)?.len();
+        Ok(Processed {
+            kind: MediaKind::Audio,
+            meta: MediaMeta { duration: probe.duration, ..MediaMeta::default() },
+            original: ProcessedFile {
+                path,
+                content_type: "audio/mpeg".into(),
+                extension: "mp3".into(),
+                size,
+                dimensions: None,
+            },
+            small: None,
+            blurhash: None,
+        })
+    }
+
     /// Runs `work` on the blocking pool once a permit is free. The permit goes with the work:
     /// it is released when the work ends, even when the caller stops waiting for it.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -202,6 +301,22 @@ fn process_image(input: &Path, scratch: &Path) -> Result<Processed> {
         small: Some(small),
         blurhash: Some(blurhash),
     })
+}
+
+/// Whether the GIF at `input` has more than one frame (an unreadable one has none).
+fn is_animated_gif(input: &Path) -> bool {
+    use image::AnimationDecoder;
+    let Ok(file) = File::open(input) else { return false };
+    let Ok(decoder) = image::codecs::gif::GifDecoder::new(BufReader::new(file)) else { return false };
+    decoder.into_frames().take(2).filter(|f| f.is_ok()).count() > 1
+}
+
+/// The size and blurhash of a preview still.
+fn still_blurhash(path: &Path) -> Result<(Dimensions, String)> {
+    let image = image::open(path).map_err(image_error)?.into_rgb8();
+    let (width, height) = image.dimensions();
+    let pixels = Pixels::from_vec_u8(width, height, image.into_raw(), PixelType::U8x3).map_err(Error::internal)?;
+    Ok((Dimensions { width, height }, blurhash_of(&mut Resizer::new(), &pixels)?))
 }
 
 /// An avatar (the middle square of the image, at 400×400) or a header (the whole image within

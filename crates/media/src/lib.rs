@@ -6,9 +6,11 @@
 //! ([`sniff`](ferrodon_domain::ports::MediaProcessor::sniff), never from a name), images are
 //! decoded with limits checked before any pixel is allocated, turned upright by their EXIF
 //! orientation, downscaled to Mastodon's sizes and re-encoded, which leaves no metadata (GPS
-//! included) behind. Video, audio, AVIF/HEIC and animated GIF → gifv need ffmpeg and are not
-//! handled by this build: they are sniffed, but refused with a validation error.
+//! included) behind. Video, audio and animated GIFs go through the system's ffmpeg (when it has
+//! one: otherwise they are refused with a validation error, and animated GIFs keep their first
+//! frame); AVIF and HEIC are sniffed but refused.
 
+mod av;
 mod files;
 mod images;
 mod s3;

@@ -148,6 +148,22 @@ impl FileStore for S3Files {
         Ok(())
     }
 
+    async fn fetch(&self, key: &str, dest: &Path) -> Result<bool> {
+        use tokio::io::AsyncWriteExt;
+        let found = match self.store.get(&self.location(key)).await {
+            Ok(found) => found,
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(s3_error(e)),
+        };
+        let mut out = tokio::fs::File::create(dest).await.map_err(Error::internal)?;
+        let mut chunks = found.into_stream();
+        while let Some(chunk) = chunks.next().await {
+            out.write_all(&chunk.map_err(s3_error)?).await.map_err(Error::internal)?;
+        }
+        out.flush().await.map_err(Error::internal)?;
+        Ok(true)
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<()> {
         let locations = futures_util::stream::iter(keys.iter().map(|k| Ok(self.location(k))).collect::<Vec<_>>());
         let mut results = self.store.delete_stream(locations.boxed());

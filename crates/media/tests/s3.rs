@@ -58,6 +58,12 @@ async fn large_files_go_up_in_parts() {
     files.put(&key, &scratch_file(&bytes), "video/mp4").await.unwrap();
     assert_eq!(files.read(&key).await.unwrap().as_deref(), Some(bytes.as_slice()));
     assert_eq!(files.url(&key), format!("{}/{key}", c.public_base_url));
+    // Fetched back to a local file, streamed.
+    let back = scratch_file(b"");
+    assert!(files.fetch(&key, &back).await.unwrap());
+    assert!(std::fs::read(&back).unwrap() == bytes);
+    assert!(!files.fetch(&unique_key("none.mp4"), &back).await.unwrap());
+    let _ = std::fs::remove_file(back);
     files.delete(&[key]).await.unwrap();
 }
 

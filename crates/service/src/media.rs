@@ -12,7 +12,7 @@ use std::sync::Arc;
 use ferrodon_domain::model::{
     Focus, Media, MediaKind, MediaState, Processed, ProcessedFile, ProfileImage, StatusMedia,
 };
-use ferrodon_domain::ports::{FileStore, MediaProcessor, Sniffed, Tx};
+use ferrodon_domain::ports::{FileStore, JobContext, MediaProcessor, Sniffed, Tx};
 use ferrodon_kernel::{Error, Id, Result};
 
 use crate::Services;
@@ -176,9 +176,14 @@ impl<'a> Stored<'a> {
 
     /// Stores `f` under `key` (its scratch file is gone either way).
     async fn put(&mut self, key: String, f: &ProcessedFile) -> Result<String> {
-        let stored = store(self.files, key, f).await;
+        let key = self.put_path(key, &f.path, &f.content_type).await;
         let _ = std::fs::remove_file(&f.path);
-        let key = stored?;
+        key
+    }
+
+    /// Stores the file at `path` under `key`.
+    async fn put_path(&mut self, key: String, path: &Path, content_type: &str) -> Result<String> {
+        self.files.put(&key, path, content_type).await?;
         self.keys.push(key.clone());
         Ok(key)
     }
@@ -222,55 +227,165 @@ async fn store_thumbnail(
     Ok((key?, processed.blurhash.clone()))
 }
 
+/// When an upload is processed: before answering (`/api/v1/media`), or for video and audio on
+/// the `default` queue, answering at once (`/api/v2/media`, 202 until done). Images are always
+/// processed at once, as Mastodon does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Processing {
+    Now,
+    Later,
+}
+
 /// `POST /api/v1/media` and `/api/v2/media`: the file is checked by its content, processed and
-/// stored, then its row written. Images are processed at once, as Mastodon does.
-pub async fn upload(svc: &Services, me: &Viewer, file: Upload, p: MediaParams) -> Result<Media> {
+/// stored, then its row written (or stored as it came, its row written and its processing
+/// queued, in one transaction).
+pub async fn upload(svc: &Services, me: &Viewer, file: Upload, p: MediaParams, when: Processing) -> Result<Media> {
     let ports = ports(svc)?.clone();
     let description = check_description(p.description.as_deref())?;
     let focus = parse_focus(p.focus.as_deref())?;
     let sniffed = check(&ports, &file, attachment_limit).await?;
-    let processed = ports.processor.process(&file.path, &sniffed, &scratch_dir(svc)).await?;
-    drop(file);
     let id = Id::generate();
+    let mut media = Media {
+        id,
+        account_id: me.account.id,
+        status_id: None,
+        kind: sniffed.kind,
+        state: MediaState::Queued,
+        file_key: None,
+        content_type: Some(sniffed.content_type.clone()),
+        file_size: file.size as i64,
+        small_key: None,
+        upload_key: None,
+        thumbnail_key: None,
+        description,
+        focus,
+        blurhash: None,
+        meta: Default::default(),
+        created_at: now(),
+    };
     let mut stored = Stored::new(&*ports.files);
     let written = async {
-        let original = stored.put(file_key(id, "original", &processed.original.extension), &processed.original).await;
-        let small = match &processed.small {
-            Some(s) => Some(stored.put(file_key(id, "small", &s.extension), s).await),
-            None => None,
-        };
-        let (original, small) = (original?, small.transpose()?);
-        let (thumbnail_key, thumbnail_blurhash) = match p.thumbnail {
-            Some(t) => store_thumbnail(svc, &ports, &mut stored, id, t).await.map(|(k, b)| (Some(k), b))?,
-            None => (None, None),
-        };
-        let media = Media {
-            id,
-            account_id: me.account.id,
-            status_id: None,
-            kind: processed.kind,
-            state: MediaState::Done,
-            file_key: Some(original),
-            content_type: Some(processed.original.content_type.clone()),
-            file_size: processed.original.size as i64,
-            small_key: small,
-            upload_key: None,
-            blurhash: thumbnail_blurhash.or_else(|| processed.blurhash.clone()),
-            thumbnail_key,
-            description,
-            focus,
-            meta: processed.meta.clone(),
-            created_at: now(),
-        };
+        if let Some(t) = p.thumbnail {
+            let (key, blurhash) = store_thumbnail(svc, &ports, &mut stored, id, t).await?;
+            (media.thumbnail_key, media.blurhash) = (Some(key), blurhash);
+        }
+        let later = when == Processing::Later && matches!(sniffed.kind, MediaKind::Video | MediaKind::Audio);
+        if later {
+            let key = file_key(id, "upload", "bin");
+            media.upload_key = Some(stored.put_path(key, &file.path, &sniffed.content_type).await?);
+        } else {
+            let processed = ports.processor.process(&file.path, &sniffed, &scratch_dir(svc)).await?;
+            let kept = store_processed(&mut stored, id, &processed).await;
+            remove_scratch(&processed);
+            kept?.apply(&mut media, &processed);
+        }
         let mut tx = svc.db.write().await?;
         tx.insert_media(&media).await?;
-        tx.commit().await?;
-        Ok::<_, Error>(media)
+        if later {
+            crate::jobs::media::ProcessMedia::enqueue(&mut tx, id).await?;
+        }
+        tx.commit().await
     }
     .await;
-    remove_scratch(&processed);
+    drop(file);
     match written {
-        Ok(media) => Ok(media),
+        Ok(()) => Ok(media),
+        Err(e) => {
+            stored.undo().await;
+            Err(e)
+        }
+    }
+}
+
+/// The keys a processed upload's files were stored under.
+struct Kept {
+    original: String,
+    small: Option<String>,
+}
+
+impl Kept {
+    /// The attachment as processed: its files, type, size and meta (a custom thumbnail's
+    /// blurhash stays).
+    fn apply(self, media: &mut Media, processed: &Processed) {
+        media.kind = processed.kind;
+        media.state = MediaState::Done;
+        media.file_key = Some(self.original);
+        media.content_type = Some(processed.original.content_type.clone());
+        media.file_size = processed.original.size as i64;
+        media.small_key = self.small;
+        media.meta = processed.meta.clone();
+        if media.thumbnail_key.is_none() {
+            media.blurhash = processed.blurhash.clone();
+        }
+    }
+}
+
+async fn store_processed(stored: &mut Stored<'_>, id: Id, processed: &Processed) -> Result<Kept> {
+    let original = stored.put(file_key(id, "original", &processed.original.extension), &processed.original).await?;
+    let small = match &processed.small {
+        Some(s) => Some(stored.put(file_key(id, "small", &s.extension), s).await?),
+        None => None,
+    };
+    Ok(Kept { original, small })
+}
+
+/// The `ProcessMedia` job: an upload stored as it came is processed, its files stored and its
+/// row completed, in the job's own transaction; the upload goes. A file that cannot be
+/// processed marks the attachment failed (not retried); an upload deleted meanwhile is let be.
+pub(crate) async fn process_queued(svc: &Services, ctx: &JobContext, id: Id) -> Result<()> {
+    let ports = ports(svc)?.clone();
+    let Some(queued) = svc.db.read().await?.media_by_id(id).await? else { return Ok(()) };
+    let Some(upload_key) = queued.upload_key.clone().filter(|_| queued.state == MediaState::Queued) else {
+        return Ok(());
+    };
+    let input = Upload { path: scratch_file(svc).await?, size: 0 };
+    if !ports.files.fetch(&upload_key, &input.path).await? {
+        return Err(Error::internal(format!("the upload of media {id} is missing")));
+    }
+    let sniffed = Sniffed { kind: queued.kind, content_type: queued.content_type.clone().unwrap_or_default() };
+    let processed = match ports.processor.process(&input.path, &sniffed, &scratch_dir(svc)).await {
+        Ok(p) => Ok(p),
+        Err(e) if e.kind == ferrodon_kernel::ErrorKind::Validation => Err(e),
+        Err(e) => return Err(e),
+    };
+    drop(input);
+    let mut stored = Stored::new(&*ports.files);
+    let written = async {
+        let kept = match &processed {
+            Ok(p) => Some(store_processed(&mut stored, id, p).await?),
+            Err(_) => None,
+        };
+        let mut tx = svc.db.write().await?;
+        let Some(mut media) = tx.media_by_id(id).await? else {
+            // Deleted while it was processed: what was stored for it goes.
+            return Ok(false);
+        };
+        match (kept, &processed) {
+            (Some(kept), Ok(p)) => kept.apply(&mut media, p),
+            (_, Err(e)) => {
+                tracing::info!(media = %id, error = %e.message, "an upload could not be processed");
+                media.state = MediaState::Failed;
+            }
+            (None, Ok(_)) => unreachable!("stored when processed"),
+        }
+        media.upload_key = None;
+        tx.update_media(&media).await?;
+        crate::effects::files_dropped(&mut tx, vec![upload_key.clone()]).await?;
+        if ctx.complete_in(&mut tx).await? {
+            tx.commit().await?;
+        }
+        Ok::<_, Error>(true)
+    }
+    .await;
+    if let Ok(p) = &processed {
+        remove_scratch(p);
+    }
+    match written {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            stored.undo().await;
+            Ok(())
+        }
         Err(e) => {
             stored.undo().await;
             Err(e)
@@ -322,10 +437,15 @@ async fn own(tx: &mut Box<dyn Tx>, me: &Viewer, raw_id: &str) -> Result<Media> {
     tx.media_by_id(id).await?.filter(|m| m.account_id == me.account.id).ok_or_else(Error::not_found)
 }
 
-/// `GET /api/v1/media/:id`: the caller's own upload (206 for the client while processing).
+/// `GET /api/v1/media/:id`: the caller's own upload (206 for the client while processing; 422
+/// once its processing failed).
 pub async fn get(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Media> {
     let mut tx = svc.db.read().await?;
-    own(&mut tx, me, raw_id).await
+    let media = own(&mut tx, me, raw_id).await?;
+    if media.state == MediaState::Failed {
+        return Err(Error::validation("Validation failed: File could not be processed"));
+    }
+    Ok(media)
 }
 
 /// `PUT /api/v1/media/:id`: description, focus and thumbnail of an upload not yet attached
@@ -445,6 +565,7 @@ pub(crate) fn status_media(svc: &Services, m: &Media) -> Option<StatusMedia> {
         content_type: m.content_type.clone(),
         small: m.meta.small,
         focus: m.focus,
+        duration: m.meta.duration,
     })
 }
 

@@ -533,3 +533,132 @@ async fn with_s3_files_live_in_the_bucket() {
     assert_eq!(bucket.read(&key).await.unwrap(), None);
     assert_eq!(bucket.read(&avatar).await.unwrap(), None);
 }
+
+/// A file ffmpeg makes from its test sources, or `None` without ffmpeg (a failure in CI).
+fn ffmpeg_made(inputs: &[&str], args: &[&str], extension: &str) -> Option<Vec<u8>> {
+    if std::process::Command::new("ffmpeg").arg("-version").output().is_err() {
+        assert!(!in_ci(), "ffmpeg must be installed in CI");
+        println!("skipped: ffmpeg is not installed");
+        return None;
+    }
+    let path = std::env::temp_dir().join(format!("ferrodon-made-{}.{extension}", Id::generate().0));
+    let mut command = std::process::Command::new("ffmpeg");
+    command.args(["-v", "error", "-y"]);
+    for input in inputs {
+        command.args(["-f", "lavfi", "-i", input]);
+    }
+    assert!(command.args(args).arg(&path).status().unwrap().success());
+    let bytes = std::fs::read(&path).unwrap();
+    let _ = std::fs::remove_file(path);
+    Some(bytes)
+}
+
+async fn served_image(app: &TestApp, url: &str) -> image::DynamicImage {
+    let r = served(app, url).await;
+    assert_eq!(r.status, StatusCode::OK, "{url}");
+    image::load_from_memory(&r.body).unwrap()
+}
+
+both_engines!(video_is_processed_on_a_queue_and_audio_at_once, |app| async move {
+    let Some(clip) = ffmpeg_made(
+        &["testsrc=duration=1:size=320x240:rate=25", "sine=frequency=440:duration=1"],
+        &["-c:v", "mpeg4", "-c:a", "pcm_s16le", "-shortest"],
+        "mov",
+    ) else {
+        return;
+    };
+    let Some(tone) = ffmpeg_made(&["sine=frequency=220:duration=2"], &[], "wav") else { return };
+    let (_, token) = app.create_user("alice").await;
+
+    // v2: answered at once, 202 with no URL; not yet attachable.
+    let r = upload(&app, "/api/v2/media", &token, &[("description", "a test card")], Some(("clip.mov", &clip))).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let queued = r.json();
+    assert!(queued["url"].is_null(), "{queued}");
+    assert_eq!(queued["type"], "video");
+    let id = queued["id"].as_str().unwrap().to_string();
+    let shown = app.raw(Method::GET, &format!("/api/v1/media/{id}"), &token, None, &[]).await;
+    assert_eq!(shown.status, StatusCode::PARTIAL_CONTENT);
+    let (code, _, body) = app.post_form("/api/v1/statuses", &token, &[("media_ids[]", &id)]).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Processed by its job: H.264 MP4 with a PNG still, the upload as it came gone.
+    assert_eq!(app.run_jobs(Queue::Default, &["ProcessMedia"]).await.len(), 1);
+    remove_dropped_files(&app).await;
+    let done = ok(app.get(&format!("/api/v1/media/{id}"), &token).await);
+    assert_eq!(done["type"], "video");
+    assert_eq!(done["description"], "a test card");
+    assert_eq!(done["meta"]["original"]["width"], 320, "{done}");
+    assert_eq!(done["meta"]["length"], "0:00:01.00", "{done}");
+    let url = done["url"].as_str().unwrap();
+    assert!(url.ends_with(".mp4"), "{url}");
+    let mp4 = served(&app, url).await;
+    assert_eq!(mp4.header("content-type").as_deref(), Some("video/mp4"));
+    let preview = served_image(&app, done["preview_url"].as_str().unwrap()).await;
+    assert_eq!((preview.width(), preview.height()), (320, 240));
+    assert!(done["blurhash"].as_str().is_some());
+    let data = app.svc.config.data_dir.clone();
+    assert_eq!(files_under(data.join("system")).len(), 2, "the MP4 and its still; the upload went");
+    let status = post_status(&app, &token, &[("media_ids[]", &id)]).await;
+    assert_eq!(status["media_attachments"][0]["type"], "video");
+    assert_eq!(status["media_attachments"][0]["meta"]["duration"], 1.0);
+
+    // v1 processes before answering; audio becomes MP3.
+    let r = upload(&app, "/api/v1/media", &token, &[], Some(("tone.wav", &tone))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let audio = r.json();
+    assert_eq!(audio["type"], "audio");
+    assert!(audio["url"].as_str().unwrap().ends_with(".mp3"), "{audio}");
+    let mp3 = served(&app, audio["url"].as_str().unwrap()).await;
+    assert_eq!(mp3.header("content-type").as_deref(), Some("audio/mpeg"));
+    // Audio through v2 waits for its job too.
+    let r = upload(&app, "/api/v2/media", &token, &[], Some(("tone.wav", &tone))).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    app.run_jobs(Queue::Default, &["ProcessMedia"]).await;
+    let audio = ok(app.get(&format!("/api/v1/media/{}", r.json()["id"].as_str().unwrap()), &token).await);
+    assert_eq!(audio["meta"]["duration"], 2.0, "{audio}");
+    let instance = ok(app.get("/api/v2/instance", None::<&str>).await);
+    let types = instance["configuration"]["media_attachments"]["supported_mime_types"].as_array().unwrap();
+    assert!(types.contains(&json!("video/mp4")) && types.contains(&json!("audio/mpeg")), "{types:?}");
+});
+
+both_engines!(animated_gifs_become_gifv_and_broken_video_fails, |app| async move {
+    let Some(gif) = ffmpeg_made(&["testsrc=duration=0.5:size=96x64:rate=10"], &[], "gif") else { return };
+    let (_, token) = app.create_user("alice").await;
+    let r = upload(&app, "/api/v2/media", &token, &[], Some(("loop.gif", &gif))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let gifv = r.json();
+    assert_eq!(gifv["type"], "gifv");
+    assert!(gifv["url"].as_str().unwrap().ends_with(".mp4"), "{gifv}");
+    // A gifv is no image: it goes alone.
+    let photo = upload(&app, "/api/v2/media", &token, &[], Some(("p.jpg", &jpeg(64, 48)))).await.json();
+    let (code, _, body) = app
+        .post_form(
+            "/api/v1/statuses",
+            &token,
+            &[("media_ids[]", gifv["id"].as_str().unwrap()), ("media_ids[]", photo["id"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // A video whose header is right and the rest garbage: accepted, then failed by its job,
+    // its upload removed.
+    let Some(mut broken) = ffmpeg_made(&["testsrc=duration=1:size=64x48:rate=10"], &["-c:v", "mpeg4"], "mp4") else {
+        return;
+    };
+    broken.truncate(64);
+    broken.extend(std::iter::repeat_n(0x42, 4096));
+    let r = upload(&app, "/api/v2/media", &token, &[], Some(("broken.mp4", &broken))).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    app.run_jobs(Queue::Default, &["ProcessMedia"]).await;
+    remove_dropped_files(&app).await;
+    let (code, _, body) = app.get(&format!("/api/v1/media/{id}"), &token).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let data = app.svc.config.data_dir.clone();
+    assert!(
+        files_under(data.join("system")).iter().all(|f| !f.to_string_lossy().contains("/upload/")),
+        "the upload went"
+    );
+    ok(app.delete(&format!("/api/v1/media/{id}"), &token).await);
+});

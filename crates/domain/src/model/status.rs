@@ -63,7 +63,7 @@ impl Status {
 
 /// An attachment as a status carries it (kept with the row for rendering): a local upload once
 /// processed, or a remote post's attachment as its server describes it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusMedia {
     /// A local upload's id (remote attachments have none: theirs derive from the status').
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,7 +85,13 @@ pub struct StatusMedia {
     pub small: Option<super::Dimensions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focus: Option<super::Focus>,
+    /// Seconds, for video and audio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
 }
+
+// Durations and focus points are finite (checked where they are read or measured).
+impl Eq for StatusMedia {}
 
 /// A custom emoji a remote post uses (`:shortcode:` in its text).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

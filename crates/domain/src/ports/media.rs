@@ -17,6 +17,9 @@ use crate::model::{Media, MediaKind, Processed, ProcessedFile, ProfileImage};
 pub trait FileStore: Send + Sync + 'static {
     /// Stores the local file at `path` under `key`; the file may be moved away.
     async fn put(&self, key: &str, path: &Path, content_type: &str) -> Result<()>;
+    /// Copies the file under `key` to the local file `dest` (made or replaced); `false` when
+    /// there is none.
+    async fn fetch(&self, key: &str, dest: &Path) -> Result<bool>;
     /// Removes files (missing ones are no error).
     async fn delete(&self, keys: &[String]) -> Result<()>;
     /// Where clients load `key` from.

@@ -1,5 +1,6 @@
-//! Stored files that go after their rows, on `default`, and the clean-up of uploads never
-//! posted (Mastodon's `MediaCleanupScheduler`), on `scheduler`.
+//! Video and audio uploads processed (Mastodon's `PostProcessMediaWorker`) and stored files that
+//! go after their rows, on `default`; the clean-up of uploads never posted (Mastodon's
+//! `MediaCleanupScheduler`), on `scheduler`.
 //!
 //! A row is removed first and its files later, by a job enqueued in the same transaction: a
 //! crash between the two leaves the job, never a row naming a missing file.
@@ -10,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ferrodon_domain::model::{Job, Queue, RecurringJob};
 use ferrodon_domain::ports::{JobContext, JobHandler, RetryPolicy, Tx};
-use ferrodon_kernel::{Error, Result};
+use ferrodon_kernel::{Error, Id, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::Services;
@@ -23,7 +24,8 @@ const CLEAN_UP_BATCH: i64 = 500;
 
 pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHandler>)> {
     vec![
-        (RemoveFiles::KIND, RemoveFiles::POLICY, Arc::new(RemoveFiles { svc: svc.clone() }) as Arc<dyn JobHandler>),
+        (ProcessMedia::KIND, ProcessMedia::POLICY, Arc::new(ProcessMedia { svc: svc.clone() }) as Arc<dyn JobHandler>),
+        (RemoveFiles::KIND, RemoveFiles::POLICY, Arc::new(RemoveFiles { svc: svc.clone() })),
         (
             CleanUpMedia::KIND,
             RetryPolicy { max_attempts: 1, keep_dead: false },
@@ -40,6 +42,35 @@ pub fn recurring() -> Vec<RecurringJob> {
         kind: CleanUpMedia::KIND,
         max_attempts: 1,
     }]
+}
+
+/// Processes a video or audio upload stored as it came (`/api/v2/media`), see
+/// [`crate::media::process_queued`].
+pub struct ProcessMedia {
+    svc: Services,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ProcessMediaPayload {
+    id: Id,
+}
+
+impl ProcessMedia {
+    pub const KIND: &'static str = "ProcessMedia";
+    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: true };
+
+    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, id: Id) -> Result<()> {
+        let payload = serde_json::to_value(ProcessMediaPayload { id }).map_err(Error::internal)?;
+        super::enqueue(tx, Queue::Default, Self::KIND, &payload, Self::POLICY).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl JobHandler for ProcessMedia {
+    async fn run(&self, ctx: &JobContext, job: &Job) -> Result<()> {
+        let p: ProcessMediaPayload = super::payload(job)?;
+        crate::media::process_queued(&self.svc, ctx, p.id).await
+    }
 }
 
 /// Removes files from the file store (missing ones are no error, so a retry is harmless).

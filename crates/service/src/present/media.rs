@@ -10,6 +10,20 @@ fn size(d: Dimensions) -> Value {
     json!({"width": d.width, "height": d.height, "size": format!("{}x{}", d.width, d.height), "aspect": d.aspect()})
 }
 
+/// Mastodon's `length` ("0:01:05.12") and `duration` (seconds) of video and audio, in `meta`
+/// and in `meta.original`.
+fn with_duration(meta: &mut Value, duration: Option<f64>) {
+    let (Some(d), Value::Object(o)) = (duration, meta) else { return };
+    let centis = (d * 100.0).round() as u64;
+    let length = format!("{}:{:02}:{:02}.{:02}", centis / 360_000, centis / 6000 % 60, centis / 100 % 60, centis % 100);
+    o.insert("length".into(), json!(length));
+    o.insert("duration".into(), json!(d));
+    let original = o.entry("original").or_insert_with(|| json!({}));
+    if let Value::Object(original) = original {
+        original.insert("duration".into(), json!(d));
+    }
+}
+
 fn meta(original: Option<Dimensions>, small: Option<Dimensions>, focus: Option<Focus>) -> Value {
     let mut m = Map::new();
     if let Some(f) = focus {
@@ -29,10 +43,7 @@ pub fn media(svc: &Services, m: &Media) -> api::MediaAttachment {
     let done = m.state == MediaState::Done;
     let url = |k: &Option<String>| k.as_deref().filter(|_| done).and_then(|k| media::url(svc, k));
     let mut meta = meta(m.meta.original, m.meta.small, m.focus);
-    if let (Some(d), Value::Object(o)) = (m.meta.duration, &mut meta) {
-        o.insert("length".into(), json!(format!("{:.2}", d)));
-        o.insert("duration".into(), json!(d));
-    }
+    with_duration(&mut meta, m.meta.duration);
     api::MediaAttachment {
         id: m.id.to_string(),
         kind: m.kind.as_str().to_string(),
@@ -67,7 +78,11 @@ fn attachment(s: &Status, i: usize, m: StatusMedia) -> api::MediaAttachment {
         preview_remote_url: m.preview_url.filter(|_| remote),
         url: Some(m.url),
         text_url: None,
-        meta: meta(original, m.small, m.focus),
+        meta: {
+            let mut meta = meta(original, m.small, m.focus);
+            with_duration(&mut meta, m.duration);
+            meta
+        },
         description: m.description,
         blurhash: m.blurhash,
     }

@@ -3,7 +3,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ferrodon_kernel::Error;
 use ferrodon_mastodon_api::MediaAttachment;
-use ferrodon_service::media::{self, MediaParams};
+use ferrodon_service::media::{self, MediaParams, Processing};
 use ferrodon_service::present;
 
 use crate::AppState;
@@ -26,12 +26,13 @@ pub(crate) async fn upload(
     s: &AppState,
     caller: &ferrodon_service::auth::Caller,
     mut form: WithFiles,
+    when: Processing,
 ) -> ApiResult<MediaAttachment> {
     let me = caller.require_user("write:media")?;
     let file = form.take("file");
     let params = media_params(&mut form)?;
     let file = file.ok_or_else(|| Error::validation("Validation failed: File can't be blank"))?;
-    let uploaded = media::upload(&s.svc, me, file, params).await?;
+    let uploaded = media::upload(&s.svc, me, file, params, when).await?;
     Ok(present::media(&s.svc, &uploaded))
 }
 
@@ -41,7 +42,7 @@ pub async fn create(
     Auth(caller): Auth,
     form: WithFiles,
 ) -> ApiResult<Json<MediaAttachment>> {
-    Ok(Json(upload(&s, &caller, form).await?))
+    Ok(Json(upload(&s, &caller, form, Processing::Now).await?))
 }
 
 /// `GET /api/v1/media/:id`: 206 while the upload is processed, 200 once done
