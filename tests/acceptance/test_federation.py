@@ -417,3 +417,52 @@ def test_unsigned_and_forged_requests_leave_no_trace(pair):
     time.sleep(1)
     assert user.api.account_followers(user.api.me()["id"]) == []
     assert user.api.notifications() == []
+
+
+def test_attachments_arrive_and_are_served_from_the_receiving_side(pair):
+    from test_media import png
+
+    a_side, b_side = pair
+    a, b = a_side.users("ma"), b_side.users("mb")
+    follow(a, b, b_side)
+    photos = [
+        b.api.media_post(png(320, 200), mime_type="image/png", description="the red one"),
+        b.api.media_post(png(200, 320, (40, 200, 40)), mime_type="image/png", description="the green one"),
+    ]
+    b.api.status_post("two photos", media_ids=photos, visibility="public")
+
+    def kept():
+        post = in_home(a, "two photos")
+        media = post["media_attachments"] if post else []
+        local = [m for m in media if m["url"].startswith(a_side.server.base_url)]
+        return media if len(media) == 2 and len(local) == 2 else None
+
+    media = eventually(kept, "the post arrives and its attachments are kept on the receiving side")
+    assert [m["description"] for m in media] == ["the red one", "the green one"]
+    assert [m["remote_url"] for m in media] == [p["url"] for p in photos]
+    for m, size in zip(media, [(320, 200), (200, 320)]):
+        served = a.http.session.get(m["url"], timeout=10)
+        assert served.status_code == 200 and served.headers["content-type"] == "image/png", m
+        assert served.content[16:24] == size[0].to_bytes(4, "big") + size[1].to_bytes(4, "big"), m
+        assert "/system/cache/media_attachments/" in m["url"] and m["preview_url"] != m["url"], m
+
+
+def test_avatars_and_headers_are_kept_by_the_receiving_side(pair):
+    from test_media import png
+
+    a_side, b_side = pair
+    a, b = a_side.users("va"), b_side.users("vb")
+    account = follow(a, b, b_side)
+    me = b.api.account_update_credentials(
+        avatar=png(300, 300), avatar_mime_type="image/png", header=png(900, 300), header_mime_type="image/png"
+    )
+
+    def kept():
+        seen = a.api.account(account["id"])
+        local = all(seen[k].startswith(f"{a_side.server.base_url}/system/cache/accounts/") for k in ("avatar", "header"))
+        return seen if local else None
+
+    seen = eventually(kept, "the new avatar and header are kept on the receiving side")
+    served = a.http.session.get(seen["avatar"], timeout=10)
+    assert served.status_code == 200 and served.content[16:24] == (400).to_bytes(4, "big") * 2, seen
+    assert me["avatar"].startswith(b_side.server.base_url)

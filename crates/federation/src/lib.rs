@@ -218,6 +218,52 @@ impl Fediverse for Federation {
         collections::ids(self, collection, key, max).await
     }
 
+    async fn download(&self, url: &str, dest: &std::path::Path, limit: u64) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let mut url = url.to_string();
+        for _ in 0..4 {
+            net::check_url(&url, &self.allowed).await?;
+            let mut response = self
+                .http
+                .get(&url)
+                .timeout(net::MEDIA_TIMEOUT)
+                .send()
+                .await
+                .map_err(|e| Error::unavailable(format!("{url}: {e}")))?;
+            let status = response.status();
+            if status.is_redirection() {
+                let next = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| Error::unavailable(format!("{url}: redirect without a location")))?;
+                url = url::Url::parse(&url).and_then(|b| b.join(next)).map_err(Error::internal)?.to_string();
+                continue;
+            }
+            if status == reqwest::StatusCode::GONE || status == reqwest::StatusCode::NOT_FOUND {
+                return Err(Error::not_found());
+            }
+            if !status.is_success() {
+                return Err(Error::unavailable(format!("{url}: HTTP {status}")));
+            }
+            if response.content_length().is_some_and(|n| n > limit) {
+                return Err(Error::validation(format!("{url}: larger than {limit} bytes")));
+            }
+            let mut out = tokio::fs::File::create(dest).await.map_err(Error::internal)?;
+            let mut size = 0u64;
+            while let Some(chunk) = response.chunk().await.map_err(|e| Error::unavailable(format!("{url}: {e}")))? {
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(Error::validation(format!("{url}: larger than {limit} bytes")));
+                }
+                out.write_all(&chunk).await.map_err(Error::internal)?;
+            }
+            out.flush().await.map_err(Error::internal)?;
+            return Ok(());
+        }
+        Err(Error::unavailable(format!("{url}: too many redirects")))
+    }
+
     async fn webfinger(&self, user: &str, domain: &str) -> Result<String> {
         let resource = format!("acct:{user}@{domain}");
         // https first; plain http only where allowed (ALLOWED_PRIVATE_ADDRESSES), for loopback set-ups.

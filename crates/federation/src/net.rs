@@ -13,6 +13,8 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest ActivityPub document read (Mastodon reads at most 1 MiB of JSON).
 pub const MAX_DOCUMENT: usize = 1024 * 1024;
+/// How long a media file may take to arrive (up to 99 MB).
+pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Addresses a fetch may reach although private: `ALLOWED_PRIVATE_ADDRESSES`.
 #[derive(Clone, Debug, Default)]

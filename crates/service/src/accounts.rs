@@ -321,7 +321,7 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
     let mut images = Vec::new();
     for (kind, file) in [(ProfileImage::Avatar, u.avatar), (ProfileImage::Header, u.header)] {
         let Some(file) = file else { continue };
-        match crate::media::store_profile_image(svc, file, kind).await {
+        match crate::media::store_profile_image(svc, file, kind, a.id, false).await {
             Ok(key) => images.push((kind, key)),
             Err(e) => {
                 crate::media::discard_files(svc, images.into_iter().map(|(_, k)| k).collect()).await;

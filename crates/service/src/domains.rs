@@ -41,7 +41,14 @@ pub async fn block(
     let mut tx = svc.db.write().await?;
     let b = DomainBlock { domain, severity: severity.to_string(), reject_media, reject_reports, created_at: now() };
     tx.upsert_domain_block(&b).await?;
-    tx.commit().await
+    tx.commit().await?;
+    forget_policy(svc);
+    Ok(())
+}
+
+/// This process reads the policy again at once (others within [`POLICY_FRESH`]).
+fn forget_policy(svc: &Services) {
+    *lock(&svc.state.domain_policy) = None;
 }
 
 /// Lifts a block; false when there was none.
@@ -50,6 +57,7 @@ pub async fn unblock(svc: &Services, domain: &str) -> Result<bool> {
     let mut tx = svc.db.write().await?;
     let removed = tx.delete_domain_block(&domain).await?;
     tx.commit().await?;
+    forget_policy(svc);
     Ok(removed)
 }
 
@@ -62,7 +70,9 @@ pub async fn allow(svc: &Services, domain: &str) -> Result<()> {
     let domain = normalize(domain)?;
     let mut tx = svc.db.write().await?;
     tx.add_domain_allow(&domain, now()).await?;
-    tx.commit().await
+    tx.commit().await?;
+    forget_policy(svc);
+    Ok(())
 }
 
 pub async fn disallow(svc: &Services, domain: &str) -> Result<bool> {
@@ -70,6 +80,7 @@ pub async fn disallow(svc: &Services, domain: &str) -> Result<bool> {
     let mut tx = svc.db.write().await?;
     let removed = tx.remove_domain_allow(&domain).await?;
     tx.commit().await?;
+    forget_policy(svc);
     Ok(removed)
 }
 
@@ -108,6 +119,12 @@ pub async fn refuses(svc: &Services, url: &str) -> Result<bool> {
         return Ok(true);
     }
     Ok(svc.config.limited_federation_mode && !policy.allows.iter().any(|d| covers(d, &host)))
+}
+
+/// Whether media from the host of `url` is not kept here (a block with `reject_media`).
+pub(crate) async fn rejects_media(svc: &Services, url: &str) -> Result<bool> {
+    let Some(host) = authority(url) else { return Ok(false) };
+    Ok(covering(&policy(svc).await?.blocks, &host).is_some_and(|b| b.reject_media))
 }
 
 /// Whether reports from the host of `url` are ignored (a block with `reject_reports`).

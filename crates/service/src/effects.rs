@@ -21,7 +21,7 @@ use ferrodon_kernel::{Id, PageRequest, Result};
 use crate::Services;
 use crate::auth::now;
 use crate::jobs::federate::{DeletedStatus, Outgoing};
-use crate::jobs::media::RemoveFiles;
+use crate::jobs::media::{CacheRemoteImages, CacheRemoteMedia, RemoveFiles};
 use crate::jobs::streams::{
     AccountEvent, AnnouncementEvent, DistributeDeletion, DistributeStatus, PublishAccountEvent, PublishNotification,
 };
@@ -42,6 +42,8 @@ pub(crate) async fn status_created(
     }
     if author.is_local() {
         Outgoing::Create { status_id: status.id }.enqueue(tx).await?;
+    } else if status.has_media() {
+        CacheRemoteMedia::enqueue(tx, status.id).await?;
     }
     Ok(())
 }
@@ -64,7 +66,8 @@ pub(crate) async fn reblogged(
 }
 
 /// A status was edited: streams get `status.update`, the accounts that reblogged it are
-/// notified (as in Mastodon), and a local edit goes out as an Update.
+/// notified (as in Mastodon), a local edit goes out as an Update, and a remote one's new
+/// attachments are kept here.
 pub(crate) async fn status_edited(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
@@ -78,6 +81,8 @@ pub(crate) async fn status_edited(
     }
     if author.is_local() {
         Outgoing::Update { status_id: status.id }.enqueue(tx).await?;
+    } else {
+        CacheRemoteMedia::enqueue(tx, status.id).await?;
     }
     Ok(())
 }
@@ -103,6 +108,10 @@ pub(crate) async fn status_deleted(
     DistributeDeletion::enqueue(svc, tx, status, removed.reblog_ids, removed.rebloggers).await?;
     if author.is_local() {
         Outgoing::Delete { status: DeletedStatus::of(status, original) }.enqueue(tx).await?;
+    } else {
+        // The copies kept of a remote post's attachments.
+        let cached = status.media().into_iter().flat_map(|m| [m.cached_key, m.cached_small_key]).flatten().collect();
+        files_dropped(tx, cached).await?;
     }
     Ok(())
 }
@@ -247,6 +256,23 @@ pub(crate) async fn signed_out_everywhere(svc: &Services, tx: &mut Box<dyn Tx>, 
 pub(crate) async fn profile_updated(tx: &mut Box<dyn Tx>, account: &Account) -> Result<()> {
     if account.is_local() {
         Outgoing::UpdateActor { account_id: account.id }.enqueue(tx).await?;
+    }
+    Ok(())
+}
+
+/// A remote account was stored (`before`, when it was known): its avatar and header are kept
+/// here when they are new.
+pub(crate) async fn remote_account_stored(
+    tx: &mut Box<dyn Tx>,
+    before: Option<&Account>,
+    account: &Account,
+) -> Result<()> {
+    let changed = match before {
+        None => !account.avatar_remote_url.is_empty() || !account.header_remote_url.is_empty(),
+        Some(b) => b.avatar_remote_url != account.avatar_remote_url || b.header_remote_url != account.header_remote_url,
+    };
+    if changed {
+        CacheRemoteImages::enqueue(tx, account.id).await?;
     }
     Ok(())
 }

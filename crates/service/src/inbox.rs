@@ -460,6 +460,9 @@ async fn update_post(svc: &Services, actor: &Account, post: ReceivedPost) -> Res
     }
     let r = remote::resolve(svc, actor, post, 0).await?;
     let p = &r.post;
+    // Attachments kept keep their copies here; the copies of those dropped go.
+    let mut media = p.media.clone();
+    let dropped = crate::media::carry_cached(&status.media(), &mut media);
     let edit = StatusEdit {
         text: String::new(),
         content: p.content.clone(),
@@ -470,7 +473,7 @@ async fn update_post(svc: &Services, actor: &Account, post: ReceivedPost) -> Res
         tags: p.tags.clone(),
         poll: new_poll(p),
         edited_at: p.edited_at.unwrap_or_else(now),
-        media: Some((p.media.clone(), p.emojis.clone())),
+        media: Some((media, p.emojis.clone())),
     };
     let mut tx = svc.db.write().await?;
     tx.edit_status(status.id, &edit).await?;
@@ -478,6 +481,7 @@ async fn update_post(svc: &Services, actor: &Account, post: ReceivedPost) -> Res
         tx.set_poll_counts(status.id, &poll.votes, poll.voters_count).await?;
     }
     effects::status_edited(svc, &mut tx, actor, &status).await?;
+    effects::files_dropped(&mut tx, dropped).await?;
     tx.commit().await
 }
 

@@ -75,7 +75,9 @@ pub(crate) async fn fetch_actor(svc: &Services, uri: &str) -> Result<RemoteAccou
 /// Inserts or refreshes a remote actor, as read.
 pub(crate) async fn store_account(svc: &Services, remote: &RemoteAccount) -> Result<Account> {
     let mut tx = svc.db.write().await?;
+    let before = tx.account_by_uri(&remote.uri).await?;
     let account = tx.upsert_remote_account(remote, now_ms()).await?;
+    crate::effects::remote_account_stored(&mut tx, before.as_ref(), &account).await?;
     tx.commit().await?;
     svc.state.accounts.put(&account);
     Ok(account)

@@ -662,3 +662,71 @@ both_engines!(animated_gifs_become_gifv_and_broken_video_fails, |app| async move
     );
     ok(app.delete(&format!("/api/v1/media/{id}"), &token).await);
 });
+
+/// A server of files on loopback (a remote server's media), answering 404 for other paths.
+async fn file_server(files: Vec<(&'static str, Vec<u8>)>) -> String {
+    let mut router = axum::Router::new();
+    for (path, bytes) in files {
+        router = router.route(path, axum::routing::get(move || async move { bytes.clone() }));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+/// A remote post's attachments are fetched, processed and kept here; clients load the copies
+/// and see where they came from in `remote_url`. One that cannot be fetched stays linked;
+/// nothing is kept from a domain blocked with `reject_media`.
+#[tokio::test]
+async fn remote_attachments_are_kept_here() {
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        let Some(db) = TestDb::new(engine).await else { continue };
+        let app = TestApp::configured(db, &[("ALLOWED_PRIVATE_ADDRESSES", "127.0.0.0/8")]).await;
+        let (_, token) = app.create_user("reader").await;
+        let server = file_server(vec![("/photo.jpg", jpeg(400, 300))]).await;
+        let with_media = |author: &ferrodon_domain::model::Account| {
+            let mut note = remote_note(&format!("{}/statuses/{}", author.uri, Id::generate()), "photos");
+            note.media = vec![
+                ferrodon_domain::model::StatusMedia {
+                    kind: "image".into(),
+                    url: format!("{server}/photo.jpg"),
+                    description: Some("a gradient".into()),
+                    ..Default::default()
+                },
+                ferrodon_domain::model::StatusMedia {
+                    kind: "image".into(),
+                    url: format!("{server}/gone.jpg"),
+                    ..Default::default()
+                },
+            ];
+            note
+        };
+        let author = remote_account(&app, "painter", "remote.example").await;
+        let status = ferrodon_service::remote::store_post(&app.svc, &author, with_media(&author)).await.unwrap();
+        assert_eq!(app.run_jobs(Queue::Pull, &["CacheRemoteMedia"]).await.len(), 1, "{engine:?}");
+        let shown = ok(app.get(&format!("/api/v1/statuses/{}", status.id), &token).await);
+        let kept = &shown["media_attachments"][0];
+        let url = kept["url"].as_str().unwrap();
+        assert!(url.starts_with(&format!("{BASE_URL}/system/cache/media_attachments/files/")), "{kept}");
+        assert_eq!(kept["remote_url"], format!("{server}/photo.jpg"));
+        assert_eq!(kept["description"], "a gradient");
+        assert!(kept["blurhash"].as_str().is_some(), "{kept}");
+        assert_eq!(kept["meta"]["original"]["width"], 400, "{kept}");
+        assert_eq!(served_image(&app, url).await.width(), 400);
+        assert_ne!(kept["preview_url"], kept["url"]);
+        served_image(&app, kept["preview_url"].as_str().unwrap()).await;
+        let linked = &shown["media_attachments"][1];
+        assert_eq!(linked["url"], format!("{server}/gone.jpg"), "{linked}");
+
+        // From a domain whose media is rejected, nothing is fetched.
+        ferrodon_service::domains::block(&app.svc, "rejected.example", "noop", true, false).await.unwrap();
+        let other = remote_account(&app, "shy", "rejected.example").await;
+        let status = ferrodon_service::remote::store_post(&app.svc, &other, with_media(&other)).await.unwrap();
+        app.run_jobs(Queue::Pull, &["CacheRemoteMedia"]).await;
+        let shown = ok(app.get(&format!("/api/v1/statuses/{}", status.id), &token).await);
+        assert_eq!(shown["media_attachments"][0]["url"], format!("{server}/photo.jpg"));
+        let data = app.svc.config.data_dir.clone();
+        assert_eq!(files_under(data.join("system")).len(), 2, "the first post's copy and its preview");
+    }
+}

@@ -163,31 +163,6 @@ both_engines!(the_user_stream_fans_out_to_whom_the_home_timeline_shows, |app| as
     }
 });
 
-/// A remote account on `domain`, stored as federation would.
-async fn remote_account(app: &TestApp, name: &str, domain: &str) -> ferrodon_domain::model::Account {
-    let uri = format!("https://{domain}/users/{name}");
-    let mut tx = app.database().write().await.unwrap();
-    let a = tx
-        .upsert_remote_account(
-            &ferrodon_domain::model::RemoteAccount {
-                uri: uri.clone(),
-                url: uri.clone(),
-                username: name.into(),
-                domain: domain.into(),
-                actor_type: "Person".into(),
-                fields_json: "[]".into(),
-                inbox_url: format!("{uri}/inbox"),
-                followers_url: format!("{uri}/followers"),
-                ..Default::default()
-            },
-            ferrodon_kernel::time::now_ms(),
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    a
-}
-
 fn note_by(author: &ferrodon_domain::model::Account, text: &str) -> ferrodon_domain::model::ReceivedPost {
     remote_note(&format!("{}/statuses/{}", author.uri, ferrodon_kernel::Id::generate()), text)
 }

@@ -79,3 +79,28 @@ pub fn remote_note(uri: &str, text: &str) -> ferrodon_domain::model::ReceivedPos
         name: None,
     }
 }
+
+/// A remote account on `domain`, stored as federation would.
+pub async fn remote_account(app: &TestApp, name: &str, domain: &str) -> ferrodon_domain::model::Account {
+    let uri = format!("https://{domain}/users/{name}");
+    let mut tx = app.database().write().await.unwrap();
+    let a = tx
+        .upsert_remote_account(
+            &ferrodon_domain::model::RemoteAccount {
+                uri: uri.clone(),
+                url: uri.clone(),
+                username: name.into(),
+                domain: domain.into(),
+                actor_type: "Person".into(),
+                fields_json: "[]".into(),
+                inbox_url: format!("{uri}/inbox"),
+                followers_url: format!("{uri}/followers"),
+                ..Default::default()
+            },
+            ferrodon_kernel::time::now_ms(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    a
+}

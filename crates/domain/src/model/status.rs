@@ -46,6 +46,10 @@ impl Status {
     pub fn media(&self) -> Vec<StatusMedia> {
         serde_json::from_str(&self.media_json).unwrap_or_default()
     }
+    /// Whether it has attachments (without reading them).
+    pub fn has_media(&self) -> bool {
+        !matches!(self.media_json.trim(), "" | "[]" | "null")
+    }
     pub fn emojis(&self) -> Vec<RemoteEmoji> {
         serde_json::from_str(&self.emojis_json).unwrap_or_default()
     }
@@ -88,6 +92,12 @@ pub struct StatusMedia {
     /// Seconds, for video and audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
+    /// A remote attachment's copy kept here (file store keys of the file and its preview);
+    /// `url` and `preview_url` stay where its server keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_small_key: Option<String>,
 }
 
 // Durations and focus points are finite (checked where they are read or measured).

@@ -62,6 +62,9 @@ pub trait Fediverse: Send + Sync + 'static {
     /// The ids the `replies` collection of the post at `uri` lists (a collection on another
     /// host than the post's is ignored), at most `max`.
     async fn replies(&self, uri: &str, key: &SigningKey, max: usize) -> Result<Vec<String>>;
+    /// GETs the file at `url` (media: unsigned, following a few redirects, each checked) into
+    /// the local file `dest`, streamed; refused past `limit` bytes. NotFound when it is gone.
+    async fn download(&self, url: &str, dest: &std::path::Path, limit: u64) -> Result<()>;
     /// The actor URI WebFinger gives for `user@domain`.
     async fn webfinger(&self, user: &str, domain: &str) -> Result<String>;
     /// `activity` as the document to send (JSON).

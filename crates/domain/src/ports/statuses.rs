@@ -3,7 +3,7 @@ use ferrodon_kernel::{Id, PageRequest, Result, time::Millis};
 
 use crate::model::{
     AccountStatusFilter, Keyed, Mention, NewStatus, Poll, PublicFilter, PublicReach, Status, StatusEdit,
-    StatusInteractions, StatusRevision, Tag,
+    StatusInteractions, StatusMedia, StatusRevision, Tag,
 };
 
 /// Per-viewer status interactions kept as rows.
@@ -32,6 +32,8 @@ pub trait StatusStore {
     /// Replaces the content; the previous version goes to the history.
     async fn edit_status(&mut self, id: Id, edit: &StatusEdit) -> Result<()>;
     async fn status_revisions(&mut self, id: Id) -> Result<Vec<StatusRevision>>;
+    /// Replaces a status' attachments as it carries them (no edit: remote copies kept here).
+    async fn set_status_media(&mut self, id: Id, media: &[StatusMedia]) -> Result<()>;
 
     async fn mentions_of(&mut self, status_ids: &[Id]) -> Result<Vec<Mention>>;
     async fn tags_of(&mut self, status_ids: &[Id]) -> Result<Vec<(Id, Tag)>>;

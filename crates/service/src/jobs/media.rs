@@ -1,5 +1,5 @@
 //! Video and audio uploads processed (Mastodon's `PostProcessMediaWorker`) and stored files that
-//! go after their rows, on `default`; the clean-up of uploads never posted (Mastodon's
+//! go after their rows, on `default`; copies of remote attachments, avatars and headers kept, on `pull`; the clean-up of uploads never posted (Mastodon's
 //! `MediaCleanupScheduler`), on `scheduler`.
 //!
 //! A row is removed first and its files later, by a job enqueued in the same transaction: a
@@ -26,6 +26,8 @@ pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHa
     vec![
         (ProcessMedia::KIND, ProcessMedia::POLICY, Arc::new(ProcessMedia { svc: svc.clone() }) as Arc<dyn JobHandler>),
         (RemoveFiles::KIND, RemoveFiles::POLICY, Arc::new(RemoveFiles { svc: svc.clone() })),
+        (CacheRemoteMedia::KIND, CacheRemoteMedia::POLICY, Arc::new(CacheRemoteMedia { svc: svc.clone() })),
+        (CacheRemoteImages::KIND, CacheRemoteImages::POLICY, Arc::new(CacheRemoteImages { svc: svc.clone() })),
         (
             CleanUpMedia::KIND,
             RetryPolicy { max_attempts: 1, keep_dead: false },
@@ -70,6 +72,64 @@ impl JobHandler for ProcessMedia {
     async fn run(&self, ctx: &JobContext, job: &Job) -> Result<()> {
         let p: ProcessMediaPayload = super::payload(job)?;
         crate::media::process_queued(&self.svc, ctx, p.id).await
+    }
+}
+
+/// Keeps copies of a remote status' attachments, on `pull` (see
+/// [`crate::media::cache_remote`]).
+pub struct CacheRemoteMedia {
+    svc: Services,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheRemoteMediaPayload {
+    status_id: Id,
+}
+
+impl CacheRemoteMedia {
+    pub const KIND: &'static str = "CacheRemoteMedia";
+    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: false };
+
+    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, status_id: Id) -> Result<()> {
+        let payload = serde_json::to_value(CacheRemoteMediaPayload { status_id }).map_err(Error::internal)?;
+        super::enqueue(tx, Queue::Pull, Self::KIND, &payload, Self::POLICY).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl JobHandler for CacheRemoteMedia {
+    async fn run(&self, ctx: &JobContext, job: &Job) -> Result<()> {
+        let p: CacheRemoteMediaPayload = super::payload(job)?;
+        crate::media::cache_remote(&self.svc, ctx, p.status_id).await
+    }
+}
+
+/// Keeps copies of a remote account's avatar and header, on `pull` (see
+/// [`crate::media::cache_profile_images`]).
+pub struct CacheRemoteImages {
+    svc: Services,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheRemoteImagesPayload {
+    account_id: Id,
+}
+
+impl CacheRemoteImages {
+    pub const KIND: &'static str = "CacheRemoteImages";
+    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: false };
+
+    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, account_id: Id) -> Result<()> {
+        let payload = serde_json::to_value(CacheRemoteImagesPayload { account_id }).map_err(Error::internal)?;
+        super::enqueue(tx, Queue::Pull, Self::KIND, &payload, Self::POLICY).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl JobHandler for CacheRemoteImages {
+    async fn run(&self, ctx: &JobContext, job: &Job) -> Result<()> {
+        let p: CacheRemoteImagesPayload = super::payload(job)?;
+        crate::media::cache_profile_images(&self.svc, ctx, p.account_id).await
     }
 }
 

@@ -58,25 +58,31 @@ pub fn media(svc: &Services, m: &Media) -> api::MediaAttachment {
     }
 }
 
-/// A status' attachments. A local post's are its uploads; a remote post's are linked where its
-/// server keeps them (no copy is kept here yet), with ids derived from the status id.
-pub(crate) fn attachments(s: &Status) -> Vec<api::MediaAttachment> {
-    s.media().into_iter().enumerate().map(|(i, m)| attachment(s, i, m)).collect()
+/// A status' attachments. A local post's are its uploads; a remote post's are served from the
+/// copies kept here once made (`remote_url` tells where its server keeps them), with ids
+/// derived from the status id.
+pub(crate) fn attachments(svc: &Services, s: &Status) -> Vec<api::MediaAttachment> {
+    s.media().into_iter().enumerate().map(|(i, m)| attachment(svc, s, i, m)).collect()
 }
 
-fn attachment(s: &Status, i: usize, m: StatusMedia) -> api::MediaAttachment {
+fn attachment(svc: &Services, s: &Status, i: usize, m: StatusMedia) -> api::MediaAttachment {
     let original = match (m.width, m.height) {
         (Some(w), Some(h)) if w > 0 && h > 0 => Some(Dimensions { width: w as u32, height: h as u32 }),
         _ => None,
     };
     let remote = !s.local;
+    let cached = |key: &Option<String>| key.as_deref().and_then(|k| media::url(svc, k));
+    let (url, preview_url) = match cached(&m.cached_key) {
+        Some(url) => (url, cached(&m.cached_small_key)),
+        None => (m.url.clone(), m.preview_url.clone()),
+    };
     api::MediaAttachment {
-        id: m.id.map(|id| id.0).unwrap_or(s.id.0 * 16 + i as i64).to_string(),
+        id: m.id.map(|id| id.0).unwrap_or(s.id.0.wrapping_mul(16).wrapping_add(i as i64)).to_string(),
         kind: m.kind,
-        preview_url: m.preview_url.clone().or_else(|| Some(m.url.clone())),
+        preview_url: preview_url.or_else(|| Some(url.clone())),
         remote_url: remote.then(|| m.url.clone()),
         preview_remote_url: m.preview_url.filter(|_| remote),
-        url: Some(m.url),
+        url: Some(url),
         text_url: None,
         meta: {
             let mut meta = meta(original, m.small, m.focus);

@@ -109,7 +109,7 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
         visibility: s.visibility.as_str().into(),
         sensitive: s.sensitive,
         spoiler_text: s.spoiler_text.clone(),
-        media_attachments: super::media::attachments(s),
+        media_attachments: super::media::attachments(svc, s),
         application: s
             .application_id
             .filter(|_| is_owner || s.local)

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use ferrodon_domain::model::{
     AccountStatusFilter, Keyed, Mention, NewPoll, NewStatus, Poll, PublicFilter, PublicReach, Status, StatusEdit,
-    StatusInteractions, StatusRevision, Tag, Visibility,
+    StatusInteractions, StatusMedia, StatusRevision, Tag, Visibility,
 };
 use ferrodon_domain::ports::{StatusMark, StatusStore};
 use ferrodon_kernel::{Error, ErrorKind, Id, PageRequest, Result, time::Millis};
@@ -331,6 +331,11 @@ impl StatusStore for SqlTx {
         let poll = e.poll.as_ref().map(|p| serde_json::to_string(&p.options).unwrap_or_default());
         self.insert_revision(&current, (&e.text, &e.content, &e.spoiler_text), e.sensitive, poll, e.edited_at).await?;
         Ok(())
+    }
+
+    async fn set_status_media(&mut self, id: Id, media: &[StatusMedia]) -> Result<()> {
+        let media_json = serde_json::to_string(media).map_err(Error::internal)?;
+        self.exec("UPDATE statuses SET media_json = $2 WHERE id = $1", args![id, media_json]).await.map(|_| ())
     }
 
     async fn status_revisions(&mut self, id: Id) -> Result<Vec<StatusRevision>> {
