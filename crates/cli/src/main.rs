@@ -82,6 +82,12 @@ enum Command {
         #[command(subcommand)]
         command: DomainsCommand,
     },
+    /// Stored media files: usage, removing the copies of remote media, removing orphans
+    /// (tootctl media).
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
     /// Announcements to every local user (what Mastodon's admin "Announcements" page does).
     Announcements {
         #[command(subcommand)]
@@ -310,6 +316,29 @@ enum DomainsCommand {
 }
 
 #[derive(Subcommand)]
+enum MediaCommand {
+    /// Files and bytes per area of the file store (local disk or bucket).
+    Usage,
+    /// Removes the copies kept of remote posts' attachments older than --days (the posts link
+    /// their servers' files again); --prune-profiles also the avatars and headers of remote
+    /// accounts not refreshed for as long, --remove-headers only their headers.
+    Remove {
+        #[arg(long, default_value_t = 7)]
+        days: u64,
+        #[arg(long)]
+        prune_profiles: bool,
+        #[arg(long)]
+        remove_headers: bool,
+    },
+    /// Removes files no attachment, account or post names (older than an hour).
+    RemoveOrphans {
+        /// Only count them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration (secrets masked) and check it.
     Check,
@@ -372,6 +401,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Web => wiring::web(config).await,
         Command::Streaming => wiring::streaming(config).await,
         Command::Jobs { command } => jobs(&config, command).await,
+        Command::Media { command } => media(&config, command).await,
         Command::Domains { command } => {
             let svc = wiring::services(&config, false).await?;
             use ferrodon_service::domains;
@@ -643,4 +673,41 @@ async fn accounts(svc: &ferrodon_service::Services, command: AccountsCommand) ->
             Ok(())
         }
     }
+}
+
+async fn media(config: &Config, command: MediaCommand) -> Result<(), String> {
+    use ferrodon_service::media;
+    let svc = wiring::services(config, false).await?;
+    let megabytes = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1_048_576.0);
+    // A running count on a terminal; nothing in logs.
+    let progress = |n: u64| {
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprint!("\r{n} files…");
+        }
+    };
+    match command {
+        MediaCommand::Usage => {
+            let usage = media::usage(&svc).await.map_err(|e| e.message)?;
+            for u in &usage {
+                println!("{:<40} {:>8} files {:>12}", u.area, u.files, megabytes(u.bytes));
+            }
+            let (files, bytes) = usage.iter().fold((0, 0), |(f, b), u| (f + u.files, b + u.bytes));
+            println!("{:<40} {files:>8} files {:>12}", "total", megabytes(bytes));
+        }
+        MediaCommand::Remove { days, prune_profiles, remove_headers } => {
+            let done = media::remove_cached(&svc, days, prune_profiles, remove_headers, &progress)
+                .await
+                .map_err(|e| e.message)?;
+            println!(
+                "Removed {} files: the copies of {} remote posts' attachments and of {} accounts' images",
+                done.files, done.statuses, done.accounts
+            );
+        }
+        MediaCommand::RemoveOrphans { dry_run } => {
+            let (files, bytes) = media::remove_orphans(&svc, dry_run, &progress).await.map_err(|e| e.message)?;
+            let verb = if dry_run { "Found" } else { "Removed" };
+            println!("{verb} {files} orphaned files ({})", megabytes(bytes));
+        }
+    }
+    Ok(())
 }

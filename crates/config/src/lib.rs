@@ -54,6 +54,9 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     /// `S3_ENABLED=true`: media files in a bucket. `None`: in the data directory's `system/`.
     pub s3: Option<S3Config>,
+    /// `MEDIA_CACHE_RETENTION_PERIOD`: days the copies of remote media are kept (removed daily
+    /// past it); `None` keeps them, as Mastodon does when unset.
+    pub media_cache_retention_days: Option<u64>,
 }
 
 /// Mastodon's `S3_*` variables: media files in an S3-compatible bucket instead of the data
@@ -244,6 +247,10 @@ impl Config {
                 .collect(),
             redis: redis_config(v)?,
             s3: s3_config(v)?,
+            media_cache_retention_days: match v.get("MEDIA_CACHE_RETENTION_PERIOD") {
+                None => None,
+                Some(_) => Some(v.number("MEDIA_CACHE_RETENTION_PERIOD", 0u64)?).filter(|d| *d > 0),
+            },
         })
     }
 
@@ -291,6 +298,9 @@ impl Config {
             if let Some(n) = &r.namespace {
                 out.push(("REDIS_NAMESPACE".into(), n.clone()));
             }
+        }
+        if let Some(days) = self.media_cache_retention_days {
+            out.push(("MEDIA_CACHE_RETENTION_PERIOD".into(), format!("{days} days")));
         }
         match &self.s3 {
             None => out.push(("MEDIA".into(), format!("local: {}", self.data_dir.join("system").display()))),

@@ -4,7 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use ferrodon_domain::ports::FileStore;
+use ferrodon_domain::ports::{FileStore, StoredFile};
 use ferrodon_kernel::{Error, Result};
 
 /// Files under `root` (e.g. `<data dir>/system`), one per key, served from `base_url` (e.g.
@@ -111,6 +111,42 @@ impl FileStore for LocalFiles {
         failure.map_or(Ok(()), Err)
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<StoredFile>> {
+        let (root, prefix) = (self.root.clone(), prefix.to_string());
+        let walked = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let mut dirs = vec![root.clone()];
+            while let Some(dir) = dirs.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_error("listing", &dir, e)),
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    let Ok(meta) = entry.metadata() else { continue };
+                    if meta.is_dir() {
+                        dirs.push(path);
+                        continue;
+                    }
+                    let Some(key) = path.strip_prefix(&root).ok().and_then(|k| k.to_str()) else { continue };
+                    // Files being moved in are hidden until renamed.
+                    if !key.starts_with(&prefix) || key.rsplit('/').next().is_some_and(|n| n.starts_with('.')) {
+                        continue;
+                    }
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_millis() as i64);
+                    out.push(StoredFile { key: key.to_string(), size: meta.len(), modified });
+                }
+            }
+            Ok(out)
+        });
+        walked.await.map_err(Error::internal)?
+    }
+
     fn url(&self, key: &str) -> String {
         format!("{}/{}", self.base_url, key)
     }
@@ -174,6 +210,10 @@ mod tests {
         assert!(store.fetch(key, &copy).await.unwrap());
         assert_eq!(std::fs::read(&copy).unwrap(), b"new jpeg");
         assert!(!store.fetch("media_attachments/none.jpg", &copy).await.unwrap());
+        let listed: Vec<String> = store.list("media_attachments/").await.unwrap().into_iter().map(|f| f.key).collect();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert!(listed.contains(&key.to_string()) && listed.contains(&other.to_string()));
+        assert!(store.list("accounts/").await.unwrap().is_empty());
 
         store.delete(&[key.to_string(), "media_attachments/missing.jpg".to_string()]).await.unwrap();
         assert!(!stored.exists());

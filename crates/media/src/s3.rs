@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrodon_config::S3Config;
-use ferrodon_domain::ports::FileStore;
+use ferrodon_domain::ports::{FileStore, StoredFile};
 use ferrodon_kernel::{Error, Result};
 use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -174,6 +174,25 @@ impl FileStore for S3Files {
             }
         }
         Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<StoredFile>> {
+        let full = format!("{}{prefix}", self.prefix);
+        // Listing is by folder: list the folder the prefix names, then keep what matches.
+        let folder = full.rsplit_once('/').map(|(f, _)| f.to_string()).unwrap_or_default();
+        let folder = (!folder.is_empty()).then(|| Key::from(folder));
+        let mut listed = self.store.list(folder.as_ref());
+        let mut out = Vec::new();
+        while let Some(meta) = listed.next().await {
+            let meta = meta.map_err(s3_error)?;
+            let location = meta.location.to_string();
+            let Some(key) = location.strip_prefix(&self.prefix) else { continue };
+            if key.starts_with(prefix) {
+                let modified = meta.last_modified.timestamp_millis();
+                out.push(StoredFile { key: key.to_string(), size: meta.size, modified });
+            }
+        }
+        Ok(out)
     }
 
     fn url(&self, key: &str) -> String {

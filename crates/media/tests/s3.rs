@@ -43,6 +43,9 @@ async fn files_are_stored_read_and_removed() {
     assert!(unprefixed.read(&format!("social/{key}")).await.unwrap().is_some());
     assert_eq!(unprefixed.read(&key).await.unwrap(), None);
     assert_eq!(files.local_path(&key), None);
+    let folder = key.rsplit_once("/original/").unwrap().0.to_string();
+    let listed = files.list(&folder).await.unwrap();
+    assert_eq!(listed.iter().map(|f| (f.key.as_str(), f.size)).collect::<Vec<_>>(), [(key.as_str(), 30)]);
     // Removing what is there and what is not.
     files.delete(&[key.clone(), unique_key("never.png")]).await.unwrap();
     assert_eq!(files.read(&key).await.unwrap(), None);

@@ -730,3 +730,59 @@ async fn remote_attachments_are_kept_here() {
         assert_eq!(files_under(data.join("system")).len(), 2, "the first post's copy and its preview");
     }
 }
+
+/// tootctl's media verbs: usage per area, the copies of remote media removed (the post links
+/// its server's file again), and files no row names removed, those named left alone.
+#[tokio::test]
+async fn media_usage_remove_and_remove_orphans() {
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        let Some(db) = TestDb::new(engine).await else { continue };
+        let app = TestApp::configured(db, &[("ALLOWED_PRIVATE_ADDRESSES", "127.0.0.0/8")]).await;
+        let (_, token) = app.create_user("keeper").await;
+        let photo = upload(&app, "/api/v2/media", &token, &[], Some(("p.jpg", &jpeg(64, 48)))).await.json();
+        let server = file_server(vec![("/photo.jpg", jpeg(400, 300))]).await;
+        let author = remote_account(&app, "painter", "remote.example").await;
+        let mut note = remote_note(&format!("{}/statuses/{}", author.uri, Id::generate()), "photo");
+        note.media = vec![ferrodon_domain::model::StatusMedia {
+            kind: "image".into(),
+            url: format!("{server}/photo.jpg"),
+            ..Default::default()
+        }];
+        let status = ferrodon_service::remote::store_post(&app.svc, &author, note).await.unwrap();
+        app.run_jobs(Queue::Pull, &["CacheRemoteMedia"]).await;
+
+        let usage = ferrodon_service::media::usage(&app.svc).await.unwrap();
+        let files_of = |usage: &[ferrodon_service::media::Usage], area: &str| {
+            usage.iter().find(|u| u.area.starts_with(area)).map(|u| u.files).unwrap()
+        };
+        assert_eq!(files_of(&usage, "attachments"), 2, "{usage:?}");
+        assert_eq!(files_of(&usage, "remote attachments"), 2, "{usage:?}");
+        assert!(usage.iter().all(|u| (u.files == 0) == (u.bytes == 0)), "{usage:?}");
+
+        // A stray file from two hours ago, and one just written (an upload on its way).
+        let system = app.svc.config.data_dir.join("system");
+        let stray = system.join("media_attachments/files/000/000/001/original/0123456789abcdef.jpg");
+        std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+        std::fs::write(&stray, b"left behind").unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options().write(true).open(&stray).unwrap().set_modified(two_hours_ago).unwrap();
+        let fresh = system.join("media_attachments/files/000/000/002/original/fedcba9876543210.jpg");
+        std::fs::create_dir_all(fresh.parent().unwrap()).unwrap();
+        std::fs::write(&fresh, b"arriving").unwrap();
+        let counted = ferrodon_service::media::remove_orphans(&app.svc, true, &|_| {}).await.unwrap();
+        assert_eq!(counted, (1, 11));
+        assert!(stray.exists());
+        assert_eq!(ferrodon_service::media::remove_orphans(&app.svc, false, &|_| {}).await.unwrap(), (1, 11));
+        assert!(!stray.exists() && fresh.exists());
+        served_image(&app, photo["url"].as_str().unwrap()).await;
+
+        // The copies of remote media older than 0 days go; the post links its server's file.
+        let removed = ferrodon_service::media::remove_cached(&app.svc, 0, false, false, &|_| {}).await.unwrap();
+        assert_eq!((removed.statuses, removed.files), (1, 2));
+        let shown = ok(app.get(&format!("/api/v1/statuses/{}", status.id), &token).await);
+        assert_eq!(shown["media_attachments"][0]["url"], format!("{server}/photo.jpg"));
+        let usage = ferrodon_service::media::usage(&app.svc).await.unwrap();
+        assert_eq!(files_of(&usage, "remote attachments"), 0, "{usage:?}");
+        assert_eq!(files_of(&usage, "attachments"), 3, "the upload's two and the fresh one: {usage:?}");
+    }
+}

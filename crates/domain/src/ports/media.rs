@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use ferrodon_kernel::time::Millis;
 use ferrodon_kernel::{Id, Result};
 
-use crate::model::{Media, MediaKind, Processed, ProcessedFile, ProfileImage};
+use crate::model::{Account, Media, MediaKind, Processed, ProcessedFile, ProfileImage, StatusMedia};
 
 /// The files of attachments, avatars and headers, by key (Mastodon's key layout, so a bucket a
 /// Mastodon instance filled keeps its URLs).
@@ -22,11 +22,21 @@ pub trait FileStore: Send + Sync + 'static {
     async fn fetch(&self, key: &str, dest: &Path) -> Result<bool>;
     /// Removes files (missing ones are no error).
     async fn delete(&self, keys: &[String]) -> Result<()>;
+    /// Every file whose key starts with `prefix` (maintenance: usage, orphans).
+    async fn list(&self, prefix: &str) -> Result<Vec<StoredFile>>;
     /// Where clients load `key` from.
     fn url(&self, key: &str) -> String;
     /// The file behind `key` on local disk, when files are kept there (served by ferrodon);
     /// `None` for object storage (served by it, or the CDN in front of it).
     fn local_path(&self, key: &str) -> Option<PathBuf>;
+}
+
+/// A file in the file store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredFile {
+    pub key: String,
+    pub size: u64,
+    pub modified: Millis,
 }
 
 /// A supported file type, decided from the content.
@@ -75,4 +85,18 @@ pub trait MediaStore {
     /// Uploads never attached, created before `before`, oldest first.
     async fn unattached_media(&mut self, before: Millis, limit: i64) -> Result<Vec<Media>>;
     async fn delete_media(&mut self, ids: &[Id]) -> Result<()>;
+    /// Every file key a row names: attachments, avatars and headers, and the copies of remote
+    /// attachments (for finding orphaned files).
+    async fn named_file_keys(&mut self) -> Result<Vec<String>>;
+    /// Remote statuses created before `before` with copies of their attachments kept here,
+    /// by id after `after`, at most `limit`.
+    async fn statuses_with_cached_media(
+        &mut self,
+        before: Millis,
+        after: Id,
+        limit: i64,
+    ) -> Result<Vec<(Id, Vec<StatusMedia>)>>;
+    /// Remote accounts last fetched before `before` with copies of their avatar or header kept
+    /// here, by id after `after`, at most `limit`.
+    async fn accounts_with_cached_images(&mut self, before: Millis, after: Id, limit: i64) -> Result<Vec<Account>>;
 }

@@ -1,6 +1,7 @@
 //! Video and audio uploads processed (Mastodon's `PostProcessMediaWorker`) and stored files that
 //! go after their rows, on `default`; copies of remote attachments, avatars and headers kept, on `pull`; the clean-up of uploads never posted (Mastodon's
-//! `MediaCleanupScheduler`), on `scheduler`.
+//! `MediaCleanupScheduler`) and of old copies of remote media (`MEDIA_CACHE_RETENTION_PERIOD`),
+//! on `scheduler`.
 //!
 //! A row is removed first and its files later, by a job enqueued in the same transaction: a
 //! crash between the two leaves the job, never a row naming a missing file.
@@ -33,17 +34,53 @@ pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHa
             RetryPolicy { max_attempts: 1, keep_dead: false },
             Arc::new(CleanUpMedia { svc: svc.clone() }),
         ),
+        (
+            CleanUpMediaCache::KIND,
+            RetryPolicy { max_attempts: 1, keep_dead: false },
+            Arc::new(CleanUpMediaCache { svc: svc.clone() }),
+        ),
     ]
 }
 
 pub fn recurring() -> Vec<RecurringJob> {
-    vec![RecurringJob {
-        name: "media_cleanup",
-        every: Duration::from_secs(15 * 60),
-        queue: Queue::Scheduler,
-        kind: CleanUpMedia::KIND,
-        max_attempts: 1,
-    }]
+    vec![
+        RecurringJob {
+            name: "media_cleanup",
+            every: Duration::from_secs(15 * 60),
+            queue: Queue::Scheduler,
+            kind: CleanUpMedia::KIND,
+            max_attempts: 1,
+        },
+        RecurringJob {
+            name: "media_cache_cleanup",
+            every: Duration::from_secs(24 * 3600),
+            queue: Queue::Scheduler,
+            kind: CleanUpMediaCache::KIND,
+            max_attempts: 1,
+        },
+    ]
+}
+
+/// Daily, with `MEDIA_CACHE_RETENTION_PERIOD`: the copies of remote posts' attachments older
+/// than that go (Mastodon's media attachments vacuum).
+pub struct CleanUpMediaCache {
+    svc: Services,
+}
+
+impl CleanUpMediaCache {
+    pub const KIND: &'static str = "CleanUpMediaCache";
+}
+
+#[async_trait]
+impl JobHandler for CleanUpMediaCache {
+    async fn run(&self, _ctx: &JobContext, _job: &Job) -> Result<()> {
+        let Some(days) = self.svc.config.media_cache_retention_days else { return Ok(()) };
+        let done = crate::media::remove_cached(&self.svc, days, false, false, &|_| {}).await?;
+        if done.files > 0 {
+            tracing::info!(files = done.files, statuses = done.statuses, "removed copies of remote media");
+        }
+        Ok(())
+    }
 }
 
 /// Processes a video or audio upload stored as it came (`/api/v2/media`), see

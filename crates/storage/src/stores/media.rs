@@ -1,9 +1,10 @@
 use async_trait::async_trait;
-use ferrodon_domain::model::{Focus, Media, MediaKind, MediaState};
+use ferrodon_domain::model::{Account, Focus, Media, MediaKind, MediaState, StatusMedia};
 use ferrodon_domain::ports::MediaStore;
 use ferrodon_kernel::time::Millis;
 use ferrodon_kernel::{Error, Id, Result};
 
+use super::accounts::ACCOUNT_COLS;
 use crate::sql::{SqlTx, args};
 
 const COLS: &str = "id, account_id, status_id, kind, state, file_key, content_type, file_size, small_key, \
@@ -166,6 +167,73 @@ impl MediaStore for SqlTx {
              ORDER BY created_at LIMIT $2"
         );
         rows(self.all(sql, args![before, limit]).await?)
+    }
+
+    async fn named_file_keys(&mut self) -> Result<Vec<String>> {
+        #[derive(sqlx::FromRow)]
+        struct Keys {
+            a: Option<String>,
+            b: Option<String>,
+            c: Option<String>,
+            d: Option<String>,
+        }
+        let mut keys = Vec::new();
+        let media: Vec<Keys> = self
+            .all(
+                "SELECT file_key AS a, small_key AS b, upload_key AS c, thumbnail_key AS d FROM media_attachments",
+                args![],
+            )
+            .await?;
+        let accounts: Vec<Keys> = self
+            .all(
+                "SELECT avatar_file AS a, header_file AS b, NULL AS c, NULL AS d FROM accounts \
+                 WHERE avatar_file IS NOT NULL OR header_file IS NOT NULL",
+                args![],
+            )
+            .await?;
+        for k in media.into_iter().chain(accounts) {
+            keys.extend([k.a, k.b, k.c, k.d].into_iter().flatten());
+        }
+        let mut after = Id(0);
+        loop {
+            let page = self.statuses_with_cached_media(Millis::MAX, after, 1000).await?;
+            let Some((last, _)) = page.last() else { break };
+            after = *last;
+            for (_, media) in page {
+                keys.extend(media.into_iter().flat_map(|m| [m.cached_key, m.cached_small_key]).flatten());
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn statuses_with_cached_media(
+        &mut self,
+        before: Millis,
+        after: Id,
+        limit: i64,
+    ) -> Result<Vec<(Id, Vec<StatusMedia>)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Id,
+            media_json: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT id, media_json FROM statuses WHERE local = FALSE AND has_media = TRUE \
+                 AND media_json LIKE '%\"cached_key\"%' AND created_at < $1 AND id > $2 ORDER BY id LIMIT $3",
+                args![before, after, limit],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.id, serde_json::from_str(&r.media_json).unwrap_or_default())).collect())
+    }
+
+    async fn accounts_with_cached_images(&mut self, before: Millis, after: Id, limit: i64) -> Result<Vec<Account>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.domain <> '' \
+             AND (a.avatar_file IS NOT NULL OR a.header_file IS NOT NULL) \
+             AND COALESCE(a.fetched_at, a.updated_at) < $1 AND a.id > $2 ORDER BY a.id LIMIT $3"
+        );
+        self.all(sql, args![before, after, limit]).await
     }
 
     async fn delete_media(&mut self, ids: &[Id]) -> Result<()> {
