@@ -166,3 +166,38 @@ def test_video_audio_and_gifv(alice, tmp_path):
     audio = alice.api.media_post(tone, mime_type="audio/wav", synchronous=True)
     assert audio["type"] == "audio" and fetch(audio["url"]).headers["content-type"] == "audio/mpeg", audio
     assert abs(audio["meta"]["duration"] - 2.0) < 0.2, audio
+
+
+def test_custom_emoji_imported_listed_used_and_federated(server: Server, alice, tmp_path):
+    import io
+    import tarfile
+
+    archive = tmp_path / "emoji.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in [
+            ("blobcat.png", png(64, 64, (250, 200, 0))),
+            ("party_parrot.png", png(32, 32, (0, 200, 250))),
+            ("huge.png", png(400, 400) + bytes(300 * 1024)),
+            ("readme.txt", b"not an image"),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    result = server.cli("emoji", "import", str(archive), "--prefix", "t_", "--category", "Test")
+    assert "Imported 2, skipped 0, failed to import 1" in result.stdout, result.stdout
+    again = server.cli("emoji", "import", str(archive), "--prefix", "t_")
+    assert "Imported 0, skipped 2" in again.stdout, again.stdout
+
+    emojis = {e["shortcode"]: e for e in alice.api.custom_emojis()}
+    assert {"t_blobcat", "t_party_parrot"} <= set(emojis), emojis
+    blob = emojis["t_blobcat"]
+    assert blob["category"] == "Test" and blob["visible_in_picker"] is True
+    assert png_size(fetch(blob["url"]).content) == (64, 64)
+    assert png_size(fetch(blob["static_url"]).content) == (64, 64)
+
+    status = alice.api.status_post("hello :t_blobcat: and :t_unknown: and x:t_blobcat:")
+    assert [e["shortcode"] for e in status["emojis"]] == ["t_blobcat"], status["emojis"]
+    assert status["emojis"][0]["url"] == blob["url"]
+    note = requests.get(status["uri"], headers={"Accept": "application/activity+json"}, timeout=10).json()
+    emoji_tags = [t for t in note["tag"] if t["type"] == "Emoji"]
+    assert emoji_tags and emoji_tags[0]["name"] == ":t_blobcat:" and emoji_tags[0]["icon"]["url"] == blob["url"], note

@@ -1,6 +1,7 @@
 //! The `ferrodon` binary: `serve` (everything in one process), `migrate`, tootctl-style
 //! `accounts …`, and `config check`.
 
+mod emoji;
 mod wiring;
 
 use std::process::ExitCode;
@@ -87,6 +88,11 @@ enum Command {
     Media {
         #[command(subcommand)]
         command: MediaCommand,
+    },
+    /// Custom emoji (tootctl emoji).
+    Emoji {
+        #[command(subcommand)]
+        command: EmojiCommand,
     },
     /// Announcements to every local user (what Mastodon's admin "Announcements" page does).
     Announcements {
@@ -316,6 +322,25 @@ enum DomainsCommand {
 }
 
 #[derive(Subcommand)]
+enum EmojiCommand {
+    /// Adds the PNG, GIF and WebP images of a .tar.gz archive as custom emoji, each named after
+    /// its file (with --prefix and --suffix); existing ones are kept unless --overwrite.
+    Import {
+        path: std::path::PathBuf,
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[arg(long, default_value = "")]
+        suffix: String,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Lists the custom emoji: shortcode, category, URL.
+    List,
+}
+
+#[derive(Subcommand)]
 enum MediaCommand {
     /// Files and bytes per area of the file store (local disk or bucket).
     Usage,
@@ -402,6 +427,22 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Streaming => wiring::streaming(config).await,
         Command::Jobs { command } => jobs(&config, command).await,
         Command::Media { command } => media(&config, command).await,
+        Command::Emoji { command } => {
+            let svc = wiring::services(&config, false).await?;
+            match command {
+                EmojiCommand::Import { path, prefix, suffix, category, overwrite } => {
+                    let done = emoji::import(&svc, &path, &prefix, &suffix, category.as_deref(), overwrite).await?;
+                    println!("Imported {}, skipped {}, failed to import {}", done.added, done.skipped, done.failed);
+                }
+                EmojiCommand::List => {
+                    let list = ferrodon_service::emoji::list(&svc).await.map_err(|e| e.message)?;
+                    for e in ferrodon_service::present::custom_emojis(&svc, &list) {
+                        println!("{}\t{}\t{}", e.shortcode, e.category.unwrap_or_default(), e.url);
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Domains { command } => {
             let svc = wiring::services(&config, false).await?;
             use ferrodon_service::domains;

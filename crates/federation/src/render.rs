@@ -44,7 +44,8 @@ pub fn context() -> Value {
             "votersCount": "toot:votersCount",
             "blurhash": "toot:blurhash",
             "focalPoint": {"@container": "@list", "@id": "toot:focalPoint"},
-            "Hashtag": "as:Hashtag"
+            "Hashtag": "as:Hashtag",
+            "Emoji": "toot:Emoji"
         }
     ])
 }
@@ -157,6 +158,10 @@ pub fn note(base: &str, post: &Post) -> Value {
         .collect();
     tags.extend(s.tags().iter().map(|t| {
         json!({"type": "Hashtag", "href": format!("{base}/tags/{}", t.to_lowercase()), "name": format!("#{}", t.to_lowercase())})
+    }));
+    tags.extend(s.emojis().iter().map(|e| {
+        json!({"id": format!("{base}/emojis/{}", e.shortcode), "type": "Emoji", "name": format!(":{}:", e.shortcode),
+            "icon": {"type": "Image", "mediaType": image_type(&e.url), "url": e.url}})
     }));
     let mut doc = json!({
         "id": s.uri,

@@ -45,7 +45,8 @@ async fn files_are_stored_read_and_removed() {
     assert_eq!(files.local_path(&key), None);
     let folder = key.rsplit_once("/original/").unwrap().0.to_string();
     let listed = files.list(&folder).await.unwrap();
-    assert_eq!(listed.iter().map(|f| (f.key.as_str(), f.size)).collect::<Vec<_>>(), [(key.as_str(), 30)]);
+    let size = b"\x89PNG\r\n\x1a\n not really a png".len() as u64;
+    assert_eq!(listed.iter().map(|f| (f.key.as_str(), f.size)).collect::<Vec<_>>(), [(key.as_str(), size)]);
     // Removing what is there and what is not.
     files.delete(&[key.clone(), unique_key("never.png")]).await.unwrap();
     assert_eq!(files.read(&key).await.unwrap(), None);

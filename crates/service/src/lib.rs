@@ -13,6 +13,7 @@ pub mod auth;
 pub mod discovery;
 pub mod domains;
 mod effects;
+pub mod emoji;
 pub mod filters;
 pub mod inbox;
 pub mod instance;

@@ -239,6 +239,7 @@ pub async fn create(svc: &Services, me: &Viewer, p: StatusParams, idempotency_ke
     };
     let attached = media::for_status(&mut tx, me.account.id, p.media_ids.as_deref().unwrap_or_default(), None).await?;
     let r = render(svc, &mut tx, &p, me.user.default_language.as_deref(), !attached.is_empty()).await?;
+    let emojis = crate::emoji::used_in(svc, &mut tx, &[&r.text, &r.spoiler_text]).await?;
     let base = svc.base_url();
     let new = NewStatus {
         id,
@@ -262,7 +263,7 @@ pub async fn create(svc: &Services, me: &Viewer, p: StatusParams, idempotency_ke
         poll: r.poll,
         local: true,
         media: attached.iter().filter_map(|m| media::status_media(svc, m)).collect(),
-        emojis: Vec::new(),
+        emojis,
     };
     let status = tx.insert_status(&new).await?;
     tx.attach_media(status.id, &attached.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
@@ -371,6 +372,7 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
         return Err(Error::validation("Validation failed: Cannot attach files to a status with a poll"));
     }
     let r = render(svc, &mut tx, &p, s.language.as_deref(), with_media).await?;
+    let emojis = crate::emoji::used_in(svc, &mut tx, &[&r.text, &r.spoiler_text]).await?;
     // An unchanged poll keeps its votes (the store compares options).
     let poll = match (r.poll, current_poll) {
         (Some(mut new), Some(old)) if new.options == old.options() && new.multiple == old.multiple => {
@@ -389,7 +391,7 @@ pub async fn edit(svc: &Services, me: &Viewer, raw_id: &str, p: StatusParams) ->
         tags: r.tags,
         poll,
         edited_at: now(),
-        media: media.map(|m| (m, s.emojis())),
+        media: Some((media.unwrap_or_else(|| s.media()), emojis)),
     };
     tx.edit_status(s.id, &edit).await?;
     let updated = tx.status_by_id(s.id).await?.ok_or_else(Error::not_found)?;

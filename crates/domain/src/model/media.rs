@@ -139,3 +139,18 @@ impl ProfileImage {
         }
     }
 }
+
+/// A custom emoji of this server (`:shortcode:` in posts), its image kept in the file store as
+/// it was given, with a still PNG (`static`) beside it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomEmoji {
+    pub id: Id,
+    pub shortcode: String,
+    pub image_key: String,
+    pub static_key: String,
+    pub content_type: String,
+    pub category: Option<String>,
+    pub visible_in_picker: bool,
+    pub disabled: bool,
+    pub created_at: Millis,
+}

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use ferrodon_kernel::time::Millis;
 use ferrodon_kernel::{Id, Result};
 
-use crate::model::{Account, Media, MediaKind, Processed, ProcessedFile, ProfileImage, StatusMedia};
+use crate::model::{Account, CustomEmoji, Media, MediaKind, Processed, ProcessedFile, ProfileImage, StatusMedia};
 
 /// The files of attachments, avatars and headers, by key (Mastodon's key layout, so a bucket a
 /// Mastodon instance filled keeps its URLs).
@@ -99,4 +99,15 @@ pub trait MediaStore {
     /// Remote accounts last fetched before `before` with copies of their avatar or header kept
     /// here, by id after `after`, at most `limit`.
     async fn accounts_with_cached_images(&mut self, before: Millis, after: Id, limit: i64) -> Result<Vec<Account>>;
+}
+
+/// The store of this server's custom emoji (part of every transaction).
+#[async_trait]
+pub trait EmojiStore {
+    /// Inserts, or replaces the one with the same shortcode.
+    async fn upsert_custom_emoji(&mut self, emoji: &CustomEmoji) -> Result<()>;
+    /// Every custom emoji, by shortcode.
+    async fn custom_emojis(&mut self) -> Result<Vec<CustomEmoji>>;
+    /// Those among `shortcodes` (case-sensitive, as Mastodon matches them).
+    async fn custom_emojis_named(&mut self, shortcodes: &[String]) -> Result<Vec<CustomEmoji>>;
 }

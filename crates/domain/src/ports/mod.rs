@@ -64,6 +64,7 @@ pub trait Tx:
     + ListStore
     + AnnouncementStore
     + MediaStore
+    + EmojiStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

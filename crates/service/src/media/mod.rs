@@ -441,6 +441,36 @@ pub(crate) async fn store_profile_image(
     stored
 }
 
+/// A custom emoji's image: kept as it was given under
+/// `custom_emojis/images/<partition>/original/`, with a still PNG under `…/static/`. Returns
+/// the two keys and the image's type; the caller names them in a row, or removes them.
+pub(crate) async fn store_emoji_image(svc: &Services, id: Id, file: Upload) -> Result<(String, String, String)> {
+    let ports = ports(svc)?.clone();
+    let sniffed = check(&ports, &file, |_| crate::emoji::EMOJI_SIZE_LIMIT).await?;
+    let extension = crate::emoji::emoji_extension(sniffed.kind, &sniffed.content_type)
+        .ok_or_else(|| Error::validation("Validation failed: Image content type is invalid"))?;
+    // Processing checks it decodes and makes the still (PNG for PNG and GIF).
+    let processed = ports.processor.process(&file.path, &sniffed, &scratch_dir(svc)).await?;
+    let key =
+        |style: &str, ext: &str| format!("custom_emojis/images/{}/{style}/{}.{ext}", id_partition(id), random_hex());
+    let mut stored = Stored::new(&*ports.files);
+    let kept = async {
+        let image = stored.put_path(key("original", extension), &file.path, &sniffed.content_type).await?;
+        let still = stored.put(key("static", &processed.original.extension), &processed.original).await?;
+        Ok::<_, Error>((image, still))
+    }
+    .await;
+    remove_scratch(&processed);
+    drop(file);
+    match kept {
+        Ok((image, still)) => Ok((image, still, sniffed.content_type)),
+        Err(e) => {
+            stored.undo().await;
+            Err(e)
+        }
+    }
+}
+
 /// Removes files stored for a change that did not commit.
 pub(crate) async fn discard_files(svc: &Services, keys: Vec<String>) {
     if keys.is_empty() {

@@ -93,3 +93,18 @@ fn attachment(svc: &Services, s: &Status, i: usize, m: StatusMedia) -> api::Medi
         blurhash: m.blurhash,
     }
 }
+
+/// This server's custom emoji, as `/api/v1/custom_emojis` lists them.
+pub fn custom_emojis(svc: &Services, list: &[ferrodon_domain::model::CustomEmoji]) -> Vec<api::CustomEmoji> {
+    list.iter()
+        .filter_map(|e| {
+            Some(api::CustomEmoji {
+                shortcode: e.shortcode.clone(),
+                url: media::url(svc, &e.image_key)?,
+                static_url: media::url(svc, &e.static_key)?,
+                visible_in_picker: e.visible_in_picker,
+                category: e.category.clone(),
+            })
+        })
+        .collect()
+}

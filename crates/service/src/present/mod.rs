@@ -26,7 +26,7 @@ pub use filters::{
 };
 pub use instance::{instance, v1_instance};
 pub use lists::{list, lists};
-pub use media::media;
+pub use media::{custom_emojis, media};
 pub(crate) use notifications::notifications_in;
 pub use notifications::{grouped_notifications, markers, notification, notification_page, notifications};
 pub use oauth::{application, credential_application, token};

@@ -1,11 +1,11 @@
 use async_trait::async_trait;
-use ferrodon_domain::model::{Account, Focus, Media, MediaKind, MediaState, StatusMedia};
-use ferrodon_domain::ports::MediaStore;
+use ferrodon_domain::model::{Account, CustomEmoji, Focus, Media, MediaKind, MediaState, StatusMedia};
+use ferrodon_domain::ports::{EmojiStore, MediaStore};
 use ferrodon_kernel::time::Millis;
 use ferrodon_kernel::{Error, Id, Result};
 
 use super::accounts::ACCOUNT_COLS;
-use crate::sql::{SqlTx, args};
+use crate::sql::{Arg, SqlTx, args};
 
 const COLS: &str = "id, account_id, status_id, kind, state, file_key, content_type, file_size, small_key, \
     upload_key, thumbnail_key, description, focus, blurhash, meta_json, created_at";
@@ -242,5 +242,80 @@ impl MediaStore for SqlTx {
         }
         let sql = format!("DELETE FROM media_attachments WHERE {}", self.in_ids("id", 1));
         self.exec(sql, args![ids]).await.map(|_| ())
+    }
+}
+
+const EMOJI_COLS: &str =
+    "id, shortcode, image_key, static_key, content_type, category, visible_in_picker, disabled, created_at";
+
+#[derive(sqlx::FromRow)]
+struct EmojiRow {
+    id: Id,
+    shortcode: String,
+    image_key: String,
+    static_key: String,
+    content_type: String,
+    category: Option<String>,
+    visible_in_picker: bool,
+    disabled: bool,
+    created_at: Millis,
+}
+
+impl From<EmojiRow> for CustomEmoji {
+    fn from(r: EmojiRow) -> CustomEmoji {
+        CustomEmoji {
+            id: r.id,
+            shortcode: r.shortcode,
+            image_key: r.image_key,
+            static_key: r.static_key,
+            content_type: r.content_type,
+            category: r.category,
+            visible_in_picker: r.visible_in_picker,
+            disabled: r.disabled,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[async_trait]
+impl EmojiStore for SqlTx {
+    async fn upsert_custom_emoji(&mut self, e: &CustomEmoji) -> Result<()> {
+        self.exec(
+            format!(
+                "INSERT INTO custom_emojis ({EMOJI_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (shortcode) DO UPDATE SET image_key = $3, static_key = $4, content_type = $5, \
+                 category = $6, visible_in_picker = $7, disabled = $8"
+            ),
+            args![
+                e.id,
+                &e.shortcode,
+                &e.image_key,
+                &e.static_key,
+                &e.content_type,
+                &e.category,
+                e.visible_in_picker,
+                e.disabled,
+                e.created_at
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn custom_emojis(&mut self) -> Result<Vec<CustomEmoji>> {
+        let rows: Vec<EmojiRow> =
+            self.all(format!("SELECT {EMOJI_COLS} FROM custom_emojis ORDER BY shortcode"), args![]).await?;
+        Ok(rows.into_iter().map(CustomEmoji::from).collect())
+    }
+
+    async fn custom_emojis_named(&mut self, shortcodes: &[String]) -> Result<Vec<CustomEmoji>> {
+        if shortcodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A list of texts binds like a list of ids (a JSON array on SQLite, an array on PostgreSQL).
+        let sql = format!("SELECT {EMOJI_COLS} FROM custom_emojis WHERE {}", self.in_ids("shortcode", 1));
+        let names = Arg::Texts(shortcodes.iter().cloned().map(Some).collect());
+        let rows: Vec<EmojiRow> = self.all(sql, vec![names]).await?;
+        Ok(rows.into_iter().map(CustomEmoji::from).collect())
     }
 }

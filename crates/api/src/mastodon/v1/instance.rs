@@ -13,7 +13,8 @@ pub async fn v1(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>>
     Ok(Json(present::v1_instance(&s.svc, &stats)))
 }
 
-/// `GET /api/v1/custom_emojis` (none until custom emoji management exists)
-pub async fn custom_emojis() -> Json<Vec<ferrodon_mastodon_api::CustomEmoji>> {
-    Json(Vec::new())
+/// `GET /api/v1/custom_emojis`
+pub async fn custom_emojis(State(s): State<AppState>) -> ApiResult<Json<Vec<ferrodon_mastodon_api::CustomEmoji>>> {
+    let list = ferrodon_service::emoji::list(&s.svc).await?;
+    Ok(Json(present::custom_emojis(&s.svc, &list)))
 }
