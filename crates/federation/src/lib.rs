@@ -155,29 +155,10 @@ impl Federation {
     /// GETs an ActivityPub document, signed with `key`; follows up to 3 redirects (each hop
     /// checked again).
     pub(crate) async fn get(&self, url: &str, key: &SigningKey) -> Result<Value> {
-        let mut url = url.to_string();
-        for _ in 0..4 {
-            let response = self.signed(http::Method::GET, &url, key, None, ACCEPT).await?;
-            let status = response.status();
-            if status.is_redirection() {
-                let next = response
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| Error::unavailable(format!("{url}: redirect without a location")))?;
-                url = url::Url::parse(&url).and_then(|b| b.join(next)).map_err(Error::internal)?.to_string();
-                continue;
-            }
-            if status == reqwest::StatusCode::GONE || status == reqwest::StatusCode::NOT_FOUND {
-                return Err(Error::not_found());
-            }
-            if !status.is_success() {
-                return Err(Error::unavailable(format!("{url}: HTTP {status}")));
-            }
-            let body = net::read_limited(response, net::MAX_DOCUMENT).await?;
-            return serde_json::from_slice(&body).map_err(|_| Error::unavailable(format!("{url}: not JSON")));
-        }
-        Err(Error::unavailable(format!("{url}: too many redirects")))
+        let (url, response) =
+            followed(url, |u| async move { self.signed(http::Method::GET, &u, key, None, ACCEPT).await }).await?;
+        let body = net::read_limited(response, net::MAX_DOCUMENT).await?;
+        serde_json::from_slice(&body).map_err(|_| Error::unavailable(format!("{url}: not JSON")))
     }
 
     /// The instance actor's document.
@@ -185,6 +166,38 @@ impl Federation {
         let public = self.private_key(key)?.public_key_pem();
         Ok(render::instance_actor(&self.svc.base_url(), &self.svc.config.local_domain, &public))
     }
+}
+
+/// Sends `send(url)` and follows up to 3 redirects (`send` is asked for each hop, and checks
+/// it) to a successful response, with the URL it came from: NotFound for 404 and 410,
+/// unavailable for any other failure.
+async fn followed<F, Fut>(url: &str, send: F) -> Result<(String, reqwest::Response)>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<reqwest::Response>>,
+{
+    let mut url = url.to_string();
+    for _ in 0..4 {
+        let response = send(url.clone()).await?;
+        let status = response.status();
+        if status.is_redirection() {
+            let next = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| Error::unavailable(format!("{url}: redirect without a location")))?;
+            url = url::Url::parse(&url).and_then(|b| b.join(next)).map_err(Error::internal)?.to_string();
+            continue;
+        }
+        if status == reqwest::StatusCode::GONE || status == reqwest::StatusCode::NOT_FOUND {
+            return Err(Error::not_found());
+        }
+        if !status.is_success() {
+            return Err(Error::unavailable(format!("{url}: HTTP {status}")));
+        }
+        return Ok((url, response));
+    }
+    Err(Error::unavailable(format!("{url}: too many redirects")))
 }
 
 #[async_trait]
@@ -220,48 +233,30 @@ impl Fediverse for Federation {
 
     async fn download(&self, url: &str, dest: &std::path::Path, limit: u64) -> Result<()> {
         use tokio::io::AsyncWriteExt;
-        let mut url = url.to_string();
-        for _ in 0..4 {
-            net::check_url(&url, &self.allowed).await?;
-            let mut response = self
-                .http
-                .get(&url)
+        let (url, mut response) = followed(url, |u| async move {
+            net::check_url(&u, &self.allowed).await?;
+            self.http
+                .get(&u)
                 .timeout(net::MEDIA_TIMEOUT)
                 .send()
                 .await
-                .map_err(|e| Error::unavailable(format!("{url}: {e}")))?;
-            let status = response.status();
-            if status.is_redirection() {
-                let next = response
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| Error::unavailable(format!("{url}: redirect without a location")))?;
-                url = url::Url::parse(&url).and_then(|b| b.join(next)).map_err(Error::internal)?.to_string();
-                continue;
-            }
-            if status == reqwest::StatusCode::GONE || status == reqwest::StatusCode::NOT_FOUND {
-                return Err(Error::not_found());
-            }
-            if !status.is_success() {
-                return Err(Error::unavailable(format!("{url}: HTTP {status}")));
-            }
-            if response.content_length().is_some_and(|n| n > limit) {
-                return Err(Error::validation(format!("{url}: larger than {limit} bytes")));
-            }
-            let mut out = tokio::fs::File::create(dest).await.map_err(Error::internal)?;
-            let mut size = 0u64;
-            while let Some(chunk) = response.chunk().await.map_err(|e| Error::unavailable(format!("{url}: {e}")))? {
-                size += chunk.len() as u64;
-                if size > limit {
-                    return Err(Error::validation(format!("{url}: larger than {limit} bytes")));
-                }
-                out.write_all(&chunk).await.map_err(Error::internal)?;
-            }
-            out.flush().await.map_err(Error::internal)?;
-            return Ok(());
+                .map_err(|e| Error::unavailable(format!("{u}: {e}")))
+        })
+        .await?;
+        let too_large = || Error::validation(format!("{url}: larger than {limit} bytes"));
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
         }
-        Err(Error::unavailable(format!("{url}: too many redirects")))
+        let mut out = tokio::fs::File::create(dest).await.map_err(Error::internal)?;
+        let mut size = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(|e| Error::unavailable(format!("{url}: {e}")))? {
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(too_large());
+            }
+            out.write_all(&chunk).await.map_err(Error::internal)?;
+        }
+        out.flush().await.map_err(Error::internal)
     }
 
     async fn webfinger(&self, user: &str, domain: &str) -> Result<String> {

@@ -194,6 +194,22 @@ impl<'a> Stored<'a> {
         Ok(key)
     }
 
+    /// A job's change: `Ok(true)` when its rows now name the files; `Ok(false)` when there was
+    /// nothing left to name them (the files go, the job is done); an error (the files go).
+    async fn settle(self, written: Result<bool>) -> Result<()> {
+        match written {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.undo().await;
+                Ok(())
+            }
+            Err(e) => {
+                self.undo().await;
+                Err(e)
+            }
+        }
+    }
+
     /// The change failed: its files go.
     async fn undo(self) {
         if let Err(e) = self.files.delete(&self.keys).await {
@@ -394,17 +410,7 @@ pub(crate) async fn process_queued(svc: &Services, ctx: &JobContext, id: Id) -> 
     if let Ok(p) = &processed {
         remove_scratch(p);
     }
-    match written {
-        Ok(true) => Ok(()),
-        Ok(false) => {
-            stored.undo().await;
-            Ok(())
-        }
-        Err(e) => {
-            stored.undo().await;
-            Err(e)
-        }
-    }
+    stored.settle(written).await
 }
 
 /// An avatar or a header of `account_id`: processed and stored (under `cache/` for a remote

@@ -72,17 +72,7 @@ pub(crate) async fn cache_remote(svc: &Services, ctx: &JobContext, status_id: Id
         Ok::<_, Error>(true)
     }
     .await;
-    match written {
-        Ok(true) => Ok(()),
-        Ok(false) => {
-            stored.undo().await;
-            Ok(())
-        }
-        Err(e) => {
-            stored.undo().await;
-            Err(e)
-        }
-    }
+    stored.settle(written).await
 }
 
 /// A remote status' new attachments take the copies kept of the same files before (by URL);
