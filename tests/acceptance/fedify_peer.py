@@ -19,6 +19,7 @@ Fedify resolves ``acct:`` handles over https only, so give it actor URIs, never 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -246,11 +247,17 @@ class FedifyPeer:
         mentions: Optional[list[str]] = None,
         summary: Optional[str] = None,
         sensitive: Optional[bool] = None,
+        attachments: Optional[list[tuple[str, str, bytes]]] = None,
     ) -> dict:
-        """``to``: "public", "unlisted", "followers" or a list of actor URIs (direct). Returns ``{"id", "activity"}``."""
+        """``to``: "public", "unlisted", "followers" or a list of actor URIs (direct); ``attachments``:
+        (media type, alt text, content) of files the peer serves. Returns ``{"id", "activity"}``."""
+        files = [
+            {"mediaType": kind, "name": name, "data": base64.b64encode(data).decode()}
+            for kind, name, data in attachments or []
+        ]
         return self._post(
             "post", actor=actor, content=content, to=to, inReplyTo=in_reply_to,
-            mentions=mentions, summary=summary, sensitive=sensitive,
+            mentions=mentions, summary=summary, sensitive=sensitive, attachments=files,
         )
 
     def like(self, actor: str, object: str) -> str:

@@ -380,6 +380,26 @@ def test_a_fedify_peer_follows_reads_and_interacts(pair, first_knock: str):
         eventually(lambda: user.api.account_relationships(found[0]["id"])[0]["following"], "the peer accepts")
         posted = peer.post("alice", "<p>news from fedify</p>", to="public")
         theirs = eventually(lambda: in_home(user, "news from fedify"), "the peer's post reaches our home timeline")
+        # A post with two images and alt text: kept here, served from here.
+        from test_media import png
+
+        peer.post(
+            "alice",
+            "<p>photos from fedify</p>",
+            to="public",
+            attachments=[("image/png", "a red square", png(120, 120)), ("image/png", "a blue one", png(80, 60, (0, 0, 200)))],
+        )
+
+        def photos_kept():
+            post = in_home(user, "photos from fedify")
+            media = post["media_attachments"] if post else []
+            local = [m for m in media if m["url"].startswith(a_side.server.base_url)]
+            return media if len(local) == 2 else None
+
+        media = eventually(photos_kept, "the peer's photos are kept here")
+        assert [m["description"] for m in media] == ["a red square", "a blue one"], media
+        assert all(m["remote_url"].startswith(f"http://{peer.host}:{peer.port}/media/") for m in media), media
+        assert user.http.session.get(media[1]["url"], timeout=10).content[16:24] == (80).to_bytes(4, "big") + (60).to_bytes(4, "big")
         user.api.status_favourite(theirs["id"])
         peer.wait_for("Like")
         user.api.status_reblog(theirs["id"])

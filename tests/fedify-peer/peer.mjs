@@ -11,7 +11,7 @@ import { configure, defaultTextFormatter } from "@logtape/logtape";
 import { Temporal } from "@js-temporal/polyfill";
 import { createFederation, generateCryptoKeyPair, MemoryKvStore } from "@fedify/fedify";
 import {
-  Accept, Activity, Announce, Block, Create, Delete, Endpoints, Flag, Follow, isActor, Like, Mention, Move,
+  Accept, Activity, Announce, Block, Create, Delete, Endpoints, Flag, Follow, Image, isActor, Like, Mention, Move,
   Note, Person, PUBLIC_COLLECTION, Reject, Tombstone, Undo, Update,
 } from "@fedify/fedify/vocab";
 
@@ -329,7 +329,7 @@ const control = {
     await send(actor, [p.recipient], reject, false);
     return { id: reject.id.href };
   },
-  "POST /_test/post": async ({ actor, content, to = "public", inReplyTo, mentions = [], summary, sensitive }) => {
+  "POST /_test/post": async ({ actor, content, to = "public", inReplyTo, mentions = [], summary, sensitive, attachments = [] }) => {
     const ctx = federation.createContext(new URL(ORIGIN), {});
     state(actor);
     const followersUri = ctx.getFollowersUri(actor);
@@ -351,8 +351,14 @@ const control = {
     if (!addressing) throw new HttpError(400, `bad "to": ${JSON.stringify(to)}`);
     const [tos, ccs] = addressing;
     const id = ctx.getObjectUri(Note, { identifier: actor, id: randomUUID() });
+    // Attachments: files given as base64, served by this peer under /media/.
+    const images = attachments.map(({ mediaType, name, data }) => {
+      const url = new URL(`${ORIGIN}/media/${randomUUID()}`);
+      media.set(url.pathname, { mediaType, bytes: Buffer.from(data, "base64") });
+      return new Image({ mediaType, url, name: name ?? null });
+    });
     const note = new Note({
-      id, url: id, attribution: ctx.getActorUri(actor), content: html(content), tos, ccs,
+      id, url: id, attribution: ctx.getActorUri(actor), content: html(content), tos, ccs, attachments: images,
       published: Temporal.Now.instant(), replyTarget: inReplyTo ? new URL(inReplyTo) : null,
       summary: summary ?? null, sensitive: Boolean(sensitive),
       tags: dedupe([...mentioned, ...direct]).map((a) => new Mention({ href: a.id, name: `@${a.preferredUsername}@${a.id.host}` })),
@@ -434,11 +440,19 @@ function signatureOf(headers) {
 
 const INBOX_PATH = /^\/(inbox|users\/[^/]+\/inbox)\/?$/;
 
+/** Files of posts' attachments, by path. */
+const media = new Map();
+
 async function handle(req, res) {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   const body = Buffer.concat(chunks);
   const url = new URL(req.url, ORIGIN);
+  const file = req.method === "GET" && media.get(url.pathname);
+  if (file) {
+    res.writeHead(200, { "content-type": file.mediaType, "content-length": file.bytes.length });
+    return res.end(file.bytes);
+  }
   if (url.pathname.startsWith("/_test/")) {
     const fn = control[`${req.method} ${url.pathname.replace(/\/$/, "")}`];
     if (!fn) return reply(res, 404, { error: `no control endpoint ${req.method} ${url.pathname}` });

@@ -12,6 +12,11 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::params::Params;
 
+/// A body without files may be this large (axum's default), whatever the route allows uploads.
+const FORM_LIMIT: usize = 2 * 1024 * 1024;
+/// A text field of a multipart form may be this long.
+const FIELD_LIMIT: usize = 64 * 1024;
+
 /// The file parts as [`Upload`]s, by field name, and the other fields as [`Params`]. A request
 /// that is no multipart form has no files and its parameters as any request gives them.
 pub struct WithFiles {
@@ -47,6 +52,12 @@ impl FromRequest<AppState> for WithFiles {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
         if !is_multipart {
+            // The routes' body limit is an upload's; a body without files gets the usual one.
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+                .await
+                .map_err(|_| Error::bad_request("Request body could not be read (at most 2 MB without files)"))?;
+            let req = Request::from_parts(parts, axum::body::Body::from(bytes));
             return Ok(WithFiles { files: Vec::new(), params: Params::from_request(req, state).await? });
         }
         let query = req.uri().query().unwrap_or("").to_string();
@@ -84,8 +95,14 @@ impl FromRequest<AppState> for WithFiles {
                     }
                 }
                 None => {
-                    let text = field.text().await.map_err(unreadable)?;
-                    params.insert(&name, Value::String(text));
+                    let mut text = Vec::new();
+                    while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+                        if text.len() + chunk.len() > FIELD_LIMIT {
+                            return Err(Error::bad_request(format!("The field {name} is too long")).into());
+                        }
+                        text.extend_from_slice(&chunk);
+                    }
+                    params.insert(&name, Value::String(String::from_utf8_lossy(&text).into_owned()));
                 }
             }
         }

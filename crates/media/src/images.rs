@@ -303,11 +303,17 @@ fn process_image(input: &Path, scratch: &Path) -> Result<Processed> {
     })
 }
 
-/// Whether the GIF at `input` has more than one frame (an unreadable one has none).
+/// Whether the GIF at `input` has more than one frame (an unreadable or oversized one has none).
 fn is_animated_gif(input: &Path) -> bool {
     use image::AnimationDecoder;
     let Ok(file) = File::open(input) else { return false };
     let Ok(decoder) = image::codecs::gif::GifDecoder::new(BufReader::new(file)) else { return false };
+    // Frames are as large as the canvas the header declares: one too large is decoded nowhere
+    // (the still-image path refuses it from its header).
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return false;
+    }
     decoder.into_frames().take(2).filter(|f| f.is_ok()).count() > 1
 }
 

@@ -183,3 +183,27 @@ async fn video_beyond_the_limits_or_broken_is_refused_leaving_nothing() {
     assert_eq!(e.kind, ErrorKind::Validation, "{}", e.message);
     assert_eq!(dir.scratch_files(), Vec::<PathBuf>::new());
 }
+
+#[tokio::test]
+async fn a_gif_declaring_a_huge_canvas_is_refused_without_decoding_it() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = Dir::new("gif-bomb");
+    // Logical screen and one image of 65535×65535, two frames' worth of headers, no real data.
+    let mut gif = b"GIF89a\xff\xff\xff\xff\x00\x00\x00".to_vec();
+    for _ in 0..2 {
+        gif.extend_from_slice(b"\x21\xf9\x04\x00\x0a\x00\x00\x00");
+        gif.extend_from_slice(b"\x2c\x00\x00\x00\x00\xff\xff\xff\xff\x80\x00\x00\x00\xff\xff\xff");
+        gif.extend_from_slice(b"\x02\x02\x44\x01\x00");
+    }
+    gif.push(0x3b);
+    let path = dir.0.join("bomb.gif");
+    std::fs::write(&path, &gif).unwrap();
+    let e = process(&path, &dir).await.unwrap_err();
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        (ErrorKind::Validation, "Validation failed: File dimensions are too large")
+    );
+    assert_eq!(dir.scratch_files(), Vec::<PathBuf>::new());
+}

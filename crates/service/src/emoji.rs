@@ -55,10 +55,8 @@ pub async fn add(
     };
     let written = async {
         let mut tx = svc.db.write().await?;
+        // A replaced emoji's files stay: posts written with it name them.
         tx.upsert_custom_emoji(&emoji).await?;
-        if let Some(old) = &existing {
-            crate::effects::files_dropped(&mut tx, vec![old.image_key.clone(), old.static_key.clone()]).await?;
-        }
         tx.commit().await
     }
     .await;

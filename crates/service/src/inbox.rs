@@ -460,9 +460,12 @@ async fn update_post(svc: &Services, actor: &Account, post: ReceivedPost) -> Res
     }
     let r = remote::resolve(svc, actor, post, 0).await?;
     let p = &r.post;
-    // Attachments kept keep their copies here; the copies of those dropped go.
+    let mut tx = svc.db.write().await?;
+    // Attachments kept keep their copies here, the copies of those dropped go: read from the
+    // status as it is now (a job may have kept copies since it was read above).
+    let now_stored = tx.status_by_id(status.id).await?.ok_or_else(Error::not_found)?;
     let mut media = p.media.clone();
-    let dropped = crate::media::carry_cached(&status.media(), &mut media);
+    let dropped = crate::media::carry_cached(&now_stored.media(), &mut media);
     let edit = StatusEdit {
         text: String::new(),
         content: p.content.clone(),
@@ -475,7 +478,6 @@ async fn update_post(svc: &Services, actor: &Account, post: ReceivedPost) -> Res
         edited_at: p.edited_at.unwrap_or_else(now),
         media: Some((media, p.emojis.clone())),
     };
-    let mut tx = svc.db.write().await?;
     tx.edit_status(status.id, &edit).await?;
     if let Some(poll) = &p.poll {
         tx.set_poll_counts(status.id, &poll.votes, poll.voters_count).await?;

@@ -266,7 +266,7 @@ pub async fn create(svc: &Services, me: &Viewer, p: StatusParams, idempotency_ke
         emojis,
     };
     let status = tx.insert_status(&new).await?;
-    tx.attach_media(status.id, &attached.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+    media::attach(&mut tx, status.id, &attached).await?;
     effects::status_created(svc, &mut tx, &me.account, &status, &r.mentions).await?;
     tx.commit().await?;
     Ok(status)
@@ -424,13 +424,9 @@ async fn edit_media(
             tx.update_media(m).await?;
         }
     }
-    let gone: Vec<&ferrodon_domain::model::Media> =
-        current.iter().filter(|c| !chosen.iter().any(|m| m.id == c.id)).collect();
-    for mut m in gone.into_iter().cloned() {
-        m.status_id = None;
-        tx.update_media(&m).await?;
-    }
-    tx.attach_media(s.id, &chosen.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+    let gone: Vec<Id> = current.iter().filter(|c| !chosen.iter().any(|m| m.id == c.id)).map(|c| c.id).collect();
+    tx.detach_media(&gone).await?;
+    media::attach(tx, s.id, &chosen).await?;
     Ok(Some(chosen.iter().filter_map(|m| media::status_media(svc, m)).collect()))
 }
 

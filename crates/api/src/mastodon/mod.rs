@@ -56,7 +56,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/markers", get(markers::show).post(markers::update))
         .route("/api/v1/media", post(media::create).layer(upload_limit()))
-        .route("/api/v1/media/{id}", get(media::show).put(media::update).delete(media::destroy))
+        .route("/api/v1/media/{id}", get(media::show).put(media::update).layer(upload_limit()).delete(media::destroy))
         .route("/api/v1/mutes", get(personal::mutes))
         .route("/api/v1/profile/avatar", delete(profile::delete_avatar))
         .route("/api/v1/profile/header", delete(profile::delete_header))

@@ -73,12 +73,20 @@ pub trait MediaProcessor: Send + Sync + 'static {
 #[async_trait]
 pub trait MediaStore {
     async fn insert_media(&mut self, media: &Media) -> Result<()>;
+    /// Writes what processing and the owner set (never the status it is attached to: see
+    /// [`Self::attach_media`] and [`Self::detach_media`]).
     async fn update_media(&mut self, media: &Media) -> Result<()>;
     async fn media_by_id(&mut self, id: Id) -> Result<Option<Media>>;
     /// `account_id`'s attachments among `ids`, in no particular order.
     async fn media_of_account(&mut self, account_id: Id, ids: &[Id]) -> Result<Vec<Media>>;
-    /// Attaches `ids` to `status_id` (the caller checked they are free and the author's).
-    async fn attach_media(&mut self, status_id: Id, ids: &[Id]) -> Result<()>;
+    /// Attaches those of `ids` that are free (or attached to `status_id` already) to
+    /// `status_id`; returns how many are attached (fewer than `ids` when another status took one
+    /// meanwhile).
+    async fn attach_media(&mut self, status_id: Id, ids: &[Id]) -> Result<u64>;
+    /// Frees attachments of their status.
+    async fn detach_media(&mut self, ids: &[Id]) -> Result<()>;
+    /// Deletes those of `ids` that are not attached; returns their ids.
+    async fn delete_unattached_media(&mut self, ids: &[Id]) -> Result<Vec<Id>>;
     async fn media_of_status(&mut self, status_id: Id) -> Result<Vec<Media>>;
     /// Every attachment of `account_id` (for removing an account's files).
     async fn all_media_of_account(&mut self, account_id: Id) -> Result<Vec<Media>>;

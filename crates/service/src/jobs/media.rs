@@ -218,7 +218,8 @@ impl JobHandler for CleanUpMedia {
         let before = now() - UNATTACHED_TTL.as_millis() as i64;
         let mut tx = self.svc.db.write().await?;
         let stale = tx.unattached_media(before, CLEAN_UP_BATCH).await?;
-        tx.delete_media(&stale.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+        let deleted = tx.delete_unattached_media(&stale.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+        let stale: Vec<_> = stale.into_iter().filter(|m| deleted.contains(&m.id)).collect();
         crate::effects::media_removed(&mut tx, &stale).await?;
         if ctx.complete_in(&mut tx).await? {
             tx.commit().await?;

@@ -266,6 +266,9 @@ pub async fn upload(svc: &Services, me: &Viewer, file: Upload, p: MediaParams, w
     let description = check_description(p.description.as_deref())?;
     let focus = parse_focus(p.focus.as_deref())?;
     let sniffed = check(&ports, &file, attachment_limit).await?;
+    if !ports.processor.supported_types().contains(&sniffed.content_type) {
+        return Err(Error::validation("Validation failed: File content type is not supported yet"));
+    }
     let id = Id::generate();
     let mut media = Media {
         id,
@@ -401,9 +404,11 @@ pub(crate) async fn process_queued(svc: &Services, ctx: &JobContext, id: Id) -> 
         media.upload_key = None;
         tx.update_media(&media).await?;
         crate::effects::files_dropped(&mut tx, vec![upload_key.clone()]).await?;
-        if ctx.complete_in(&mut tx).await? {
-            tx.commit().await?;
+        // Another worker took the job over: its own run names its own files.
+        if !ctx.complete_in(&mut tx).await? {
+            return Ok(false);
         }
+        tx.commit().await?;
         Ok::<_, Error>(true)
     }
     .await;
@@ -459,10 +464,15 @@ pub(crate) async fn store_emoji_image(svc: &Services, id: Id, file: Upload) -> R
     let processed = ports.processor.process(&file.path, &sniffed, &scratch_dir(svc)).await?;
     let key =
         |style: &str, ext: &str| format!("custom_emojis/images/{}/{style}/{}.{ext}", id_partition(id), random_hex());
+    // An animated GIF becomes a video when processed; its still is the preview frame.
+    let still = match &processed.small {
+        Some(small) if !processed.original.content_type.starts_with("image/") => small,
+        _ => &processed.original,
+    };
     let mut stored = Stored::new(&*ports.files);
     let kept = async {
         let image = stored.put_path(key("original", extension), &file.path, &sniffed.content_type).await?;
-        let still = stored.put(key("static", &processed.original.extension), &processed.original).await?;
+        let still = stored.put(key("static", &still.extension), still).await?;
         Ok::<_, Error>((image, still))
     }
     .await;
@@ -500,6 +510,10 @@ async fn own(tx: &mut Box<dyn Tx>, me: &Viewer, raw_id: &str) -> Result<Media> {
 pub async fn get(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Media> {
     let mut tx = svc.db.read().await?;
     let media = own(&mut tx, me, raw_id).await?;
+    // As Mastodon: an upload, not an attachment of a post.
+    if media.status_id.is_some() {
+        return Err(Error::not_found());
+    }
     if media.state == MediaState::Failed {
         return Err(Error::validation("Validation failed: File could not be processed"));
     }
@@ -557,10 +571,10 @@ pub(crate) fn apply_attributes(media: &mut Media, description: Option<&str>, foc
 pub async fn delete(svc: &Services, me: &Viewer, raw_id: &str) -> Result<Media> {
     let mut tx = svc.db.write().await?;
     let media = own(&mut tx, me, raw_id).await?;
-    if media.status_id.is_some() {
+    // Deleted only while unattached (a post may be taking it this very moment).
+    if media.status_id.is_some() || tx.delete_unattached_media(&[media.id]).await?.is_empty() {
         return Err(Error::validation("Media attachment is currently used by a status"));
     }
-    tx.delete_media(&[media.id]).await?;
     crate::effects::media_removed(&mut tx, std::slice::from_ref(&media)).await?;
     tx.commit().await?;
     Ok(media)
@@ -605,6 +619,16 @@ pub(crate) async fn for_status(
         ));
     }
     Ok(out)
+}
+
+/// Attaches `media` (checked by [`for_status`]) to `status_id`; 422 when another status took
+/// one of them meanwhile (two posts racing for the same upload).
+pub(crate) async fn attach(tx: &mut Box<dyn Tx>, status_id: Id, media: &[Media]) -> Result<()> {
+    let ids: Vec<Id> = media.iter().map(|m| m.id).collect();
+    if tx.attach_media(status_id, &ids).await? != ids.len() as u64 {
+        return Err(Error::validation("Validation failed: Media is already attached to another post"));
+    }
+    Ok(())
 }
 
 /// An upload as its status carries it.

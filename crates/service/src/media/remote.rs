@@ -4,7 +4,7 @@
 
 use ferrodon_domain::model::{ProfileImage, StatusMedia};
 use ferrodon_domain::ports::JobContext;
-use ferrodon_kernel::{Error, Id, Result};
+use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 
 use super::{
     IMAGE_SIZE_LIMIT, Kept, MediaPorts, PROFILE_IMAGE_SIZE_LIMIT, Stored, Upload, VIDEO_SIZE_LIMIT, discard_files,
@@ -32,7 +32,8 @@ pub(crate) async fn cache_remote(svc: &Services, ctx: &JobContext, status_id: Id
         let id = Id(status.id.0.wrapping_mul(16).wrapping_add(i as i64));
         match cache_one(svc, &ports, &*fediverse, &mut stored, id, m).await {
             Ok(kept) => cached.push((m.url.clone(), kept)),
-            Err(e) if e.kind == ferrodon_kernel::ErrorKind::Internal => {
+            // Ours, or the server's for now: the job tries again later.
+            Err(e) if matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => {
                 stored.undo().await;
                 return Err(e);
             }
@@ -45,10 +46,11 @@ pub(crate) async fn cache_remote(svc: &Services, ctx: &JobContext, status_id: Id
     let written = async {
         let mut tx = svc.db.write().await?;
         // Read again: the status may have been edited or deleted meanwhile.
-        let Some(current) = tx.status_by_id(status_id).await? else { return Ok(false) };
+        let Some(current) = tx.status_by_id(status_id).await? else { return Ok(Vec::new()) };
         let mut media = current.media();
-        let mut used = false;
-        for m in media.iter_mut() {
+        let mut used = Vec::new();
+        // An attachment kept meanwhile (by another run of this job) keeps its copy.
+        for m in media.iter_mut().filter(|m| m.cached_key.is_none()) {
             if let Some((_, (kept, processed))) = cached.iter().find(|(url, _)| *url == m.url) {
                 let processed: &Cached = processed;
                 m.cached_key = Some(kept.original.clone());
@@ -59,20 +61,33 @@ pub(crate) async fn cache_remote(svc: &Services, ctx: &JobContext, status_id: Id
                 if let (None, Some(d)) = (m.width, processed.meta.original) {
                     (m.width, m.height) = (Some(d.width as i64), Some(d.height as i64));
                 }
-                used = true;
+                used.push(kept.original.clone());
             }
         }
-        if !used {
-            return Ok(false);
+        if used.is_empty() {
+            return Ok(used);
         }
         tx.set_status_media(status_id, &media).await?;
-        if ctx.complete_in(&mut tx).await? {
-            tx.commit().await?;
+        // Another worker took the job over: its own run names its own files.
+        if !ctx.complete_in(&mut tx).await? {
+            return Ok(Vec::new());
         }
-        Ok::<_, Error>(true)
+        tx.commit().await?;
+        Ok::<_, Error>(used)
     }
     .await;
-    stored.settle(written).await
+    // The copies no attachment took go (the post changed meanwhile).
+    let unused: Vec<String> = match &written {
+        Ok(used) => cached
+            .iter()
+            .filter(|(_, (kept, _))| !used.contains(&kept.original))
+            .flat_map(|(_, (kept, _))| [Some(kept.original.clone()), kept.small.clone()])
+            .flatten()
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    discard_files(svc, unused).await;
+    stored.settle(written.map(|used| !used.is_empty())).await
 }
 
 /// A remote status' new attachments take the copies kept of the same files before (by URL);
@@ -175,9 +190,10 @@ pub(crate) async fn cache_profile_images(svc: &Services, ctx: &JobContext, accou
             dropped.extend(file.clone());
         }
         crate::effects::files_dropped(&mut tx, dropped).await?;
-        if ctx.complete_in(&mut tx).await? {
-            tx.commit().await?;
+        if !ctx.complete_in(&mut tx).await? {
+            return Ok(false);
         }
+        tx.commit().await?;
         Ok::<_, Error>(true)
     }
     .await;

@@ -101,12 +101,11 @@ impl MediaStore for SqlTx {
     async fn update_media(&mut self, m: &Media) -> Result<()> {
         let meta = serde_json::to_string(&m.meta).map_err(Error::internal)?;
         self.exec(
-            "UPDATE media_attachments SET status_id = $2, kind = $3, state = $4, file_key = $5, content_type = $6, \
-             file_size = $7, small_key = $8, upload_key = $9, thumbnail_key = $10, description = $11, focus = $12, \
-             blurhash = $13, meta_json = $14 WHERE id = $1",
+            "UPDATE media_attachments SET kind = $2, state = $3, file_key = $4, content_type = $5, \
+             file_size = $6, small_key = $7, upload_key = $8, thumbnail_key = $9, description = $10, focus = $11, \
+             blurhash = $12, meta_json = $13 WHERE id = $1",
             args![
                 m.id,
-                m.status_id,
                 m.kind.as_str(),
                 m.state.as_str(),
                 &m.file_key,
@@ -139,12 +138,37 @@ impl MediaStore for SqlTx {
         rows(self.all(sql, args![account_id, ids]).await?)
     }
 
-    async fn attach_media(&mut self, status_id: Id, ids: &[Id]) -> Result<()> {
+    async fn attach_media(&mut self, status_id: Id, ids: &[Id]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "UPDATE media_attachments SET status_id = $1 WHERE {} AND (status_id IS NULL OR status_id = $1)",
+            self.in_ids("id", 2)
+        );
+        self.exec(sql, args![status_id, ids]).await
+    }
+
+    async fn detach_media(&mut self, ids: &[Id]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        let sql = format!("UPDATE media_attachments SET status_id = $1 WHERE {}", self.in_ids("id", 2));
-        self.exec(sql, args![status_id, ids]).await.map(|_| ())
+        let sql = format!("UPDATE media_attachments SET status_id = NULL WHERE {}", self.in_ids("id", 1));
+        self.exec(sql, args![ids]).await.map(|_| ())
+    }
+
+    async fn delete_unattached_media(&mut self, ids: &[Id]) -> Result<Vec<Id>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        #[derive(sqlx::FromRow)]
+        struct Deleted {
+            id: Id,
+        }
+        let sql =
+            format!("DELETE FROM media_attachments WHERE {} AND status_id IS NULL RETURNING id", self.in_ids("id", 1));
+        let rows: Vec<Deleted> = self.all(sql, args![ids]).await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
     async fn media_of_status(&mut self, status_id: Id) -> Result<Vec<Media>> {
