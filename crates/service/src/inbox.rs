@@ -493,7 +493,11 @@ async fn delete(svc: &Services, actor: &Account, object: &str) -> Result<()> {
     if object == actor.uri {
         svc.state.accounts.forget(actor.id);
         let mut tx = svc.db.write().await?;
+        // The copies kept here of its media go with it.
+        let mut kept = tx.cached_media_keys_of(actor.id).await?;
+        kept.extend([actor.avatar_file.clone(), actor.header_file.clone()].into_iter().flatten());
         tx.delete_account(actor.id).await?;
+        effects::files_dropped(&mut tx, kept).await?;
         return tx.commit().await;
     }
     delete_status(svc, actor, &known_status(svc, object).await?).await

@@ -728,6 +728,12 @@ async fn remote_attachments_are_kept_here() {
         assert_eq!(shown["media_attachments"][0]["url"], format!("{server}/photo.jpg"));
         let data = app.svc.config.data_dir.clone();
         assert_eq!(files_under(data.join("system")).len(), 2, "the first post's copy and its preview");
+
+        // The painter's server deletes the account: the copies kept of its media go with it.
+        let delete = ferrodon_domain::model::Activity::Delete { object: author.uri.clone() };
+        ferrodon_service::inbox::apply(&app.svc, &author, delete).await.unwrap();
+        remove_dropped_files(&app).await;
+        assert_eq!(files_under(data.join("system")), Vec::<std::path::PathBuf>::new());
     }
 }
 

@@ -104,6 +104,8 @@ pub trait MediaStore {
         after: Id,
         limit: i64,
     ) -> Result<Vec<(Id, Vec<StatusMedia>)>>;
+    /// The keys of the copies kept of `account_id`'s posts' attachments.
+    async fn cached_media_keys_of(&mut self, account_id: Id) -> Result<Vec<String>>;
     /// Remote accounts last fetched before `before` with copies of their avatar or header kept
     /// here, by id after `after`, at most `limit`.
     async fn accounts_with_cached_images(&mut self, before: Millis, after: Id, limit: i64) -> Result<Vec<Account>>;

@@ -251,6 +251,26 @@ impl MediaStore for SqlTx {
         Ok(rows.into_iter().map(|r| (r.id, serde_json::from_str(&r.media_json).unwrap_or_default())).collect())
     }
 
+    async fn cached_media_keys_of(&mut self, account_id: Id) -> Result<Vec<String>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            media_json: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT media_json FROM statuses WHERE account_id = $1 AND has_media = TRUE \
+                 AND media_json LIKE '%\"cached_key\"%'",
+                args![account_id],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .flat_map(|r| serde_json::from_str::<Vec<StatusMedia>>(&r.media_json).unwrap_or_default())
+            .flat_map(|m| [m.cached_key, m.cached_small_key])
+            .flatten()
+            .collect())
+    }
+
     async fn accounts_with_cached_images(&mut self, before: Millis, after: Id, limit: i64) -> Result<Vec<Account>> {
         let sql = format!(
             "SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.domain <> '' \
