@@ -201,3 +201,10 @@ def test_custom_emoji_imported_listed_used_and_federated(server: Server, alice, 
     note = requests.get(status["uri"], headers={"Accept": "application/activity+json"}, timeout=10).json()
     emoji_tags = [t for t in note["tag"] if t["type"] == "Emoji"]
     assert emoji_tags and emoji_tags[0]["name"] == ":t_blobcat:" and emoji_tags[0]["icon"]["url"] == blob["url"], note
+
+    # In a display name and a bio too, and in the actor other servers read.
+    me = alice.api.account_update_credentials(display_name="Alice :t_party_parrot:", note="blob :t_blobcat:")
+    assert sorted(e["shortcode"] for e in me["emojis"]) == ["t_blobcat", "t_party_parrot"], me["emojis"]
+    assert [e["shortcode"] for e in alice.api.account(alice.id)["emojis"]] != []
+    actor = requests.get(me["uri"], headers={"Accept": "application/activity+json"}, timeout=10).json()
+    assert sorted(t["name"] for t in actor["tag"] if t["type"] == "Emoji") == [":t_blobcat:", ":t_party_parrot:"], actor

@@ -23,6 +23,7 @@ pub fn actor_context() -> Value {
             "discoverable": "toot:discoverable",
             "indexable": "toot:indexable",
             "memorial": "toot:memorial",
+            "Emoji": "toot:Emoji",
             "schema": "http://schema.org#",
             "PropertyValue": "schema:PropertyValue",
             "value": "schema:value"
@@ -88,7 +89,9 @@ pub fn actor(base: &str, local: &LocalActor) -> Value {
         "memorial": false,
         "published": rfc3339(a.created_at - a.created_at.rem_euclid(86_400_000)),
         "publicKey": {"id": key_id(a), "owner": a.uri, "publicKeyPem": public_key_pem},
-        "tag": [],
+        "tag": a.emojis().iter().map(|e| json!({"id": format!("{base}/emojis/{}", e.shortcode), "type": "Emoji",
+            "name": format!(":{}:", e.shortcode), "icon": {"type": "Image", "mediaType": image_type(&e.url), "url": e.url}}))
+            .collect::<Vec<_>>(),
         "attachment": fields,
         "endpoints": {"sharedInbox": format!("{base}/inbox")},
     });

@@ -305,7 +305,7 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
             Some(l) => Some(l),
         },
     };
-    // The note is rendered in the transaction (its mentions are looked up there).
+    // The note and the emoji are read in the transaction (mentions and emoji looked up there).
     let update = ProfileUpdate {
         display_name,
         note_source,
@@ -316,6 +316,7 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
         discoverable: u.discoverable.unwrap_or(a.discoverable),
         indexable: u.indexable.unwrap_or(a.indexable),
         hide_collections: u.hide_collections.unwrap_or(a.hide_collections),
+        emojis_json: String::new(),
     };
     // The images are processed and stored first; the row then names them, or they go again.
     let mut images = Vec::new();
@@ -348,6 +349,11 @@ async fn write_credentials(
     let id = me.account.id;
     let mut tx = svc.db.write().await?;
     update.note = render_note(svc, &mut tx, &update.note_source).await?;
+    let fields: Vec<ProfileField> = serde_json::from_str(&update.fields_json).unwrap_or_default();
+    let mut texts: Vec<&str> = vec![&update.display_name, &update.note_source];
+    texts.extend(fields.iter().flat_map(|f| [f.name.as_str(), f.value.as_str()]));
+    let emojis = crate::emoji::used_in(svc, &mut tx, &texts).await?;
+    update.emojis_json = serde_json::to_string(&emojis).map_err(Error::internal)?;
     tx.update_profile(id, &update, now()).await?;
     tx.set_user_preferences(me.user.id, &prefs).await?;
     set_images(&mut tx, id, images).await?;

@@ -103,6 +103,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0019_custom_emojis.sql"),
         include_str!("../migrations/postgres/0019_custom_emojis.sql"),
     ),
+    (
+        "0020_account_emojis",
+        include_str!("../migrations/sqlite/0020_account_emojis.sql"),
+        include_str!("../migrations/postgres/0020_account_emojis.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

@@ -173,6 +173,7 @@ both_databases!(accounts_and_users, |db: Db| async move {
         discoverable: false,
         indexable: true,
         hide_collections: true,
+        emojis_json: r#"[{"shortcode":"blob","url":"https://x.example/blob.png"}]"#.into(),
     };
     tx.update_profile(a.id, &update, now + 5).await.unwrap();
     let prefs = UserPreferences {
@@ -190,6 +191,7 @@ both_databases!(accounts_and_users, |db: Db| async move {
     assert_eq!(a2.display_name, "Alice Ä");
     assert_eq!((a2.note_source.as_str(), a2.note.as_str()), ("bio", "<p>bio</p>"));
     assert_eq!(a2.fields().len(), 1);
+    assert_eq!(a2.emojis()[0].shortcode, "blob");
     assert!(a2.locked && a2.bot && !a2.discoverable && a2.indexable && a2.hide_collections);
     assert_eq!(a2.updated_at, now + 5);
     let u2 = tx.user_by_id(u.id).await.unwrap().unwrap();

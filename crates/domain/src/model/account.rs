@@ -46,6 +46,8 @@ pub struct Account {
     /// A local account's avatar and header: keys in the file store.
     pub avatar_file: Option<String>,
     pub header_file: Option<String>,
+    /// The custom emoji its display name, bio and fields use, as JSON `[{"shortcode","url"}]`.
+    pub emojis_json: String,
     /// The actor's public key (SPKI PEM) and its id; empty until a local key is made.
     pub public_key_pem: String,
     pub key_id: String,
@@ -65,6 +67,10 @@ impl Account {
 
     pub fn fields(&self) -> Vec<ProfileField> {
         serde_json::from_str(&self.fields_json).unwrap_or_default()
+    }
+
+    pub fn emojis(&self) -> Vec<super::RemoteEmoji> {
+        serde_json::from_str(&self.emojis_json).unwrap_or_default()
     }
 }
 
@@ -158,6 +164,8 @@ pub struct ProfileUpdate {
     pub discoverable: bool,
     pub indexable: bool,
     pub hide_collections: bool,
+    /// The custom emoji the name, bio and fields use, as JSON.
+    pub emojis_json: String,
 }
 
 /// Posting defaults kept with the user (`source[privacy]`, …).
@@ -197,4 +205,7 @@ pub struct RemoteAccount {
     /// The accounts it says it also is (`alsoKnownAs`): a Move to it must come from one of them.
     #[serde(default)]
     pub also_known_as: Vec<String>,
+    /// The custom emoji of its name, bio and fields (its `Emoji` tags), as JSON.
+    #[serde(default)]
+    pub emojis_json: String,
 }

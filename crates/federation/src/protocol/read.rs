@@ -430,6 +430,7 @@ impl Actor {
             key_id: key.and_then(|k| k.id.0.clone()).unwrap_or_default(),
             created_at: self.published.0,
             also_known_as: self.also_known_as.0,
+            emojis_json: serde_json::to_string(&emojis_of(&self.tag.0)).unwrap_or_else(|_| "[]".into()),
             url: self.url.0.unwrap_or_else(|| uri.clone()),
             uri,
         })
@@ -802,6 +803,7 @@ mod tests {
             ],
             "icon": [{"type": "Image", "url": "https://remote.example/small.png"}, {"url": "https://remote.example/big.png"}],
             "image": "https://remote.example/header.png",
+            "tag": {"type": "Emoji", "name": ":wave:", "icon": {"type": "Image", "url": "https://remote.example/wave.png"}},
             "manuallyApprovesFollowers": "true",
             "discoverable": true,
             "published": "2024-01-02T03:04:05Z",
@@ -824,6 +826,7 @@ mod tests {
         assert_eq!(fields, [json!({"name": "site", "value": "<a href=\"https://a\" rel=\"nofollow noopener\">a</a>"})]);
         assert_eq!(a.avatar_remote_url, "https://remote.example/small.png");
         assert_eq!(a.header_remote_url, "https://remote.example/header.png");
+        assert_eq!(a.emojis_json, r#"[{"shortcode":"wave","url":"https://remote.example/wave.png"}]"#);
         assert_eq!(a.url, a.uri);
         assert_eq!(a.created_at, Some(1_704_164_645_000));
         for (change, why) in [

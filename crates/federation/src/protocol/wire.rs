@@ -143,6 +143,8 @@ pub struct Actor {
     pub public_key: OneOrMany<Node<Key>>,
     /// Profile fields (`PropertyValue`s).
     pub attachment: OneOrMany<Node<Field>>,
+    /// The custom emoji of its name, bio and fields (`Emoji`s).
+    pub tag: OneOrMany<Node<Tag>>,
     pub icon: Image,
     pub image: Image,
     pub manually_approves_followers: Bool,

@@ -68,7 +68,7 @@ pub fn account(svc: &Services, a: &Account) -> api::Account {
                 .map(|f| api::Field { value: field_html(svc, &f.value), name: f.name, verified_at: None })
                 .collect()
         },
-        emojis: Vec::new(),
+        emojis: if suspended { Vec::new() } else { super::statuses::emojis(a.emojis()) },
         bot: a.bot,
         group: false,
         discoverable: Some(a.discoverable),

@@ -117,17 +117,7 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
             .map(|(name, website)| api::StatusApplication { name: name.clone(), website: website.clone() }),
         mentions,
         tags,
-        emojis: s
-            .emojis()
-            .into_iter()
-            .map(|e| api::CustomEmoji {
-                shortcode: e.shortcode,
-                static_url: e.url.clone(),
-                url: e.url,
-                visible_in_picker: false,
-                category: None,
-            })
-            .collect(),
+        emojis: emojis(s.emojis()),
         reblogs_count: s.reblogs_count,
         favourites_count: s.favourites_count,
         replies_count: s.replies_count,
@@ -353,4 +343,17 @@ pub fn history(svc: &Services, h: &History) -> Vec<api::StatusEdit> {
 /// `GET /api/v1/statuses/:id/source`.
 pub fn status_source(s: &Status) -> api::StatusSource {
     api::StatusSource { id: s.id.to_string(), text: s.text.clone(), spoiler_text: s.spoiler_text.clone() }
+}
+
+/// The custom emoji a status or an account uses, as Mastodon shows them.
+pub(crate) fn emojis(list: Vec<ferrodon_domain::model::RemoteEmoji>) -> Vec<api::CustomEmoji> {
+    list.into_iter()
+        .map(|e| api::CustomEmoji {
+            shortcode: e.shortcode,
+            static_url: e.url.clone(),
+            url: e.url,
+            visible_in_picker: false,
+            category: None,
+        })
+        .collect()
 }

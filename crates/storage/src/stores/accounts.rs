@@ -11,7 +11,7 @@ pub(crate) const ACCOUNT_COLS: &str = "a.id, a.username, a.domain, a.display_nam
     a.locked, a.bot, a.discoverable, a.indexable, a.hide_collections, a.uri, a.url, a.created_at, a.updated_at, \
     a.last_status_at, a.statuses_count, a.followers_count, a.following_count, a.suspended_at, a.silenced_at, a.actor_type, \
     a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.featured_url, a.avatar_remote_url, \
-    a.header_remote_url, a.avatar_file, a.header_file, a.public_key_pem, a.key_id, a.fetched_at";
+    a.header_remote_url, a.avatar_file, a.header_file, a.emojis_json, a.public_key_pem, a.key_id, a.fetched_at";
 
 const USER_COLS: &str = "id, account_id, email, encrypted_password, confirmed_at, approved, disabled, role, locale, \
     default_visibility, default_sensitive, default_language, created_at";
@@ -120,7 +120,8 @@ impl AccountStore for SqlTx {
     async fn update_profile(&mut self, account_id: Id, u: &ProfileUpdate, now: Millis) -> Result<()> {
         self.exec(
             "UPDATE accounts SET display_name = $2, display_name_lower = $3, note_source = $4, note = $5, fields_json = $6, \
-             locked = $7, bot = $8, discoverable = $9, indexable = $10, hide_collections = $11, updated_at = $12 WHERE id = $1",
+             locked = $7, bot = $8, discoverable = $9, indexable = $10, hide_collections = $11, updated_at = $12, \
+             emojis_json = $13 WHERE id = $1",
             args![
                 account_id,
                 &u.display_name,
@@ -133,7 +134,8 @@ impl AccountStore for SqlTx {
                 u.discoverable,
                 u.indexable,
                 u.hide_collections,
-                now
+                now,
+                &u.emojis_json
             ],
         )
         .await?;

@@ -109,6 +109,8 @@ impl FederationStore for SqlTx {
             );
             self.exec(sql, fields.into_iter().chain(args![Id::generate()]).collect()).await?;
         }
+        let emojis = if a.emojis_json.is_empty() { "[]" } else { a.emojis_json.as_str() };
+        self.exec("UPDATE accounts SET emojis_json = $2 WHERE uri = $1", args![&a.uri, emojis]).await?;
         self.account_by_uri(&a.uri).await?.ok_or_else(|| ferrodon_kernel::Error::internal("account vanished"))
     }
 
