@@ -3,7 +3,7 @@
 //! Mastodon's. Pure functions: the service loads what a document shows ([`Post`],
 //! [`Outbound`]), these write it.
 
-use ferrodon_domain::model::{Account, LocalActor, Outbound, Post, Status, Visibility};
+use ferrodon_domain::model::{Account, LocalActor, Outbound, Post, RemoteEmoji, Status, Visibility};
 use ferrodon_kernel::Id;
 use ferrodon_kernel::time::{now_ms, rfc3339};
 use serde_json::{Value, json};
@@ -89,9 +89,7 @@ pub fn actor(base: &str, local: &LocalActor) -> Value {
         "memorial": false,
         "published": rfc3339(a.created_at - a.created_at.rem_euclid(86_400_000)),
         "publicKey": {"id": key_id(a), "owner": a.uri, "publicKeyPem": public_key_pem},
-        "tag": a.emojis().iter().map(|e| json!({"id": format!("{base}/emojis/{}", e.shortcode), "type": "Emoji",
-            "name": format!(":{}:", e.shortcode), "icon": {"type": "Image", "mediaType": image_type(&e.url), "url": e.url}}))
-            .collect::<Vec<_>>(),
+        "tag": a.emojis().iter().map(|e| emoji_tag(base, e)).collect::<Vec<_>>(),
         "attachment": fields,
         "endpoints": {"sharedInbox": format!("{base}/inbox")},
     });
@@ -104,6 +102,12 @@ pub fn actor(base: &str, local: &LocalActor) -> Value {
         doc["suspended"] = json!(true);
     }
     doc
+}
+
+/// A custom emoji as an `Emoji` tag (of a post or an actor).
+fn emoji_tag(base: &str, e: &RemoteEmoji) -> Value {
+    json!({"id": format!("{base}/emojis/{}", e.shortcode), "type": "Emoji", "name": format!(":{}:", e.shortcode),
+        "icon": {"type": "Image", "mediaType": image_type(&e.url), "url": e.url}})
 }
 
 /// The type of a stored image, by the extension it was stored with.
@@ -162,10 +166,7 @@ pub fn note(base: &str, post: &Post) -> Value {
     tags.extend(s.tags().iter().map(|t| {
         json!({"type": "Hashtag", "href": format!("{base}/tags/{}", t.to_lowercase()), "name": format!("#{}", t.to_lowercase())})
     }));
-    tags.extend(s.emojis().iter().map(|e| {
-        json!({"id": format!("{base}/emojis/{}", e.shortcode), "type": "Emoji", "name": format!(":{}:", e.shortcode),
-            "icon": {"type": "Image", "mediaType": image_type(&e.url), "url": e.url}})
-    }));
+    tags.extend(s.emojis().iter().map(|e| emoji_tag(base, e)));
     let mut doc = json!({
         "id": s.uri,
         "type": "Note",

@@ -12,7 +12,8 @@
 //! notification of a follow that ends) is the caller's; only what follows from it is here. So
 //! are jobs that are a request's own work rather than a change's consequence: an inbox keeping
 //! an activity ([`crate::inbox::accept`]), a fetch a view asks for ([`crate::remote`]), a
-//! delivery job fanning out to inboxes ([`crate::outbox::deliver_later`]).
+//! delivery job fanning out to inboxes ([`crate::outbox::deliver_later`]), a video or audio
+//! upload's processing ([`crate::media::upload`]).
 
 use ferrodon_domain::model::{Account, Media, Notification, NotificationType, Report, Status};
 use ferrodon_domain::ports::{RelatedAccounts, Tx};

@@ -98,9 +98,17 @@ fn id_partition(id: Id) -> String {
     groups.join("/")
 }
 
-/// The key of one style of an attachment's file (`original`, `small`).
+/// A new key in Mastodon's layout, `<class>/<id partition>/<style>/<random hex>.<extension>`:
+/// the class names the model and its file (`media_attachments/files`, `accounts/avatars`,
+/// `custom_emojis/images`, and under `cache/` the copies of remote ones), the style the
+/// version (`original`, `small`, `static`).
+fn stored_key(class: &str, id: Id, style: &str, extension: &str) -> String {
+    format!("{class}/{}/{style}/{}.{extension}", id_partition(id), random_hex())
+}
+
+/// The key of one style of an upload's file.
 fn file_key(id: Id, style: &str, extension: &str) -> String {
-    format!("media_attachments/files/{}/{style}/{}.{extension}", id_partition(id), random_hex())
+    stored_key("media_attachments/files", id, style, extension)
 }
 
 fn parse_focus(raw: Option<&str>) -> Result<Option<Focus>> {
@@ -242,9 +250,7 @@ async fn store_thumbnail(
     drop(file);
     let _ = std::fs::remove_file(&processed.original.path);
     let preview = processed.small.as_ref().unwrap_or(&processed.original);
-    let key =
-        format!("media_attachments/thumbnails/{}/original/{}.{}", id_partition(id), random_hex(), preview.extension);
-    let key = stored.put(key, preview).await;
+    let key = stored.put(stored_key("media_attachments/thumbnails", id, "original", &preview.extension), preview).await;
     remove_scratch(&processed);
     Ok((key?, processed.blurhash.clone()))
 }
@@ -438,15 +444,8 @@ pub(crate) async fn store_profile_image(
     }
     let processed = ports.processor.process_profile_image(&file.path, &sniffed, &scratch_dir(svc), kind).await?;
     drop(file);
-    // Mastodon's layout: [cache/]accounts/avatars/<partition of the account id>/original/<name>.
-    let key = format!(
-        "{}accounts/{}s/{}/original/{}.{}",
-        if cache { "cache/" } else { "" },
-        kind.as_str(),
-        id_partition(account_id),
-        random_hex(),
-        processed.extension
-    );
+    let class = format!("{}accounts/{}s", if cache { "cache/" } else { "" }, kind.as_str());
+    let key = stored_key(&class, account_id, "original", &processed.extension);
     let stored = store(&*ports.files, key, &processed).await;
     let _ = std::fs::remove_file(&processed.path);
     stored
@@ -462,8 +461,7 @@ pub(crate) async fn store_emoji_image(svc: &Services, id: Id, file: Upload) -> R
         .ok_or_else(|| Error::validation("Validation failed: Image content type is invalid"))?;
     // Processing checks it decodes and makes the still (PNG for PNG and GIF).
     let processed = ports.processor.process(&file.path, &sniffed, &scratch_dir(svc)).await?;
-    let key =
-        |style: &str, ext: &str| format!("custom_emojis/images/{}/{style}/{}.{ext}", id_partition(id), random_hex());
+    let key = |style: &str, ext: &str| stored_key("custom_emojis/images", id, style, ext);
     // An animated GIF becomes a video when processed; its still is the preview frame.
     let still = match &processed.small {
         Some(small) if !processed.original.content_type.starts_with("image/") => small,

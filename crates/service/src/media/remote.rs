@@ -8,8 +8,7 @@ use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 
 use super::{
     IMAGE_SIZE_LIMIT, Kept, MediaPorts, PROFILE_IMAGE_SIZE_LIMIT, Stored, Upload, VIDEO_SIZE_LIMIT, discard_files,
-    id_partition, ports, random_hex, read_head, remove_scratch, scratch_dir, scratch_file, store_processed_as,
-    store_profile_image,
+    ports, read_head, remove_scratch, scratch_dir, scratch_file, store_processed_as, store_profile_image, stored_key,
 };
 use crate::Services;
 use crate::auth::now;
@@ -126,9 +125,7 @@ async fn cache_one(
     let sniffed = ports.processor.sniff(&head).ok_or_else(|| Error::validation("not a media file"))?;
     let processed = ports.processor.process(&download.path, &sniffed, &scratch_dir(svc)).await?;
     drop(download);
-    let key = |style: &str, ext: &str| {
-        format!("cache/media_attachments/files/{}/{style}/{}.{ext}", id_partition(id), random_hex())
-    };
+    let key = |style: &str, ext: &str| stored_key("cache/media_attachments/files", id, style, ext);
     let kept = store_processed_as(stored, &processed, key).await;
     remove_scratch(&processed);
     Ok((kept?, Cached { blurhash: processed.blurhash.clone(), meta: processed.meta.clone() }))
