@@ -10,6 +10,7 @@
 mod collections;
 pub mod inbox;
 pub mod net;
+pub mod preview;
 pub mod protocol;
 pub mod render;
 pub mod sanitize;
@@ -20,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use ferrodon_domain::model::Outbound;
+use ferrodon_domain::model::{LinkPreview, Outbound};
 use ferrodon_domain::ports::{Delivery, Fediverse, Fetched, KeyPair, SigningKey};
 use ferrodon_kernel::{Error, ErrorKind, Id, Result};
 use ferrodon_service::Services;
@@ -161,6 +162,26 @@ impl Federation {
         serde_json::from_slice(&body).map_err(|_| Error::unavailable(format!("{url}: not JSON")))
     }
 
+    /// GETs `url` unsigned, accepting `accept`, within `timeout`, following a few redirects (each hop checked).
+    async fn plain_get(
+        &self,
+        url: &str,
+        accept: &'static str,
+        timeout: std::time::Duration,
+    ) -> Result<(String, reqwest::Response)> {
+        followed(url, |u| async move {
+            net::check_url(&u, &self.allowed).await?;
+            self.http
+                .get(&u)
+                .header(reqwest::header::ACCEPT, accept)
+                .timeout(timeout)
+                .send()
+                .await
+                .map_err(|e| Error::unavailable(format!("{u}: {e}")))
+        })
+        .await
+    }
+
     /// The instance actor's document.
     pub fn instance_actor(&self, key: &SigningKey) -> Result<Value> {
         let public = self.private_key(key)?.public_key_pem();
@@ -233,16 +254,7 @@ impl Fediverse for Federation {
 
     async fn download(&self, url: &str, dest: &std::path::Path, limit: u64) -> Result<()> {
         use tokio::io::AsyncWriteExt;
-        let (url, mut response) = followed(url, |u| async move {
-            net::check_url(&u, &self.allowed).await?;
-            self.http
-                .get(&u)
-                .timeout(net::MEDIA_TIMEOUT)
-                .send()
-                .await
-                .map_err(|e| Error::unavailable(format!("{u}: {e}")))
-        })
-        .await?;
+        let (url, mut response) = self.plain_get(url, "*/*", net::MEDIA_TIMEOUT).await?;
         let too_large = || Error::validation(format!("{url}: larger than {limit} bytes"));
         if response.content_length().is_some_and(|n| n > limit) {
             return Err(too_large());
@@ -257,6 +269,37 @@ impl Fediverse for Federation {
             out.write_all(&chunk).await.map_err(Error::internal)?;
         }
         out.flush().await.map_err(Error::internal)
+    }
+
+    async fn link_preview(&self, url: &str) -> Result<Option<LinkPreview>> {
+        let (page_url, response) = self.plain_get(url, "text/html", net::TIMEOUT).await?;
+        let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let mime = content_type.unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if mime != "text/html" {
+            return Ok(None);
+        }
+        let charset = content_type
+            .and_then(|t| t.split(';').find_map(|p| p.trim().strip_prefix("charset=")))
+            .map(|c| c.trim_matches('"').to_string());
+        let body = net::read_head(response, net::MAX_DOCUMENT).await?;
+        let page = preview::Page::read(&body, charset.as_deref());
+        if let Some(endpoint) = page.oembed_endpoint(&page_url) {
+            let embed = async {
+                let (_, response) = self.plain_get(&endpoint, "application/json", net::TIMEOUT).await?;
+                let body = net::read_limited(response, net::MAX_DOCUMENT).await?;
+                serde_json::from_slice::<Value>(&body).map_err(|_| Error::unavailable(format!("{endpoint}: not JSON")))
+            }
+            .await;
+            match embed {
+                Ok(doc) => {
+                    if let Some(card) = preview::oembed(&doc, url, &endpoint) {
+                        return Ok(Some(card));
+                    }
+                }
+                Err(e) => tracing::debug!(%endpoint, error = %e.message, "oEmbed document not read"),
+            }
+        }
+        Ok(page.opengraph(url))
     }
 
     async fn webfinger(&self, user: &str, domain: &str) -> Result<String> {

@@ -180,6 +180,17 @@ pub async fn read_limited(mut response: reqwest::Response, limit: usize) -> Resu
     Ok(body)
 }
 
+/// Reads the first `limit` bytes of a response body (the head of a page), leaving the rest.
+pub async fn read_head(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        let Some(chunk) = response.chunk().await.map_err(|e| Error::unavailable(e.to_string()))? else { break };
+        let take = chunk.len().min(limit - body.len());
+        body.extend_from_slice(&chunk[..take]);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,6 +50,38 @@ pub struct Field {
     pub verified_at: Option<String>,
 }
 
+/// A `PreviewCard`: the page a status' first link leads to.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PreviewCard {
+    pub url: String,
+    pub title: String,
+    pub description: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub authors: Vec<PreviewCardAuthor>,
+    pub author_name: String,
+    pub author_url: String,
+    pub provider_name: String,
+    pub provider_url: String,
+    pub html: String,
+    pub width: i64,
+    pub height: i64,
+    pub image: Option<String>,
+    pub image_description: String,
+    pub embed_url: String,
+    pub blurhash: Option<String>,
+    pub language: Option<String>,
+    pub published_at: Option<String>,
+}
+
+/// A `PreviewCardAuthor`: who wrote the page (`account` when known as a fediverse account).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PreviewCardAuthor {
+    pub name: String,
+    pub url: String,
+    pub account: Option<Account>,
+}
+
 /// A `MediaAttachment`: `url` is null while an upload is processed; `meta` holds `original` and
 /// `small` sizes and the `focus`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -132,7 +164,7 @@ pub struct Status {
     pub in_reply_to_account_id: Option<String>,
     pub reblog: Option<Box<Status>>,
     pub poll: Option<Poll>,
-    pub card: Option<Value>,
+    pub card: Option<PreviewCard>,
     pub language: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,

@@ -22,14 +22,15 @@ use ferrodon_kernel::{Id, PageRequest, Result};
 use crate::Services;
 use crate::auth::now;
 use crate::jobs::federate::{DeletedStatus, Outgoing};
-use crate::jobs::media::{CacheRemoteImages, CacheRemoteMedia, RemoveFiles};
+use crate::jobs::media::{CacheRemoteImages, CacheRemoteMedia, FetchLinkCard, RemoveFiles};
 use crate::jobs::streams::{
     AccountEvent, AnnouncementEvent, DistributeDeletion, DistributeStatus, PublishAccountEvent, PublishNotification,
 };
 
 /// A status was posted: it goes to the timelines and streams it belongs on, the accounts it
-/// mentions are notified (those that block the author excepted), and a local one is sent to
-/// the followers' and the mentioned accounts' servers.
+/// mentions are notified (those that block the author excepted), a local one is sent to the
+/// followers' and the mentioned accounts' servers, and the page its first link leads to is
+/// read for its card.
 pub(crate) async fn status_created(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
@@ -45,6 +46,9 @@ pub(crate) async fn status_created(
         Outgoing::Create { status_id: status.id }.enqueue(tx).await?;
     } else if status.has_media() {
         CacheRemoteMedia::enqueue(tx, status.id).await?;
+    }
+    if crate::cards::link_of(svc, status).is_some() {
+        FetchLinkCard::enqueue(tx, status.id).await?;
     }
     Ok(())
 }
@@ -67,8 +71,8 @@ pub(crate) async fn reblogged(
 }
 
 /// A status was edited: streams get `status.update`, the accounts that reblogged it are
-/// notified (as in Mastodon), a local edit goes out as an Update, and a remote one's new
-/// attachments are kept here.
+/// notified (as in Mastodon), a local edit goes out as an Update, a remote one's new
+/// attachments are kept here, and the card follows the first link.
 pub(crate) async fn status_edited(
     svc: &Services,
     tx: &mut Box<dyn Tx>,
@@ -84,6 +88,10 @@ pub(crate) async fn status_edited(
         Outgoing::Update { status_id: status.id }.enqueue(tx).await?;
     } else {
         CacheRemoteMedia::enqueue(tx, status.id).await?;
+    }
+    // The card follows the first link: a new one, or none.
+    if crate::cards::link_of(svc, status).is_some() || !tx.cards_of(&[status.id]).await?.is_empty() {
+        FetchLinkCard::enqueue(tx, status.id).await?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod activitypub;
 pub mod announcements;
 pub mod auth;
+mod cards;
 pub mod discovery;
 pub mod domains;
 mod effects;

@@ -108,6 +108,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0020_account_emojis.sql"),
         include_str!("../migrations/postgres/0020_account_emojis.sql"),
     ),
+    (
+        "0021_preview_cards",
+        include_str!("../migrations/sqlite/0021_preview_cards.sql"),
+        include_str!("../migrations/postgres/0021_preview_cards.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

@@ -8,6 +8,7 @@ mod support;
 
 mod accounts;
 mod activitypub;
+mod cards;
 mod errors;
 mod instance;
 mod media;

@@ -3,6 +3,7 @@
 mod account;
 mod announcement;
 mod app;
+mod card;
 mod filter;
 mod job;
 mod list;
@@ -17,6 +18,7 @@ mod status;
 pub use account::*;
 pub use announcement::*;
 pub use app::*;
+pub use card::*;
 pub use filter::*;
 pub use job::*;
 pub use list::*;

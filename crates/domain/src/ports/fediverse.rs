@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use ferrodon_kernel::Result;
 
-use crate::model::{Outbound, ReceivedPost, RemoteAccount};
+use crate::model::{LinkPreview, Outbound, ReceivedPost, RemoteAccount};
 
 /// A key that signs requests: `key_id` as other servers fetch it, the private key as PEM.
 #[derive(Clone, Debug)]
@@ -65,6 +65,11 @@ pub trait Fediverse: Send + Sync + 'static {
     /// GETs the file at `url` (media: unsigned, following a few redirects, each checked) into
     /// the local file `dest`, streamed; refused past `limit` bytes. NotFound when it is gone.
     async fn download(&self, url: &str, dest: &std::path::Path, limit: u64) -> Result<()>;
+    /// What the web page at `url` says of itself, for a link preview: its oEmbed description
+    /// where it offers one, else its OpenGraph tags and title. Fetched unsigned, following a
+    /// few redirects (each checked), HTML only, its first megabyte read. `None` when the page
+    /// has nothing to show.
+    async fn link_preview(&self, url: &str) -> Result<Option<LinkPreview>>;
     /// The actor URI WebFinger gives for `user@domain`.
     async fn webfinger(&self, user: &str, domain: &str) -> Result<String>;
     /// `activity` as the document to send (JSON).

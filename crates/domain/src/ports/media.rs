@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use ferrodon_kernel::time::Millis;
 use ferrodon_kernel::{Id, Result};
 
-use crate::model::{Account, CustomEmoji, Media, MediaKind, Processed, ProcessedFile, ProfileImage, StatusMedia};
+use crate::model::{
+    Account, CustomEmoji, Media, MediaKind, PreviewCard, Processed, ProcessedFile, ProfileImage, StatusMedia,
+};
 
 /// The files of attachments, avatars and headers, by key (Mastodon's key layout, so a bucket a
 /// Mastodon instance filled keeps its URLs).
@@ -120,4 +122,21 @@ pub trait EmojiStore {
     async fn custom_emojis(&mut self) -> Result<Vec<CustomEmoji>>;
     /// Those among `shortcodes` (case-sensitive, as Mastodon matches them).
     async fn custom_emojis_named(&mut self, shortcodes: &[String]) -> Result<Vec<CustomEmoji>>;
+}
+
+/// The store of link preview cards, kept once per URL and shown on the statuses that link
+/// them (part of every transaction).
+#[async_trait]
+pub trait CardStore {
+    /// The card kept for `url`: the one of that address, or else the one a status linking it
+    /// shows (a page whose canonical address is another).
+    async fn card_by_url(&mut self, url: &str) -> Result<Option<PreviewCard>>;
+    /// Inserts `card`, or replaces the one of its URL (which keeps its id); returns the id.
+    async fn upsert_card(&mut self, card: &PreviewCard) -> Result<Id>;
+    /// Shows a card on `status_id` (in place of any other): `(card id, the address the status
+    /// links)`; or no card.
+    async fn set_status_card(&mut self, status_id: Id, card: Option<(Id, &str)>) -> Result<()>;
+    /// The cards of those of `status_ids` that show one: (status id, the address it links,
+    /// card).
+    async fn cards_of(&mut self, status_ids: &[Id]) -> Result<Vec<(Id, String, PreviewCard)>>;
 }

@@ -65,6 +65,7 @@ pub trait Tx:
     + AnnouncementStore
     + MediaStore
     + EmojiStore
+    + CardStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

@@ -1,2 +1,3 @@
+pub mod html;
 pub mod text;
 pub mod uri;

@@ -1,5 +1,6 @@
 //! Video and audio uploads processed (Mastodon's `PostProcessMediaWorker`) and stored files that
-//! go after their rows, on `default`; copies of remote attachments, avatars and headers kept, on `pull`; the clean-up of uploads never posted (Mastodon's
+//! go after their rows, on `default`; copies of remote attachments, avatars and headers kept, and
+//! link preview cards read, on `pull`; the clean-up of uploads never posted (Mastodon's
 //! `MediaCleanupScheduler`) and of old copies of remote media (`MEDIA_CACHE_RETENTION_PERIOD`),
 //! on `scheduler`.
 //!
@@ -29,6 +30,7 @@ pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHa
         (RemoveFiles::KIND, RemoveFiles::POLICY, Arc::new(RemoveFiles { svc: svc.clone() })),
         (CacheRemoteMedia::KIND, CacheRemoteMedia::POLICY, Arc::new(CacheRemoteMedia { svc: svc.clone() })),
         (CacheRemoteImages::KIND, CacheRemoteImages::POLICY, Arc::new(CacheRemoteImages { svc: svc.clone() })),
+        (FetchLinkCard::KIND, FetchLinkCard::POLICY, Arc::new(FetchLinkCard { svc: svc.clone() })),
         (
             CleanUpMedia::KIND,
             RetryPolicy { max_attempts: 1, keep_dead: false },
@@ -167,6 +169,36 @@ impl JobHandler for CacheRemoteImages {
     async fn run(&self, ctx: &JobContext, job: &Job) -> Result<()> {
         let p: CacheRemoteImagesPayload = super::payload(job)?;
         crate::media::cache_profile_images(&self.svc, ctx, p.account_id).await
+    }
+}
+
+/// The preview card of a status' first link (Mastodon's `LinkCrawlWorker`), on `pull`.
+pub struct FetchLinkCard {
+    svc: Services,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FetchLinkCardPayload {
+    status_id: Id,
+}
+
+impl FetchLinkCard {
+    pub const KIND: &'static str = "FetchLinkCard";
+    /// A page that cannot be read is not asked again (Mastodon does not retry either); only
+    /// our own failures are retried.
+    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, keep_dead: false };
+
+    pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, status_id: Id) -> Result<()> {
+        let payload = serde_json::to_value(FetchLinkCardPayload { status_id }).map_err(Error::internal)?;
+        super::enqueue(tx, Queue::Pull, Self::KIND, &payload, Self::POLICY).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl JobHandler for FetchLinkCard {
+    async fn run(&self, ctx: &JobContext, job: &Job) -> Result<()> {
+        let p: FetchLinkCardPayload = super::payload(job)?;
+        crate::cards::fetch(&self.svc, ctx, p.status_id).await
     }
 }
 

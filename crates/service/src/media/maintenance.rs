@@ -15,11 +15,12 @@ use crate::Services;
 use crate::auth::now;
 
 /// The folders of the file store, by what they hold.
-const AREAS: [(&str, &str); 4] = [
+const AREAS: [(&str, &str); 5] = [
     ("media_attachments/", "attachments"),
     ("cache/media_attachments/", "remote attachments (copies)"),
     ("accounts/", "avatars and headers"),
     ("cache/accounts/", "remote avatars and headers (copies)"),
+    ("preview_cards/", "preview cards"),
 ];
 /// A file younger than this may belong to an upload whose row is not written yet.
 const ORPHAN_GRACE_MS: i64 = 3600 * 1000;

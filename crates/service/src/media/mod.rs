@@ -22,7 +22,7 @@ mod maintenance;
 mod remote;
 
 pub use maintenance::{CacheRemoval, Usage, remove_cached, remove_orphans, usage};
-pub(crate) use remote::{cache_profile_images, cache_remote, carry_cached};
+pub(crate) use remote::{cache_profile_images, cache_remote, carry_cached, keep_card_image};
 
 /// Mastodon's limits (`configuration.media_attachments`).
 pub const IMAGE_SIZE_LIMIT: u64 = 16 * 1024 * 1024;

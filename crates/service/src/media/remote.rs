@@ -210,3 +210,36 @@ pub(crate) async fn cache_profile_images(svc: &Services, ctx: &JobContext, accou
         }
     }
 }
+
+/// A preview card's picture, kept here: its key, blurhash and size.
+pub(crate) struct CardImage {
+    pub key: String,
+    pub blurhash: Option<String>,
+    pub width: i64,
+    pub height: i64,
+}
+
+/// Downloads the picture of card `id` (SSRF-safe, at most [`PROFILE_IMAGE_SIZE_LIMIT`]) and
+/// keeps its small version under `preview_cards/images/` (Mastodon's layout; its 640 pixels
+/// are what a card shows). The caller names the key in the card's row, or removes it.
+pub(crate) async fn keep_card_image(svc: &Services, url: &str, id: Id) -> Result<CardImage> {
+    let ports = ports(svc)?.clone();
+    let mut download = Upload { path: scratch_file(svc).await?, size: 0 };
+    svc.fediverse()?.download(url, &download.path, PROFILE_IMAGE_SIZE_LIMIT).await?;
+    download.size = tokio::fs::metadata(&download.path).await.map_err(Error::internal)?.len();
+    let sniffed = super::check(&ports, &download, |_| PROFILE_IMAGE_SIZE_LIMIT).await?;
+    if sniffed.kind != ferrodon_domain::model::MediaKind::Image {
+        return Err(Error::validation("not an image"));
+    }
+    let processed = ports.processor.process(&download.path, &sniffed, &scratch_dir(svc)).await?;
+    drop(download);
+    let (file, size) = match &processed.small {
+        Some(small) => (small, processed.meta.small),
+        None => (&processed.original, processed.meta.original),
+    };
+    let key = stored_key("preview_cards/images", id, "original", &file.extension);
+    let stored = super::store(&*ports.files, key, file).await;
+    remove_scratch(&processed);
+    let (width, height) = size.map_or((0, 0), |d| (d.width as i64, d.height as i64));
+    Ok(CardImage { key: stored?, blurhash: processed.blurhash.clone(), width, height })
+}

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use ferrodon_domain::model::{Account, Application, Filter, Poll, Status, StatusInteractions, matching_filters};
+use ferrodon_domain::model::{
+    Account, Application, Filter, Poll, PreviewCard, Status, StatusInteractions, matching_filters,
+};
 use ferrodon_domain::ports::Tx;
 use ferrodon_kernel::time::{now_ms, rfc3339};
 use ferrodon_kernel::{Error, Id, Page, Result};
@@ -43,6 +45,8 @@ struct Loaded {
     interactions: HashMap<Id, StatusInteractions>,
     applications: HashMap<Id, (String, Option<String>)>,
     reblogged: HashMap<Id, Status>,
+    /// The link preview cards, by status.
+    cards: HashMap<Id, PreviewCard>,
     /// The viewer's custom filters (for `filtered`).
     filters: Vec<Filter>,
 }
@@ -62,11 +66,14 @@ async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> 
         None => HashMap::new(),
     };
     let applications = applications_of(tx, &all).await?;
+    // Only a status with a link can show a card.
+    let linking: Vec<Id> = all.iter().filter(|s| s.content.contains("<a ")).map(|s| s.id).collect();
+    let cards = tx.cards_of(&linking).await?.into_iter().map(|(id, _, card)| (id, card)).collect();
     let filters = match viewer {
         Some(v) => tx.filters_of(v).await?,
         None => Vec::new(),
     };
-    Ok(Loaded { accounts, polls, interactions, applications, reblogged, filters })
+    Ok(Loaded { accounts, polls, interactions, applications, reblogged, cards, filters })
 }
 
 /// The applications `statuses` were posted with, by id: (name, website).
@@ -134,7 +141,7 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
             }
             rendered
         }),
-        card: None,
+        card: l.cards.get(&s.id).map(|c| card(svc, c)),
         language: s.language.clone(),
         text: None,
         quote: None,
@@ -157,6 +164,31 @@ fn render_one(svc: &Services, l: &Loaded, s: &Status, viewer: Option<Id>) -> Opt
         pinned: if is_owner && s.reblog_of_id.is_none() { flag(|i| i.pinned) } else { None },
         filtered: viewer.map(|_| filtered(l, s)),
     })
+}
+
+/// A `PreviewCard`: its picture served from here; its one author as the page names them.
+fn card(svc: &Services, c: &PreviewCard) -> api::PreviewCard {
+    let p = &c.preview;
+    api::PreviewCard {
+        url: p.url.clone(),
+        title: p.title.clone(),
+        description: p.description.clone(),
+        kind: p.kind.as_str().into(),
+        authors: vec![api::PreviewCardAuthor { name: p.author_name.clone(), url: p.author_url.clone(), account: None }],
+        author_name: p.author_name.clone(),
+        author_url: p.author_url.clone(),
+        provider_name: p.provider_name.clone(),
+        provider_url: p.provider_url.clone(),
+        html: p.html.clone(),
+        width: p.width,
+        height: p.height,
+        image: c.image_key.as_deref().and_then(|k| crate::media::url(svc, k)),
+        image_description: p.image_description.clone(),
+        embed_url: p.embed_url.clone(),
+        blurhash: c.blurhash.clone(),
+        language: p.language.clone(),
+        published_at: p.published_at.map(rfc3339),
+    }
 }
 
 /// `Status.filtered` for the viewer: every filter that matches (the reblog of a status carries
@@ -281,6 +313,7 @@ pub async fn deleted_status(svc: &Services, me: &Viewer, d: &Deleted) -> Result<
         interactions: d.interactions.iter().map(|i| (d.status.id, i.clone())).collect(),
         applications,
         reblogged: HashMap::new(),
+        cards: HashMap::new(),
         filters,
     };
     let mut out = render_one(svc, &loaded, &d.status, viewer).ok_or_else(Error::not_found)?;

@@ -1,6 +1,8 @@
 use async_trait::async_trait;
-use ferrodon_domain::model::{Account, CustomEmoji, Focus, Media, MediaKind, MediaState, StatusMedia};
-use ferrodon_domain::ports::{EmojiStore, MediaStore};
+use ferrodon_domain::model::{
+    Account, CardKind, CustomEmoji, Focus, LinkPreview, Media, MediaKind, MediaState, PreviewCard, StatusMedia,
+};
+use ferrodon_domain::ports::{CardStore, EmojiStore, MediaStore};
 use ferrodon_kernel::time::Millis;
 use ferrodon_kernel::{Error, Id, Result};
 
@@ -215,7 +217,13 @@ impl MediaStore for SqlTx {
                 args![],
             )
             .await?;
-        for k in media.into_iter().chain(accounts) {
+        let cards: Vec<Keys> = self
+            .all(
+                "SELECT image_key AS a, NULL AS b, NULL AS c, NULL AS d FROM preview_cards WHERE image_key IS NOT NULL",
+                args![],
+            )
+            .await?;
+        for k in media.into_iter().chain(accounts).chain(cards) {
             keys.extend([k.a, k.b, k.c, k.d].into_iter().flatten());
         }
         let mut after = Id(0);
@@ -361,5 +369,155 @@ impl EmojiStore for SqlTx {
         let names = Arg::Texts(shortcodes.iter().cloned().map(Some).collect());
         let rows: Vec<EmojiRow> = self.all(sql, vec![names]).await?;
         Ok(rows.into_iter().map(CustomEmoji::from).collect())
+    }
+}
+
+const CARD_COLS: &str = "id, url, kind, title, description, author_name, author_url, provider_name, provider_url, \
+    html, width, height, image_url, image_description, embed_url, language, published_at, image_key, blurhash, \
+    created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct CardRow {
+    id: Id,
+    url: String,
+    kind: String,
+    title: String,
+    description: String,
+    author_name: String,
+    author_url: String,
+    provider_name: String,
+    provider_url: String,
+    html: String,
+    width: i64,
+    height: i64,
+    image_url: Option<String>,
+    image_description: String,
+    embed_url: String,
+    language: Option<String>,
+    published_at: Option<Millis>,
+    image_key: Option<String>,
+    blurhash: Option<String>,
+    created_at: Millis,
+    updated_at: Millis,
+}
+
+impl From<CardRow> for PreviewCard {
+    fn from(r: CardRow) -> PreviewCard {
+        PreviewCard {
+            id: r.id,
+            preview: LinkPreview {
+                url: r.url,
+                kind: CardKind::parse(&r.kind).unwrap_or(CardKind::Link),
+                title: r.title,
+                description: r.description,
+                author_name: r.author_name,
+                author_url: r.author_url,
+                provider_name: r.provider_name,
+                provider_url: r.provider_url,
+                html: r.html,
+                width: r.width,
+                height: r.height,
+                image_url: r.image_url,
+                image_description: r.image_description,
+                embed_url: r.embed_url,
+                language: r.language,
+                published_at: r.published_at,
+            },
+            image_key: r.image_key,
+            blurhash: r.blurhash,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[async_trait]
+impl CardStore for SqlTx {
+    async fn card_by_url(&mut self, url: &str) -> Result<Option<PreviewCard>> {
+        let sql = format!(
+            "SELECT {CARD_COLS} FROM preview_cards WHERE url = $1 \
+             OR id = (SELECT preview_card_id FROM preview_cards_statuses WHERE url = $1 LIMIT 1) \
+             ORDER BY CASE WHEN url = $1 THEN 0 ELSE 1 END LIMIT 1"
+        );
+        let row: Option<CardRow> = self.opt(sql, args![url]).await?;
+        Ok(row.map(PreviewCard::from))
+    }
+
+    async fn upsert_card(&mut self, c: &PreviewCard) -> Result<Id> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Id,
+        }
+        let p = &c.preview;
+        let row: Row = self
+            .one(
+                format!(
+                    "INSERT INTO preview_cards ({CARD_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+                     ON CONFLICT (url) DO UPDATE SET kind = $3, title = $4, description = $5, author_name = $6, \
+                     author_url = $7, provider_name = $8, provider_url = $9, html = $10, width = $11, height = $12, \
+                     image_url = $13, image_description = $14, embed_url = $15, language = $16, published_at = $17, \
+                     image_key = $18, blurhash = $19, updated_at = $21 RETURNING id"
+                ),
+                args![
+                    c.id,
+                    &p.url,
+                    p.kind.as_str(),
+                    &p.title,
+                    &p.description,
+                    &p.author_name,
+                    &p.author_url,
+                    &p.provider_name,
+                    &p.provider_url,
+                    &p.html,
+                    p.width,
+                    p.height,
+                    &p.image_url,
+                    &p.image_description,
+                    &p.embed_url,
+                    &p.language,
+                    p.published_at,
+                    &c.image_key,
+                    &c.blurhash,
+                    c.created_at,
+                    c.updated_at
+                ],
+            )
+            .await?;
+        Ok(row.id)
+    }
+
+    async fn set_status_card(&mut self, status_id: Id, card: Option<(Id, &str)>) -> Result<()> {
+        self.exec("DELETE FROM preview_cards_statuses WHERE status_id = $1", args![status_id]).await?;
+        if let Some((card_id, url)) = card {
+            self.exec(
+                "INSERT INTO preview_cards_statuses (status_id, preview_card_id, url) VALUES ($1, $2, $3)",
+                args![status_id, card_id, url],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn cards_of(&mut self, status_ids: &[Id]) -> Result<Vec<(Id, String, PreviewCard)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            status_id: Id,
+            linked: String,
+            #[sqlx(flatten)]
+            card: CardRow,
+        }
+        if status_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cols: Vec<String> = CARD_COLS.split(", ").map(|c| format!("c.{c}")).collect();
+        let sql = format!(
+            "SELECT s.status_id, s.url AS linked, {} FROM preview_cards_statuses s JOIN preview_cards c ON c.id = s.preview_card_id \
+             WHERE {}",
+            cols.join(", "),
+            self.in_ids("s.status_id", 1)
+        );
+        let rows: Vec<Row> = self.all(sql, args![status_ids]).await?;
+        Ok(rows.into_iter().map(|r| (r.status_id, r.linked, PreviewCard::from(r.card))).collect())
     }
 }
