@@ -299,7 +299,7 @@ impl Fediverse for Federation {
                 Err(e) => tracing::debug!(%endpoint, error = %e.message, "oEmbed document not read"),
             }
         }
-        Ok(page.opengraph(url))
+        Ok(page.opengraph(url, &page_url))
     }
 
     async fn webfinger(&self, user: &str, domain: &str) -> Result<String> {

@@ -78,13 +78,15 @@ impl Page {
         absolute(page_url, self.link("alternate", Some("application/json+oembed"))?, false)
     }
 
-    /// The page's description from its OpenGraph tags (and `<title>`), as a card of `url` (the
-    /// address linked). `None` when it has neither a title nor a player.
-    pub fn opengraph(&self, url: &str) -> Option<LinkPreview> {
-        let mut p = LinkPreview::of(url);
+    /// The page's description from its OpenGraph tags (and `<title>`), as a card of `link` (the
+    /// address linked) read from `url` (where it was found, after redirects; relative addresses
+    /// are relative to it). `None` when it has neither a title nor a player.
+    pub fn opengraph(&self, link: &str, url: &str) -> Option<LinkPreview> {
+        let mut p = LinkPreview::of(link);
         // The canonical address, on the same host only (a page may not speak for another).
-        if let Some(canonical) = self.meta("og:url").or_else(|| self.link("canonical", None))
+        if let Some(canonical) = self.link("canonical", None).or_else(|| self.meta("og:url"))
             && let Some(canonical) = absolute(url, canonical, true)
+            && canonical.len() <= ferrodon_domain::model::PreviewCard::URL_LIMIT
         {
             p.url = canonical;
         }
@@ -147,7 +149,8 @@ pub fn oembed(doc: &Value, url: &str, endpoint: &str) -> Option<LinkPreview> {
             p.embed_url = picture.clone();
             p.image_url = Some(picture);
         }
-        "video" | "rich" => {
+        // A `rich` embed is a script more often than not: the page's OpenGraph tags serve.
+        "video" => {
             let player = iframe_src(field("html")).and_then(|src| absolute(endpoint, &src, false))?;
             p.kind = CardKind::Video;
             (p.width, p.height) = (number("width"), number("height"));
@@ -310,7 +313,7 @@ mod tests {
     #[test]
     fn opengraph_is_read_as_mastodon_reads_it() {
         let page = Page::read(ARTICLE.as_bytes(), None);
-        let p = page.opengraph("https://news.example/a/42?utm=x").expect("a card");
+        let p = page.opengraph("https://short.example/x", "https://news.example/a/42?utm=x").expect("a card");
         assert_eq!(p.kind, CardKind::Link);
         assert_eq!(p.url, "https://news.example/articles/42");
         assert_eq!(p.title, "Rust & the fediverse");
@@ -331,10 +334,15 @@ mod tests {
     fn the_title_tag_stands_in_and_other_hosts_are_not_canonical() {
         let html = r#"<html><head><title> Just a
             title </title><meta property="og:url" content="https://elsewhere.example/x"></head></html>"#;
-        let p = Page::read(html.as_bytes(), None).opengraph("https://site.example/x").unwrap();
+        let p =
+            Page::read(html.as_bytes(), None).opengraph("https://site.example/x", "https://site.example/x").unwrap();
         assert_eq!(p.title, "Just a title");
         assert_eq!(p.url, "https://site.example/x");
-        assert!(Page::read(b"<html><body>no title</body></html>", None).opengraph("https://a.example/").is_none());
+        assert!(
+            Page::read(b"<html><body>no title</body></html>", None)
+                .opengraph("https://a.example/", "https://a.example/")
+                .is_none()
+        );
     }
 
     #[test]
@@ -342,13 +350,14 @@ mod tests {
         let html = r#"<meta property="og:title" content="Clip">
             <meta name="twitter:player" content="https://video.example/embed/1?a=1&amp;b=&quot;2">
             <meta name="twitter:player:width" content="640"><meta name="twitter:player:height" content="360">"#;
-        let p = Page::read(html.as_bytes(), None).opengraph("https://video.example/1").unwrap();
+        let p =
+            Page::read(html.as_bytes(), None).opengraph("https://video.example/1", "https://video.example/1").unwrap();
         assert_eq!(p.kind, CardKind::Video);
         assert_eq!((p.width, p.height), (640, 360));
         assert!(p.html.starts_with("<iframe src=\"https://video.example/embed/1?a=1&amp;b=%222\""), "{}", p.html);
         let javascript =
             r#"<meta property="og:title" content="x"><meta name="twitter:player" content="javascript:alert(1)">"#;
-        let p = Page::read(javascript.as_bytes(), None).opengraph("https://a.example/").unwrap();
+        let p = Page::read(javascript.as_bytes(), None).opengraph("https://a.example/", "https://a.example/").unwrap();
         assert_eq!((p.kind, p.html.as_str()), (CardKind::Link, ""));
     }
 
@@ -357,9 +366,12 @@ mod tests {
         // "Café" in ISO-8859-1.
         let mut body = b"<meta charset=\"iso-8859-1\"><title>Caf".to_vec();
         body.extend([0xE9, b'<', b'/', b't', b'i', b't', b'l', b'e', b'>']);
-        assert_eq!(Page::read(&body, None).opengraph("https://a.example/").unwrap().title, "Café");
+        assert_eq!(
+            Page::read(&body, None).opengraph("https://a.example/", "https://a.example/").unwrap().title,
+            "Café"
+        );
         let undeclared = [b"<title>Caf".as_slice(), &[0xE9], b"</title>"].concat();
-        let p = Page::read(&undeclared, Some("latin1")).opengraph("https://a.example/").unwrap();
+        let p = Page::read(&undeclared, Some("latin1")).opengraph("https://a.example/", "https://a.example/").unwrap();
         assert_eq!(p.title, "Café");
     }
 
@@ -381,8 +393,8 @@ mod tests {
         let photo = serde_json::json!({"version": 1.0, "type": "photo", "url": "/p.jpg", "width": 10, "height": 5});
         let p = oembed(&photo, "https://video.example/1", endpoint).unwrap();
         assert_eq!((p.kind, p.embed_url.as_str()), (CardKind::Photo, "https://video.example/p.jpg"));
-        let rich_script = serde_json::json!({"version": "1.0", "type": "rich", "html": "<script>x</script>"});
-        assert!(oembed(&rich_script, "https://video.example/1", endpoint).is_none());
+        let rich = serde_json::json!({"version": "1.0", "type": "rich", "html": "<iframe src=\"https://v.example/\"></iframe>"});
+        assert!(oembed(&rich, "https://video.example/1", endpoint).is_none());
         assert!(oembed(&serde_json::json!({"type": "link"}), "https://video.example/1", endpoint).is_none());
     }
 }

@@ -31,6 +31,7 @@ pub(crate) fn link_of(svc: &Services, status: &Status) -> Option<String> {
     };
     html::links(&status.content)
         .into_iter()
+        .filter(|l| l.href.len() <= PreviewCard::URL_LIMIT)
         .filter(|l| !l.is_mention_or_hashtag() && !mentioned.contains(&l.href) && web(&l.href))
         .find(|l| authority(&l.href).is_some_and(|a| !ours.iter().any(|d| d.eq_ignore_ascii_case(&a))))
         .map(|l| l.href)
@@ -78,14 +79,10 @@ pub(crate) async fn fetch(svc: &Services, ctx: &JobContext, status_id: Id) -> Re
             None => card.id,
             Some(image) => {
                 // The row kept for the page's address (by another status, or an older
-                // reading) takes this reading; its old picture goes.
-                let replaced = tx.card_by_url(&card.preview.url).await?.and_then(|r| r.image_key);
-                let id = tx.upsert_card(&card).await?;
-                crate::effects::files_dropped(
-                    &mut tx,
-                    replaced.filter(|k| Some(k) != image.as_ref()).into_iter().collect(),
-                )
-                .await?;
+                // reading) takes this reading; the picture it named goes.
+                let (id, replaced) = tx.upsert_card(&card).await?;
+                let dropped = replaced.filter(|k| Some(k) != image.as_ref());
+                crate::effects::files_dropped(&mut tx, dropped.into_iter().collect()).await?;
                 id
             }
         };
@@ -118,7 +115,9 @@ async fn read(svc: &Services, link: &str, known: Option<PreviewCard>) -> Result<
         }
     };
     let at = now();
-    let id = known.as_ref().map_or_else(Id::generate, |k| k.id);
+    // The row kept for the page's address keeps its id; a reading that names another address
+    // (its canonical one changed, or oEmbed and OpenGraph took turns) is a card of its own.
+    let id = known.filter(|k| k.preview.url == preview.url).map_or_else(Id::generate, |k| k.id);
     let mut card = PreviewCard { id, preview, image_key: None, blurhash: None, created_at: at, updated_at: at };
     if let Some(image) = card.preview.image_url.clone() {
         match crate::media::keep_card_image(svc, &image, id).await {

@@ -191,6 +191,12 @@ impl SqlTx {
         SqlTx { conn, persistent, jobs_signal, enqueued: false }
     }
 
+    /// Whether this transaction is on PostgreSQL (for the few statements the engines write
+    /// differently, such as row locks).
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.conn, Conn::Postgres(_))
+    }
+
     /// `column` is one of the ids bound as `$n` ([`Arg::Ids`]). One SQL text whatever the
     /// number of ids, so prepared statements are reused.
     pub(crate) fn in_ids(&self, column: &str, n: usize) -> String {

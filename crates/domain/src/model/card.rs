@@ -78,6 +78,9 @@ impl PreviewCard {
     /// How long a page's description is trusted before it is read again (Mastodon's two
     /// weeks).
     pub const FRESH_FOR: Millis = 14 * 24 * 3600 * 1000;
+    /// The longest address a card is kept for, in bytes (Mastodon's, within what a PostgreSQL
+    /// index entry may hold).
+    pub const URL_LIMIT: usize = 2692;
 
     /// Whether it may serve as it is at `now`: read recently, with its picture when it names
     /// one.

@@ -131,8 +131,9 @@ pub trait CardStore {
     /// The card kept for `url`: the one of that address, or else the one a status linking it
     /// shows (a page whose canonical address is another).
     async fn card_by_url(&mut self, url: &str) -> Result<Option<PreviewCard>>;
-    /// Inserts `card`, or replaces the one of its URL (which keeps its id); returns the id.
-    async fn upsert_card(&mut self, card: &PreviewCard) -> Result<Id>;
+    /// Inserts `card`, or replaces the one of its URL (which keeps its id); returns the id and
+    /// the key of the picture the replaced one named.
+    async fn upsert_card(&mut self, card: &PreviewCard) -> Result<(Id, Option<String>)>;
     /// Shows a card on `status_id` (in place of any other): `(card id, the address the status
     /// links)`; or no card.
     async fn set_status_card(&mut self, status_id: Id, card: Option<(Id, &str)>) -> Result<()>;

@@ -443,55 +443,73 @@ impl CardStore for SqlTx {
         Ok(row.map(PreviewCard::from))
     }
 
-    async fn upsert_card(&mut self, c: &PreviewCard) -> Result<Id> {
+    async fn upsert_card(&mut self, c: &PreviewCard) -> Result<(Id, Option<String>)> {
         #[derive(sqlx::FromRow)]
-        struct Row {
+        struct Kept {
             id: Id,
+            image_key: Option<String>,
         }
         let p = &c.preview;
-        let row: Row = self
-            .one(
+        let values = args![
+            c.id,
+            &p.url,
+            p.kind.as_str(),
+            &p.title,
+            &p.description,
+            &p.author_name,
+            &p.author_url,
+            &p.provider_name,
+            &p.provider_url,
+            &p.html,
+            p.width,
+            p.height,
+            &p.image_url,
+            &p.image_description,
+            &p.embed_url,
+            &p.language,
+            p.published_at,
+            &c.image_key,
+            &c.blurhash,
+            c.created_at,
+            c.updated_at
+        ];
+        let inserted = self
+            .exec(
                 format!(
                     "INSERT INTO preview_cards ({CARD_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-                     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-                     ON CONFLICT (url) DO UPDATE SET kind = $3, title = $4, description = $5, author_name = $6, \
-                     author_url = $7, provider_name = $8, provider_url = $9, html = $10, width = $11, height = $12, \
-                     image_url = $13, image_description = $14, embed_url = $15, language = $16, published_at = $17, \
-                     image_key = $18, blurhash = $19, updated_at = $21 RETURNING id"
+                     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (url) DO NOTHING"
                 ),
-                args![
-                    c.id,
-                    &p.url,
-                    p.kind.as_str(),
-                    &p.title,
-                    &p.description,
-                    &p.author_name,
-                    &p.author_url,
-                    &p.provider_name,
-                    &p.provider_url,
-                    &p.html,
-                    p.width,
-                    p.height,
-                    &p.image_url,
-                    &p.image_description,
-                    &p.embed_url,
-                    &p.language,
-                    p.published_at,
-                    &c.image_key,
-                    &c.blurhash,
-                    c.created_at,
-                    c.updated_at
-                ],
+                values.clone(),
             )
             .await?;
-        Ok(row.id)
+        if inserted == 1 {
+            return Ok((c.id, None));
+        }
+        // The address has its row: locked (on PostgreSQL; SQLite has one writer) before it is
+        // read, so the picture it names now is the one this change replaces.
+        let lock = if self.is_postgres() { " FOR UPDATE" } else { "" };
+        let kept: Kept =
+            self.one(format!("SELECT id, image_key FROM preview_cards WHERE url = $1{lock}"), args![&p.url]).await?;
+        // The same values but the id and the creation time.
+        let mut update: Vec<Arg> = values[1..19].to_vec();
+        update.push(values[20].clone());
+        self.exec(
+            "UPDATE preview_cards SET kind = $2, title = $3, description = $4, author_name = $5, author_url = $6, \
+             provider_name = $7, provider_url = $8, html = $9, width = $10, height = $11, image_url = $12, \
+             image_description = $13, embed_url = $14, language = $15, published_at = $16, image_key = $17, \
+             blurhash = $18, updated_at = $19 WHERE url = $1",
+            update,
+        )
+        .await?;
+        Ok((kept.id, kept.image_key))
     }
 
     async fn set_status_card(&mut self, status_id: Id, card: Option<(Id, &str)>) -> Result<()> {
         self.exec("DELETE FROM preview_cards_statuses WHERE status_id = $1", args![status_id]).await?;
         if let Some((card_id, url)) = card {
             self.exec(
-                "INSERT INTO preview_cards_statuses (status_id, preview_card_id, url) VALUES ($1, $2, $3)",
+                "INSERT INTO preview_cards_statuses (status_id, preview_card_id, url) VALUES ($1, $2, $3) \
+                 ON CONFLICT (status_id) DO UPDATE SET preview_card_id = $2, url = $3",
                 args![status_id, card_id, url],
             )
             .await?;
