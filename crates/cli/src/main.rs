@@ -531,6 +531,8 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             for (k, v) in config.describe() {
                 println!("{k}={v}");
             }
+            // The relay's settings make a mailer (the CA file read, the addresses parsed).
+            ferrodon_mail::mailer(&config).map_err(|e| e.message)?;
             let db = wiring::connect(&config).await?;
             let pending = db.pending_migrations().await.map_err(|e| e.message)?;
             if !pending.is_empty() {

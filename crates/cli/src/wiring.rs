@@ -16,7 +16,9 @@ pub fn init_tracing() {
     let filter = EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| EnvFilter::try_new(std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into())))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colours for a terminal only: a log file or a journal gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
 }
 
 pub async fn connect(config: &Config) -> Result<SqlDatabase, String> {
@@ -70,6 +72,8 @@ pub async fn open(config: &Config, serving: bool) -> Result<Backends, String> {
         )),
     };
     svc.connect_media(files, Arc::new(ferrodon_media::Processor::new()));
+    // Mail through the relay SMTP_SERVER names; without one, each mail is written to the log.
+    svc.connect_mailer(ferrodon_mail::mailer(config).map_err(|e| e.message)?);
     let fed = ferrodon_federation::Federation::new(svc.clone()).map_err(|e| e.message)?;
     Ok(Backends { svc, queue: db.clone(), db, fed })
 }

@@ -22,9 +22,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("federation", &["kernel", "config", "domain", "service"]),
     // The media ports: files on disk (object storage next) and the processing of uploads.
     ("media", &["kernel", "config", "domain"]),
+    // The mailer port: mail rendered from its templates and sent over SMTP (or logged).
+    ("mail", &["kernel", "config", "domain"]),
     ("api", &["kernel", "config", "domain", "mastodon-api", "service", "federation"]),
     // Dev-only: drives the whole application in tests.
-    ("testkit", &["kernel", "config", "domain", "service", "federation", "media", "storage", "streaming", "api"]),
+    (
+        "testkit",
+        &["kernel", "config", "domain", "service", "federation", "media", "mail", "storage", "streaming", "api"],
+    ),
     // The composition root: the one crate that names every backend.
     (
         "cli",
@@ -36,6 +41,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "service",
             "federation",
             "media",
+            "mail",
             "storage",
             "queue",
             "streaming",
@@ -55,6 +61,8 @@ const KEPT_TO: &[(&str, &[&str])] = &[
     ("reqwest", &["federation"]),
     // Redis: the event bus backend.
     ("redis", &["streaming"]),
+    // SMTP: the mailer.
+    ("lettre", &["mail"]),
 ];
 
 fn metadata() -> Value {

@@ -57,6 +57,55 @@ pub struct Config {
     /// `MEDIA_CACHE_RETENTION_PERIOD`: days the copies of remote media are kept (removed daily
     /// past it); `None` keeps them, as Mastodon does when unset.
     pub media_cache_retention_days: Option<u64>,
+    /// `SMTP_SERVER` set: mail goes out through that relay. `None`: each mail is written to the
+    /// log with its links (the embedded default).
+    pub smtp: Option<SmtpConfig>,
+    /// `EMAIL_DOMAIN_DENYLIST`: domains (and their subdomains) whose addresses may not sign up.
+    pub email_domain_denylist: Vec<String>,
+    /// `EMAIL_DOMAIN_ALLOWLIST`: when set, the only domains whose addresses may sign up.
+    pub email_domain_allowlist: Vec<String>,
+}
+
+/// How mail reaches the relay (Mastodon's `SMTP_*` variables).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    pub server: String,
+    /// `SMTP_PORT` (587; 465 with implicit TLS).
+    pub port: u16,
+    /// `SMTP_LOGIN` and `SMTP_PASSWORD`, unless `SMTP_AUTH_METHOD=none`.
+    pub credentials: Option<(String, String)>,
+    /// `SMTP_AUTH_METHOD`: `plain` (the default) or `login`.
+    pub auth_method: SmtpAuth,
+    /// `SMTP_FROM_ADDRESS` (`notifications@LOCAL_DOMAIN`).
+    pub from: String,
+    /// `SMTP_REPLY_TO`.
+    pub reply_to: Option<String>,
+    /// `SMTP_DOMAIN`: the name we greet the relay with (`LOCAL_DOMAIN`).
+    pub helo_domain: String,
+    pub tls: SmtpTls,
+    /// `SMTP_OPENSSL_VERIFY_MODE=none` turns certificate checks off (`peer`, the default, keeps them).
+    pub verify_certificates: bool,
+    /// `SMTP_CA_FILE`: a PEM file of authorities trusted besides the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the connection to the relay is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// `SMTP_TLS` or `SMTP_SSL`: TLS from the first byte (port 465).
+    Implicit,
+    /// `SMTP_ENABLE_STARTTLS=always`: STARTTLS, or no mail.
+    StartTls,
+    /// `SMTP_ENABLE_STARTTLS=auto` (the default): STARTTLS when the relay offers it.
+    StartTlsWhenOffered,
+    /// `SMTP_ENABLE_STARTTLS=never`: plain text.
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpAuth {
+    Plain,
+    Login,
 }
 
 /// Mastodon's `S3_*` variables: media files in an S3-compatible bucket instead of the data
@@ -220,6 +269,7 @@ impl Config {
         let registrations_mode = RegistrationsMode::parse(raw_mode).ok_or_else(|| {
             Error::validation(format!("FERRODON_REGISTRATIONS must be open, approved or none, got {raw_mode:?}"))
         })?;
+        let local_domain_for_mail = local_domain.clone();
         Ok(Config {
             contact_email: v
                 .get("SMTP_FROM_ADDRESS")
@@ -251,6 +301,9 @@ impl Config {
                 None => None,
                 Some(_) => Some(v.number("MEDIA_CACHE_RETENTION_PERIOD", 0u64)?).filter(|d| *d > 0),
             },
+            smtp: smtp_config(v, &local_domain_for_mail)?,
+            email_domain_denylist: domain_list(v.get("EMAIL_DOMAIN_DENYLIST")),
+            email_domain_allowlist: domain_list(v.get("EMAIL_DOMAIN_ALLOWLIST")),
         })
     }
 
@@ -301,6 +354,31 @@ impl Config {
         }
         if let Some(days) = self.media_cache_retention_days {
             out.push(("MEDIA_CACHE_RETENTION_PERIOD".into(), format!("{days} days")));
+        }
+        match &self.smtp {
+            None => out.push(("MAIL".into(), "off: SMTP_SERVER is not set, mails are written to the log".into())),
+            Some(m) => {
+                let tls = match m.tls {
+                    SmtpTls::Implicit => "TLS",
+                    SmtpTls::StartTls => "STARTTLS",
+                    SmtpTls::StartTlsWhenOffered => "STARTTLS when offered",
+                    SmtpTls::None => "no TLS",
+                };
+                out.push(("MAIL".into(), format!("smtp://{}:{} ({tls}) from {}", m.server, m.port, m.from)));
+                if let Some((login, password)) = &m.credentials {
+                    out.push(("SMTP_LOGIN".into(), login.clone()));
+                    out.push(("SMTP_PASSWORD".into(), mask(password)));
+                }
+                if !m.verify_certificates {
+                    out.push(("SMTP_OPENSSL_VERIFY_MODE".into(), "none".into()));
+                }
+            }
+        }
+        if !self.email_domain_denylist.is_empty() {
+            out.push(("EMAIL_DOMAIN_DENYLIST".into(), self.email_domain_denylist.join("|")));
+        }
+        if !self.email_domain_allowlist.is_empty() {
+            out.push(("EMAIL_DOMAIN_ALLOWLIST".into(), self.email_domain_allowlist.join("|")));
         }
         match &self.s3 {
             None => out.push(("MEDIA".into(), format!("local: {}", self.data_dir.join("system").display()))),
@@ -375,6 +453,68 @@ fn database_config(v: &Vars, data_dir: &Path) -> Result<DatabaseConfig> {
         return Ok(DatabaseConfig::Postgres { url, pool, prepared_statements });
     }
     Ok(DatabaseConfig::Sqlite { path: data_dir.join("ferrodon.db") })
+}
+
+/// Mastodon's domain lists: separated by `|` (or commas), lower case.
+fn domain_list(raw: Option<&str>) -> Vec<String> {
+    raw.unwrap_or("")
+        .split(['|', ','])
+        .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+fn smtp_config(v: &Vars, local_domain: &str) -> Result<Option<SmtpConfig>> {
+    let Some(server) = v.get("SMTP_SERVER").map(str::to_string) else { return Ok(None) };
+    let implicit = v.bool("SMTP_TLS", false)? || v.bool("SMTP_SSL", false)?;
+    let tls = if implicit {
+        SmtpTls::Implicit
+    } else {
+        match v.get("SMTP_ENABLE_STARTTLS") {
+            Some("always") => SmtpTls::StartTls,
+            Some("never") => SmtpTls::None,
+            Some("auto") => SmtpTls::StartTlsWhenOffered,
+            Some(other) => {
+                return Err(Error::validation(format!(
+                    "SMTP_ENABLE_STARTTLS must be always, never or auto, got {other:?}"
+                )));
+            }
+            None if v.bool("SMTP_ENABLE_STARTTLS_AUTO", true)? => SmtpTls::StartTlsWhenOffered,
+            None => SmtpTls::None,
+        }
+    };
+    let port = v.number("SMTP_PORT", if implicit { 465u16 } else { 587 })?;
+    let auth_method = match v.get("SMTP_AUTH_METHOD").unwrap_or("plain") {
+        "plain" | "none" => SmtpAuth::Plain,
+        "login" => SmtpAuth::Login,
+        other => {
+            return Err(Error::validation(format!("SMTP_AUTH_METHOD must be plain, login or none, got {other:?}")));
+        }
+    };
+    let credentials = match (v.get("SMTP_AUTH_METHOD"), v.get("SMTP_LOGIN")) {
+        (Some("none"), _) | (_, None) => None,
+        (_, Some(login)) => Some((login.to_string(), v.get("SMTP_PASSWORD").unwrap_or("").to_string())),
+    };
+    let verify_certificates = match v.get("SMTP_OPENSSL_VERIFY_MODE").unwrap_or("peer") {
+        "none" => false,
+        "peer" => true,
+        other => {
+            return Err(Error::validation(format!("SMTP_OPENSSL_VERIFY_MODE must be none or peer, got {other:?}")));
+        }
+    };
+    let host = local_domain.split(':').next().unwrap_or(local_domain);
+    Ok(Some(SmtpConfig {
+        server,
+        port,
+        credentials,
+        auth_method,
+        from: v.get("SMTP_FROM_ADDRESS").map_or_else(|| format!("notifications@{host}"), str::to_string),
+        reply_to: v.get("SMTP_REPLY_TO").map(str::to_string),
+        helo_domain: v.get("SMTP_DOMAIN").unwrap_or(host).to_string(),
+        tls,
+        verify_certificates,
+        ca_file: v.get("SMTP_CA_FILE").map(PathBuf::from),
+    }))
 }
 
 fn s3_config(v: &Vars) -> Result<Option<S3Config>> {
@@ -534,6 +674,30 @@ mod tests {
         // The generated secret is kept.
         let again = Config::from_vars(&Vars::from_pairs([("FERRODON_DATA_DIR", dir.to_str().unwrap())])).unwrap();
         assert_eq!(c.secret_key_base, again.secret_key_base);
+    }
+
+    #[test]
+    fn mastodons_smtp_variables() {
+        let secret = ("SECRET_KEY_BASE", "0123456789abcdef0123456789abcdef0123");
+        let base = [secret, ("LOCAL_DOMAIN", "example.com")];
+        assert!(Config::from_vars(&Vars::from_pairs(base)).unwrap().smtp.is_none());
+        let relay = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.push(("SMTP_SERVER", "smtp.example.net"));
+            pairs.extend_from_slice(extra);
+            Config::from_vars(&Vars::from_pairs(pairs)).map(|c| c.smtp.unwrap())
+        };
+        let plain = relay(&[("SMTP_LOGIN", "me"), ("SMTP_PASSWORD", "pw")]).unwrap();
+        assert_eq!((plain.port, plain.tls, plain.auth_method), (587, SmtpTls::StartTlsWhenOffered, SmtpAuth::Plain));
+        assert_eq!(plain.credentials, Some(("me".into(), "pw".into())));
+        assert_eq!((plain.from.as_str(), plain.helo_domain.as_str()), ("notifications@example.com", "example.com"));
+        let ssl = relay(&[("SMTP_SSL", "true"), ("SMTP_AUTH_METHOD", "none"), ("SMTP_LOGIN", "me")]).unwrap();
+        assert_eq!((ssl.port, ssl.tls, ssl.credentials), (465, SmtpTls::Implicit, None));
+        assert_eq!(relay(&[("SMTP_ENABLE_STARTTLS", "always")]).unwrap().tls, SmtpTls::StartTls);
+        assert_eq!(relay(&[("SMTP_ENABLE_STARTTLS_AUTO", "false")]).unwrap().tls, SmtpTls::None);
+        assert!(!relay(&[("SMTP_OPENSSL_VERIFY_MODE", "none")]).unwrap().verify_certificates);
+        assert!(relay(&[("SMTP_ENABLE_STARTTLS", "sometimes")]).is_err());
+        assert!(relay(&[("SMTP_AUTH_METHOD", "cram_md5")]).is_err());
     }
 
     #[test]

@@ -61,6 +61,26 @@ impl Error {
             details: vec![FieldError { field: field.into(), code: code.into(), description: description.into() }],
         }
     }
+    /// Every field error of `errors` as one (Mastodon reports every invalid field at once);
+    /// `Ok` when there is none. Errors that are not about a field are kept as they are.
+    pub fn all_fields(errors: Vec<Error>) -> Result<(), Error> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.into_iter().next().unwrap_or_else(|| Error::validation(""))),
+            _ => {
+                let message = errors
+                    .iter()
+                    .map(|e| e.message.trim_start_matches("Validation failed: "))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Err(Self {
+                    kind: ErrorKind::Validation,
+                    message: format!("Validation failed: {message}"),
+                    details: errors.into_iter().flat_map(|e| e.details).collect(),
+                })
+            }
+        }
+    }
     pub fn bad_request(m: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadRequest, m)
     }

@@ -48,13 +48,13 @@ fn ruby_space(c: char) -> bool {
 
 /// An e-mail address as Devise keeps it: without the whitespace around it
 /// (`strip_whitespace_keys`; it is lower-cased when stored).
-fn normalize_email(email: &str) -> &str {
+pub(crate) fn normalize_email(email: &str) -> &str {
     email.trim_matches(|c| ruby_space(c) || c == '\0')
 }
 
 /// Devise's format check, which Mastodon keeps (`/\A[^@\s]+@[^@\s]+\z/`): one `@` with
 /// something on each side and no whitespace. `x@localhost` is an address.
-fn validate_email(email: &str) -> Result<()> {
+pub(crate) fn validate_email(email: &str) -> Result<()> {
     if email.is_empty() {
         return Err(Error::field("email", "ERR_BLANK", "can't be blank"));
     }
@@ -64,7 +64,20 @@ fn validate_email(email: &str) -> Result<()> {
     if ok { Ok(()) } else { Err(Error::field("email", "ERR_INVALID", "is invalid")) }
 }
 
-fn validate_password(password: &str) -> Result<()> {
+/// `EMAIL_DOMAIN_DENYLIST` and `EMAIL_DOMAIN_ALLOWLIST` (Mastodon's): an address at a denied
+/// domain (or a subdomain of one), or at none of the allowed ones when some are, may not sign
+/// up or be moved to.
+pub(crate) fn check_email_domain(svc: &Services, email: &str) -> Result<()> {
+    let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    let covers = |list: &[String]| list.iter().any(|d| domain == *d || domain.ends_with(&format!(".{d}")));
+    let (deny, allow) = (&svc.config.email_domain_denylist, &svc.config.email_domain_allowlist);
+    if covers(deny) || (!allow.is_empty() && !covers(allow)) {
+        return Err(Error::field("email", "ERR_BLOCKED", "is not allowed"));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_password(password: &str) -> Result<()> {
     if password.is_empty() {
         return Err(Error::field("password", "ERR_BLANK", "can't be blank"));
     }
@@ -83,21 +96,35 @@ pub fn generate_password() -> String {
     (0..32).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect()
 }
 
-/// Creates a local account (CLI and registration). `Conflict` on a taken username or e-mail.
+/// Creates a local account (CLI). A taken username or e-mail is a field error.
 pub async fn create(svc: &Services, new: NewAccount<'_>) -> Result<(Account, User)> {
+    let record = prepare(svc, &new, Vec::new()).await?;
+    let mut tx = svc.db.write().await?;
+    let created = tx.create_local_account(&record, now()).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// A new account's row: checked (every invalid field, `errors` the caller found included, in one
+/// error), its password hashed.
+async fn prepare(svc: &Services, new: &NewAccount<'_>, mut errors: Vec<Error>) -> Result<NewLocalAccount> {
     let email = normalize_email(new.email);
-    validate_username(new.username)?;
-    validate_email(email)?;
-    validate_password(new.password)?;
+    let username_ok = validate_username(new.username).map_err(|e| errors.push(e)).is_ok();
+    let email_ok = validate_email(email).map_err(|e| errors.push(e)).is_ok();
+    if let Err(e) = validate_password(new.password) {
+        errors.push(e);
+    }
     {
         let mut tx = svc.db.read().await?;
-        if tx.account_by_username(new.username, "").await?.is_some() {
-            return Err(Error::field("username", "ERR_TAKEN", "has already been taken"));
+        if username_ok && tx.account_by_username(new.username, "").await?.is_some() {
+            errors.push(Error::field("username", "ERR_TAKEN", "has already been taken"));
         }
-        if tx.user_by_email(email).await?.is_some() {
-            return Err(Error::field("email", "ERR_TAKEN", "has already been taken"));
+        if email_ok && tx.user_by_email(email).await?.is_some() {
+            errors.push(Error::field("email", "ERR_TAKEN", "has already been taken"));
         }
     }
+    // Every invalid field at once, as Mastodon answers.
+    Error::all_fields(errors)?;
     let encrypted_password = hash_password(new.password).await?;
     let base = svc.base_url();
     let record = NewLocalAccount {
@@ -111,13 +138,11 @@ pub async fn create(svc: &Services, new: NewAccount<'_>) -> Result<(Account, Use
         uri: format!("{base}/users/{}", new.username),
         url: format!("{base}/@{}", new.username),
     };
-    let mut tx = svc.db.write().await?;
-    let created = tx.create_local_account(&record, now()).await?;
-    tx.commit().await?;
-    Ok(created)
+    Ok(record)
 }
 
-/// `POST /api/v1/accounts`: registration with an app token. Returns a user token, like Mastodon.
+/// `POST /api/v1/accounts`: registration with an app token. Returns a user token, like Mastodon;
+/// the confirmation mail goes out with it.
 pub async fn register(
     svc: &Services,
     caller: &Caller,
@@ -143,13 +168,19 @@ pub async fn register(
     if mode == RegistrationsMode::None {
         return Err(Error::forbidden("Registrations are closed"));
     }
+    let mut errors = Vec::new();
     if !agreement {
-        return Err(Error::field("agreement", "ERR_ACCEPTED", "must be accepted"));
+        errors.push(Error::field("agreement", "ERR_ACCEPTED", "must be accepted"));
+    }
+    if let Err(e) = check_email_domain(svc, normalize_email(email)) {
+        errors.push(e);
     }
     let approved = mode == RegistrationsMode::Open;
-    let (_, user) =
-        create(svc, NewAccount { username, email, password, confirmed: false, approved, role: Role::User, locale })
-            .await?;
+    let new = NewAccount { username, email, password, confirmed: false, approved, role: Role::User, locale };
+    let record = prepare(svc, &new, errors).await?;
+    // The account, the app's token for it and the confirmation mail: all of it, or none.
+    let mut tx = svc.db.write().await?;
+    let (account, user) = tx.create_local_account(&record, now()).await?;
     // The token belongs to the registering app and carries its scopes.
     let raw = crate::auth::random_token();
     let token = ferrodon_domain::model::AccessToken {
@@ -161,8 +192,8 @@ pub async fn register(
         created_at: now(),
         revoked_at: None,
     };
-    let mut tx = svc.db.write().await?;
     tx.create_token(&token).await?;
+    crate::mail::send_confirmation(svc, &mut tx, &user, &account, &user.email).await?;
     tx.commit().await?;
     Ok(IssuedToken { access_token: raw, token })
 }

@@ -227,6 +227,27 @@ pub fn hash_secret(secret: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The user a token belongs to, confirmed or not (the e-mail confirmation endpoints, which
+/// exist for the unconfirmed), if the token has `scope`. Disabled and suspended users are
+/// refused as everywhere else.
+pub(crate) async fn unconfirmed_user(svc: &Services, bearer: &str, scope: &str) -> Result<(User, Account)> {
+    let mut tx = svc.db.read().await?;
+    let invalid = || Error::unauthorized("The access token is invalid");
+    let (token, owner) = tx.token_owner(&hash_secret(bearer)).await?.ok_or_else(invalid)?;
+    if token.revoked_at.is_some() {
+        return Err(Error::unauthorized("The access token was revoked"));
+    }
+    let (user, account) = owner.ok_or_else(|| Error::forbidden("This method requires an authenticated user"))?;
+    let scopes = Scopes::parse(&token.scopes).unwrap_or(Scopes(Vec::new()));
+    if !scopes.allows(scope) {
+        return Err(Error::forbidden("This action is outside the authorized scopes"));
+    }
+    if user.disabled || account.suspended_at.is_some() {
+        return Err(Error::forbidden("Your login is currently disabled"));
+    }
+    Ok((user, account))
+}
+
 /// Resolves a bearer token to its caller. Unknown or revoked tokens are 401.
 pub async fn authenticate(svc: &Services, bearer: Option<&str>) -> Result<Caller> {
     let Some(raw) = bearer else {

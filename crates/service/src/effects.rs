@@ -1,7 +1,7 @@
 //! The side-effects surface: one function per domain event, and the only place where a change's
 //! consequences start. Each function is called inside the transaction of the change it reports
 //! and enqueues everything that change causes beyond itself: distribution to timelines and
-//! streams, notifications, activities for other servers (and, as they arrive, mail, push and
+//! streams, notifications, activities for other servers, mail (and, as they arrive, push and
 //! search indexing). A crash therefore keeps a change with all of its consequences, or neither.
 //!
 //! A local action and the same action received from another server call the same function. They
@@ -15,13 +15,14 @@
 //! delivery job fanning out to inboxes ([`crate::outbox::deliver_later`]), a video or audio
 //! upload's processing ([`crate::media::upload`]).
 
-use ferrodon_domain::model::{Account, Media, Notification, NotificationType, Report, Status};
+use ferrodon_domain::model::{Account, Mail, Media, Notification, NotificationType, Report, Status};
 use ferrodon_domain::ports::{RelatedAccounts, Tx};
 use ferrodon_kernel::{Id, PageRequest, Result};
 
 use crate::Services;
 use crate::auth::now;
 use crate::jobs::federate::{DeletedStatus, Outgoing};
+use crate::jobs::mail::DeliverMail;
 use crate::jobs::media::{CacheRemoteImages, CacheRemoteMedia, FetchLinkCard, RemoveFiles};
 use crate::jobs::streams::{
     AccountEvent, AnnouncementEvent, DistributeDeletion, DistributeStatus, PublishAccountEvent, PublishNotification,
@@ -248,6 +249,12 @@ pub(crate) async fn relations_changed(svc: &Services, tx: &mut Box<dyn Tx>, acco
 /// `filters_changed`.
 pub(crate) async fn filters_changed(svc: &Services, tx: &mut Box<dyn Tx>, account: Id) -> Result<()> {
     PublishAccountEvent::enqueue(svc, tx, account, AccountEvent::FiltersChanged).await
+}
+
+/// A user is told something by mail (an address to confirm, a reset link, a change to their
+/// account): the mail goes out from `mailers` once the change commits.
+pub(crate) async fn mail_sent(tx: &mut Box<dyn Tx>, mail: Mail) -> Result<()> {
+    DeliverMail::enqueue(tx, &mail).await
 }
 
 /// A token was revoked: the streaming connections that use it close.

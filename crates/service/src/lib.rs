@@ -21,6 +21,7 @@ pub mod instance;
 pub mod jobs;
 pub mod keys;
 pub mod lists;
+pub mod mail;
 pub mod media;
 pub mod notifications;
 pub mod oauth;
@@ -66,6 +67,8 @@ struct State {
     fediverse: OnceLock<Weak<dyn Fediverse>>,
     /// Where files are kept and what processes uploads ([`Services::connect_media`]).
     media: OnceLock<media::MediaPorts>,
+    /// What sends mail ([`Services::connect_mailer`]).
+    mailer: OnceLock<Arc<dyn ferrodon_domain::ports::Mailer>>,
     /// Group commit of received statuses, started on first use ([`inbox::create_status`]).
     received: OnceLock<inbox::Received>,
     /// Group commit of the activities inboxes accept, started on first use ([`inbox::accept`]).
@@ -96,6 +99,15 @@ impl Services {
         processor: Arc<dyn ferrodon_domain::ports::MediaProcessor>,
     ) {
         let _ = self.state.media.set(media::MediaPorts { files, processor });
+    }
+
+    /// Connects what sends mail (once, by whoever picks the backends).
+    pub fn connect_mailer(&self, mailer: Arc<dyn ferrodon_domain::ports::Mailer>) {
+        let _ = self.state.mailer.set(mailer);
+    }
+
+    pub(crate) fn mailer(&self) -> Result<&Arc<dyn ferrodon_domain::ports::Mailer>> {
+        self.state.mailer.get().ok_or_else(|| Error::internal("no mailer is connected"))
     }
 
     pub(crate) fn media_ports(&self) -> Option<&media::MediaPorts> {

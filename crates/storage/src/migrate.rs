@@ -113,6 +113,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0021_preview_cards.sql"),
         include_str!("../migrations/postgres/0021_preview_cards.sql"),
     ),
+    (
+        "0022_mail_tokens",
+        include_str!("../migrations/sqlite/0022_mail_tokens.sql"),
+        include_str!("../migrations/postgres/0022_mail_tokens.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

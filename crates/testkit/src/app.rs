@@ -201,6 +201,7 @@ impl TestApp {
             )),
         };
         svc.connect_media(files, Arc::new(ferrodon_media::Processor::new()));
+        svc.connect_mailer(ferrodon_mail::mailer(&config).expect("mail configuration"));
         let fed = ferrodon_federation::Federation::new(svc.clone()).expect("federation");
         let router = ferrodon_api::router(svc.clone(), Some(fed.clone()));
         TestApp { router, svc, fed, queue, database, engine: db.engine(), db: Arc::new(db) }

@@ -41,6 +41,8 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/domain_blocks",
             get(domain_blocks::index).post(domain_blocks::create).delete(domain_blocks::destroy),
         )
+        .route("/api/v1/emails/check_confirmation", get(emails::check_confirmation))
+        .route("/api/v1/emails/confirmations", post(emails::confirmations))
         .route("/api/v1/favourites", get(personal::favourites))
         .route("/api/v1/filters", get(filters::index).post(filters::create))
         .route("/api/v1/filters/{id}", get(filters::show).put(filters::update).delete(filters::destroy))

@@ -5,7 +5,10 @@
 //! - `POST /oauth/token`, `POST /oauth/revoke`, `GET|POST /oauth/userinfo` (`api_routes`)
 //! - `GET|POST /oauth/authorize`, `GET /oauth/authorize/native`
 //! - `GET|POST /auth/sign_in`, `POST /auth/sign_out`
+//! - `GET /auth/confirmation`, `GET /auth/password/new`, `GET /auth/password/edit`,
+//!   `POST /auth/password` (`mailed`: the pages mails link to)
 
+mod mailed;
 mod pages;
 
 use axum::Json;
@@ -37,6 +40,10 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth/authorize/native", get(native))
         .route("/auth/sign_in", get(sign_in_page).post(sign_in))
         .route("/auth/sign_out", post(sign_out))
+        .route("/auth/confirmation", get(mailed::confirmation))
+        .route("/auth/password/new", get(mailed::forgot_password))
+        .route("/auth/password/edit", get(mailed::edit_password))
+        .route("/auth/password", post(mailed::password))
 }
 
 /// HTTP Basic client credentials, if sent (`client_secret_basic`).

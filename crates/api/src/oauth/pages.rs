@@ -25,7 +25,8 @@ pub fn sign_in(csrf: &str, return_to: &str, error: Option<&str>, email: &str) ->
 <input type=\"hidden\" name=\"return_to\" value=\"{}\">\
 <label for=\"user_email\">E-mail address</label><input type=\"email\" id=\"user_email\" name=\"user[email]\" value=\"{}\" required autocomplete=\"username\">\
 <label for=\"user_password\">Password</label><input type=\"password\" id=\"user_password\" name=\"user[password]\" required autocomplete=\"current-password\">\
-<button type=\"submit\">Log in</button></form>",
+<button type=\"submit\">Log in</button></form>\
+<p><a href=\"/auth/password/new\">Forgot your password?</a></p>",
             e(csrf),
             e(return_to),
             e(email)
@@ -86,6 +87,48 @@ pub fn error(code: &str, description: &str) -> String {
             "<h1>An error has occurred</h1><p class=\"flash\"><code>{}</code></p><p>{}</p>",
             e(code),
             e(description)
+        ),
+    )
+}
+
+/// A page that only says something, with a link onwards.
+pub fn notice(title: &str, message: &str, link: Option<(&str, &str)>, alert: bool) -> String {
+    let class = if alert { " class=\"flash\" role=\"alert\"" } else { "" };
+    let link = link.map(|(href, text)| format!("<p><a href=\"{}\">{}</a></p>", e(href), e(text))).unwrap_or_default();
+    layout(title, &format!("<h1>{}</h1><p{class}>{}</p>{link}", e(title), e(message)))
+}
+
+/// `GET /auth/password/new`: the address to send a reset link to.
+pub fn forgot_password(csrf: &str, error: Option<&str>) -> String {
+    let flash = error.map(|m| format!("<p class=\"flash\" role=\"alert\">{}</p>", e(m))).unwrap_or_default();
+    layout(
+        "Forgot your password?",
+        &format!(
+            "<h1>Forgot your password?</h1>{flash}<p>Enter the e-mail address of your account: a link to choose a new \
+password will be sent to it.</p><form method=\"post\" action=\"/auth/password\">\
+<input type=\"hidden\" name=\"authenticity_token\" value=\"{}\">\
+<label for=\"user_email\">E-mail address</label><input type=\"email\" id=\"user_email\" name=\"user[email]\" required autocomplete=\"username\">\
+<button type=\"submit\">Reset password</button></form><p><a href=\"/auth/sign_in\">Log in</a></p>",
+            e(csrf)
+        ),
+    )
+}
+
+/// `GET /auth/password/edit`: a new password, through the link of a reset mail.
+pub fn reset_password(csrf: &str, token: &str, error: Option<&str>) -> String {
+    let flash = error.map(|m| format!("<p class=\"flash\" role=\"alert\">{}</p>", e(m))).unwrap_or_default();
+    layout(
+        "Set a new password",
+        &format!(
+            "<h1>Set a new password</h1>{flash}<form method=\"post\" action=\"/auth/password\">\
+<input type=\"hidden\" name=\"authenticity_token\" value=\"{}\">\
+<input type=\"hidden\" name=\"_method\" value=\"put\">\
+<input type=\"hidden\" name=\"user[reset_password_token]\" value=\"{}\">\
+<label for=\"user_password\">New password</label><input type=\"password\" id=\"user_password\" name=\"user[password]\" required minlength=\"8\" maxlength=\"72\" autocomplete=\"new-password\">\
+<label for=\"user_password_confirmation\">Confirm new password</label><input type=\"password\" id=\"user_password_confirmation\" name=\"user[password_confirmation]\" required autocomplete=\"new-password\">\
+<button type=\"submit\">Change password</button></form>",
+            e(csrf),
+            e(token)
         ),
     )
 }

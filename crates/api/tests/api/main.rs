@@ -11,6 +11,7 @@ mod activitypub;
 mod cards;
 mod errors;
 mod instance;
+mod mail;
 mod media;
 mod notifications;
 mod oauth;

@@ -12,6 +12,7 @@ mod fediverse;
 mod filters;
 mod jobs;
 mod lists;
+mod mail;
 mod media;
 mod oauth;
 mod reports;
@@ -26,6 +27,7 @@ pub use fediverse::*;
 pub use filters::*;
 pub use jobs::*;
 pub use lists::*;
+pub use mail::*;
 pub use media::*;
 pub use oauth::*;
 pub use reports::*;
@@ -66,6 +68,7 @@ pub trait Tx:
     + MediaStore
     + EmojiStore
     + CardStore
+    + MailTokenStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

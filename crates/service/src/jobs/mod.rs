@@ -8,6 +8,7 @@
 //! - [`ingress`]: activities received from other servers, applied on `ingress`.
 //! - [`fetch`]: remote replies and pinned posts fetched when someone looks, on `pull`.
 //! - [`media`]: stored files removed after their rows, and uploads never posted cleaned up.
+//! - [`mail`]: mail sent, on `mailers`.
 //!
 //! The consequences of a change are enqueued by [`crate::effects`], the one surface of side
 //! effects.
@@ -15,6 +16,7 @@
 pub mod federate;
 pub mod fetch;
 pub mod ingress;
+pub mod mail;
 pub mod media;
 pub mod streams;
 
@@ -37,6 +39,7 @@ pub fn handlers(svc: &Services) -> Vec<(&'static str, RetryPolicy, Arc<dyn JobHa
     all.extend(ingress::handlers(svc));
     all.extend(fetch::handlers(svc));
     all.extend(media::handlers(svc));
+    all.extend(mail::handlers(svc));
     all.extend([
         (
             Ping::KIND,

@@ -315,3 +315,61 @@ impl SettingsStore for SqlTx {
         Ok(())
     }
 }
+
+#[async_trait]
+impl ferrodon_domain::ports::MailTokenStore for SqlTx {
+    async fn insert_mail_token(&mut self, t: &ferrodon_domain::model::MailToken) -> Result<()> {
+        self.exec(
+            "INSERT INTO mail_tokens (id, user_id, kind, token_hash, email, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            args![t.id, t.user_id, t.kind.as_str(), &t.token_hash, &t.email, t.created_at, t.expires_at],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn take_mail_token(
+        &mut self,
+        kind: ferrodon_domain::model::MailTokenKind,
+        hash: &str,
+        now: Millis,
+    ) -> Result<Option<ferrodon_domain::model::MailToken>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Id,
+            user_id: Id,
+            token_hash: String,
+            email: String,
+            created_at: Millis,
+            expires_at: Millis,
+        }
+        let row: Option<Row> = self
+            .opt(
+                "DELETE FROM mail_tokens WHERE kind = $1 AND token_hash = $2 \
+                 RETURNING id, user_id, token_hash, email, created_at, expires_at",
+                args![kind.as_str(), hash],
+            )
+            .await?;
+        Ok(row.filter(|r| r.expires_at > now).map(|r| ferrodon_domain::model::MailToken {
+            id: r.id,
+            user_id: r.user_id,
+            kind,
+            token_hash: r.token_hash,
+            email: r.email,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }))
+    }
+
+    async fn delete_mail_tokens(&mut self, user_id: Id, kind: ferrodon_domain::model::MailTokenKind) -> Result<()> {
+        self.exec("DELETE FROM mail_tokens WHERE user_id = $1 AND kind = $2", args![user_id, kind.as_str()])
+            .await
+            .map(|_| ())
+    }
+
+    async fn set_user_email(&mut self, user_id: Id, email: &str, confirmed_at: Option<Millis>) -> Result<()> {
+        self.exec("UPDATE users SET email = $2, confirmed_at = $3 WHERE id = $1", args![user_id, email, confirmed_at])
+            .await
+            .map(|_| ())
+    }
+}

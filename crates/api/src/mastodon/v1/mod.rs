@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod announcements;
 pub mod apps;
 pub mod domain_blocks;
+pub mod emails;
 pub mod filters;
 pub mod follow_requests;
 pub mod instance;

@@ -1,0 +1,12 @@
+-- Single-use tokens sent by mail (Devise's confirmation and reset-password tokens), by hash:
+-- a confirmation names the address it confirms.
+CREATE TABLE mail_tokens (
+    id BIGINT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX mail_tokens_user ON mail_tokens (user_id, kind);
