@@ -70,7 +70,7 @@ pub struct Config {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SmtpConfig {
     pub server: String,
-    /// `SMTP_PORT` (587; 465 with implicit TLS).
+    /// `SMTP_PORT` (25, as Mastodon leaves it to its mail library).
     pub port: u16,
     /// `SMTP_LOGIN` and `SMTP_PASSWORD`, unless `SMTP_AUTH_METHOD=none`.
     pub credentials: Option<(String, String)>,
@@ -483,7 +483,8 @@ fn smtp_config(v: &Vars, local_domain: &str) -> Result<Option<SmtpConfig>> {
             None => SmtpTls::None,
         }
     };
-    let port = v.number("SMTP_PORT", if implicit { 465u16 } else { 587 })?;
+    // Mastodon leaves the port to the mail library when unset: SMTP's 25.
+    let port = v.number("SMTP_PORT", 25u16)?;
     let auth_method = match v.get("SMTP_AUTH_METHOD").unwrap_or("plain") {
         "plain" | "none" => SmtpAuth::Plain,
         "login" => SmtpAuth::Login,
@@ -497,7 +498,8 @@ fn smtp_config(v: &Vars, local_domain: &str) -> Result<Option<SmtpConfig>> {
     };
     let verify_certificates = match v.get("SMTP_OPENSSL_VERIFY_MODE").unwrap_or("peer") {
         "none" => false,
-        "peer" => true,
+        // OpenSSL's other modes all check the relay's certificate, as a client does.
+        "peer" | "client_once" | "fail_if_no_peer_cert" => true,
         other => {
             return Err(Error::validation(format!("SMTP_OPENSSL_VERIFY_MODE must be none or peer, got {other:?}")));
         }
@@ -688,11 +690,13 @@ mod tests {
             Config::from_vars(&Vars::from_pairs(pairs)).map(|c| c.smtp.unwrap())
         };
         let plain = relay(&[("SMTP_LOGIN", "me"), ("SMTP_PASSWORD", "pw")]).unwrap();
-        assert_eq!((plain.port, plain.tls, plain.auth_method), (587, SmtpTls::StartTlsWhenOffered, SmtpAuth::Plain));
+        assert_eq!((plain.port, plain.tls, plain.auth_method), (25, SmtpTls::StartTlsWhenOffered, SmtpAuth::Plain));
         assert_eq!(plain.credentials, Some(("me".into(), "pw".into())));
         assert_eq!((plain.from.as_str(), plain.helo_domain.as_str()), ("notifications@example.com", "example.com"));
-        let ssl = relay(&[("SMTP_SSL", "true"), ("SMTP_AUTH_METHOD", "none"), ("SMTP_LOGIN", "me")]).unwrap();
+        let ssl = relay(&[("SMTP_SSL", "true"), ("SMTP_PORT", "465"), ("SMTP_AUTH_METHOD", "none"), ("SMTP_LOGIN", "me")]);
+        let ssl = ssl.unwrap();
         assert_eq!((ssl.port, ssl.tls, ssl.credentials), (465, SmtpTls::Implicit, None));
+        assert!(relay(&[("SMTP_OPENSSL_VERIFY_MODE", "client_once")]).unwrap().verify_certificates);
         assert_eq!(relay(&[("SMTP_ENABLE_STARTTLS", "always")]).unwrap().tls, SmtpTls::StartTls);
         assert_eq!(relay(&[("SMTP_ENABLE_STARTTLS_AUTO", "false")]).unwrap().tls, SmtpTls::None);
         assert!(!relay(&[("SMTP_OPENSSL_VERIFY_MODE", "none")]).unwrap().verify_certificates);

@@ -120,7 +120,10 @@ impl SmtpMailer {
 
     fn message(&self, mail: &Mail) -> Result<Message> {
         let rendered = render(mail)?;
-        let to: Mailbox = mail.to.parse().map_err(|e| Error::validation(format!("bad address {:?}: {e}", mail.to)))?;
+        // A bare address only (never a display name or angle brackets read from it).
+        let address: lettre::Address =
+            mail.to.parse().map_err(|e| Error::validation(format!("bad address {:?}: {e}", mail.to)))?;
+        let to = Mailbox::new(None, address);
         let mut builder = Message::builder().from(self.from.clone()).to(to).subject(rendered.subject);
         if let Some(r) = &self.reply_to {
             builder = builder.reply_to(r.clone());
@@ -135,7 +138,13 @@ impl Mailer for SmtpMailer {
         let message = self.message(mail)?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
-            // The relay refuses for good (5xx): asking again would not change its mind.
+            // The relay will not take mail from us as we are set up (authentication needed or
+            // refused): ours to fix, so the mail waits, retried and then kept in the dead set.
+            Err(e) if e.status().is_some_and(|c| matches!(c.to_string().as_str(), "530" | "534" | "535" | "538")) => {
+                Err(Error::unavailable(format!("{}: {e}", self.description)))
+            }
+            // Refused for good otherwise (a mailbox that does not exist): asking again would not
+            // change its mind.
             Err(e) if e.is_permanent() => Err(Error::validation(format!("{}: {e}", self.description))),
             Err(e) => Err(Error::unavailable(format!("{}: {e}", self.description))),
         }

@@ -58,8 +58,14 @@ pub(crate) fn validate_email(email: &str) -> Result<()> {
     if email.is_empty() {
         return Err(Error::field("email", "ERR_BLANK", "can't be blank"));
     }
+    // Nothing a mail library would read as more than an address (`<a@b>`, a display name, a
+    // list): the address checked is the address mailed.
     let ok = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !email.contains(ruby_space)
+        !local.is_empty()
+            && !domain.is_empty()
+            && !domain.contains('@')
+            && !email.contains(ruby_space)
+            && !email.contains(['<', '>', '(', ')', '[', ']', ',', ';', ':', '"', '\\'])
     });
     if ok { Ok(()) } else { Err(Error::field("email", "ERR_INVALID", "is invalid")) }
 }
@@ -229,6 +235,10 @@ pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<O
     tx.set_user_flags(user.id, confirmed_at, approved, disabled).await?;
     if m.disable {
         tx.revoke_user_tokens(user.id, now()).await?;
+    }
+    if m.disable || m.reset_password {
+        // A reset link mailed before no longer works.
+        tx.delete_mail_tokens(user.id, ferrodon_domain::model::MailTokenKind::ResetPassword).await?;
     }
     if m.disable || m.reset_password {
         crate::effects::signed_out_everywhere(svc, &mut tx, account.id).await?;

@@ -16,6 +16,14 @@ use crate::auth::{hash_password, hash_secret, now, random_token};
 pub const CONFIRMATION_TTL: Millis = 2 * 24 * 3600 * 1000;
 /// How long a password-reset link works (Devise's six hours, which Mastodon keeps).
 pub const RESET_PASSWORD_TTL: Millis = 6 * 3600 * 1000;
+/// A user is mailed a new reset link at most this often (asking again sooner sends nothing), so
+/// no one can flood a mailbox through the form anyone may post.
+pub const RESEND_INTERVAL: Millis = 60 * 1000;
+
+/// Whether `user_id` was mailed a link of `kind` less than [`RESEND_INTERVAL`] ago.
+async fn mailed_recently(tx: &mut Box<dyn Tx>, user_id: Id, kind: MailTokenKind) -> Result<bool> {
+    Ok(tx.last_mail_token_at(user_id, kind).await?.is_some_and(|at| now() - at < RESEND_INTERVAL))
+}
 
 /// A mail to `user` (account `account`) at `to`.
 pub(crate) fn mail(svc: &Services, user: &User, account: &Account, to: &str, message: MailMessage) -> Mail {
@@ -76,6 +84,10 @@ pub async fn confirm(svc: &Services, raw: &str) -> Result<Account> {
         return Err(Error::field("email", "ERR_TAKEN", "has already been taken"));
     }
     tx.set_user_email(user.id, &token.email, Some(user.confirmed_at.unwrap_or_else(now))).await?;
+    if token.email != user.email {
+        // A reset link sent to the old address no longer works.
+        tx.delete_mail_tokens(user.id, MailTokenKind::ResetPassword).await?;
+    }
     tx.commit().await?;
     Ok(account)
 }
@@ -84,19 +96,26 @@ pub async fn confirm(svc: &Services, raw: &str) -> Result<Account> {
 /// replaces the unconfirmed one) or the one the account has. Only while unconfirmed.
 pub async fn resend_confirmation(svc: &Services, bearer: &str, email: Option<&str>) -> Result<()> {
     let (user, account) = crate::auth::unconfirmed_user(svc, bearer, "write:accounts").await?;
+    let new = email.map(|e| crate::accounts::normalize_email(e).to_lowercase()).filter(|e| !e.is_empty());
+    if let Some(new) = &new {
+        crate::accounts::validate_email(new)?;
+        crate::accounts::check_email_domain(svc, new)?;
+    }
+    let mut tx = svc.db.write().await?;
+    // Read again in the writing transaction: the link may have been opened meanwhile.
+    let user = tx.user_by_id(user.id).await?.ok_or_else(Error::not_found)?;
     if user.confirmed_at.is_some() {
         return Err(Error::forbidden("This method is only available while the e-mail is unconfirmed"));
     }
-    let mut tx = svc.db.write().await?;
-    let to = match email.map(crate::accounts::normalize_email).filter(|e| !e.is_empty()) {
+    let to = match new {
         Some(new) if new != user.email => {
-            crate::accounts::validate_email(new)?;
-            crate::accounts::check_email_domain(svc, new)?;
-            if tx.user_by_email(new).await?.is_some() {
+            if tx.user_by_email(&new).await?.is_some() {
                 return Err(Error::field("email", "ERR_TAKEN", "has already been taken"));
             }
-            tx.set_user_email(user.id, new, None).await?;
-            new.to_string()
+            tx.set_user_email(user.id, &new, None).await?;
+            // A reset link sent to the old address no longer works.
+            tx.delete_mail_tokens(user.id, MailTokenKind::ResetPassword).await?;
+            new
         }
         _ => user.email.clone(),
     };
@@ -115,10 +134,18 @@ pub async fn is_confirmed(svc: &Services, bearer: &str) -> Result<bool> {
 /// is the same either way, so the form tells no one who is here.
 pub async fn request_password_reset(svc: &Services, email: &str) -> Result<()> {
     let email = crate::accounts::normalize_email(email).to_lowercase();
-    let mut tx = svc.db.write().await?;
-    let Some(user) = tx.user_by_email(&email).await? else { return Ok(()) };
-    let Some(account) = tx.account_by_id(user.account_id).await? else { return Ok(()) };
+    // Looked up first without the writer: most requests of a form anyone may post end here.
+    let (user, account) = {
+        let mut tx = svc.db.read().await?;
+        let Some(user) = tx.user_by_email(&email).await? else { return Ok(()) };
+        let Some(account) = tx.account_by_id(user.account_id).await? else { return Ok(()) };
+        (user, account)
+    };
     if user.disabled || account.suspended_at.is_some() {
+        return Ok(());
+    }
+    let mut tx = svc.db.write().await?;
+    if mailed_recently(&mut tx, user.id, MailTokenKind::ResetPassword).await? {
         return Ok(());
     }
     let raw = issue(&mut tx, user.id, MailTokenKind::ResetPassword, &user.email, RESET_PASSWORD_TTL).await?;
@@ -143,6 +170,11 @@ pub async fn reset_password(svc: &Services, raw: &str, password: &str, confirmat
         tx.take_mail_token(MailTokenKind::ResetPassword, &hash_secret(raw), now()).await?.ok_or_else(invalid)?;
     let user = tx.user_by_id(token.user_id).await?.ok_or_else(invalid)?;
     let account = tx.account_by_id(user.account_id).await?.ok_or_else(invalid)?;
+    // A link to an address the account no longer has, or for a login that may not act, is spent.
+    if token.email != user.email || user.disabled || account.suspended_at.is_some() {
+        tx.commit().await?;
+        return Err(invalid());
+    }
     tx.set_user_password(user.id, &encrypted).await?;
     if user.confirmed_at.is_none() && token.email == user.email {
         tx.set_user_flags(user.id, Some(now()), user.approved, user.disabled).await?;

@@ -79,7 +79,7 @@ both_engines!(an_unconfirmed_account_may_change_the_address_it_confirms, |app| a
     ];
     let token =
         ok(app.post_form("/api/v1/accounts", &app_token, &pairs).await)["access_token"].as_str().unwrap().to_string();
-    mails(&app).await;
+    let typo_link = mails(&app).await[0].1["link"].as_str().unwrap().to_string();
     // Another account's address, or none at all, is refused with the field named.
     let (status, _, body) =
         app.post_form("/api/v1/emails/confirmations", &token, &[("email", &email_of("taken"))]).await;
@@ -87,10 +87,16 @@ both_engines!(an_unconfirmed_account_may_change_the_address_it_confirms, |app| a
     assert_eq!(body["details"]["email"][0]["error"], "ERR_TAKEN", "{body}");
     let (status, _, body) = app.post_form("/api/v1/emails/confirmations", &token, &[("email", "no-at-sign")]).await;
     assert_eq!(status, 422, "{body}");
-    ok(app.post_form("/api/v1/emails/confirmations", &token, &[("email", "typo@example.test")]).await);
+    let (status, _, body) =
+        app.post_form("/api/v1/emails/confirmations", &token, &[("email", "<typo@example.test>")]).await;
+    assert_eq!(status, 422, "only a bare address: {body}");
+    // Kept in lower case, as every address is.
+    ok(app.post_form("/api/v1/emails/confirmations", &token, &[("email", "Typo@Example.TEST")]).await);
     let sent = mails(&app).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].0, "typo@example.test");
+    let stale = app.raw(Method::GET, &path_of(&typo_link), ANON, None, &[]).await;
+    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY, "the link to the old address is spent");
     let link = sent[0].1["link"].as_str().unwrap();
     assert_eq!(app.raw(Method::GET, &path_of(link), ANON, None, &[]).await.status, StatusCode::OK);
     let me = ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
@@ -117,6 +123,10 @@ both_engines!(a_forgotten_password_is_reset_through_the_mailed_link, |app| async
         browser.post_form(&app, "/auth/password", &[("authenticity_token", &csrf), ("user[email]", &email)]).await;
     assert_eq!((unknown.status, known.status), (StatusCode::OK, StatusCode::OK));
     assert_eq!(unknown.text(), known.text());
+    // Asking again at once sends nothing more (no one floods a mailbox through this form).
+    let again =
+        browser.post_form(&app, "/auth/password", &[("authenticity_token", &csrf), ("user[email]", &email)]).await;
+    assert_eq!(again.status, StatusCode::OK);
     let sent = mails(&app).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!((sent[0].0.as_str(), sent[0].1["type"].as_str()), (email.as_str(), Some("reset_password")));
@@ -192,6 +202,22 @@ async fn sign_up_reports_every_invalid_field_and_keeps_to_the_e_mail_domain_list
         let (status, _, body) = sign_up("denied", "someone@mail.spam.example", "a long enough password", "true").await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(body["details"]["email"][0]["error"], "ERR_BLOCKED", "{engine:?}: {body}");
+        // An address a mailer would read otherwise (angle brackets) is no way round the list.
+        let (status, _, body) = sign_up("sneaky", "<someone@spam.example>", "a long enough password", "true").await;
+        assert_eq!((status.as_u16(), &body["details"]["email"][0]["error"]), (422, &json!("ERR_INVALID")), "{body}");
         ok(sign_up("welcome", "someone@example.test", "a long enough password", "true").await);
     }
 }
+
+both_engines!(a_reset_link_is_spent_once_the_login_is_disabled, |app| async move {
+    app.create_user("troubled").await;
+    ferrodon_service::mail::request_password_reset(&app.svc, &email_of("troubled")).await.unwrap();
+    let sent = mails(&app).await;
+    let link = sent[0].1["link"].as_str().unwrap().to_string();
+    let modification = ferrodon_service::accounts::Modification { disable: true, ..Default::default() };
+    ferrodon_service::accounts::modify(&app.svc, "troubled", modification).await.unwrap();
+    let token = link.split("reset_password_token=").nth(1).unwrap();
+    let new_password = "a brand new password";
+    let refused = ferrodon_service::mail::reset_password(&app.svc, token, new_password, new_password).await;
+    assert!(refused.is_err(), "a disabled login's link no longer sets a password");
+});

@@ -25,8 +25,10 @@ pub trait MailTokenStore {
     /// The token of `kind` whose hash is `hash`, if it has not expired by `now`; it is used up
     /// (deleted) either way.
     async fn take_mail_token(&mut self, kind: MailTokenKind, hash: &str, now: Millis) -> Result<Option<MailToken>>;
+    /// When the newest of `user_id`'s tokens of `kind` was made.
+    async fn last_mail_token_at(&mut self, user_id: Id, kind: MailTokenKind) -> Result<Option<Millis>>;
     /// Removes `user_id`'s tokens of `kind` (a new one replaces them, or they are done with).
     async fn delete_mail_tokens(&mut self, user_id: Id, kind: MailTokenKind) -> Result<()>;
-    /// Sets a user's address and when it was confirmed.
+    /// Sets a user's address (kept in lower case) and when it was confirmed.
     async fn set_user_email(&mut self, user_id: Id, email: &str, confirmed_at: Option<Millis>) -> Result<()>;
 }

@@ -23,8 +23,8 @@ pub struct DeliverMail {
 
 impl DeliverMail {
     pub const KIND: &'static str = "DeliverMail";
-    /// About a day of retries with the runner's backoff; a mail older than that (a reset link
-    /// lasts six hours) is worth less than the dead set's record of it.
+    /// About seven hours of retries with the runner's backoff (a reset link lasts six); then the
+    /// dead set keeps the mail for an admin to retry.
     const POLICY: RetryPolicy = RetryPolicy { max_attempts: 12, keep_dead: true };
 
     pub(crate) async fn enqueue(tx: &mut Box<dyn Tx>, mail: &Mail) -> Result<()> {

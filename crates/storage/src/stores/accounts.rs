@@ -361,6 +361,24 @@ impl ferrodon_domain::ports::MailTokenStore for SqlTx {
         }))
     }
 
+    async fn last_mail_token_at(
+        &mut self,
+        user_id: Id,
+        kind: ferrodon_domain::model::MailTokenKind,
+    ) -> Result<Option<Millis>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            created_at: Millis,
+        }
+        let row: Option<Row> = self
+            .opt(
+                "SELECT created_at FROM mail_tokens WHERE user_id = $1 AND kind = $2 ORDER BY created_at DESC LIMIT 1",
+                args![user_id, kind.as_str()],
+            )
+            .await?;
+        Ok(row.map(|r| r.created_at))
+    }
+
     async fn delete_mail_tokens(&mut self, user_id: Id, kind: ferrodon_domain::model::MailTokenKind) -> Result<()> {
         self.exec("DELETE FROM mail_tokens WHERE user_id = $1 AND kind = $2", args![user_id, kind.as_str()])
             .await
@@ -368,7 +386,8 @@ impl ferrodon_domain::ports::MailTokenStore for SqlTx {
     }
 
     async fn set_user_email(&mut self, user_id: Id, email: &str, confirmed_at: Option<Millis>) -> Result<()> {
-        self.exec("UPDATE users SET email = $2, confirmed_at = $3 WHERE id = $1", args![user_id, email, confirmed_at])
+        let email = email.to_lowercase();
+        self.exec("UPDATE users SET email = $2, confirmed_at = $3 WHERE id = $1", args![user_id, &email, confirmed_at])
             .await
             .map(|_| ())
     }
