@@ -20,6 +20,7 @@ pub mod oauth;
 pub mod params;
 pub mod streaming;
 mod upload;
+mod web;
 mod well_known;
 
 use axum::Router;
@@ -78,6 +79,7 @@ pub fn router(svc: Services, fed: Option<ferrodon_federation::Fed>) -> Router {
         .merge(activitypub::routes())
         .merge(oauth::routes())
         .merge(assets::routes())
+        .merge(web::routes())
         .route("/health", get(|| async { ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], "OK") }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

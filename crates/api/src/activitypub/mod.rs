@@ -82,7 +82,7 @@ async fn authorize_fetch(s: &AppState, headers: &HeaderMap, uri: &axum::http::Ur
 }
 
 /// `GET /users/:username`: the actor (a browser asking for HTML goes to the profile page).
-async fn actor(
+pub(crate) async fn actor(
     State(s): State<AppState>,
     Path(username): Path<String>,
     headers: HeaderMap,
@@ -104,13 +104,19 @@ async fn instance_actor(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(activity_json(fed.instance_actor(&key)?))
 }
 
+/// Whether a request asks for an ActivityPub document (rather than a page).
+pub(crate) fn wants_activity_json(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.contains("activity+json") || accept.contains("ld+json")
+}
+
 fn wants_html(headers: &HeaderMap) -> bool {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     accept.contains("text/html") && !accept.contains("activity+json") && !accept.contains("ld+json")
 }
 
 /// `GET /users/:username/statuses/:id`: a public or unlisted status as a Note.
-async fn status(
+pub(crate) async fn status(
     State(s): State<AppState>,
     Path((username, id)): Path<(String, String)>,
     headers: HeaderMap,

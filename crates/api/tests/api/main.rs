@@ -19,3 +19,4 @@ mod reports;
 mod statuses;
 mod streaming;
 mod timelines;
+mod web;
