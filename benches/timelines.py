@@ -45,6 +45,9 @@ PG_DATABASE = "ferrodon_bench"
 
 TARGET_HOME_RPS = 3000.0
 TARGET_P99_MS = 25.0
+# The public profile page (HTML, anonymous): the most-hit page of an instance, and crawlers'.
+TARGET_PROFILE_RPS = 2000.0
+TARGET_PROFILE_P99_MS = 20.0
 TARGET_IDLE_RSS_MB = 40.0
 # Percent of one core used by other processes during a run above which the report warns.
 BUSY_WARNING_PERCENT = 20.0
@@ -52,7 +55,17 @@ BUSY_WARNING_PERCENT = 20.0
 ENDPOINTS = {
     "home": "/api/v1/timelines/home",
     "public": "/api/v1/timelines/public",
+    # `{user}`: the first seeded user (of the tokens file), whose page shows 20 posts.
+    "profile": "/@{user}",
 }
+
+
+def endpoint_path(endpoint: str, tokens_file: str) -> str:
+    path = ENDPOINTS[endpoint]
+    if "{user}" in path:
+        with open(tokens_file) as f:
+            path = path.replace("{user}", f.readline().split()[0])
+    return path
 
 
 def log(message: str) -> None:
@@ -585,7 +598,7 @@ def run_wrk(server: Server, endpoint: str, tokens_file: str, seconds: float, arg
     ]
     if endpoint == "home":
         cmd += ["-s", LUA]
-    cmd.append(server.base + ENDPOINTS[endpoint])
+    cmd.append(server.base + endpoint_path(endpoint, tokens_file))
     if endpoint == "home":
         cmd += ["--", tokens_file]
     if not measure:
@@ -643,6 +656,14 @@ def sanity_check(server: Server, tokens_file: str) -> dict:
         if not isinstance(items, list) or not items:
             raise BenchError(f"GET {ENDPOINTS[endpoint]} returned an empty timeline; the data set is not usable")
         checks[endpoint] = {"statuses_per_page": len(items), "response_bytes": len(body)}
+    path = endpoint_path("profile", tokens_file)
+    status, body = server.get(path, None)
+    if status != 200:
+        raise BenchError(f"GET {path} answered {status}: {body[:500]!r}")
+    posts = body.count(b"<article")
+    if posts < 20:
+        raise BenchError(f"GET {path} shows {posts} posts; the benchmark wants a profile with 20")
+    checks["profile"] = {"statuses_per_page": posts, "response_bytes": len(body)}
     return checks
 
 
@@ -717,10 +738,17 @@ def evaluate(results: list[dict]) -> list[dict]:
             ok = value >= TARGET_HOME_RPS and home["errors"] == 0
             checks.append({"engine": r["engine"], "target": f"home req/s >= {TARGET_HOME_RPS:.0f}",
                            "value": value, "pass": ok, "errors": home["errors"]})
+        profile = r["runs"].get("profile")
+        if profile is not None:
+            value = profile["requests_per_second"]
+            ok = value >= TARGET_PROFILE_RPS and profile["errors"] == 0
+            checks.append({"engine": r["engine"], "target": f"profile req/s >= {TARGET_PROFILE_RPS:.0f}",
+                           "value": value, "pass": ok, "errors": profile["errors"]})
         for endpoint, run in r["runs"].items():
+            target = TARGET_PROFILE_P99_MS if endpoint == "profile" else TARGET_P99_MS
             value = run["latency_ms"]["p99"]
-            ok = value <= TARGET_P99_MS and run["errors"] == 0
-            checks.append({"engine": r["engine"], "target": f"{endpoint} p99 <= {TARGET_P99_MS:.0f} ms",
+            ok = value <= target and run["errors"] == 0
+            checks.append({"engine": r["engine"], "target": f"{endpoint} p99 <= {target:.0f} ms",
                            "value": value, "pass": ok, "errors": run["errors"]})
         value = r["idle_rss_kb"] / 1024 if r.get("idle_rss_kb") else None
         checks.append({"engine": r["engine"], "target": f"idle RSS <= {TARGET_IDLE_RSS_MB:.0f} MB",
@@ -839,7 +867,8 @@ def machine_info() -> dict:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--engines", default="sqlite,postgres", help="comma-separated: sqlite, postgres (default both)")
-    p.add_argument("--endpoints", default="home,public", help="comma-separated: home, public (default both)")
+    p.add_argument("--endpoints", default="home,public,profile",
+                   help="comma-separated: home, public, profile (the public HTML page of a seeded user; default all)")
     p.add_argument("--accounts", type=int, default=10_000, help="seeded accounts (default 10000)")
     p.add_argument("--statuses", type=int, default=1_000_000, help="seeded statuses (default 1000000)")
     p.add_argument("--follows", type=int, default=50, help="accounts each account follows (default 50)")
@@ -907,6 +936,7 @@ def main(argv: list[str]) -> int:
             "load_generator": "wrk on the same machine as the server",
         },
         "targets": {"home_requests_per_second": TARGET_HOME_RPS, "p99_ms": TARGET_P99_MS,
+                    "profile_requests_per_second": TARGET_PROFILE_RPS, "profile_p99_ms": TARGET_PROFILE_P99_MS,
                     "idle_rss_mb": TARGET_IDLE_RSS_MB},
         "results": [],
     }

@@ -693,7 +693,8 @@ mod tests {
         assert_eq!((plain.port, plain.tls, plain.auth_method), (25, SmtpTls::StartTlsWhenOffered, SmtpAuth::Plain));
         assert_eq!(plain.credentials, Some(("me".into(), "pw".into())));
         assert_eq!((plain.from.as_str(), plain.helo_domain.as_str()), ("notifications@example.com", "example.com"));
-        let ssl = relay(&[("SMTP_SSL", "true"), ("SMTP_PORT", "465"), ("SMTP_AUTH_METHOD", "none"), ("SMTP_LOGIN", "me")]);
+        let ssl =
+            relay(&[("SMTP_SSL", "true"), ("SMTP_PORT", "465"), ("SMTP_AUTH_METHOD", "none"), ("SMTP_LOGIN", "me")]);
         let ssl = ssl.unwrap();
         assert_eq!((ssl.port, ssl.tls, ssl.credentials), (465, SmtpTls::Implicit, None));
         assert!(relay(&[("SMTP_OPENSSL_VERIFY_MODE", "client_once")]).unwrap().verify_certificates);

@@ -147,17 +147,63 @@ async fn prepare(svc: &Services, new: &NewAccount<'_>, mut errors: Vec<Error>) -
     Ok(record)
 }
 
+/// What someone signing up gives: on the sign-up page, or through an app (`POST
+/// /api/v1/accounts`).
+pub struct SignUp<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    /// The password typed again (the page asks for it; the API does not).
+    pub password_confirmation: Option<&'a str>,
+    pub agreement: bool,
+    pub locale: &'a str,
+}
+
+/// A sign-up checked against the registrations mode and every rule (every invalid field at
+/// once): the account's row to write.
+async fn admit(svc: &Services, s: &SignUp<'_>) -> Result<NewLocalAccount> {
+    use ferrodon_config::RegistrationsMode;
+    let mode = crate::settings::current_registrations_mode(svc).await?;
+    if mode == RegistrationsMode::None {
+        return Err(Error::forbidden("Registrations are closed"));
+    }
+    let mut errors = Vec::new();
+    if !s.agreement {
+        errors.push(Error::field("agreement", "ERR_ACCEPTED", "must be accepted"));
+    }
+    if let Err(e) = check_email_domain(svc, normalize_email(s.email)) {
+        errors.push(e);
+    }
+    if s.password_confirmation.is_some_and(|c| c != s.password) {
+        errors.push(Error::field("password_confirmation", "ERR_INVALID", "doesn't match Password"));
+    }
+    let approved = mode == RegistrationsMode::Open;
+    let new = NewAccount {
+        username: s.username,
+        email: s.email,
+        password: s.password,
+        confirmed: false,
+        approved,
+        role: Role::User,
+        locale: s.locale,
+    };
+    prepare(svc, &new, errors).await
+}
+
+/// The sign-up page (`POST /auth`): the account, unconfirmed, and its confirmation mail, in one
+/// transaction.
+pub async fn sign_up(svc: &Services, s: SignUp<'_>) -> Result<Account> {
+    let record = admit(svc, &s).await?;
+    let mut tx = svc.db.write().await?;
+    let (account, user) = tx.create_local_account(&record, now()).await?;
+    crate::mail::send_confirmation(svc, &mut tx, &user, &account, &user.email).await?;
+    tx.commit().await?;
+    Ok(account)
+}
+
 /// `POST /api/v1/accounts`: registration with an app token. Returns a user token, like Mastodon;
 /// the confirmation mail goes out with it.
-pub async fn register(
-    svc: &Services,
-    caller: &Caller,
-    username: &str,
-    email: &str,
-    password: &str,
-    agreement: bool,
-    locale: &str,
-) -> Result<IssuedToken> {
+pub async fn register(svc: &Services, caller: &Caller, s: SignUp<'_>) -> Result<IssuedToken> {
     let (app, scopes) = match caller {
         Caller::App(a) => (a.app.clone(), a.scopes.clone()),
         Caller::Anonymous => return Err(Error::unauthorized("The access token is invalid")),
@@ -166,24 +212,7 @@ pub async fn register(
     if !scopes.allows("write:accounts") {
         return Err(Error::forbidden("This action is outside the authorized scopes"));
     }
-    use ferrodon_config::RegistrationsMode;
-    let mode = {
-        let mut tx = svc.db.read().await?;
-        crate::settings::registrations_mode(svc, &mut tx).await?
-    };
-    if mode == RegistrationsMode::None {
-        return Err(Error::forbidden("Registrations are closed"));
-    }
-    let mut errors = Vec::new();
-    if !agreement {
-        errors.push(Error::field("agreement", "ERR_ACCEPTED", "must be accepted"));
-    }
-    if let Err(e) = check_email_domain(svc, normalize_email(email)) {
-        errors.push(e);
-    }
-    let approved = mode == RegistrationsMode::Open;
-    let new = NewAccount { username, email, password, confirmed: false, approved, role: Role::User, locale };
-    let record = prepare(svc, &new, errors).await?;
+    let record = admit(svc, &s).await?;
     // The account, the app's token for it and the confirmation mail: all of it, or none.
     let mut tx = svc.db.write().await?;
     let (account, user) = tx.create_local_account(&record, now()).await?;

@@ -37,6 +37,12 @@ pub(crate) fn link_of(svc: &Services, status: &Status) -> Option<String> {
         .map(|l| l.href)
 }
 
+/// Whether `status` may show a card (a cheap look at its HTML: some link that is not a mention
+/// or a hashtag), so pages of statuses without any ask for none.
+pub(crate) fn may_have_card(status: &Status) -> bool {
+    status.content.contains("<a ") && html::links(&status.content).iter().any(|l| !l.is_mention_or_hashtag())
+}
+
 /// The `FetchLinkCard` job: the card of `status_id`'s first link, from the card kept for that
 /// address when it is fresh, else read from the page (and its picture kept here). A status
 /// whose link changed or went loses its old card. A page that cannot be read leaves the status

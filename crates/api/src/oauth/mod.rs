@@ -7,9 +7,11 @@
 //! - `GET|POST /auth/sign_in`, `POST /auth/sign_out`
 //! - `GET /auth/confirmation`, `GET /auth/password/new`, `GET /auth/password/edit`,
 //!   `POST /auth/password` (`mailed`: the pages mails link to)
+//! - `GET /auth/sign_up`, `POST /auth` (`sign_up`)
 
 mod mailed;
 mod pages;
+mod sign_up;
 
 use axum::Json;
 use axum::Router;
@@ -44,6 +46,8 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/password/new", get(mailed::forgot_password))
         .route("/auth/password/edit", get(mailed::edit_password))
         .route("/auth/password", post(mailed::password))
+        .route("/auth/sign_up", get(sign_up::page))
+        .route("/auth", post(sign_up::create))
 }
 
 /// HTTP Basic client credentials, if sent (`client_secret_basic`).

@@ -26,7 +26,7 @@ pub fn sign_in(csrf: &str, return_to: &str, error: Option<&str>, email: &str) ->
 <label for=\"user_email\">E-mail address</label><input type=\"email\" id=\"user_email\" name=\"user[email]\" value=\"{}\" required autocomplete=\"username\">\
 <label for=\"user_password\">Password</label><input type=\"password\" id=\"user_password\" name=\"user[password]\" required autocomplete=\"current-password\">\
 <button type=\"submit\">Log in</button></form>\
-<p><a href=\"/auth/password/new\">Forgot your password?</a></p>",
+<p><a href=\"/auth/password/new\">Forgot your password?</a> · <a href=\"/auth/sign_up\">Sign up</a></p>",
             e(csrf),
             e(return_to),
             e(email)

@@ -29,7 +29,8 @@ use ferrodon_service::{Caller, accounts, present, settings, statuses, timelines}
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::params::Params;
-use view::{Feed, Page, Profile, Site, Thread, Timeline};
+pub(crate) use view::Site;
+use view::{Feed, Page, Profile, Thread, Timeline};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -45,9 +46,15 @@ pub fn routes() -> Router<AppState> {
 /// Posts per page, as Mastodon's public pages show them.
 const PER_PAGE: u32 = 20;
 
-async fn site(s: &AppState) -> ApiResult<Site> {
+/// What every page shows of the server (whether sign-ups are open is read only by the pages
+/// that say so: [`with_registrations`]).
+pub(crate) fn site(s: &AppState) -> Site {
+    Site { domain: s.svc.config.local_domain.clone(), registrations_open: false }
+}
+
+pub(crate) async fn with_registrations(s: &AppState) -> ApiResult<Site> {
     let mode = settings::current_registrations_mode(&s.svc).await?;
-    Ok(Site { domain: s.svc.config.local_domain.clone(), registrations_open: mode != RegistrationsMode::None })
+    Ok(Site { registrations_open: mode != RegistrationsMode::None, ..site(s) })
 }
 
 /// A rendered page; pages anyone may see can be cached by the browser and proxies a little.
@@ -68,7 +75,7 @@ async fn missing(s: &AppState, status: StatusCode) -> ApiResult<Response> {
         ("Not found", "The page you are looking for isn't here.")
     };
     let body = format!("<p>{text}</p><p><a href=\"/\">Go to the start page</a></p>");
-    html(status, Page { site: site(s).await?, title: title.into(), body }.render())
+    html(status, Page { site: site(s), title: title.into(), body }.render())
 }
 
 fn page_request(p: &Params) -> PageRequest {
@@ -86,20 +93,14 @@ async fn home(State(s): State<AppState>, p: Params) -> ApiResult<Response> {
         "{} is a social network server of the fediverse: follow people here and on other servers, from any Mastodon app.",
         s.svc.config.local_domain
     );
-    let page = Timeline {
-        site: site(&s).await?,
-        heading: "Recent posts".into(),
-        intro: Some(intro),
-        posts,
-        older,
-        feed: None,
-    };
+    let page =
+        Timeline { site: site(&s), heading: "Recent posts".into(), intro: Some(intro), posts, older, feed: None };
     html(StatusCode::OK, page.render())
 }
 
 /// `GET /about`
 async fn about(State(s): State<AppState>) -> ApiResult<Response> {
-    let site = site(&s).await?;
+    let site = with_registrations(&s).await?;
     let contact = &s.svc.config.contact_email;
     let body = format!(
         "<p>{domain} is a server of the fediverse, where people follow each other across servers with any \
@@ -113,7 +114,7 @@ async fn about(State(s): State<AppState>) -> ApiResult<Response> {
 
 /// `GET /privacy-policy`
 async fn privacy_policy(State(s): State<AppState>) -> ApiResult<Response> {
-    let site = site(&s).await?;
+    let site = site(&s);
     let body = format!(
         "<p>{domain} keeps what you give it to run your account: your e-mail address and password (hashed), \
          what you post and upload, whom you follow, and the addresses you sign in from for a limited time.</p>\
@@ -175,7 +176,7 @@ async fn profile(
     shown.extend(page.items.into_iter().filter(|st| !pinned.contains(&st.id)));
     let older = page.next_max_id.map(|id| format!("{}?max_id={id}", account.url));
     let posts = view::posts(present::statuses(&s.svc, None, &shown).await?, None);
-    let page = Profile::new(site(&s).await?, account, posts, older);
+    let page = Profile::new(site(&s), account, posts, older);
     html(StatusCode::OK, page.render())
 }
 
@@ -205,7 +206,7 @@ async fn status(
     if !main.account.acct.eq_ignore_ascii_case(&username) || main.reblog.is_some() {
         return missing(&s, StatusCode::NOT_FOUND).await;
     }
-    let page = Thread::new(site(&s).await?, &s.svc.base_url(), &main, view::posts(rendered, Some(&main.id)));
+    let page = Thread::new(site(&s), &s.svc.base_url(), &main, view::posts(rendered, Some(&main.id)));
     html(StatusCode::OK, page.render())
 }
 
@@ -226,8 +227,7 @@ async fn tag(State(s): State<AppState>, Path(tag): Path<String>, p: Params) -> A
     }
     let older = page.next_max_id.map(|id| format!("{link}?max_id={id}"));
     let heading = format!("#{name}");
-    let page =
-        Timeline { site: site(&s).await?, heading, intro: None, posts, older, feed: Some(format!("{link}.rss")) };
+    let page = Timeline { site: site(&s), heading, intro: None, posts, older, feed: Some(format!("{link}.rss")) };
     html(StatusCode::OK, page.render())
 }
 

@@ -221,3 +221,47 @@ both_engines!(a_reset_link_is_spent_once_the_login_is_disabled, |app| async move
     let refused = ferrodon_service::mail::reset_password(&app.svc, token, new_password, new_password).await;
     assert!(refused.is_err(), "a disabled login's link no longer sets a password");
 });
+
+both_engines!(the_sign_up_page_makes_an_account_that_confirms_by_mail, |app| async move {
+    app.create_user("taken").await;
+    let mut browser = Browser::new();
+    let form = browser.get(&app, "/auth/sign_up").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let html = form.text();
+    assert!(html.contains("name=\"user[account_attributes][username]\""), "{html}");
+    let csrf = hidden_input(&html, "authenticity_token").unwrap();
+    let send = |username: &'static str, confirmation: &'static str, agreement: Option<&'static str>| {
+        let mut pairs = vec![
+            ("authenticity_token", csrf.clone()),
+            ("user[account_attributes][username]", username.to_string()),
+            ("user[email]", format!("{username}@example.test")),
+            ("user[password]", "a long enough password".to_string()),
+            ("user[password_confirmation]", confirmation.to_string()),
+        ];
+        if let Some(a) = agreement {
+            pairs.push(("user[agreement]", a.to_string()));
+        }
+        pairs
+    };
+    // Every problem at once, the form kept.
+    let pairs = send("taken", "something else", None);
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = browser.post_form(&app, "/auth", &pairs).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let text = refused.text();
+    for problem in ["Username has already been taken", "Agreement must be accepted", "Password confirmation doesn"] {
+        assert!(text.contains(problem), "{problem}: {text}");
+    }
+    assert!(text.contains("value=\"taken@example.test\""), "the address is kept: {text}");
+
+    let pairs = send("newbie", "a long enough password", Some("1"));
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let made = browser.post_form(&app, "/auth", &pairs).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text());
+    assert!(made.text().contains("Check your inbox"));
+    let sent = mails(&app).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let link = sent[0].1["link"].as_str().unwrap();
+    assert_eq!(app.raw(Method::GET, &path_of(link), ANON, None, &[]).await.status, StatusCode::OK);
+    app.user_token("newbie@example.test", "a long enough password", "read").await;
+});

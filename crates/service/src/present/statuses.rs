@@ -66,8 +66,8 @@ async fn load(tx: &mut Box<dyn Tx>, viewer: Option<Id>, statuses: &[Status]) -> 
         None => HashMap::new(),
     };
     let applications = applications_of(tx, &all).await?;
-    // Only a status with a link can show a card.
-    let linking: Vec<Id> = all.iter().filter(|s| s.content.contains("<a ")).map(|s| s.id).collect();
+    // Only a status with a link other than mentions and hashtags can show a card.
+    let linking: Vec<Id> = all.iter().filter(|s| crate::cards::may_have_card(s)).map(|s| s.id).collect();
     let cards = tx.cards_of(&linking).await?.into_iter().map(|(id, _, card)| (id, card)).collect();
     let filters = match viewer {
         Some(v) => tx.filters_of(v).await?,

@@ -22,16 +22,17 @@ fn account_id(raw: &str) -> ApiResult<Id> {
 
 /// `POST /api/v1/accounts` (registration, app token)
 pub async fn register(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Token>> {
-    let token = accounts::register(
-        &s.svc,
-        &caller,
-        &p.str("username").unwrap_or_default(),
-        &p.str("email").unwrap_or_default(),
-        &p.str("password").unwrap_or_default(),
-        p.bool("agreement").unwrap_or(false),
-        &p.str("locale").unwrap_or_else(|| "en".into()),
-    )
-    .await?;
+    let (username, email, password) = (p.str("username"), p.str("email"), p.str("password"));
+    let locale = p.str("locale").unwrap_or_else(|| "en".into());
+    let sign_up = accounts::SignUp {
+        username: username.as_deref().unwrap_or_default(),
+        email: email.as_deref().unwrap_or_default(),
+        password: password.as_deref().unwrap_or_default(),
+        password_confirmation: None,
+        agreement: p.bool("agreement").unwrap_or(false),
+        locale: &locale,
+    };
+    let token = accounts::register(&s.svc, &caller, sign_up).await?;
     Ok(Json(present::token(&token)))
 }
 
