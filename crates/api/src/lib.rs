@@ -18,6 +18,7 @@ pub mod link;
 pub mod mastodon;
 pub mod oauth;
 pub mod params;
+mod settings;
 pub mod streaming;
 mod upload;
 mod web;
@@ -80,6 +81,7 @@ pub fn router(svc: Services, fed: Option<ferrodon_federation::Fed>) -> Router {
         .merge(oauth::routes())
         .merge(assets::routes())
         .merge(web::routes())
+        .merge(settings::routes())
         .route("/health", get(|| async { ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], "OK") }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -56,6 +56,8 @@ pub fn subject(mail: &Mail) -> String {
         MailMessage::ResetPassword { .. } => "Reset password instructions",
         MailMessage::PasswordChanged => "Password changed",
         MailMessage::EmailChanged { .. } => "E-mail address being changed",
+        MailMessage::TwoFactorEnabled => "Two-factor authentication enabled",
+        MailMessage::TwoFactorDisabled => "Two-factor authentication disabled",
     };
     format!("{}: {what}", mail.instance)
 }
@@ -210,6 +212,8 @@ mod tests {
             MailMessage::ResetPassword { link: "https://x/2".into() },
             MailMessage::PasswordChanged,
             MailMessage::EmailChanged { new_email: "new@example.com".into() },
+            MailMessage::TwoFactorEnabled,
+            MailMessage::TwoFactorDisabled,
         ] {
             let r = render(&mail(m)).unwrap();
             assert!(r.text.starts_with("Hello alice,") && r.html.contains("Hello alice,"), "{}", r.text);

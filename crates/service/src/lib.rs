@@ -35,6 +35,7 @@ pub mod settings;
 pub mod statuses;
 pub mod streaming;
 pub mod timelines;
+pub mod two_factor;
 mod visibility;
 
 use std::collections::HashMap;

@@ -467,11 +467,11 @@ pub async fn session_user(svc: &Services, session: &WebSession) -> Result<Option
 
 /// Signs a browser in with e-mail and password. The session is replaced by a new one (new
 /// cookie, new CSRF token), so a cookie planted before sign-in is worth nothing after it.
-pub async fn sign_in(svc: &Services, session: &WebSession, email: &str, password: &str) -> Result<BrowserSession> {
+pub async fn sign_in(svc: &Services, session: &WebSession, email: &str, password: &str) -> Result<SignedIn> {
     let invalid = || Error::unauthorized("Invalid E-mail address or password.");
     let user = {
         let mut tx = svc.db.read().await?;
-        tx.user_by_email(email).await?
+        tx.user_by_email(&email.trim().to_lowercase()).await?
     };
     let Some(user) = user else {
         // Spend the same time as a real check, so the answer does not tell which e-mails exist.
@@ -487,14 +487,61 @@ pub async fn sign_in(svc: &Services, session: &WebSession, email: &str, password
     if user.confirmed_at.is_none() {
         return Err(Error::forbidden("You have to confirm your email address before continuing."));
     }
+    if crate::two_factor::enabled(svc, user.id).await? {
+        // The password was right: the new session waits for the code.
+        let (cookie, fresh) = new_session(None);
+        let mut tx = svc.db.write().await?;
+        tx.delete_web_session(session.id).await?;
+        tx.create_web_session(&fresh).await?;
+        tx.put_otp_challenge(fresh.id, user.id, now()).await?;
+        tx.commit().await?;
+        return Ok(SignedIn::SecondStep(BrowserSession { cookie, session: fresh }));
+    }
+    Ok(SignedIn::Done(signed_in(svc, session, user.id).await?))
+}
+
+/// How long the second step of a sign-in may wait for its code.
+const SECOND_STEP_MS: i64 = 5 * 60 * 1000;
+
+/// How a sign-in went: signed in, or the password was right and a code is wanted next.
+pub enum SignedIn {
+    Done(BrowserSession),
+    SecondStep(BrowserSession),
+}
+
+/// The second step of signing in: a code from the authenticator app, or a recovery code.
+pub async fn sign_in_second_step(svc: &Services, session: &WebSession, code: &str) -> Result<BrowserSession> {
+    let mut tx = svc.db.write().await?;
+    let Some(user_id) = tx.otp_challenge(session.id, now() - SECOND_STEP_MS).await? else {
+        return Err(Error::unauthorized("Your sign-in took too long. Log in again."));
+    };
+    if !crate::two_factor::verify(&mut tx, user_id, code).await? {
+        tx.commit().await?;
+        return Err(Error::unauthorized("Invalid two-factor code."));
+    }
+    let (cookie, fresh) = new_session(Some(user_id));
+    tx.delete_web_session(session.id).await?;
+    tx.create_web_session(&fresh).await?;
+    tx.commit().await?;
+    Ok(BrowserSession { cookie, session: fresh })
+}
+
+/// A new session (and its cookie), signed in as `user_id` or not.
+fn new_session(user_id: Option<Id>) -> (String, WebSession) {
     let cookie = random_token();
-    let fresh = WebSession {
+    let session = WebSession {
         id: Id::generate(),
         session_hash: hash_secret(&cookie),
-        user_id: Some(user.id),
+        user_id,
         csrf_token: random_token(),
         created_at: now(),
     };
+    (cookie, session)
+}
+
+/// Replaces `session` with a new one signed in as `user_id`.
+async fn signed_in(svc: &Services, session: &WebSession, user_id: Id) -> Result<BrowserSession> {
+    let (cookie, fresh) = new_session(Some(user_id));
     let mut tx = svc.db.write().await?;
     tx.delete_web_session(session.id).await?;
     tx.create_web_session(&fresh).await?;

@@ -118,6 +118,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0022_mail_tokens.sql"),
         include_str!("../migrations/postgres/0022_mail_tokens.sql"),
     ),
+    (
+        "0023_two_factor",
+        include_str!("../migrations/sqlite/0023_two_factor.sql"),
+        include_str!("../migrations/postgres/0023_two_factor.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

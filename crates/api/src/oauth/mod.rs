@@ -102,7 +102,7 @@ async fn userinfo(
     Ok(Json(oauth::userinfo(&s.svc, &caller).await?))
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
         (k == SESSION_COOKIE).then(|| v.to_string())
@@ -110,7 +110,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Adds the session cookie to a response.
-fn with_session(session: &BrowserSession, secure: bool, mut response: Response) -> Response {
+pub(crate) fn with_session(session: &BrowserSession, secure: bool, mut response: Response) -> Response {
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{}",
         session.cookie,
@@ -123,7 +123,7 @@ fn with_session(session: &BrowserSession, secure: bool, mut response: Response) 
     response
 }
 
-fn secure(s: &AppState) -> bool {
+pub(crate) fn secure(s: &AppState) -> bool {
     s.svc.config.scheme == "https"
 }
 
@@ -257,14 +257,32 @@ async fn sign_in(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Re
         return Ok(with_session(&session, secure(&s), (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response()));
     }
     let user = p.object("user").unwrap_or_default();
+    let return_to = p.str("return_to").as_deref().and_then(safe_return_path).unwrap_or_else(|| "/".into());
+    let theirs = |e: &ferrodon_kernel::Error| {
+        e.kind != ferrodon_kernel::ErrorKind::Internal && e.kind != ferrodon_kernel::ErrorKind::Unavailable
+    };
+    // The second step: the code from the authenticator app (or a recovery code).
+    if let Some(code) = user.str("otp_attempt") {
+        return match oauth::sign_in_second_step(&s.svc, &session.session, &code).await {
+            Ok(signed_in) => Ok(with_session(&signed_in, secure(&s), Redirect::to(&return_to).into_response())),
+            Err(e) if theirs(&e) => {
+                let page = pages::two_factor(&session.session.csrf_token, &return_to, Some(&e.message));
+                Ok(with_session(&session, secure(&s), (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response()))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
     let email = user.str("email").unwrap_or_default();
     let password = user.str("password").unwrap_or_default();
-    let return_to = p.str("return_to").as_deref().and_then(safe_return_path).unwrap_or_else(|| "/".into());
     match oauth::sign_in(&s.svc, &session.session, &email, &password).await {
-        Ok(signed_in) => Ok(with_session(&signed_in, secure(&s), Redirect::to(&return_to).into_response())),
-        Err(e)
-            if e.kind != ferrodon_kernel::ErrorKind::Internal && e.kind != ferrodon_kernel::ErrorKind::Unavailable =>
-        {
+        Ok(oauth::SignedIn::Done(signed_in)) => {
+            Ok(with_session(&signed_in, secure(&s), Redirect::to(&return_to).into_response()))
+        }
+        Ok(oauth::SignedIn::SecondStep(waiting)) => {
+            let page = pages::two_factor(&waiting.session.csrf_token, &return_to, None);
+            Ok(with_session(&waiting, secure(&s), Html(page).into_response()))
+        }
+        Err(e) if theirs(&e) => {
             let page = pages::sign_in(&session.session.csrf_token, &return_to, Some(&e.message), &email);
             Ok(with_session(&session, secure(&s), (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response()))
         }

@@ -132,3 +132,21 @@ pub fn reset_password(csrf: &str, token: &str, error: Option<&str>) -> String {
         ),
     )
 }
+
+/// The second step of signing in: the code of the authenticator app, or a recovery code.
+pub fn two_factor(csrf: &str, return_to: &str, error: Option<&str>) -> String {
+    let flash = error.map(|m| format!("<p class=\"flash\" role=\"alert\">{}</p>", e(m))).unwrap_or_default();
+    layout(
+        "Two-factor authentication",
+        &format!(
+            "<h1>Two-factor authentication</h1>{flash}<p>Enter the code your authenticator app shows, or one of \
+your recovery codes.</p><form method=\"post\" action=\"/auth/sign_in\">\
+<input type=\"hidden\" name=\"authenticity_token\" value=\"{}\">\
+<input type=\"hidden\" name=\"return_to\" value=\"{}\">\
+<label for=\"user_otp_attempt\">Code</label><input type=\"text\" id=\"user_otp_attempt\" name=\"user[otp_attempt]\" required autocomplete=\"one-time-code\" inputmode=\"numeric\" autofocus>\
+<button type=\"submit\">Log in</button></form>",
+            e(csrf),
+            e(return_to)
+        ),
+    )
+}

@@ -19,4 +19,5 @@ mod reports;
 mod statuses;
 mod streaming;
 mod timelines;
+mod two_factor;
 mod web;

@@ -32,6 +32,10 @@ pub enum MailMessage {
     PasswordChanged,
     /// The account's address is being changed to `new_email` (sent to the old one).
     EmailChanged { new_email: String },
+    /// Signing in now takes a second factor.
+    TwoFactorEnabled,
+    /// Signing in no longer takes a second factor.
+    TwoFactorDisabled,
 }
 
 impl MailMessage {
@@ -39,7 +43,10 @@ impl MailMessage {
     pub fn link(&self) -> Option<&str> {
         match self {
             MailMessage::ConfirmEmail { link, .. } | MailMessage::ResetPassword { link } => Some(link),
-            MailMessage::PasswordChanged | MailMessage::EmailChanged { .. } => None,
+            MailMessage::PasswordChanged
+            | MailMessage::EmailChanged { .. }
+            | MailMessage::TwoFactorEnabled
+            | MailMessage::TwoFactorDisabled => None,
         }
     }
 
@@ -50,6 +57,8 @@ impl MailMessage {
             MailMessage::ResetPassword { .. } => "reset_password",
             MailMessage::PasswordChanged => "password_changed",
             MailMessage::EmailChanged { .. } => "email_changed",
+            MailMessage::TwoFactorEnabled => "two_factor_enabled",
+            MailMessage::TwoFactorDisabled => "two_factor_disabled",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Mail: what sends it (SMTP, or the log on a server without a relay), and the store of the
-//! single-use tokens mails carry.
+//! single-use tokens mails carry; and the second factor of signing in.
 
 use async_trait::async_trait;
 use ferrodon_kernel::time::Millis;
@@ -31,4 +31,35 @@ pub trait MailTokenStore {
     async fn delete_mail_tokens(&mut self, user_id: Id, kind: MailTokenKind) -> Result<()>;
     /// Sets a user's address (kept in lower case) and when it was confirmed.
     async fn set_user_email(&mut self, user_id: Id, email: &str, confirmed_at: Option<Millis>) -> Result<()>;
+}
+
+/// A user's second factor: a TOTP secret (`enabled_at` once a code confirmed it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtpSecret {
+    pub user_id: Id,
+    /// Base32, as authenticator apps take it.
+    pub secret: String,
+    pub enabled_at: Option<Millis>,
+    /// The last time step a code was taken at.
+    pub last_step: i64,
+}
+
+/// The store of second factors (part of every transaction).
+#[async_trait]
+pub trait TwoFactorStore {
+    async fn otp_secret(&mut self, user_id: Id) -> Result<Option<OtpSecret>>;
+    /// Writes a user's secret (replacing any).
+    async fn put_otp_secret(&mut self, secret: &OtpSecret) -> Result<()>;
+    /// Takes the code of `step` if no code of that step or a later one was taken.
+    async fn take_otp_step(&mut self, user_id: Id, step: i64) -> Result<bool>;
+    /// Removes the second factor and its recovery codes.
+    async fn delete_otp(&mut self, user_id: Id) -> Result<()>;
+    /// Replaces the recovery codes (by hash).
+    async fn set_recovery_codes(&mut self, user_id: Id, hashes: &[String]) -> Result<()>;
+    /// Uses up a recovery code; whether it was one.
+    async fn take_recovery_code(&mut self, user_id: Id, hash: &str) -> Result<bool>;
+    /// A browser session that passed the password of `user_id` and waits for the second step.
+    async fn put_otp_challenge(&mut self, session_id: Id, user_id: Id, now: Millis) -> Result<()>;
+    /// The user a session's challenge is for, if made after `since`.
+    async fn otp_challenge(&mut self, session_id: Id, since: Millis) -> Result<Option<Id>>;
 }

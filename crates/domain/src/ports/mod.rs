@@ -69,6 +69,7 @@ pub trait Tx:
     + EmojiStore
     + CardStore
     + MailTokenStore
+    + TwoFactorStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

@@ -392,3 +392,88 @@ impl ferrodon_domain::ports::MailTokenStore for SqlTx {
             .map(|_| ())
     }
 }
+
+#[async_trait]
+impl ferrodon_domain::ports::TwoFactorStore for SqlTx {
+    async fn otp_secret(&mut self, user_id: Id) -> Result<Option<ferrodon_domain::ports::OtpSecret>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            user_id: Id,
+            secret: String,
+            enabled_at: Option<Millis>,
+            last_step: i64,
+        }
+        let row: Option<Row> = self
+            .opt("SELECT user_id, secret, enabled_at, last_step FROM user_otp WHERE user_id = $1", args![user_id])
+            .await?;
+        Ok(row.map(|r| ferrodon_domain::ports::OtpSecret {
+            user_id: r.user_id,
+            secret: r.secret,
+            enabled_at: r.enabled_at,
+            last_step: r.last_step,
+        }))
+    }
+
+    async fn put_otp_secret(&mut self, s: &ferrodon_domain::ports::OtpSecret) -> Result<()> {
+        self.exec(
+            "INSERT INTO user_otp (user_id, secret, enabled_at, last_step) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET secret = $2, enabled_at = $3, last_step = $4",
+            args![s.user_id, &s.secret, s.enabled_at, s.last_step],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn take_otp_step(&mut self, user_id: Id, step: i64) -> Result<bool> {
+        let n = self
+            .exec("UPDATE user_otp SET last_step = $2 WHERE user_id = $1 AND last_step < $2", args![user_id, step])
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn delete_otp(&mut self, user_id: Id) -> Result<()> {
+        self.exec("DELETE FROM user_otp WHERE user_id = $1", args![user_id]).await?;
+        self.exec("DELETE FROM user_recovery_codes WHERE user_id = $1", args![user_id]).await?;
+        Ok(())
+    }
+
+    async fn set_recovery_codes(&mut self, user_id: Id, hashes: &[String]) -> Result<()> {
+        self.exec("DELETE FROM user_recovery_codes WHERE user_id = $1", args![user_id]).await?;
+        for h in hashes {
+            self.exec("INSERT INTO user_recovery_codes (user_id, code_hash) VALUES ($1, $2)", args![user_id, h])
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn take_recovery_code(&mut self, user_id: Id, hash: &str) -> Result<bool> {
+        let n = self
+            .exec("DELETE FROM user_recovery_codes WHERE user_id = $1 AND code_hash = $2", args![user_id, hash])
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn put_otp_challenge(&mut self, session_id: Id, user_id: Id, now: Millis) -> Result<()> {
+        self.exec(
+            "INSERT INTO otp_challenges (session_id, user_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (session_id) DO UPDATE SET user_id = $2, created_at = $3",
+            args![session_id, user_id, now],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn otp_challenge(&mut self, session_id: Id, since: Millis) -> Result<Option<Id>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            user_id: Id,
+        }
+        let row: Option<Row> = self
+            .opt(
+                "SELECT user_id FROM otp_challenges WHERE session_id = $1 AND created_at > $2",
+                args![session_id, since],
+            )
+            .await?;
+        Ok(row.map(|r| r.user_id))
+    }
+}

@@ -1,0 +1,156 @@
+//! The settings pages of a signed-in browser (the sign-in of `/auth/sign_in`).
+//!
+//! | route | handler |
+//! |---|---|
+//! | `GET /settings/two_factor_authentication` | [`two_factor`]: the state, and a form to set up or disable |
+//! | `POST /settings/otp_authentication` | [`begin_otp`]: a new secret and its QR code |
+//! | `POST /settings/two_factor_authentication/confirmation` | [`confirm_otp`]: enabled by a first code; the recovery codes |
+//! | `POST /settings/two_factor_authentication/disable` | [`disable_otp`] |
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use ferrodon_domain::model::{Account, User};
+use ferrodon_kernel::{Error, ErrorKind};
+use ferrodon_service::oauth::{self, BrowserSession};
+use ferrodon_service::{accounts, two_factor};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::oauth::{secure, session_cookie, with_session};
+use crate::params::Params;
+use crate::web::Site;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/two_factor_authentication", get(two_factor))
+        .route("/settings/otp_authentication", post(begin_otp))
+        .route("/settings/two_factor_authentication/confirmation", post(confirm_otp))
+        .route("/settings/two_factor_authentication/disable", post(disable_otp))
+}
+
+/// A second factor being set up, as the page shows it.
+struct SetupView {
+    secret: String,
+    qr_svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "two_factor.html")]
+struct TwoFactorPage {
+    site: Site,
+    csrf: String,
+    enabled: bool,
+    setup: Option<SetupView>,
+    codes: Vec<String>,
+    error: Option<String>,
+}
+
+/// The signed-in user of a browser, or where to send it to sign in first.
+async fn signed_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    back: &str,
+) -> Result<Result<(BrowserSession, User, Account), Response>, ApiError> {
+    let session = oauth::browser_session(&s.svc, session_cookie(headers).as_deref()).await?;
+    let Some(user) = oauth::session_user(&s.svc, &session.session).await? else {
+        let to = format!("/auth/sign_in?return_to={}", oauth::percent_encode(back));
+        return Ok(Err(with_session(&session, secure(s), Redirect::to(&to).into_response())));
+    };
+    let account = accounts::get(&s.svc, user.account_id).await?;
+    Ok(Ok((session, user, account)))
+}
+
+fn page(s: &AppState, session: &BrowserSession, status: StatusCode, page: TwoFactorPage) -> Result<Response, ApiError> {
+    let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
+    Ok(with_session(session, secure(s), (status, Html(body)).into_response()))
+}
+
+fn view(s: &AppState, session: &BrowserSession, enabled: bool) -> TwoFactorPage {
+    TwoFactorPage {
+        site: crate::web::site(s),
+        csrf: session.session.csrf_token.clone(),
+        enabled,
+        setup: None,
+        codes: Vec::new(),
+        error: None,
+    }
+}
+
+/// The form's CSRF token, checked; a page saying what went wrong otherwise.
+fn check(session: &BrowserSession, p: &Params) -> Result<(), Error> {
+    oauth::check_csrf(&session.session, p.str("authenticity_token").as_deref())
+}
+
+fn theirs(e: &Error) -> bool {
+    !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable)
+}
+
+/// `GET /settings/two_factor_authentication`
+async fn two_factor(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/settings/two_factor_authentication").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let enabled = two_factor::enabled(&s.svc, user.id).await?;
+    page(&s, &session, StatusCode::OK, view(&s, &session, enabled))
+}
+
+/// `POST /settings/otp_authentication`: a new secret, shown with its QR code.
+async fn begin_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
+    let (session, user, account) = match signed_in(&s, &headers, "/settings/two_factor_authentication").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    let setup = two_factor::begin(&s.svc, &user, &account).await?;
+    let qr = qrcode::QrCode::new(setup.uri.as_bytes()).map_err(|e| ApiError(Error::internal(e)))?;
+    let qr_svg = qr
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .dark_color(qrcode::render::svg::Color("#000"))
+        .light_color(qrcode::render::svg::Color("#fff"))
+        .build();
+    let shown = TwoFactorPage { setup: Some(SetupView { secret: setup.secret, qr_svg }), ..view(&s, &session, false) };
+    page(&s, &session, StatusCode::OK, shown)
+}
+
+/// `POST /settings/two_factor_authentication/confirmation`: enabled by a first code.
+async fn confirm_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
+    let (session, user, account) = match signed_in(&s, &headers, "/settings/two_factor_authentication").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    let code = p.object("form_two_factor_confirmation").and_then(|f| f.str("otp_attempt")).unwrap_or_default();
+    match two_factor::confirm(&s.svc, &user, &account, &code).await {
+        Ok(codes) => page(&s, &session, StatusCode::OK, TwoFactorPage { codes, ..view(&s, &session, true) }),
+        Err(e) if theirs(&e) => {
+            let shown =
+                TwoFactorPage { error: Some(format!("{} Set up again.", e.message)), ..view(&s, &session, false) };
+            page(&s, &session, StatusCode::UNPROCESSABLE_ENTITY, shown)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /settings/two_factor_authentication/disable`
+async fn disable_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
+    let (session, user, account) = match signed_in(&s, &headers, "/settings/two_factor_authentication").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    let code = p.object("two_factor_authentication").and_then(|f| f.str("otp_attempt")).unwrap_or_default();
+    match two_factor::disable(&s.svc, &user, &account, &code).await {
+        Ok(()) => page(&s, &session, StatusCode::OK, view(&s, &session, false)),
+        Err(e) if theirs(&e) => {
+            let shown = TwoFactorPage { error: Some(e.message), ..view(&s, &session, true) };
+            page(&s, &session, StatusCode::UNPROCESSABLE_ENTITY, shown)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
