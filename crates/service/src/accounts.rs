@@ -487,6 +487,15 @@ async fn render_note(svc: &Services, tx: &mut Box<dyn Tx>, source: &str) -> Resu
 }
 
 /// An account as `caller` may see it (404 for unknown ids).
+/// A local account whose pages anyone may see: its user confirmed and approved (Mastodon shows
+/// no others). Never asks another server.
+pub async fn public_local(svc: &Services, username: &str) -> Result<Option<Account>> {
+    let mut tx = svc.db.read().await?;
+    let Some(account) = tx.account_by_username(username, "").await? else { return Ok(None) };
+    let Some(user) = tx.user_by_account(account.id).await? else { return Ok(None) };
+    Ok((user.confirmed_at.is_some() && user.approved).then_some(account))
+}
+
 pub async fn get(svc: &Services, id: Id) -> Result<Account> {
     let mut tx = svc.db.read().await?;
     tx.account_by_id(id).await?.ok_or_else(Error::not_found)

@@ -502,6 +502,8 @@ pub async fn sign_in(svc: &Services, session: &WebSession, email: &str, password
 
 /// How long the second step of a sign-in may wait for its code.
 const SECOND_STEP_MS: i64 = 5 * 60 * 1000;
+/// Wrong codes one challenge takes before the password is asked again.
+const SECOND_STEP_ATTEMPTS: i64 = 5;
 
 /// How a sign-in went: signed in, or the password was right and a code is wanted next.
 pub enum SignedIn {
@@ -516,6 +518,8 @@ pub async fn sign_in_second_step(svc: &Services, session: &WebSession, code: &st
         return Err(Error::unauthorized("Your sign-in took too long. Log in again."));
     };
     if !crate::two_factor::verify(&mut tx, user_id, code).await? {
+        // A few wrong codes and the password is asked again: no guessing through one challenge.
+        tx.fail_otp_challenge(session.id, SECOND_STEP_ATTEMPTS).await?;
         tx.commit().await?;
         return Err(Error::unauthorized("Invalid two-factor code."));
     }

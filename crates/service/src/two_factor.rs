@@ -32,8 +32,20 @@ pub async fn enabled(svc: &Services, user_id: Id) -> Result<bool> {
     Ok(svc.db.read().await?.otp_secret(user_id).await?.is_some_and(|s| s.enabled_at.is_some()))
 }
 
-/// Starts setting up a second factor: a new secret, not used until a code confirms it.
-pub async fn begin(svc: &Services, user: &User, account: &Account) -> Result<Setup> {
+/// The owner's password, asked again before the second factor changes (a session cookie alone
+/// may not lock its owner out).
+async fn check_password(user: &User, password: &str) -> Result<()> {
+    if crate::auth::verify_password(password, &user.encrypted_password).await {
+        Ok(())
+    } else {
+        Err(Error::field("current_password", "ERR_INVALID", "is invalid"))
+    }
+}
+
+/// Starts setting up a second factor, the password given again: a new secret, not used until a
+/// code confirms it.
+pub async fn begin(svc: &Services, user: &User, account: &Account, password: &str) -> Result<Setup> {
+    check_password(user, password).await?;
     let mut tx = svc.db.write().await?;
     if tx.otp_secret(user.id).await?.is_some_and(|s| s.enabled_at.is_some()) {
         return Err(Error::validation("Two-factor authentication is already enabled"));
@@ -75,9 +87,10 @@ pub async fn confirm(svc: &Services, user: &User, account: &Account, code: &str)
     Ok(codes)
 }
 
-/// Turns the second factor off, with a code (or a recovery code) to prove it is the owner. The
-/// owner is told by mail.
-pub async fn disable(svc: &Services, user: &User, account: &Account, code: &str) -> Result<()> {
+/// Turns the second factor off, with the password and a code (or a recovery code) to prove it is
+/// the owner. The owner is told by mail.
+pub async fn disable(svc: &Services, user: &User, account: &Account, password: &str, code: &str) -> Result<()> {
+    check_password(user, password).await?;
     let mut tx = svc.db.write().await?;
     if !verify(&mut tx, user.id, code).await? {
         return Err(Error::field("otp_attempt", "ERR_INVALID", "is not the right code"));

@@ -129,7 +129,9 @@ pub(crate) fn secure(s: &AppState) -> bool {
 
 /// A local path to come back to after signing in (never another site).
 fn safe_return_path(p: &str) -> Option<String> {
-    (p.starts_with('/') && !p.starts_with("//") && !p.contains('\\')).then(|| p.to_string())
+    // Browsers drop tabs and line breaks from addresses (`/\t/evil.example` is `//evil.example`).
+    let plain = !p.bytes().any(|b| b < 0x20 || b == 0x7f);
+    (plain && p.starts_with('/') && !p.starts_with("//") && !p.contains('\\')).then(|| p.to_string())
 }
 
 fn authorize_path(p: &AuthorizeParams) -> String {

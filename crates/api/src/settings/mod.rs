@@ -106,7 +106,15 @@ async fn begin_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -> 
         Err(to_sign_in) => return Ok(to_sign_in),
     };
     check(&session, &p)?;
-    let setup = two_factor::begin(&s.svc, &user, &account).await?;
+    let password = p.str("current_password").unwrap_or_default();
+    let setup = match two_factor::begin(&s.svc, &user, &account, &password).await {
+        Ok(setup) => setup,
+        Err(e) if theirs(&e) => {
+            let shown = TwoFactorPage { error: Some(e.message), ..view(&s, &session, false) };
+            return page(&s, &session, StatusCode::UNPROCESSABLE_ENTITY, shown);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let qr = qrcode::QrCode::new(setup.uri.as_bytes()).map_err(|e| ApiError(Error::internal(e)))?;
     let qr_svg = qr
         .render::<qrcode::render::svg::Color>()
@@ -145,7 +153,8 @@ async fn disable_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -
     };
     check(&session, &p)?;
     let code = p.object("two_factor_authentication").and_then(|f| f.str("otp_attempt")).unwrap_or_default();
-    match two_factor::disable(&s.svc, &user, &account, &code).await {
+    let password = p.str("current_password").unwrap_or_default();
+    match two_factor::disable(&s.svc, &user, &account, &password, &code).await {
         Ok(()) => page(&s, &session, StatusCode::OK, view(&s, &session, false)),
         Err(e) if theirs(&e) => {
             let shown = TwoFactorPage { error: Some(e.message), ..view(&s, &session, true) };

@@ -142,11 +142,8 @@ async fn profile(
     if !rss && crate::activitypub::wants_activity_json(&headers) {
         return crate::activitypub::actor(State(s), Path(username), headers, uri).await;
     }
-    let account = match accounts::lookup(&s.svc, &username).await {
-        Ok(a) if a.is_local() => a,
-        Ok(_) => return missing(&s, StatusCode::NOT_FOUND).await,
-        Err(e) if e.kind == ErrorKind::NotFound => return missing(&s, StatusCode::NOT_FOUND).await,
-        Err(e) => return Err(e.into()),
+    let Some(account) = accounts::public_local(&s.svc, &username).await? else {
+        return missing(&s, StatusCode::NOT_FOUND).await;
     };
     if account.suspended_at.is_some() {
         return missing(&s, StatusCode::GONE).await;
@@ -156,6 +153,9 @@ async fn profile(
     let page = timelines::account(&s.svc, &Caller::Anonymous, &id, recent, &page_request(&p)).await?;
     let account = present::account(&s.svc, &account);
     if rss {
+        // The feed: the account's own public posts, without replies or boosts (as Mastodon's).
+        let own = AccountStatusFilter { exclude_replies: true, exclude_reblogs: true, ..Default::default() };
+        let page = timelines::account(&s.svc, &Caller::Anonymous, &id, own, &page_request(&p)).await?;
         let posts = view::posts(present::statuses(&s.svc, None, &page.items).await?, None);
         return feed(Feed {
             title: view::display_name(&account).to_string(),
@@ -200,12 +200,20 @@ async fn status(
     };
     let thread = statuses::context(&s.svc, &Caller::Anonymous, &id).await?;
     let all: Vec<_> = thread.ancestors.iter().chain([&shown]).chain(thread.descendants.iter()).cloned().collect();
-    let rendered = present::statuses(&s.svc, None, &all).await?;
+    let mut rendered = present::statuses(&s.svc, None, &all).await?;
     let main = rendered.iter().find(|r| r.id == shown.id.to_string()).cloned();
     let Some(main) = main else { return missing(&s, StatusCode::NOT_FOUND).await };
     if !main.account.acct.eq_ignore_ascii_case(&username) || main.reblog.is_some() {
         return missing(&s, StatusCode::NOT_FOUND).await;
     }
+    if main.account.suspended {
+        return missing(&s, StatusCode::GONE).await;
+    }
+    if accounts::public_local(&s.svc, &username).await?.is_none() {
+        return missing(&s, StatusCode::NOT_FOUND).await;
+    }
+    // Nothing of a suspended account in the thread either.
+    rendered.retain(|r| !r.account.suspended);
     let page = Thread::new(site(&s), &s.svc.base_url(), &main, view::posts(rendered, Some(&main.id)));
     html(StatusCode::OK, page.render())
 }
@@ -244,12 +252,20 @@ fn feed(feed: Feed) -> ApiResult<Response> {
 async fn oembed(State(s): State<AppState>, p: Params) -> ApiResult<axum::Json<serde_json::Value>> {
     let url = p.str("url").unwrap_or_default();
     let base = s.svc.base_url();
-    let id = url
-        .strip_prefix(&base)
-        .and_then(|path| path.rsplit('/').next())
-        .filter(|id| !id.is_empty())
-        .ok_or_else(Error::not_found)?;
+    // A post of this server by its page (`/@user/ID`) or its ActivityPub id
+    // (`/users/user/statuses/ID`), nothing else.
+    let path = url.strip_prefix(&base).filter(|p| p.starts_with('/')).ok_or_else(Error::not_found)?;
+    let path = path.split(['?', '#']).next().unwrap_or_default().trim_end_matches('/');
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let (username, id) = match segments.as_slice() {
+        [at, id] if at.starts_with('@') => (&at[1..], *id),
+        ["users", user, "statuses", id] => (*user, *id),
+        _ => return Err(Error::not_found().into()),
+    };
     let shown = statuses::get(&s.svc, &Caller::Anonymous, id).await.map_err(|_| Error::not_found())?;
+    if !shown.local || accounts::public_local(&s.svc, username).await?.is_none_or(|a| a.id != shown.account_id) {
+        return Err(Error::not_found().into());
+    }
     let st: api::Status = present::status(&s.svc, None, &shown).await?;
     let link = st.url.clone().unwrap_or_else(|| st.uri.clone());
     let width = p.int("maxwidth").ok().flatten().unwrap_or(400).clamp(250, 800);

@@ -175,7 +175,10 @@ impl Thread {
         );
         let url = main.url.clone().unwrap_or_else(|| main.uri.clone());
         let summary = if main.spoiler_text.is_empty() { summary(&main.content) } else { main.spoiler_text.clone() };
-        let image = main.media_attachments.iter().find(|m| m.kind == "image").and_then(|m| m.preview_url.clone());
+        // No picture of a sensitive post in link previews elsewhere.
+        let image = (!main.sensitive)
+            .then(|| main.media_attachments.iter().find(|m| m.kind == "image").and_then(|m| m.preview_url.clone()))
+            .flatten();
         let oembed = format!("{base_url}/api/oembed?url={}", path_segment(&url));
         Thread { site, title, summary, uri: main.uri.clone(), url, image, oembed, posts }
     }

@@ -30,7 +30,8 @@ async fn second_step(app: &TestApp, browser: &mut Browser, page: &RawResponse, c
 async fn post_settings(app: &TestApp, browser: &mut Browser, path: &str, field: &str, code: &str) -> RawResponse {
     let page = browser.get(app, "/settings/two_factor_authentication").await;
     let csrf = hidden_input(&page.text(), "authenticity_token").unwrap();
-    browser.post_form(app, path, &[("authenticity_token", &csrf), (field, code)]).await
+    let pairs = [("authenticity_token", csrf.as_str()), (field, code), ("current_password", PASSWORD)];
+    browser.post_form(app, path, &pairs).await
 }
 
 fn is_signed_in(r: &RawResponse) -> bool {
@@ -62,7 +63,8 @@ both_engines!(two_factor_sign_in_with_an_authenticator_app_and_recovery_codes, |
     let again = post_settings(&app, &mut browser, "/settings/otp_authentication", "x", "").await;
     let secret_again = again.text().split("id=\"otp_secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
     assert_ne!(secret, secret_again, "setting up again makes a new secret");
-    let enabled = post_settings(&app, &mut browser, confirmation, field, &code(&secret_again, 0)).await;
+    let first_code = code(&secret_again, 0);
+    let enabled = post_settings(&app, &mut browser, confirmation, field, &first_code).await;
     assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.text());
     let recovery: Vec<String> =
         enabled.text().split("<li><code>").skip(1).map(|c| c.split('<').next().unwrap().to_string()).collect();
@@ -76,9 +78,13 @@ both_engines!(two_factor_sign_in_with_an_authenticator_app_and_recovery_codes, |
     let waiting = sign_in(&app, &mut other, &email).await;
     assert_eq!(waiting.status, StatusCode::OK);
     assert!(waiting.text().contains("user[otp_attempt]"), "{}", waiting.text());
-    let reused = second_step(&app, &mut other, &waiting, &code(&secret_again, 0)).await;
+    let reused = second_step(&app, &mut other, &waiting, &first_code).await;
     assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY, "a code is taken once");
-    let next = second_step(&app, &mut other, &reused, &code(&secret_again, 1)).await;
+    // A session waiting for its code is not signed in.
+    let settings = other.get(&app, "/settings/two_factor_authentication").await;
+    assert!(settings.status.is_redirection(), "{}", settings.text());
+    let waiting = sign_in(&app, &mut other, &email).await;
+    let next = second_step(&app, &mut other, &waiting, &code(&secret_again, 1)).await;
     assert!(is_signed_in(&next), "{}", next.text());
     let settings = other.get(&app, "/settings/two_factor_authentication").await;
     assert!(settings.text().contains("is <strong>enabled</strong>"), "{}", settings.text());
@@ -91,8 +97,29 @@ both_engines!(two_factor_sign_in_with_an_authenticator_app_and_recovery_codes, |
     let waiting = sign_in(&app, &mut fourth, &email).await;
     assert_eq!(second_step(&app, &mut fourth, &waiting, &recovery[0]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    // Turned off with a recovery code: the password alone signs in again.
+    // Guessing is cut short: after five wrong codes the password is asked again.
+    let mut guesser = Browser::new();
+    let mut page = sign_in(&app, &mut guesser, &email).await;
+    for _ in 0..5 {
+        page = second_step(&app, &mut guesser, &page, "123456").await;
+    }
+    assert!(page.text().contains("took too long") || page.status == StatusCode::UNPROCESSABLE_ENTITY);
+    let after = second_step(&app, &mut guesser, &page, &recovery[2]).await;
+    assert_eq!(after.status, StatusCode::UNPROCESSABLE_ENTITY, "the challenge is gone: {}", after.text());
+    assert!(after.text().contains("Log in again"), "{}", after.text());
+
+    // Turning it off takes the password too.
     let disable = "/settings/two_factor_authentication/disable";
+    let page = third.get(&app, "/settings/two_factor_authentication").await;
+    let csrf = hidden_input(&page.text(), "authenticity_token").unwrap();
+    let pairs = [
+        ("authenticity_token", csrf.as_str()),
+        ("two_factor_authentication[otp_attempt]", recovery[1].as_str()),
+        ("current_password", "wrong"),
+    ];
+    assert_eq!(third.post_form(&app, disable, &pairs).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Turned off with a recovery code: the password alone signs in again.
     let off = post_settings(&app, &mut third, disable, "two_factor_authentication[otp_attempt]", &recovery[1]).await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.text());
     let mut fifth = Browser::new();

@@ -125,7 +125,7 @@ both_engines!(hashtags_the_start_page_and_the_about_pages, |app| async move {
     }
 });
 
-both_engines!(unknown_and_suspended_accounts_have_pages_that_say_so, |app| async move {
+both_engines!(unknown_accounts_have_a_page_that_says_so_and_disabled_logins_keep_their_profile, |app| async move {
     let (_, token) = app.create_user("leaving").await;
     post_status(&app, &token, &[("status", "soon gone")]).await;
     let r = page(&app, "/@nobody").await;
@@ -140,4 +140,36 @@ both_engines!(unknown_and_suspended_accounts_have_pages_that_say_so, |app| async
     .unwrap();
     // A disabled login still has its public profile; a suspended account does not.
     assert_eq!(page(&app, "/@leaving").await.status, StatusCode::OK);
+});
+
+both_engines!(unconfirmed_accounts_and_other_hosts_have_no_pages, |app| async move {
+    let client = app.create_app("read write").await;
+    let token =
+        ok(app.client_credentials(&client, Some("write:accounts")).await)["access_token"].as_str().unwrap().to_string();
+    let pairs = [
+        ("username", "fresh"),
+        ("email", "fresh@example.test"),
+        ("password", "a long enough password"),
+        ("agreement", "true"),
+    ];
+    ok(app.post_form("/api/v1/accounts", &token, &pairs).await);
+    assert_eq!(page(&app, "/@fresh").await.status, StatusCode::NOT_FOUND, "not before its address is confirmed");
+    // A remote handle is never looked up for a page.
+    assert_eq!(page(&app, "/@someone@elsewhere.example").await.status, StatusCode::NOT_FOUND);
+    let (_, alice) = app.create_user("alice").await;
+    let post = post_status(&app, &alice, &[("status", "embed me")]).await;
+    let id = post["id"].as_str().unwrap();
+    for url in [
+        format!("{BASE_URL}.evil.example/@alice/{id}"),
+        format!("{BASE_URL}/@bob/{id}"),
+        format!("{BASE_URL}/x/y/{id}"),
+    ] {
+        let (status, _, _) = app.get(&format!("/api/oembed?url={}", percent_encode(&url)), ANON).await;
+        assert_eq!(status, 404, "{url}");
+    }
+    ok(app.get(&format!("/api/oembed?url={}", percent_encode(&format!("{BASE_URL}/@alice/{id}/"))), ANON).await);
+    // A sensitive post's content and media stay folded.
+    let warned = post_status(&app, &alice, &[("status", "behind a warning"), ("spoiler_text", "spoilers")]).await;
+    let html = page(&app, &format!("/@alice/{}", warned["id"].as_str().unwrap())).await.text();
+    assert!(html.contains("<details><summary>spoilers</summary>"), "{html}");
 });

@@ -62,4 +62,6 @@ pub trait TwoFactorStore {
     async fn put_otp_challenge(&mut self, session_id: Id, user_id: Id, now: Millis) -> Result<()>;
     /// The user a session's challenge is for, if made after `since`.
     async fn otp_challenge(&mut self, session_id: Id, since: Millis) -> Result<Option<Id>>;
+    /// Counts a wrong code against a session's challenge; the challenge goes at `max`.
+    async fn fail_otp_challenge(&mut self, session_id: Id, max: i64) -> Result<()>;
 }

@@ -15,5 +15,7 @@ CREATE TABLE user_recovery_codes (
 CREATE TABLE otp_challenges (
     session_id BIGINT PRIMARY KEY REFERENCES web_sessions (id) ON DELETE CASCADE,
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    -- Wrong codes given so far; the challenge goes after a few.
+    attempts BIGINT NOT NULL DEFAULT 0
 );

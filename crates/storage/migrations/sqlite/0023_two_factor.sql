@@ -15,5 +15,7 @@ CREATE TABLE user_recovery_codes (
 CREATE TABLE otp_challenges (
     session_id INTEGER PRIMARY KEY REFERENCES web_sessions (id) ON DELETE CASCADE,
     user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    -- Wrong codes given so far; the challenge goes after a few.
+    attempts INTEGER NOT NULL DEFAULT 0
 );

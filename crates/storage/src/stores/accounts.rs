@@ -454,13 +454,22 @@ impl ferrodon_domain::ports::TwoFactorStore for SqlTx {
     }
 
     async fn put_otp_challenge(&mut self, session_id: Id, user_id: Id, now: Millis) -> Result<()> {
+        // Challenges an hour old were given up: they go.
+        self.exec("DELETE FROM otp_challenges WHERE created_at < $1", args![now - 3_600_000]).await?;
         self.exec(
             "INSERT INTO otp_challenges (session_id, user_id, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (session_id) DO UPDATE SET user_id = $2, created_at = $3",
+             ON CONFLICT (session_id) DO UPDATE SET user_id = $2, created_at = $3, attempts = 0",
             args![session_id, user_id, now],
         )
         .await
         .map(|_| ())
+    }
+
+    async fn fail_otp_challenge(&mut self, session_id: Id, max: i64) -> Result<()> {
+        self.exec("UPDATE otp_challenges SET attempts = attempts + 1 WHERE session_id = $1", args![session_id]).await?;
+        self.exec("DELETE FROM otp_challenges WHERE session_id = $1 AND attempts >= $2", args![session_id, max])
+            .await?;
+        Ok(())
     }
 
     async fn otp_challenge(&mut self, session_id: Id, since: Millis) -> Result<Option<Id>> {
