@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import time
+import zlib
 from pathlib import Path
 from typing import Iterator
 
 import pyotp
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 from mastodon import Mastodon
 from selenium import webdriver
@@ -79,6 +82,18 @@ def fill(driver: webdriver.Chrome, values: dict[str, str]) -> None:
         field = driver.find_element(By.ID, element_id)
         field.clear()
         field.send_keys(value)
+
+
+def png(path: Path, width: int = 96, height: int = 64) -> Path:
+    """A small PNG (a gradient) written with the standard library."""
+    raw = b"".join(b"\x00" + b"".join(bytes((x * 255 // width, y * 255 // height, 160)) for x in range(width)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
 
 
 def submit(driver: webdriver.Chrome, by: str, selector: str) -> None:
@@ -150,6 +165,14 @@ def test_sign_up_confirm_sign_in_two_factor_and_authorize_an_app(site, browser: 
     submit(browser, By.CSS_SELECTOR, "form[action='/auth/sign_in'] button[type=submit]")
     assert not browser.find_elements(By.ID, "user_otp_attempt"), browser.page_source
 
+    # A new name and avatar through the profile page.
+    browser.get(srv.url("/settings/profile"))
+    fill(browser, {"display_name": "Browser Person"})
+    browser.find_element(By.ID, "avatar").send_keys(str(png(screenshots.parent / f"{username}-avatar.png")))
+    submit(browser, By.CSS_SELECTOR, "form[action='/settings/profile'] button[type=submit]")
+    assert "Changes saved" in browser.page_source, browser.find_element(By.TAG_NAME, "main").text
+    shot("profile-settings")
+
     # An app authorized in the same browser session, then used through Mastodon.py.
     client_id, client_secret = Mastodon.create_app(
         APP_NAME, scopes=SCOPES, redirect_uris=[OOB, CALLBACK], website=APP_WEBSITE, api_base_url=srv.base_url, session=srv.session()
@@ -161,7 +184,11 @@ def test_sign_up_confirm_sign_in_two_factor_and_authorize_an_app(site, browser: 
     code = browser.find_element(By.CSS_SELECTOR, "input.oauth-code").get_attribute("value")
     shot("authorization-code")
     api.log_in(code=code, redirect_uri=OOB, scopes=SCOPES, allow_http=True)
-    assert api.account_verify_credentials()["username"] == username
+    me = api.account_verify_credentials()
+    assert me["username"] == username
+    assert me["display_name"] == "Browser Person"
+    assert not me["avatar"].endswith("missing.png"), me["avatar"]
+    assert requests.get(me["avatar"], timeout=10).headers["content-type"].startswith("image/")
 
     # The public pages of the new account.
     api.status_post("my first post, from a browser-authorized app")

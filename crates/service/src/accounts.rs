@@ -339,7 +339,12 @@ pub struct CredentialsUpdate {
 }
 
 pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdate) -> Result<Credentials> {
-    let a = &me.account;
+    update_profile(svc, &me.user, &me.account, u).await
+}
+
+/// The profile and posting defaults of `account` (user `user`) changed: by an app
+/// (`update_credentials`) or on the settings page.
+pub async fn update_profile(svc: &Services, user: &User, a: &Account, u: CredentialsUpdate) -> Result<Credentials> {
     let display_name = u.display_name.unwrap_or_else(|| a.display_name.clone());
     if display_name.chars().count() > limits::MAX_DISPLAY_NAME_CHARS {
         return Err(Error::validation("Validation failed: Display name is too long (maximum is 30 characters)"));
@@ -363,14 +368,14 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
     }
     let prefs = UserPreferences {
         default_visibility: match u.privacy.as_deref() {
-            None => me.user.default_visibility,
+            None => user.default_visibility,
             Some(p) => Visibility::parse(p)
                 .filter(|v| *v != Visibility::Direct)
                 .ok_or_else(|| Error::validation("Validation failed: Privacy is not included in the list"))?,
         },
-        default_sensitive: u.sensitive.unwrap_or(me.user.default_sensitive),
+        default_sensitive: u.sensitive.unwrap_or(user.default_sensitive),
         default_language: match u.language {
-            None => me.user.default_language.clone(),
+            None => user.default_language.clone(),
             Some(l) if l.is_empty() => None,
             Some(l) => Some(l),
         },
@@ -402,7 +407,7 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
     }
     let stored: Vec<String> = images.iter().map(|(_, k)| k.clone()).collect();
     let images: Vec<_> = images.into_iter().map(|(kind, key)| (kind, Some(key))).collect();
-    let written = write_credentials(svc, me, update, prefs, &images).await;
+    let written = write_credentials(svc, user.id, a.id, update, prefs, &images).await;
     if written.is_err() {
         crate::media::discard_files(svc, stored).await;
     }
@@ -411,12 +416,12 @@ pub async fn update_credentials(svc: &Services, me: &Viewer, u: CredentialsUpdat
 
 async fn write_credentials(
     svc: &Services,
-    me: &Viewer,
+    user_id: Id,
+    id: Id,
     mut update: ProfileUpdate,
     prefs: UserPreferences,
     images: &[(ProfileImage, Option<String>)],
 ) -> Result<Credentials> {
-    let id = me.account.id;
     let mut tx = svc.db.write().await?;
     update.note = render_note(svc, &mut tx, &update.note_source).await?;
     let fields: Vec<ProfileField> = serde_json::from_str(&update.fields_json).unwrap_or_default();
@@ -425,10 +430,10 @@ async fn write_credentials(
     let emojis = crate::emoji::used_in(svc, &mut tx, &texts).await?;
     update.emojis_json = serde_json::to_string(&emojis).map_err(Error::internal)?;
     tx.update_profile(id, &update, now()).await?;
-    tx.set_user_preferences(me.user.id, &prefs).await?;
+    tx.set_user_preferences(user_id, &prefs).await?;
     set_images(&mut tx, id, images).await?;
     let account = tx.account_by_id(id).await?.ok_or_else(Error::not_found)?;
-    let user = tx.user_by_id(me.user.id).await?.ok_or_else(Error::not_found)?;
+    let user = tx.user_by_id(user_id).await?.ok_or_else(Error::not_found)?;
     let follow_requests_count = follow_requests_count(&mut tx, id).await?;
     crate::effects::profile_updated(&mut tx, &account).await?;
     tx.commit().await?;

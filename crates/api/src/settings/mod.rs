@@ -2,6 +2,7 @@
 //!
 //! | route | handler |
 //! |---|---|
+//! | `GET /settings/profile`, `POST /settings/profile` | [`profile`], [`save_profile`]: name, bio, avatar, header, fields, flags |
 //! | `GET /settings/two_factor_authentication` | [`two_factor`]: the state, and a form to set up or disable |
 //! | `POST /settings/otp_authentication` | [`begin_otp`]: a new secret and its QR code |
 //! | `POST /settings/two_factor_authentication/confirmation` | [`confirm_otp`]: enabled by a first code; the recovery codes |
@@ -13,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use ferrodon_domain::model::{Account, User};
+use ferrodon_domain::model::{Account, ProfileField, User};
 use ferrodon_kernel::{Error, ErrorKind};
 use ferrodon_service::oauth::{self, BrowserSession};
 use ferrodon_service::{accounts, two_factor};
@@ -22,14 +23,124 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::oauth::{secure, session_cookie, with_session};
 use crate::params::Params;
+use crate::upload::WithFiles;
 use crate::web::Site;
 
 pub fn routes() -> Router<AppState> {
+    let upload_limit = axum::extract::DefaultBodyLimit::max(
+        ferrodon_service::media::PROFILE_IMAGE_SIZE_LIMIT as usize * 2 + 64 * 1024,
+    );
     Router::new()
+        .route("/settings/profile", get(profile).post(save_profile).layer(upload_limit))
         .route("/settings/two_factor_authentication", get(two_factor))
         .route("/settings/otp_authentication", post(begin_otp))
         .route("/settings/two_factor_authentication/confirmation", post(confirm_otp))
         .route("/settings/two_factor_authentication/disable", post(disable_otp))
+}
+
+#[derive(Template)]
+#[template(path = "profile_settings.html")]
+struct ProfilePage {
+    site: Site,
+    csrf: String,
+    account: ferrodon_mastodon_api::Account,
+    /// The bio as written.
+    note: String,
+    /// Four (label, content) rows.
+    fields: Vec<(String, String)>,
+    saved: bool,
+    error: Option<String>,
+}
+
+fn profile_page(
+    s: &AppState,
+    session: &BrowserSession,
+    account: &Account,
+    saved: bool,
+    error: Option<String>,
+) -> ProfilePage {
+    let mut fields: Vec<(String, String)> = account.fields().into_iter().map(|f| (f.name, f.value)).collect();
+    fields.resize(ferrodon_service::limits::MAX_PROFILE_FIELDS, (String::new(), String::new()));
+    ProfilePage {
+        site: crate::web::site(s),
+        csrf: session.session.csrf_token.clone(),
+        account: ferrodon_service::present::account(&s.svc, account),
+        note: account.note_source.clone(),
+        fields,
+        saved,
+        error,
+    }
+}
+
+fn render_profile(
+    s: &AppState,
+    session: &BrowserSession,
+    status: StatusCode,
+    page: ProfilePage,
+) -> Result<Response, ApiError> {
+    let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
+    Ok(with_session(session, secure(s), (status, Html(body)).into_response()))
+}
+
+/// `GET /settings/profile`
+async fn profile(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (session, _, account) = match signed_in(&s, &headers, "/settings/profile").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    render_profile(&s, &session, StatusCode::OK, profile_page(&s, &session, &account, false, None))
+}
+
+/// `POST /settings/profile` (multipart: the images with the form)
+async fn save_profile(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    mut form: WithFiles,
+) -> Result<Response, ApiError> {
+    let (session, user, account) = match signed_in(&s, &headers, "/settings/profile").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let (avatar, header) = (form.take("avatar"), form.take("header"));
+    form.no_other_files()?;
+    let p = form.params;
+    check(&session, &p)?;
+    let fields = p.object("fields_attributes").map(|f| {
+        (0..ferrodon_service::limits::MAX_PROFILE_FIELDS)
+            .filter_map(|i| f.object(&i.to_string()))
+            .map(|o| ProfileField {
+                name: o.str("name").unwrap_or_default(),
+                value: o.str("value").unwrap_or_default(),
+            })
+            .collect()
+    });
+    // The form sends every field; a box left unticked sends nothing.
+    let ticked = |name: &str| Some(p.str(name).is_some());
+    let update = accounts::CredentialsUpdate {
+        display_name: p.str("display_name"),
+        note: p.str("note"),
+        locked: ticked("locked"),
+        bot: ticked("bot"),
+        discoverable: ticked("discoverable"),
+        indexable: None,
+        hide_collections: None,
+        fields,
+        privacy: None,
+        sensitive: None,
+        language: None,
+        avatar,
+        header,
+    };
+    match accounts::update_profile(&s.svc, &user, &account, update).await {
+        Ok(saved) => {
+            render_profile(&s, &session, StatusCode::OK, profile_page(&s, &session, &saved.account, true, None))
+        }
+        Err(e) if theirs(&e) => {
+            let page = profile_page(&s, &session, &account, false, Some(e.message));
+            render_profile(&s, &session, StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A second factor being set up, as the page shows it.

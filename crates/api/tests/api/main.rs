@@ -16,6 +16,7 @@ mod media;
 mod notifications;
 mod oauth;
 mod reports;
+mod settings;
 mod statuses;
 mod streaming;
 mod timelines;

@@ -104,3 +104,26 @@ pub async fn remote_account(app: &TestApp, name: &str, domain: &str) -> ferrodon
     tx.commit().await.unwrap();
     a
 }
+
+/// A `multipart/form-data` body: text fields, and files as (field, file name, content).
+pub fn multipart_files(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (&'static str, Vec<u8>) {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--b0undary\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    for (field, filename, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--b0undary\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--b0undary--\r\n");
+    ("multipart/form-data; boundary=b0undary", body)
+}
