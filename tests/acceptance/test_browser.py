@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import struct
 import time
 import zlib
@@ -27,7 +28,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from support import APP_NAME, APP_WEBSITE, CALLBACK, OOB, SCOPES, Server, free_port, unique
+from support import APP_NAME, APP_WEBSITE, CALLBACK, OOB, SCOPES, App, Server, free_port, sign_in_user, unique
 from test_mail import Inbox, link_in
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -195,3 +196,82 @@ def test_sign_up_confirm_sign_in_two_factor_and_authorize_an_app(site, browser: 
     browser.get(srv.url(f"/@{username}"))
     assert "my first post" in browser.page_source
     shot("profile")
+
+
+WEB_CHECKS = Path(__file__).resolve().parent.parent / "web-checks" / "node_modules"
+VNU_JAR = WEB_CHECKS / "vnu-jar" / "build" / "dist" / "vnu.jar"
+AXE_JS = WEB_CHECKS / "axe-core" / "axe.min.js"
+
+
+def test_pages_are_valid_html_and_accessible(site, browser: webdriver.Chrome, tmp_path: Path):
+    """Every kind of page passes the Nu HTML Checker and axe-core with no serious or critical
+    violation, as an anonymous visitor and signed in."""
+    if not (VNU_JAR.is_file() and AXE_JS.is_file() and shutil.which("java")):
+        if _in_ci():
+            pytest.fail("the web checks need `npm ci` in tests/web-checks and Java", pytrace=False)
+        pytest.skip("run `npm ci` in tests/web-checks (vnu-jar, axe-core) and install Java for the web checks")
+    srv, _ = site
+    username = unique("pages")
+    address = f"{username}@example.test"
+    password = srv.create_account(username, email=address)
+    # Content for the pages: a post with a hashtag, a link and a content warning, and a reply.
+    browser.delete_all_cookies()
+    browser.get(srv.url("/auth/sign_in"))
+    fill(browser, {"user_email": address, "user_password": password})
+    submit(browser, By.CSS_SELECTOR, "form[action='/auth/sign_in'] button[type=submit]")
+    client_id, client_secret = Mastodon.create_app(APP_NAME, scopes=SCOPES, redirect_uris=[OOB, CALLBACK], website=APP_WEBSITE, api_base_url=srv.base_url, session=srv.session())
+    token = sign_in_user(srv, App(str(client_id), str(client_secret)), username, password, email=address)
+    api = srv.client(access_token=token)
+    first = api.status_post("Checking the pages of #ferrodon: https://example.com/a-page")
+    api.status_post("a reply to myself", in_reply_to_id=first["id"])
+    api.status_post("behind a warning", spoiler_text="spoilers")
+
+    anonymous = [
+        "/",
+        f"/@{username}",
+        f"/@{username}/{first['id']}",
+        "/tags/ferrodon",
+        "/about",
+        "/privacy-policy",
+        "/auth/sign_in",
+        "/auth/sign_up",
+        "/auth/password/new",
+        "/@nobody-here",
+    ]
+    signed_in = ["/settings/profile", "/settings/two_factor_authentication"]
+    documents: list[Path] = []
+    for i, path in enumerate(anonymous):
+        body = requests.get(srv.url(path), timeout=10).text
+        documents.append(tmp_path / f"{i:02d}.html")
+        documents[-1].write_text(body)
+    violations: list[str] = []
+    axe = AXE_JS.read_text()
+
+    def audit(path: str) -> None:
+        browser.get(srv.url(path))
+        browser.execute_script(axe)
+        result = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'best-practice']}).then(done, e => done({error: String(e)}));"
+        )
+        assert "error" not in result, result
+        assert result["passes"], f"axe-core checked nothing on {path}"
+        for v in result["violations"]:
+            if v["impact"] in ("serious", "critical"):
+                targets = [n["target"] for n in v["nodes"]][:3]
+                violations.append(f"{path}: {v['id']} ({v['impact']}): {v['help']} {targets}")
+
+    for path in signed_in:
+        audit(path)
+        documents.append(tmp_path / f"signed-in-{len(documents):02d}.html")
+        documents[-1].write_text("<!DOCTYPE html>\n" + browser.page_source)
+    browser.delete_all_cookies()
+    for path in anonymous:
+        audit(path)
+
+    checked = subprocess.run(
+        ["java", "-jar", str(VNU_JAR), "--errors-only", "--format", "text", *map(str, documents)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert checked.returncode == 0, f"the Nu HTML Checker found errors:\n{checked.stdout}{checked.stderr}"
+    assert not violations, "axe-core: serious or critical violations:\n" + "\n".join(violations)
