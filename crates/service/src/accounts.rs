@@ -295,6 +295,75 @@ pub async fn delete(svc: &Services, username: &str) -> Result<()> {
     tx.commit().await
 }
 
+/// The owner's password, asked before a change to the login itself.
+async fn check_current_password(user: &User, password: &str) -> Result<()> {
+    if crate::auth::verify_password(password, &user.encrypted_password).await {
+        Ok(())
+    } else {
+        Err(Error::field("current_password", "ERR_INVALID", "is invalid"))
+    }
+}
+
+/// A new password, the current one given: every app and browser signed in is signed out but the
+/// browser session `keep` that changed it, reset links are spent, and the owner is told by mail.
+pub async fn change_password(
+    svc: &Services,
+    user: &User,
+    keep: Option<Id>,
+    current: &str,
+    new: &str,
+    confirmation: &str,
+) -> Result<()> {
+    check_current_password(user, current).await?;
+    validate_password(new)?;
+    if new != confirmation {
+        return Err(Error::field("password_confirmation", "ERR_INVALID", "doesn't match Password"));
+    }
+    let encrypted = hash_password(new).await?;
+    let mut tx = svc.db.write().await?;
+    let account = tx.account_by_id(user.account_id).await?.ok_or_else(Error::not_found)?;
+    tx.set_user_password(user.id, &encrypted).await?;
+    tx.revoke_user_tokens(user.id, now()).await?;
+    if let Some(session) = keep {
+        tx.set_web_session_user(session, Some(user.id)).await?;
+    }
+    tx.delete_mail_tokens(user.id, ferrodon_domain::model::MailTokenKind::ResetPassword).await?;
+    crate::effects::signed_out_everywhere(svc, &mut tx, account.id).await?;
+    let mail =
+        crate::mail::mail(svc, user, &account, &user.email, ferrodon_domain::model::MailMessage::PasswordChanged);
+    crate::effects::mail_sent(&mut tx, mail).await?;
+    tx.commit().await
+}
+
+/// A new e-mail address, the password given: a link to confirm it goes to the new address (the
+/// account keeps the old one until it is opened), and the old address is told.
+pub async fn change_email(svc: &Services, user: &User, new: &str, current: &str) -> Result<()> {
+    check_current_password(user, current).await?;
+    let new = normalize_email(new).to_lowercase();
+    validate_email(&new)?;
+    check_email_domain(svc, &new)?;
+    if new == user.email {
+        return Err(Error::field("email", "ERR_INVALID", "is your address already"));
+    }
+    let mut tx = svc.db.write().await?;
+    if tx.user_by_email(&new).await?.is_some() {
+        return Err(Error::field("email", "ERR_TAKEN", "has already been taken"));
+    }
+    let account = tx.account_by_id(user.account_id).await?.ok_or_else(Error::not_found)?;
+    crate::mail::send_confirmation(svc, &mut tx, user, &account, &new).await?;
+    let notice = ferrodon_domain::model::MailMessage::EmailChanged { new_email: new.clone() };
+    crate::effects::mail_sent(&mut tx, crate::mail::mail(svc, user, &account, &user.email, notice)).await?;
+    tx.commit().await
+}
+
+/// The owner deletes their account, the password given: everything it owns goes, as with
+/// `ferrodon accounts delete`.
+pub async fn delete_own(svc: &Services, user: &User, password: &str) -> Result<()> {
+    check_current_password(user, password).await?;
+    let account = get(svc, user.account_id).await?;
+    delete(svc, &account.username).await
+}
+
 async fn follow_requests_count(tx: &mut Box<dyn Tx>, account_id: Id) -> Result<i64> {
     let page = PageRequest { limit: 1000, ..Default::default() };
     Ok(tx.list_related_accounts(RelatedAccounts::FollowRequests(account_id), &page).await?.len() as i64)

@@ -10,7 +10,7 @@
 //! - `GET /auth/sign_up`, `POST /auth` (`sign_up`)
 
 mod mailed;
-mod pages;
+pub(crate) mod pages;
 mod sign_up;
 
 use axum::Json;

@@ -3,6 +3,8 @@
 //! | route | handler |
 //! |---|---|
 //! | `GET /settings/profile`, `POST /settings/profile` | [`profile`], [`save_profile`]: name, bio, avatar, header, fields, flags |
+//! | `GET /auth/edit` | [`account`]: the address, the password, deleting the account |
+//! | `POST /settings/email`, `POST /settings/password`, `POST /settings/delete` | [`change_email`], [`change_password`], [`delete_account`] |
 //! | `GET /settings/two_factor_authentication` | [`two_factor`]: the state, and a form to set up or disable |
 //! | `POST /settings/otp_authentication` | [`begin_otp`]: a new secret and its QR code |
 //! | `POST /settings/two_factor_authentication/confirmation` | [`confirm_otp`]: enabled by a first code; the recovery codes |
@@ -32,6 +34,10 @@ pub fn routes() -> Router<AppState> {
     );
     Router::new()
         .route("/settings/profile", get(profile).post(save_profile).layer(upload_limit))
+        .route("/auth/edit", get(account))
+        .route("/settings/email", post(change_email))
+        .route("/settings/password", post(change_password))
+        .route("/settings/delete", post(delete_account))
         .route("/settings/two_factor_authentication", get(two_factor))
         .route("/settings/otp_authentication", post(begin_otp))
         .route("/settings/two_factor_authentication/confirmation", post(confirm_otp))
@@ -139,6 +145,116 @@ async fn save_profile(
             let page = profile_page(&s, &session, &account, false, Some(e.message));
             render_profile(&s, &session, StatusCode::UNPROCESSABLE_ENTITY, page)
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account_settings.html")]
+struct AccountPage {
+    site: Site,
+    csrf: String,
+    email: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn account_page(
+    s: &AppState,
+    session: &BrowserSession,
+    user: &User,
+    status: StatusCode,
+    outcome: Result<String, Error>,
+) -> Result<Response, ApiError> {
+    let (notice, error) = match outcome {
+        Ok(notice) => (Some(notice).filter(|n| !n.is_empty()), None),
+        Err(e) => (None, Some(e.message)),
+    };
+    let page = AccountPage {
+        site: crate::web::site(s),
+        csrf: session.session.csrf_token.clone(),
+        email: user.email.clone(),
+        notice,
+        error,
+    };
+    let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
+    Ok(with_session(session, secure(s), (status, Html(body)).into_response()))
+}
+
+/// Answers a change: the page again, saying how it went.
+fn changed(
+    s: &AppState,
+    session: &BrowserSession,
+    user: &User,
+    done: ferrodon_kernel::Result<()>,
+    notice: &str,
+) -> Result<Response, ApiError> {
+    match done {
+        Ok(()) => account_page(s, session, user, StatusCode::OK, Ok(notice.to_string())),
+        Err(e) if theirs(&e) => account_page(s, session, user, StatusCode::UNPROCESSABLE_ENTITY, Err(e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /auth/edit`
+async fn account(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/auth/edit").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    account_page(&s, &session, &user, StatusCode::OK, Ok(String::new()))
+}
+
+/// `POST /settings/email`
+async fn change_email(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/auth/edit").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    let (email, password) = (p.str("email").unwrap_or_default(), p.str("current_password").unwrap_or_default());
+    let done = accounts::change_email(&s.svc, &user, &email, &password).await;
+    changed(
+        &s,
+        &session,
+        &user,
+        done,
+        "A link to confirm the new address was sent to it; your address changes once it is opened.",
+    )
+}
+
+/// `POST /settings/password`
+async fn change_password(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/auth/edit").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    let current = p.str("current_password").unwrap_or_default();
+    let (new, confirmation) =
+        (p.str("password").unwrap_or_default(), p.str("password_confirmation").unwrap_or_default());
+    let done = accounts::change_password(&s.svc, &user, Some(session.session.id), &current, &new, &confirmation).await;
+    changed(&s, &session, &user, done, "Your password was changed; apps signed in with the old one were signed out.")
+}
+
+/// `POST /settings/delete`
+async fn delete_account(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/auth/edit").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    match accounts::delete_own(&s.svc, &user, &p.str("password").unwrap_or_default()).await {
+        Ok(()) => {
+            let page = crate::oauth::pages::notice(
+                "Account deleted",
+                "Your account and everything it held are gone.",
+                Some(("/", "Start page")),
+                false,
+            );
+            Ok(Html(page).into_response())
+        }
+        Err(e) if theirs(&e) => account_page(&s, &session, &user, StatusCode::UNPROCESSABLE_ENTITY, Err(e)),
         Err(e) => Err(e.into()),
     }
 }

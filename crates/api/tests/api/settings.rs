@@ -62,3 +62,91 @@ both_engines!(the_profile_page_changes_the_name_bio_avatar_and_fields, |app| asy
     assert!(forged.status.is_client_error(), "{}", forged.status);
     assert_eq!(ok(app.get(&format!("/api/v1/accounts/{id}"), &token).await)["display_name"], "The Painter");
 });
+
+async fn signed_in(app: &TestApp, username: &str, password: &str) -> Browser {
+    signed_in_as(app, &email_of(username), password).await
+}
+
+async fn account_form(app: &TestApp, browser: &mut Browser, action: &str, fields: &[(&str, &str)]) -> RawResponse {
+    let page = browser.get(app, "/auth/edit").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = hidden_input(&page.text(), "authenticity_token").unwrap();
+    let mut pairs = vec![("authenticity_token", csrf.as_str())];
+    pairs.extend_from_slice(fields);
+    browser.post_form(app, action, &pairs).await
+}
+
+async fn mails(app: &TestApp) -> Vec<serde_json::Value> {
+    let jobs = app.run_jobs(ferrodon_domain::model::Queue::Mailers, &["DeliverMail"]).await;
+    jobs.iter().map(|j| serde_json::from_str(&j.payload).unwrap()).collect()
+}
+
+both_engines!(the_account_page_changes_the_password_and_the_address_and_deletes_the_account, |app| async move {
+    let (id, token) = app.create_user("owner").await;
+    let mut browser = signed_in(&app, "owner", PASSWORD).await;
+
+    // The password: the current one is needed; apps are signed out; the owner is told.
+    let wrong = account_form(
+        &app,
+        &mut browser,
+        "/settings/password",
+        &[
+            ("current_password", "nope"),
+            ("password", "a new long password"),
+            ("password_confirmation", "a new long password"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let done = account_form(
+        &app,
+        &mut browser,
+        "/settings/password",
+        &[
+            ("current_password", PASSWORD),
+            ("password", "a new long password"),
+            ("password_confirmation", "a new long password"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert_eq!(app.get("/api/v1/accounts/verify_credentials", &token).await.0, 401);
+    assert!(mails(&app).await.iter().any(|m| m["message"]["type"] == "password_changed"));
+    let token = app.user_token(&email_of("owner"), "a new long password", "read write").await;
+
+    // The address: confirmed at the new one before it changes; the old one is told.
+    let moved = account_form(
+        &app,
+        &mut browser,
+        "/settings/email",
+        &[("email", "Owner@New.example"), ("current_password", "a new long password")],
+    )
+    .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+    let sent = mails(&app).await;
+    let confirm = sent.iter().find(|m| m["to"] == "owner@new.example").expect("a link to the new address");
+    let told = sent.iter().find(|m| m["message"]["type"] == "email_changed").expect("the old address told");
+    assert_eq!(told["to"], email_of("owner"));
+    app.user_token(&email_of("owner"), "a new long password", "read").await;
+    let link = confirm["message"]["link"].as_str().unwrap();
+    assert_eq!(app.raw(Method::GET, &path_of(link), ANON, None, &[]).await.status, StatusCode::OK);
+    app.user_token("owner@new.example", "a new long password", "read").await;
+
+    // Deleting: the password again; then the account is gone.
+    let mut browser = signed_in_as(&app, "owner@new.example", "a new long password").await;
+    let kept = account_form(&app, &mut browser, "/settings/delete", &[("password", "nope")]).await;
+    assert_eq!(kept.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let gone = account_form(&app, &mut browser, "/settings/delete", &[("password", "a new long password")]).await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.text());
+    assert_eq!(app.get(&format!("/api/v1/accounts/{id}"), &token).await.0, 401);
+    assert_eq!(app.get(&format!("/api/v1/accounts/{id}"), ANON).await.0, 404);
+});
+
+async fn signed_in_as(app: &TestApp, email: &str, password: &str) -> Browser {
+    let mut browser = Browser::new();
+    let page = browser.get(app, "/auth/sign_in").await;
+    let csrf = hidden_input(&page.text(), "authenticity_token").unwrap();
+    let pairs = [("authenticity_token", csrf.as_str()), ("user[email]", email), ("user[password]", password)];
+    assert!(browser.post_form(app, "/auth/sign_in", &pairs).await.status.is_redirection());
+    browser
+}
