@@ -559,6 +559,50 @@ pub async fn sign_out(svc: &Services, session: &WebSession) -> Result<()> {
     tx.commit().await
 }
 
+/// An app a user authorized: its name and site, what it may do, and since when.
+pub struct AuthorizedApp {
+    pub id: Id,
+    pub name: String,
+    pub website: Option<String>,
+    pub scopes: Vec<String>,
+    pub since: ferrodon_kernel::time::Millis,
+}
+
+/// The apps `user` has signed in to (Doorkeeper's authorized applications), by first sign-in.
+pub async fn authorized_apps(svc: &Services, user: &User) -> Result<Vec<AuthorizedApp>> {
+    let mut tx = svc.db.read().await?;
+    let tokens = tx.user_tokens(user.id).await?;
+    let mut ids: Vec<Id> = tokens.iter().map(|t| t.application_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let apps = tx.applications_by_ids(&ids).await?;
+    let mut out: Vec<AuthorizedApp> = apps
+        .into_iter()
+        .map(|a| {
+            let of_app = || tokens.iter().filter(|t| t.application_id == a.id);
+            let mut scopes: Vec<String> =
+                of_app().flat_map(|t| t.scopes.split_whitespace().map(str::to_string)).collect();
+            scopes.sort();
+            scopes.dedup();
+            let since = of_app().map(|t| t.created_at).min().unwrap_or_default();
+            AuthorizedApp { id: a.id, name: a.name, website: a.website, scopes, since }
+        })
+        .collect();
+    out.sort_by_key(|a| a.since);
+    Ok(out)
+}
+
+/// Signs `user` out of an app: every token it holds for the user is revoked, and the streams
+/// using them close.
+pub async fn revoke_app(svc: &Services, user: &User, app_id: Id) -> Result<()> {
+    let mut tx = svc.db.write().await?;
+    for token in tx.user_tokens(user.id).await?.into_iter().filter(|t| t.application_id == app_id) {
+        tx.revoke_token(token.id, now()).await?;
+        crate::effects::token_revoked(svc, &mut tx, user.account_id, token.id).await?;
+    }
+    tx.commit().await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /settings/profile`, `POST /settings/profile` | [`profile`], [`save_profile`]: name, bio, avatar, header, fields, flags |
 //! | `GET /auth/edit` | [`account`]: the address, the password, deleting the account |
+//! | `GET /oauth/authorized_applications`, `POST /oauth/authorized_applications/:id` | [`apps`], [`revoke_app`]: the apps signed in, and signing one out |
 //! | `POST /settings/email`, `POST /settings/password`, `POST /settings/delete` | [`change_email`], [`change_password`], [`delete_account`] |
 //! | `GET /settings/two_factor_authentication` | [`two_factor`]: the state, and a form to set up or disable |
 //! | `POST /settings/otp_authentication` | [`begin_otp`]: a new secret and its QR code |
@@ -35,6 +36,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings/profile", get(profile).post(save_profile).layer(upload_limit))
         .route("/auth/edit", get(account))
+        .route("/oauth/authorized_applications", get(apps))
+        .route("/oauth/authorized_applications/{id}", post(revoke_app))
         .route("/settings/email", post(change_email))
         .route("/settings/password", post(change_password))
         .route("/settings/delete", post(delete_account))
@@ -257,6 +260,43 @@ async fn delete_account(State(s): State<AppState>, headers: HeaderMap, p: Params
         Err(e) if theirs(&e) => account_page(&s, &session, &user, StatusCode::UNPROCESSABLE_ENTITY, Err(e)),
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "authorized_apps.html")]
+struct AppsPage {
+    site: Site,
+    csrf: String,
+    apps: Vec<oauth::AuthorizedApp>,
+}
+
+/// `GET /oauth/authorized_applications`
+async fn apps(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/oauth/authorized_applications").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let apps = oauth::authorized_apps(&s.svc, &user).await?;
+    let page = AppsPage { site: crate::web::site(&s), csrf: session.session.csrf_token.clone(), apps };
+    let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
+    Ok(with_session(&session, secure(&s), Html(body).into_response()))
+}
+
+/// `POST /oauth/authorized_applications/:id` (`_method=delete`): the app signed out.
+async fn revoke_app(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/oauth/authorized_applications").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    let id = ferrodon_kernel::Id::parse(&id).ok_or_else(Error::not_found)?;
+    oauth::revoke_app(&s.svc, &user, id).await?;
+    Ok(with_session(&session, secure(&s), Redirect::to("/oauth/authorized_applications").into_response()))
 }
 
 /// A second factor being set up, as the page shows it.

@@ -150,3 +150,23 @@ async fn signed_in_as(app: &TestApp, email: &str, password: &str) -> Browser {
     assert!(browser.post_form(app, "/auth/sign_in", &pairs).await.status.is_redirection());
     browser
 }
+
+both_engines!(authorized_apps_are_listed_and_signed_out, |app| async move {
+    let (_, token) = app.create_user("many_apps").await;
+    let mut browser = signed_in(&app, "many_apps", PASSWORD).await;
+    let page = browser.get(&app, "/oauth/authorized_applications").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("ferrodon tests") && html.contains("<code>read</code>"), "{html}");
+    let form = html.split("action=\"/oauth/authorized_applications/").nth(1).unwrap();
+    let app_id = form.split('"').next().unwrap().to_string();
+    let csrf = hidden_input(&html, "authenticity_token").unwrap();
+    // Without the form's token nothing happens.
+    let path = format!("/oauth/authorized_applications/{app_id}");
+    assert!(browser.post_form(&app, &path, &[("_method", "delete")]).await.status.is_client_error());
+    ok(app.get("/api/v1/accounts/verify_credentials", &token).await);
+    let revoked = browser.post_form(&app, &path, &[("authenticity_token", &csrf), ("_method", "delete")]).await;
+    assert!(revoked.status.is_redirection(), "{}", revoked.text());
+    assert_eq!(app.get("/api/v1/accounts/verify_credentials", &token).await.0, 401);
+    assert!(browser.get(&app, "/oauth/authorized_applications").await.text().contains("No app is signed in"));
+});

@@ -23,6 +23,8 @@ pub trait OAuthStore {
     async fn reusable_token(&mut self, application_id: Id, user_id: Id, scopes: &str) -> Result<Option<AccessToken>>;
     async fn revoke_token(&mut self, id: Id, now: Millis) -> Result<()>;
     async fn revoke_user_tokens(&mut self, user_id: Id, now: Millis) -> Result<()>;
+    /// `user_id`'s tokens in force, oldest first.
+    async fn user_tokens(&mut self, user_id: Id) -> Result<Vec<AccessToken>>;
 
     async fn create_web_session(&mut self, session: &WebSession) -> Result<()>;
     async fn web_session(&mut self, session_hash: &str) -> Result<Option<WebSession>>;

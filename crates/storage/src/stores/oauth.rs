@@ -164,6 +164,13 @@ impl OAuthStore for SqlTx {
         Ok(())
     }
 
+    async fn user_tokens(&mut self, user_id: Id) -> Result<Vec<AccessToken>> {
+        let sql = format!(
+            "SELECT {TOKEN_COLS} FROM oauth_access_tokens WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id"
+        );
+        self.all(sql, args![user_id]).await
+    }
+
     async fn revoke_user_tokens(&mut self, user_id: Id, now: Millis) -> Result<()> {
         self.exec(
             "UPDATE oauth_access_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
