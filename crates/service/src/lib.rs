@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod domains;
 mod effects;
 pub mod emoji;
+pub mod exports;
 pub mod filters;
 pub mod inbox;
 pub mod instance;

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /settings/profile`, `POST /settings/profile` | [`profile`], [`save_profile`]: name, bio, avatar, header, fields, flags |
 //! | `GET /auth/edit` | [`account`]: the address, the password, deleting the account |
+//! | `GET /settings/export`, `GET /settings/exports/:file.csv` | [`export`], [`export_file`]: Mastodon's CSV files |
 //! | `GET /oauth/authorized_applications`, `POST /oauth/authorized_applications/:id` | [`apps`], [`revoke_app`]: the apps signed in, and signing one out |
 //! | `POST /settings/email`, `POST /settings/password`, `POST /settings/delete` | [`change_email`], [`change_password`], [`delete_account`] |
 //! | `GET /settings/two_factor_authentication` | [`two_factor`]: the state, and a form to set up or disable |
@@ -36,6 +37,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings/profile", get(profile).post(save_profile).layer(upload_limit))
         .route("/auth/edit", get(account))
+        .route("/settings/export", get(export))
+        .route("/settings/exports/{file}", get(export_file))
         .route("/oauth/authorized_applications", get(apps))
         .route("/oauth/authorized_applications/{id}", post(revoke_app))
         .route("/settings/email", post(change_email))
@@ -297,6 +300,56 @@ async fn revoke_app(
     let id = ferrodon_kernel::Id::parse(&id).ok_or_else(Error::not_found)?;
     oauth::revoke_app(&s.svc, &user, id).await?;
     Ok(with_session(&session, secure(&s), Redirect::to("/oauth/authorized_applications").into_response()))
+}
+
+#[derive(Template)]
+#[template(path = "export.html")]
+struct ExportPage {
+    site: Site,
+    files: Vec<(&'static str, &'static str)>,
+}
+
+/// `GET /settings/export`
+async fn export(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (session, _, _) = match signed_in(&s, &headers, "/settings/export").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    use ferrodon_service::exports::Export;
+    let what = |e: Export| match e {
+        Export::Follows => "Follows",
+        Export::Lists => "Lists",
+        Export::Blocks => "Blocked accounts",
+        Export::Mutes => "Muted accounts",
+        Export::DomainBlocks => "Blocked domains",
+        Export::Bookmarks => "Bookmarks",
+    };
+    let files = Export::ALL.into_iter().map(|e| (e.file_name(), what(e))).collect();
+    let body = ExportPage { site: crate::web::site(&s), files }.render().map_err(|e| ApiError(Error::internal(e)))?;
+    Ok(with_session(&session, secure(&s), Html(body).into_response()))
+}
+
+/// `GET /settings/exports/:file`: one CSV file, to download.
+async fn export_file(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let (session, _, account) = match signed_in(&s, &headers, "/settings/export").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let what = ferrodon_service::exports::Export::from_file_name(&file).ok_or_else(Error::not_found)?;
+    let csv = ferrodon_service::exports::export(&s.svc, &account, what).await?;
+    let disposition = format!("attachment; filename=\"{}\"", what.file_name());
+    let response = (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    );
+    Ok(with_session(&session, secure(&s), response.into_response()))
 }
 
 /// A second factor being set up, as the page shows it.

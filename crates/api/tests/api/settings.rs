@@ -170,3 +170,46 @@ both_engines!(authorized_apps_are_listed_and_signed_out, |app| async move {
     assert_eq!(app.get("/api/v1/accounts/verify_credentials", &token).await.0, 401);
     assert!(browser.get(&app, "/oauth/authorized_applications").await.text().contains("No app is signed in"));
 });
+
+async fn csv(app: &TestApp, browser: &mut Browser, name: &str) -> String {
+    let r = browser.get(app, &format!("/settings/exports/{name}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{name}");
+    assert_eq!(r.header("content-type").as_deref(), Some("text/csv; charset=utf-8"));
+    r.text()
+}
+
+both_engines!(the_exports_are_mastodons_csv_files, |app| async move {
+    let (_, me) = app.create_user("exporter").await;
+    let (bob, bob_token) = app.create_user("bob").await;
+    let (carol, _) = app.create_user("carol").await;
+    let (dave, _) = app.create_user("dave").await;
+    ok(app
+        .post_form(&format!("/api/v1/accounts/{bob}/follow"), &me, &[("reblogs", "false"), ("notify", "true")])
+        .await);
+    ok(app.post_form(&format!("/api/v1/accounts/{carol}/follow"), &me, &[]).await);
+    ok(app.post_form(&format!("/api/v1/accounts/{dave}/block"), &me, &[]).await);
+    ok(app.post_form(&format!("/api/v1/accounts/{carol}/mute"), &me, &[("notifications", "false")]).await);
+    ok(app.post_form("/api/v1/domain_blocks", &me, &[("domain", "spam.example")]).await);
+    let post = post_status(&app, &bob_token, &[("status", "worth keeping")]).await;
+    ok(app.post_form(&format!("/api/v1/statuses/{}/bookmark", post["id"].as_str().unwrap()), &me, &[]).await);
+    let list = ok(app.post_form("/api/v1/lists", &me, &[("title", "Friends, close")]).await);
+    ok(app
+        .post_form(&format!("/api/v1/lists/{}/accounts", list["id"].as_str().unwrap()), &me, &[("account_ids[]", &bob)])
+        .await);
+
+    let mut browser = signed_in(&app, "exporter", PASSWORD).await;
+    assert_eq!(browser.get(&app, "/settings/export").await.status, StatusCode::OK);
+    let follows = csv(&app, &mut browser, "follows.csv").await;
+    assert!(follows.starts_with("Account address,Show boosts,Notify on new posts,Languages\n"), "{follows}");
+    assert!(follows.contains(&format!("bob@{LOCAL_DOMAIN},false,true,\n")), "{follows}");
+    assert!(follows.contains(&format!("carol@{LOCAL_DOMAIN},true,false,\n")), "{follows}");
+    assert_eq!(csv(&app, &mut browser, "blocks.csv").await, format!("dave@{LOCAL_DOMAIN}\n"));
+    assert_eq!(
+        csv(&app, &mut browser, "mutes.csv").await,
+        format!("Account address,Hide notifications\ncarol@{LOCAL_DOMAIN},false\n")
+    );
+    assert_eq!(csv(&app, &mut browser, "domain_blocks.csv").await, "spam.example\n");
+    assert_eq!(csv(&app, &mut browser, "bookmarks.csv").await, format!("{}\n", post["uri"].as_str().unwrap()));
+    assert_eq!(csv(&app, &mut browser, "lists.csv").await, format!("\"Friends, close\",bob@{LOCAL_DOMAIN}\n"));
+    assert_eq!(browser.get(&app, "/settings/exports/passwords.csv").await.status, StatusCode::NOT_FOUND);
+});
