@@ -3,6 +3,7 @@
 //! | route | handler |
 //! |---|---|
 //! | `GET /settings/profile`, `POST /settings/profile` | [`profile`], [`save_profile`]: name, bio, avatar, header, fields, flags |
+//! | `GET /settings/preferences`, `POST /settings/preferences` | [`preferences`], [`save_preferences`]: posting privacy, language, sensitive media |
 //! | `GET /auth/edit` | [`account`]: the address, the password, deleting the account |
 //! | `GET /settings/export`, `GET /settings/exports/:file.csv` | [`export`], [`export_file`]: Mastodon's CSV files |
 //! | `GET /oauth/authorized_applications`, `POST /oauth/authorized_applications/:id` | [`apps`], [`revoke_app`]: the apps signed in, and signing one out |
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
     );
     Router::new()
         .route("/settings/profile", get(profile).post(save_profile).layer(upload_limit))
+        .route("/settings/preferences", get(preferences).post(save_preferences))
         .route("/auth/edit", get(account))
         .route("/settings/export", get(export))
         .route("/settings/exports/{file}", get(export_file))
@@ -350,6 +352,72 @@ async fn export_file(
         csv,
     );
     Ok(with_session(&session, secure(&s), response.into_response()))
+}
+
+#[derive(Template)]
+#[template(path = "preferences.html")]
+struct PreferencesPage {
+    site: Site,
+    csrf: String,
+    visibilities: [(&'static str, &'static str); 3],
+    privacy: String,
+    language: String,
+    sensitive: bool,
+    saved: bool,
+    error: Option<String>,
+}
+
+fn preferences_page(
+    s: &AppState,
+    session: &BrowserSession,
+    user: &User,
+    saved: bool,
+    error: Option<String>,
+) -> Result<String, ApiError> {
+    let page = PreferencesPage {
+        site: crate::web::site(s),
+        csrf: session.session.csrf_token.clone(),
+        visibilities: [("public", "Public"), ("unlisted", "Unlisted"), ("private", "Followers only")],
+        privacy: user.default_visibility.as_str().to_string(),
+        language: user.default_language.clone().unwrap_or_default(),
+        sensitive: user.default_sensitive,
+        saved,
+        error,
+    };
+    page.render().map_err(|e| ApiError(Error::internal(e)))
+}
+
+/// `GET /settings/preferences`
+async fn preferences(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/settings/preferences").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let body = preferences_page(&s, &session, &user, false, None)?;
+    Ok(with_session(&session, secure(&s), Html(body).into_response()))
+}
+
+/// `POST /settings/preferences`
+async fn save_preferences(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
+    let (session, user, account) = match signed_in(&s, &headers, "/settings/preferences").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    let update = accounts::CredentialsUpdate {
+        privacy: p.str("privacy"),
+        sensitive: Some(p.str("sensitive").is_some()),
+        language: Some(p.str("language").unwrap_or_default().trim().to_ascii_lowercase()),
+        ..Default::default()
+    };
+    let (status, body) = match accounts::update_profile(&s.svc, &user, &account, update).await {
+        Ok(saved) => (StatusCode::OK, preferences_page(&s, &session, &saved.user, true, None)?),
+        Err(e) if theirs(&e) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, preferences_page(&s, &session, &user, false, Some(e.message))?)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(with_session(&session, secure(&s), (status, Html(body)).into_response()))
 }
 
 /// A second factor being set up, as the page shows it.

@@ -213,3 +213,22 @@ both_engines!(the_exports_are_mastodons_csv_files, |app| async move {
     assert_eq!(csv(&app, &mut browser, "lists.csv").await, format!("\"Friends, close\",bob@{LOCAL_DOMAIN}\n"));
     assert_eq!(browser.get(&app, "/settings/exports/passwords.csv").await.status, StatusCode::NOT_FOUND);
 });
+
+both_engines!(the_preferences_page_sets_the_posting_defaults, |app| async move {
+    let (_, token) = app.create_user("careful_poster").await;
+    let mut browser = signed_in(&app, "careful_poster", PASSWORD).await;
+    let page = browser.get(&app, "/settings/preferences").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = hidden_input(&page.text(), "authenticity_token").unwrap();
+    let pairs = [("authenticity_token", csrf.as_str()), ("privacy", "private"), ("language", "de"), ("sensitive", "1")];
+    let saved = browser.post_form(&app, "/settings/preferences", &pairs).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    let prefs = ok(app.get("/api/v1/preferences", &token).await);
+    assert_eq!(prefs["posting:default:visibility"], "private");
+    assert_eq!(prefs["posting:default:language"], "de");
+    assert_eq!(prefs["posting:default:sensitive"], true);
+    let posted = post_status(&app, &token, &[("status", "quiet by default")]).await;
+    assert_eq!(posted["visibility"], "private");
+    let bad = [("authenticity_token", csrf.as_str()), ("privacy", "direct")];
+    assert_eq!(browser.post_form(&app, "/settings/preferences", &bad).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+});
