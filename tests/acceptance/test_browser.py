@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 from mastodon import Mastodon
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -99,8 +100,18 @@ def png(path: Path, width: int = 96, height: int = 64) -> Path:
 
 def submit(driver: webdriver.Chrome, by: str, selector: str) -> None:
     """Clicks a form's button and waits for the page it leads to."""
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
     page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(by, selector).click()
+    for attempt in range(3):
+        try:
+            driver.find_element(by, selector).click()
+            break
+        except WebDriverException:
+            # Chromium sometimes loses the node between finding and clicking it; click again
+            # only while the page is still the same one (never submit a form twice).
+            if attempt == 2 or expected_conditions.staleness_of(page)(driver):
+                raise
+            time.sleep(0.2)
     WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
 
 
