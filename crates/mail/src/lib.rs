@@ -58,6 +58,9 @@ pub fn subject(mail: &Mail) -> String {
         MailMessage::EmailChanged { .. } => "E-mail address being changed",
         MailMessage::TwoFactorEnabled => "Two-factor authentication enabled",
         MailMessage::TwoFactorDisabled => "Two-factor authentication disabled",
+        MailMessage::AccountApproved => "Your account was approved",
+        MailMessage::NewPendingAccount { .. } => "New account up for review",
+        MailMessage::NewReport { .. } => "New report",
     };
     format!("{}: {what}", mail.instance)
 }
@@ -214,6 +217,14 @@ mod tests {
             MailMessage::EmailChanged { new_email: "new@example.com".into() },
             MailMessage::TwoFactorEnabled,
             MailMessage::TwoFactorDisabled,
+            MailMessage::AccountApproved,
+            MailMessage::NewPendingAccount { username: "newbie".into(), email: "n@example.com".into() },
+            MailMessage::NewReport {
+                reporter: "a".into(),
+                target: "b@remote.example".into(),
+                category: "spam".into(),
+                comment: "ads".into(),
+            },
         ] {
             let r = render(&mail(m)).unwrap();
             assert!(r.text.starts_with("Hello alice,") && r.html.contains("Hello alice,"), "{}", r.text);

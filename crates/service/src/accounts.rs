@@ -196,7 +196,7 @@ pub async fn sign_up(svc: &Services, s: SignUp<'_>) -> Result<Account> {
     let record = admit(svc, &s).await?;
     let mut tx = svc.db.write().await?;
     let (account, user) = tx.create_local_account(&record, now()).await?;
-    crate::mail::send_confirmation(svc, &mut tx, &user, &account, &user.email).await?;
+    crate::effects::signed_up(svc, &mut tx, &user, &account).await?;
     tx.commit().await?;
     Ok(account)
 }
@@ -228,7 +228,7 @@ pub async fn register(svc: &Services, caller: &Caller, s: SignUp<'_>) -> Result<
         revoked_at: None,
     };
     tx.create_token(&token).await?;
-    crate::mail::send_confirmation(svc, &mut tx, &user, &account, &user.email).await?;
+    crate::effects::signed_up(svc, &mut tx, &user, &account).await?;
     tx.commit().await?;
     Ok(IssuedToken { access_token: raw, token })
 }
@@ -262,6 +262,10 @@ pub async fn modify(svc: &Services, username: &str, m: Modification) -> Result<O
         user.disabled
     };
     tx.set_user_flags(user.id, confirmed_at, approved, disabled).await?;
+    if approved && !user.approved {
+        let message = ferrodon_domain::model::MailMessage::AccountApproved;
+        crate::effects::mail_sent(&mut tx, crate::mail::mail(svc, &user, &account, &user.email, message)).await?;
+    }
     if m.disable {
         tx.revoke_user_tokens(user.id, now()).await?;
     }

@@ -15,7 +15,7 @@
 //! delivery job fanning out to inboxes ([`crate::outbox::deliver_later`]), a video or audio
 //! upload's processing ([`crate::media::upload`]).
 
-use ferrodon_domain::model::{Account, Mail, Media, Notification, NotificationType, Report, Status};
+use ferrodon_domain::model::{Account, Mail, Media, Notification, NotificationType, Report, Status, User};
 use ferrodon_domain::ports::{RelatedAccounts, Tx};
 use ferrodon_kernel::{Id, PageRequest, Result};
 
@@ -305,9 +305,36 @@ pub(crate) async fn files_dropped(tx: &mut Box<dyn Tx>, keys: Vec<String>) -> Re
 }
 
 /// A report was filed; one to be forwarded goes to the target's server as a Flag.
-pub(crate) async fn report_filed(tx: &mut Box<dyn Tx>, report: &Report) -> Result<()> {
+pub(crate) async fn report_filed(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    report: &Report,
+    reporter: &Account,
+    target: &Account,
+) -> Result<()> {
     if report.forwarded {
         Outgoing::Flag { report_id: report.id }.enqueue(tx).await?;
+    }
+    let acct = |a: &Account| if a.is_local() { a.username.clone() } else { format!("{}@{}", a.username, a.domain) };
+    let message = ferrodon_domain::model::MailMessage::NewReport {
+        reporter: acct(reporter),
+        target: acct(target),
+        category: report.category.clone(),
+        comment: report.comment.clone(),
+    };
+    crate::mail::tell_staff(svc, tx, message).await
+}
+
+/// Someone signed up: the link to confirm their address goes to them, and when sign-ups wait
+/// for approval, the moderators are told.
+pub(crate) async fn signed_up(svc: &Services, tx: &mut Box<dyn Tx>, user: &User, account: &Account) -> Result<()> {
+    crate::mail::send_confirmation(svc, tx, user, account, &user.email).await?;
+    if !user.approved {
+        let message = ferrodon_domain::model::MailMessage::NewPendingAccount {
+            username: account.username.clone(),
+            email: user.email.clone(),
+        };
+        crate::mail::tell_staff(svc, tx, message).await?;
     }
     Ok(())
 }

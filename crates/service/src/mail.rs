@@ -37,6 +37,16 @@ pub(crate) fn mail(svc: &Services, user: &User, account: &Account, to: &str, mes
     }
 }
 
+/// Tells the moderators, admins and owner of the server by mail, in the caller's transaction.
+pub(crate) async fn tell_staff(svc: &Services, tx: &mut Box<dyn Tx>, message: MailMessage) -> Result<()> {
+    for id in tx.staff_user_ids().await? {
+        let Some(user) = tx.user_by_id(id).await? else { continue };
+        let Some(account) = tx.account_by_id(user.account_id).await? else { continue };
+        crate::effects::mail_sent(tx, mail(svc, &user, &account, &user.email, message.clone())).await?;
+    }
+    Ok(())
+}
+
 /// A new token of `kind` for `user_id` (replacing the ones before), for `email`; returns it
 /// as the link will carry it.
 async fn issue(tx: &mut Box<dyn Tx>, user_id: Id, kind: MailTokenKind, email: &str, ttl: Millis) -> Result<String> {

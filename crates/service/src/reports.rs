@@ -68,7 +68,7 @@ pub async fn create(svc: &Services, me: &Viewer, p: ReportParams) -> Result<File
         updated_at: at,
     };
     tx.insert_report(&report).await?;
-    effects::report_filed(&mut tx, &report).await?;
+    effects::report_filed(svc, &mut tx, &report, &me.account, &target).await?;
     tx.commit().await?;
     Ok(Filed { report, target })
 }
@@ -102,6 +102,7 @@ pub async fn remote_report(
         updated_at: at,
     };
     tx.insert_report(&report).await?;
+    effects::report_filed(svc, &mut tx, &report, actor, target).await?;
     tx.commit().await
 }
 

@@ -265,3 +265,48 @@ both_engines!(the_sign_up_page_makes_an_account_that_confirms_by_mail, |app| asy
     assert_eq!(app.raw(Method::GET, &path_of(link), ANON, None, &[]).await.status, StatusCode::OK);
     app.user_token("newbie@example.test", "a long enough password", "read").await;
 });
+
+both_engines!(moderators_hear_of_pending_sign_ups_and_reports_and_approved_users_are_told, |app| async move {
+    app.create_user("warden").await;
+    let role = ferrodon_service::accounts::Modification {
+        role: Some(ferrodon_domain::model::Role::Moderator),
+        ..Default::default()
+    };
+    ferrodon_service::accounts::modify(&app.svc, "warden", role).await.unwrap();
+    ferrodon_service::settings::set_registrations_mode(&app.svc, "approved").await.unwrap();
+    let app_token = app_token(&app).await;
+    let pairs = [
+        ("username", "hopeful"),
+        ("email", "hopeful@example.test"),
+        ("password", "a long enough password"),
+        ("agreement", "true"),
+    ];
+    ok(app.post_form("/api/v1/accounts", &app_token, &pairs).await);
+    let sent = mails(&app).await;
+    let kinds: Vec<(&str, &str)> = sent.iter().map(|(to, m)| (to.as_str(), m["type"].as_str().unwrap())).collect();
+    assert!(kinds.contains(&("hopeful@example.test", "confirm_email")), "{kinds:?}");
+    let moderator = email_of("warden");
+    assert!(kinds.contains(&(moderator.as_str(), "new_pending_account")), "{kinds:?}");
+    assert_eq!(kinds.len(), 2, "nobody else: {kinds:?}");
+
+    let approve = ferrodon_service::accounts::Modification { approve: true, ..Default::default() };
+    ferrodon_service::accounts::modify(&app.svc, "hopeful", approve).await.unwrap();
+    let sent = mails(&app).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!((sent[0].0.as_str(), sent[0].1["type"].as_str()), ("hopeful@example.test", Some("account_approved")));
+
+    let (_, reporter) = app.create_user("reporter").await;
+    let (target, _) = app.create_user("troll").await;
+    ok(app
+        .post_form(
+            "/api/v1/reports",
+            &reporter,
+            &[("account_id", &target), ("comment", "spam again"), ("category", "spam")],
+        )
+        .await);
+    let sent = mails(&app).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, moderator);
+    assert_eq!(sent[0].1["type"], "new_report");
+    assert_eq!(sent[0].1["comment"], "spam again");
+});

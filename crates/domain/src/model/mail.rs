@@ -36,6 +36,12 @@ pub enum MailMessage {
     TwoFactorEnabled,
     /// Signing in no longer takes a second factor.
     TwoFactorDisabled,
+    /// The account, waiting for review, was approved.
+    AccountApproved,
+    /// To moderators: someone signed up and waits for approval.
+    NewPendingAccount { username: String, email: String },
+    /// To moderators: a new report.
+    NewReport { reporter: String, target: String, category: String, comment: String },
 }
 
 impl MailMessage {
@@ -46,7 +52,10 @@ impl MailMessage {
             MailMessage::PasswordChanged
             | MailMessage::EmailChanged { .. }
             | MailMessage::TwoFactorEnabled
-            | MailMessage::TwoFactorDisabled => None,
+            | MailMessage::TwoFactorDisabled
+            | MailMessage::AccountApproved
+            | MailMessage::NewPendingAccount { .. }
+            | MailMessage::NewReport { .. } => None,
         }
     }
 
@@ -59,6 +68,9 @@ impl MailMessage {
             MailMessage::EmailChanged { .. } => "email_changed",
             MailMessage::TwoFactorEnabled => "two_factor_enabled",
             MailMessage::TwoFactorDisabled => "two_factor_disabled",
+            MailMessage::AccountApproved => "account_approved",
+            MailMessage::NewPendingAccount { .. } => "new_pending_account",
+            MailMessage::NewReport { .. } => "new_report",
         }
     }
 }

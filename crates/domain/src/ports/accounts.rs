@@ -24,6 +24,9 @@ pub trait AccountStore {
     ) -> Result<()>;
     async fn delete_account(&mut self, account_id: Id) -> Result<()>;
     async fn count_local_accounts(&mut self) -> Result<i64>;
+    /// The users with a role (moderators, admins, owners) who may be told of reports and sign-ups:
+    /// confirmed and not disabled.
+    async fn staff_user_ids(&mut self) -> Result<Vec<Id>>;
     async fn count_local_statuses(&mut self) -> Result<i64>;
     /// Local accounts that posted at or after `since` (NodeInfo's active users).
     async fn count_active_local_accounts(&mut self, since: Millis) -> Result<i64>;

@@ -167,6 +167,20 @@ impl AccountStore for SqlTx {
         Ok(())
     }
 
+    async fn staff_user_ids(&mut self) -> Result<Vec<Id>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Id,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT id FROM users WHERE role <> '' AND disabled = FALSE AND confirmed_at IS NOT NULL ORDER BY id",
+                args![],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
     async fn count_local_accounts(&mut self) -> Result<i64> {
         self.int("SELECT COUNT(*) FROM accounts WHERE domain = ''", args![]).await
     }
