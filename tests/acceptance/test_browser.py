@@ -249,7 +249,7 @@ def test_pages_are_valid_html_and_accessible(site, browser: webdriver.Chrome, tm
         "/auth/password/new",
         "/@nobody-here",
     ]
-    signed_in = ["/settings/profile", "/settings/two_factor_authentication", "/auth/edit", "/oauth/authorized_applications", "/settings/export", "/settings/preferences"]
+    signed_in = ["/settings/profile", "/settings/two_factor_authentication", "/auth/edit", "/oauth/authorized_applications", "/settings/export", "/settings/preferences", "/invites"]
     documents: list[Path] = []
     for i, path in enumerate(anonymous):
         body = requests.get(srv.url(path), timeout=10).text

@@ -157,6 +157,8 @@ pub struct SignUp<'a> {
     pub password_confirmation: Option<&'a str>,
     pub agreement: bool,
     pub locale: &'a str,
+    /// The code of an invitation (`/invite/:code`, or `invite_code` through the API).
+    pub invite_code: Option<&'a str>,
 }
 
 /// A sign-up checked against the registrations mode and every rule (every invalid field at
@@ -164,7 +166,16 @@ pub struct SignUp<'a> {
 async fn admit(svc: &Services, s: &SignUp<'_>) -> Result<NewLocalAccount> {
     use ferrodon_config::RegistrationsMode;
     let mode = crate::settings::current_registrations_mode(svc).await?;
-    if mode == RegistrationsMode::None {
+    // An invitation opens the door, closed or reviewed.
+    let invited = match s.invite_code.filter(|c| !c.is_empty()) {
+        Some(code) => Some(
+            crate::invites::valid(svc, code)
+                .await?
+                .ok_or_else(|| Error::field("invite_code", "ERR_INVALID", "is invalid or has expired"))?,
+        ),
+        None => None,
+    };
+    if mode == RegistrationsMode::None && invited.is_none() {
         return Err(Error::forbidden("Registrations are closed"));
     }
     let mut errors = Vec::new();
@@ -177,7 +188,7 @@ async fn admit(svc: &Services, s: &SignUp<'_>) -> Result<NewLocalAccount> {
     if s.password_confirmation.is_some_and(|c| c != s.password) {
         errors.push(Error::field("password_confirmation", "ERR_INVALID", "doesn't match Password"));
     }
-    let approved = mode == RegistrationsMode::Open;
+    let approved = mode == RegistrationsMode::Open || invited.is_some();
     let new = NewAccount {
         username: s.username,
         email: s.email,
@@ -190,12 +201,24 @@ async fn admit(svc: &Services, s: &SignUp<'_>) -> Result<NewLocalAccount> {
     prepare(svc, &new, errors).await
 }
 
+/// Counts a sign-up against its invitation, in the sign-up's transaction (refused if another
+/// took its last use meanwhile).
+async fn use_invite(tx: &mut Box<dyn Tx>, code: Option<&str>) -> Result<()> {
+    match code.filter(|c| !c.is_empty()) {
+        Some(code) if !tx.use_invite(code, now()).await? => {
+            Err(Error::field("invite_code", "ERR_INVALID", "is invalid or has expired"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The sign-up page (`POST /auth`): the account, unconfirmed, and its confirmation mail, in one
 /// transaction.
 pub async fn sign_up(svc: &Services, s: SignUp<'_>) -> Result<Account> {
     let record = admit(svc, &s).await?;
     let mut tx = svc.db.write().await?;
     let (account, user) = tx.create_local_account(&record, now()).await?;
+    use_invite(&mut tx, s.invite_code).await?;
     crate::effects::signed_up(svc, &mut tx, &user, &account).await?;
     tx.commit().await?;
     Ok(account)
@@ -216,6 +239,7 @@ pub async fn register(svc: &Services, caller: &Caller, s: SignUp<'_>) -> Result<
     // The account, the app's token for it and the confirmation mail: all of it, or none.
     let mut tx = svc.db.write().await?;
     let (account, user) = tx.create_local_account(&record, now()).await?;
+    use_invite(&mut tx, s.invite_code).await?;
     // The token belongs to the registering app and carries its scopes.
     let raw = crate::auth::random_token();
     let token = ferrodon_domain::model::AccessToken {

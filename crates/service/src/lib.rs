@@ -19,6 +19,7 @@ pub mod exports;
 pub mod filters;
 pub mod inbox;
 pub mod instance;
+pub mod invites;
 pub mod jobs;
 pub mod keys;
 pub mod lists;

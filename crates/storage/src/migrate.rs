@@ -123,6 +123,11 @@ pub const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0023_two_factor.sql"),
         include_str!("../migrations/postgres/0023_two_factor.sql"),
     ),
+    (
+        "0024_invites",
+        include_str!("../migrations/sqlite/0024_invites.sql"),
+        include_str!("../migrations/postgres/0024_invites.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)";

@@ -7,7 +7,7 @@
 //! - `GET|POST /auth/sign_in`, `POST /auth/sign_out`
 //! - `GET /auth/confirmation`, `GET /auth/password/new`, `GET /auth/password/edit`,
 //!   `POST /auth/password` (`mailed`: the pages mails link to)
-//! - `GET /auth/sign_up`, `POST /auth` (`sign_up`)
+//! - `GET /auth/sign_up`, `POST /auth`, `GET /invite/:code` (`sign_up`)
 
 mod mailed;
 pub(crate) mod pages;
@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/password", post(mailed::password))
         .route("/auth/sign_up", get(sign_up::page))
         .route("/auth", post(sign_up::create))
+        .route("/invite/{code}", get(sign_up::invited))
 }
 
 /// HTTP Basic client credentials, if sent (`client_secret_basic`).

@@ -24,6 +24,8 @@ struct SignUpPage<'a> {
     username: &'a str,
     email: &'a str,
     approval_required: bool,
+    /// The invitation's code, when signing up with one.
+    invite_code: &'a str,
 }
 
 /// What an error says on the form: each field's problem, or the message.
@@ -49,15 +51,20 @@ async fn render(
     errors: Vec<String>,
     username: &str,
     email: &str,
+    invite_code: &str,
 ) -> Result<String, ApiError> {
     let mode = settings::current_registrations_mode(&s.svc).await?;
+    let mut site = crate::web::with_registrations(s).await?;
+    // An invitation opens the form even while sign-ups are closed.
+    site.registrations_open |= !invite_code.is_empty();
     let page = SignUpPage {
-        site: crate::web::with_registrations(s).await?,
+        site,
         csrf,
         errors,
         username,
         email,
-        approval_required: mode == RegistrationsMode::Approved,
+        approval_required: mode == RegistrationsMode::Approved && invite_code.is_empty(),
+        invite_code,
     };
     page.render().map_err(|e| ApiError(Error::internal(e)))
 }
@@ -65,7 +72,23 @@ async fn render(
 /// `GET /auth/sign_up`
 pub(super) async fn page(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let session = oauth::browser_session(&s.svc, session_cookie(&headers).as_deref()).await?;
-    let page = render(&s, &session.session.csrf_token, Vec::new(), "", "").await?;
+    let page = render(&s, &session.session.csrf_token, Vec::new(), "", "", "").await?;
+    Ok(with_session(&session, secure(&s), Html(page).into_response()))
+}
+
+/// `GET /invite/:code`: the sign-up page with an invitation.
+pub(super) async fn invited(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(code): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let session = oauth::browser_session(&s.svc, session_cookie(&headers).as_deref()).await?;
+    if ferrodon_service::invites::valid(&s.svc, &code).await?.is_none() {
+        let message = "This invitation is invalid or has expired.";
+        let page = pages::notice("Invitation", message, Some(("/", "Start page")), true);
+        return Ok(with_session(&session, secure(&s), (StatusCode::NOT_FOUND, Html(page)).into_response()));
+    }
+    let page = render(&s, &session.session.csrf_token, Vec::new(), "", "", &code).await?;
     Ok(with_session(&session, secure(&s), Html(page).into_response()))
 }
 
@@ -77,10 +100,11 @@ pub(super) async fn create(State(s): State<AppState>, headers: HeaderMap, p: Par
     let account = user.object("account_attributes").unwrap_or_default();
     let username = account.str("username").unwrap_or_default();
     let email = user.str("email").unwrap_or_default();
+    let invite_code = user.str("invite_code").unwrap_or_default();
     let refused =
         |status: StatusCode, page: String| with_session(&session, secure(&s), (status, Html(page)).into_response());
     if let Err(e) = oauth::check_csrf(&session.session, p.str("authenticity_token").as_deref()) {
-        let page = render(&s, &csrf, vec![e.message], &username, &email).await?;
+        let page = render(&s, &csrf, vec![e.message], &username, &email, &invite_code).await?;
         return Ok(refused(StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let password = user.str("password").unwrap_or_default();
@@ -93,6 +117,7 @@ pub(super) async fn create(State(s): State<AppState>, headers: HeaderMap, p: Par
         password_confirmation: Some(&confirmation),
         agreement,
         locale: "en",
+        invite_code: Some(&invite_code),
     };
     match accounts::sign_up(&s.svc, sign_up).await {
         Ok(_) => {
@@ -104,7 +129,7 @@ pub(super) async fn create(State(s): State<AppState>, headers: HeaderMap, p: Par
             Ok(with_session(&session, secure(&s), Html(page).into_response()))
         }
         Err(e) if !matches!(e.kind, ErrorKind::Internal | ErrorKind::Unavailable) => {
-            let page = render(&s, &csrf, problems(&e), &username, &email).await?;
+            let page = render(&s, &csrf, problems(&e), &username, &email, &invite_code).await?;
             let status =
                 if e.kind == ErrorKind::Forbidden { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
             Ok(refused(status, page))

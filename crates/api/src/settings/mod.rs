@@ -6,6 +6,7 @@
 //! | `GET /settings/preferences`, `POST /settings/preferences` | [`preferences`], [`save_preferences`]: posting privacy, language, sensitive media |
 //! | `GET /auth/edit` | [`account`]: the address, the password, deleting the account |
 //! | `GET /settings/export`, `GET /settings/exports/:file.csv` | [`export`], [`export_file`]: Mastodon's CSV files |
+//! | `GET /invites`, `POST /invites`, `POST /invites/:id` | [`invites`], [`create_invite`], [`expire_invite`]: links to sign up with |
 //! | `GET /oauth/authorized_applications`, `POST /oauth/authorized_applications/:id` | [`apps`], [`revoke_app`]: the apps signed in, and signing one out |
 //! | `POST /settings/email`, `POST /settings/password`, `POST /settings/delete` | [`change_email`], [`change_password`], [`delete_account`] |
 //! | `GET /settings/two_factor_authentication` | [`two_factor`]: the state, and a form to set up or disable |
@@ -40,6 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/preferences", get(preferences).post(save_preferences))
         .route("/auth/edit", get(account))
         .route("/settings/export", get(export))
+        .route("/invites", get(invites).post(create_invite))
+        .route("/invites/{id}", post(expire_invite))
         .route("/settings/exports/{file}", get(export_file))
         .route("/oauth/authorized_applications", get(apps))
         .route("/oauth/authorized_applications/{id}", post(revoke_app))
@@ -418,6 +421,132 @@ async fn save_preferences(State(s): State<AppState>, headers: HeaderMap, p: Para
         Err(e) => return Err(e.into()),
     };
     Ok(with_session(&session, secure(&s), (status, Html(body)).into_response()))
+}
+
+/// An invitation as the page lists it.
+struct InviteRow {
+    id: String,
+    link: String,
+    uses: String,
+    expires: String,
+    valid: bool,
+}
+
+#[derive(Template)]
+#[template(path = "invites.html")]
+struct InvitesPage {
+    site: Site,
+    csrf: String,
+    uses: Vec<(String, String)>,
+    durations: Vec<(String, String)>,
+    invites: Vec<InviteRow>,
+    error: Option<String>,
+}
+
+async fn invites_page(
+    s: &AppState,
+    session: &BrowserSession,
+    user: &User,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    use ferrodon_service::invites;
+    let at = ferrodon_kernel::time::now_ms();
+    let rows = invites::of(&s.svc, user)
+        .await?
+        .into_iter()
+        .map(|i| InviteRow {
+            id: i.id.to_string(),
+            link: invites::link(&s.svc, &i),
+            uses: match i.max_uses {
+                Some(max) => format!("{} / {max}", i.uses),
+                None => format!("{} / ∞", i.uses),
+            },
+            expires: match i.expires_at {
+                Some(e) if e <= at => "Expired".to_string(),
+                Some(e) => {
+                    ferrodon_kernel::time::rfc3339(e).replace('T', " ").chars().take(16).collect::<String>() + " UTC"
+                }
+                None => "Never".to_string(),
+            },
+            valid: i.valid(at),
+        })
+        .collect();
+    let uses = invites::MAX_USES
+        .iter()
+        .map(|u| {
+            (
+                u.map(|n| n.to_string()).unwrap_or_default(),
+                u.map_or("No limit".to_string(), |n| format!("{n} use{}", if n == 1 { "" } else { "s" })),
+            )
+        })
+        .collect();
+    let durations = invites::EXPIRES_IN
+        .iter()
+        .map(|d| {
+            let label = match d {
+                None => "Never".to_string(),
+                Some(s) if *s < 3600 => format!("{} minutes", s / 60),
+                Some(s) if *s < 86_400 => format!("{} hour{}", s / 3600, if *s == 3600 { "" } else { "s" }),
+                Some(s) => format!("{} day{}", s / 86_400, if *s == 86_400 { "" } else { "s" }),
+            };
+            (d.map(|n| n.to_string()).unwrap_or_default(), label)
+        })
+        .collect();
+    let page = InvitesPage {
+        site: crate::web::site(s),
+        csrf: session.session.csrf_token.clone(),
+        uses,
+        durations,
+        invites: rows,
+        error,
+    };
+    let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
+    Ok(with_session(session, secure(s), (status, Html(body)).into_response()))
+}
+
+/// `GET /invites`
+async fn invites(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/invites").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    invites_page(&s, &session, &user, StatusCode::OK, None).await
+}
+
+/// `POST /invites`
+async fn create_invite(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/invites").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    let form = p.object("invite").unwrap_or_default();
+    let number = |k: &str| form.str(k).filter(|v| !v.is_empty()).and_then(|v| v.parse::<i64>().ok());
+    match ferrodon_service::invites::create(&s.svc, &user, number("max_uses"), number("expires_in")).await {
+        Ok(_) => invites_page(&s, &session, &user, StatusCode::OK, None).await,
+        Err(e) if theirs(&e) => {
+            invites_page(&s, &session, &user, StatusCode::UNPROCESSABLE_ENTITY, Some(e.message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /invites/:id` (`_method=delete`): the invitation expires now.
+async fn expire_invite(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let (session, user, _) = match signed_in(&s, &headers, "/invites").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    check(&session, &p)?;
+    let id = ferrodon_kernel::Id::parse(&id).ok_or_else(Error::not_found)?;
+    ferrodon_service::invites::expire(&s.svc, &user, id).await?;
+    Ok(with_session(&session, secure(&s), Redirect::to("/invites").into_response()))
 }
 
 /// A second factor being set up, as the page shows it.

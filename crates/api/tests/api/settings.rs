@@ -232,3 +232,78 @@ both_engines!(the_preferences_page_sets_the_posting_defaults, |app| async move {
     let bad = [("authenticity_token", csrf.as_str()), ("privacy", "direct")];
     assert_eq!(browser.post_form(&app, "/settings/preferences", &bad).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 });
+
+both_engines!(an_invitation_lets_people_in_while_sign_ups_are_closed, |app| async move {
+    app.create_user("host").await;
+    let mut browser = signed_in(&app, "host", PASSWORD).await;
+    let page = browser.get(&app, "/invites").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = hidden_input(&page.text(), "authenticity_token").unwrap();
+    let made = browser
+        .post_form(
+            &app,
+            "/invites",
+            &[("authenticity_token", &csrf), ("invite[max_uses]", "1"), ("invite[expires_in]", "86400")],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text());
+    let link = made.text().split("<code class=\"invite-link\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(link.starts_with(&format!("{BASE_URL}/invite/")), "{link}");
+    let code = link.rsplit('/').next().unwrap().to_string();
+
+    // Closed to everyone else; the invitation's page opens the form, and its account needs no approval.
+    ferrodon_service::settings::set_registrations_mode(&app.svc, "none").await.unwrap();
+    let mut guest = Browser::new();
+    let form = guest.get(&app, &path_of(&link)).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.text().contains("You were invited"), "{}", form.text());
+    let csrf = hidden_input(&form.text(), "authenticity_token").unwrap();
+    let pairs = [
+        ("authenticity_token", csrf.as_str()),
+        ("user[invite_code]", code.as_str()),
+        ("user[account_attributes][username]", "guest"),
+        ("user[email]", "guest@example.test"),
+        ("user[password]", "a long enough password"),
+        ("user[password_confirmation]", "a long enough password"),
+        ("user[agreement]", "1"),
+    ];
+    let joined = guest.post_form(&app, "/auth", &pairs).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.text());
+    // Through the API too, while the invitation has uses left: this one had one.
+    let client = app.create_app("read write").await;
+    let app_token =
+        ok(app.client_credentials(&client, Some("write:accounts")).await)["access_token"].as_str().unwrap().to_string();
+    let api_pairs = [
+        ("username", "second"),
+        ("email", "second@example.test"),
+        ("password", "a long enough password"),
+        ("agreement", "true"),
+        ("invite_code", code.as_str()),
+    ];
+    let (status, _, body) = app.post_form("/api/v1/accounts", &app_token, &api_pairs).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["details"]["invite_code"][0]["error"], "ERR_INVALID", "{body}");
+    assert_eq!(guest.get(&app, &path_of(&link)).await.status, StatusCode::NOT_FOUND, "used up");
+    let (status, _, _) = app.post_form("/api/v1/accounts", &app_token, &api_pairs[..4]).await;
+    assert_eq!(status, 403, "closed without an invitation");
+
+    // Expired by its owner.
+    let page = browser.get(&app, "/invites").await;
+    let csrf = hidden_input(&page.text(), "authenticity_token").unwrap();
+    let fresh = browser
+        .post_form(
+            &app,
+            "/invites",
+            &[("authenticity_token", &csrf), ("invite[max_uses]", ""), ("invite[expires_in]", "")],
+        )
+        .await;
+    let fresh_link =
+        fresh.text().split("<code class=\"invite-link\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let id = fresh.text().split("action=\"/invites/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert_eq!(guest.get(&app, &path_of(&fresh_link)).await.status, StatusCode::OK);
+    let expired = browser
+        .post_form(&app, &format!("/invites/{id}"), &[("authenticity_token", &csrf), ("_method", "delete")])
+        .await;
+    assert!(expired.status.is_redirection());
+    assert_eq!(guest.get(&app, &path_of(&fresh_link)).await.status, StatusCode::NOT_FOUND);
+});

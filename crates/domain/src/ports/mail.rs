@@ -65,3 +65,35 @@ pub trait TwoFactorStore {
     /// Counts a wrong code against a session's challenge; the challenge goes at `max`.
     async fn fail_otp_challenge(&mut self, session_id: Id, max: i64) -> Result<()>;
 }
+
+/// An invitation to sign up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invite {
+    pub id: Id,
+    pub user_id: Id,
+    pub code: String,
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    pub expires_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+impl Invite {
+    /// Whether it still lets someone sign up at `now`.
+    pub fn valid(&self, now: Millis) -> bool {
+        self.expires_at.is_none_or(|e| e > now) && self.max_uses.is_none_or(|m| self.uses < m)
+    }
+}
+
+/// The store of invitations (part of every transaction).
+#[async_trait]
+pub trait InviteStore {
+    async fn insert_invite(&mut self, invite: &Invite) -> Result<()>;
+    /// `user_id`'s invitations, newest first.
+    async fn invites_of(&mut self, user_id: Id) -> Result<Vec<Invite>>;
+    async fn invite_by_code(&mut self, code: &str) -> Result<Option<Invite>>;
+    /// Counts one use of `code` if it is still valid at `now`; whether it was.
+    async fn use_invite(&mut self, code: &str, now: Millis) -> Result<bool>;
+    /// Makes `user_id`'s invitation `id` expire at `now`.
+    async fn expire_invite(&mut self, user_id: Id, id: Id, now: Millis) -> Result<()>;
+}

@@ -70,6 +70,7 @@ pub trait Tx:
     + CardStore
     + MailTokenStore
     + TwoFactorStore
+    + InviteStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

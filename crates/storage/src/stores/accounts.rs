@@ -500,3 +500,72 @@ impl ferrodon_domain::ports::TwoFactorStore for SqlTx {
         Ok(row.map(|r| r.user_id))
     }
 }
+
+#[derive(sqlx::FromRow)]
+struct InviteRow {
+    id: Id,
+    user_id: Id,
+    code: String,
+    max_uses: Option<i64>,
+    uses: i64,
+    expires_at: Option<Millis>,
+    created_at: Millis,
+}
+
+impl From<InviteRow> for ferrodon_domain::ports::Invite {
+    fn from(r: InviteRow) -> Self {
+        ferrodon_domain::ports::Invite {
+            id: r.id,
+            user_id: r.user_id,
+            code: r.code,
+            max_uses: r.max_uses,
+            uses: r.uses,
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+const INVITE_COLS: &str = "id, user_id, code, max_uses, uses, expires_at, created_at";
+
+#[async_trait]
+impl ferrodon_domain::ports::InviteStore for SqlTx {
+    async fn insert_invite(&mut self, i: &ferrodon_domain::ports::Invite) -> Result<()> {
+        self.exec(
+            format!("INSERT INTO invites ({INVITE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+            args![i.id, i.user_id, &i.code, i.max_uses, i.uses, i.expires_at, i.created_at],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn invites_of(&mut self, user_id: Id) -> Result<Vec<ferrodon_domain::ports::Invite>> {
+        let rows: Vec<InviteRow> = self
+            .all(format!("SELECT {INVITE_COLS} FROM invites WHERE user_id = $1 ORDER BY id DESC"), args![user_id])
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn invite_by_code(&mut self, code: &str) -> Result<Option<ferrodon_domain::ports::Invite>> {
+        let row: Option<InviteRow> =
+            self.opt(format!("SELECT {INVITE_COLS} FROM invites WHERE code = $1"), args![code]).await?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn use_invite(&mut self, code: &str, now: Millis) -> Result<bool> {
+        let n = self
+            .exec(
+                "UPDATE invites SET uses = uses + 1 WHERE code = $1 AND (max_uses IS NULL OR uses < max_uses) \
+                 AND (expires_at IS NULL OR expires_at > $2)",
+                args![code, now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn expire_invite(&mut self, user_id: Id, id: Id, now: Millis) -> Result<()> {
+        self.exec("UPDATE invites SET expires_at = $3 WHERE id = $2 AND user_id = $1", args![user_id, id, now])
+            .await
+            .map(|_| ())
+    }
+}
