@@ -48,12 +48,7 @@ impl Page {
     }
 
     fn tokenize(html: &str) -> Page {
-        let input = BufferQueue::default();
-        input.push_back(StrTendril::from_slice(html));
-        let tokenizer = Tokenizer::new(Reader::default(), Default::default());
-        let _ = tokenizer.feed(&input);
-        tokenizer.end();
-        tokenizer.sink.page.take()
+        read(html).page.take()
     }
 
     /// The first non-empty content of `<meta property=key>` or `<meta name=key>`.
@@ -164,12 +159,17 @@ pub fn oembed(doc: &Value, url: &str, endpoint: &str) -> Option<LinkPreview> {
 
 /// The `src` of the first `<iframe>` in `html`.
 fn iframe_src(html: &str) -> Option<String> {
+    read(html).iframe.take()
+}
+
+/// `html` read through the tokenizer: what it collected.
+fn read(html: &str) -> Reader {
     let input = BufferQueue::default();
     input.push_back(StrTendril::from_slice(html));
     let tokenizer = Tokenizer::new(Reader::default(), Default::default());
     let _ = tokenizer.feed(&input);
     tokenizer.end();
-    tokenizer.sink.iframe.take()
+    tokenizer.sink
 }
 
 /// A player: an `<iframe>` of `src` and nothing else.

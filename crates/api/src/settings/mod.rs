@@ -17,7 +17,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodon_domain::model::{Account, ProfileField, User};
@@ -100,24 +100,19 @@ fn render_profile(
 }
 
 /// `GET /settings/profile`
-async fn profile(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (session, _, account) = match signed_in(&s, &headers, "/settings/profile").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn profile(
+    State(s): State<AppState>,
+    SignedIn { session, user: _, account }: SignedIn,
+) -> Result<Response, ApiError> {
     render_profile(&s, &session, StatusCode::OK, profile_page(&s, &session, &account, false, None))
 }
 
 /// `POST /settings/profile` (multipart: the images with the form)
 async fn save_profile(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { session, user, account }: SignedIn,
     mut form: WithFiles,
 ) -> Result<Response, ApiError> {
-    let (session, user, account) = match signed_in(&s, &headers, "/settings/profile").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     let (avatar, header) = (form.take("avatar"), form.take("header"));
     form.no_other_files()?;
     let p = form.params;
@@ -208,20 +203,19 @@ fn changed(
 }
 
 /// `GET /auth/edit`
-async fn account(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/auth/edit").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn account(
+    State(s): State<AppState>,
+    SignedIn { session, user, account: _ }: SignedIn,
+) -> Result<Response, ApiError> {
     account_page(&s, &session, &user, StatusCode::OK, Ok(String::new()))
 }
 
 /// `POST /settings/email`
-async fn change_email(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/auth/edit").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn change_email(
+    State(s): State<AppState>,
+    SignedIn { session, user, account: _ }: SignedIn,
+    p: Params,
+) -> Result<Response, ApiError> {
     check(&session, &p)?;
     let (email, password) = (p.str("email").unwrap_or_default(), p.str("current_password").unwrap_or_default());
     let done = accounts::change_email(&s.svc, &user, &email, &password).await;
@@ -235,11 +229,11 @@ async fn change_email(State(s): State<AppState>, headers: HeaderMap, p: Params) 
 }
 
 /// `POST /settings/password`
-async fn change_password(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/auth/edit").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn change_password(
+    State(s): State<AppState>,
+    SignedIn { session, user, account: _ }: SignedIn,
+    p: Params,
+) -> Result<Response, ApiError> {
     check(&session, &p)?;
     let current = p.str("current_password").unwrap_or_default();
     let (new, confirmation) =
@@ -249,11 +243,11 @@ async fn change_password(State(s): State<AppState>, headers: HeaderMap, p: Param
 }
 
 /// `POST /settings/delete`
-async fn delete_account(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/auth/edit").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn delete_account(
+    State(s): State<AppState>,
+    SignedIn { session, user, account: _ }: SignedIn,
+    p: Params,
+) -> Result<Response, ApiError> {
     check(&session, &p)?;
     match accounts::delete_own(&s.svc, &user, &p.str("password").unwrap_or_default()).await {
         Ok(()) => {
@@ -279,11 +273,10 @@ struct AppsPage {
 }
 
 /// `GET /oauth/authorized_applications`
-async fn apps(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/oauth/authorized_applications").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn apps(
+    State(s): State<AppState>,
+    SignedIn { session, user, account: _ }: SignedIn,
+) -> Result<Response, ApiError> {
     let apps = oauth::authorized_apps(&s.svc, &user).await?;
     let page = AppsPage { site: crate::web::site(&s), csrf: session.session.csrf_token.clone(), apps };
     let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
@@ -293,14 +286,10 @@ async fn apps(State(s): State<AppState>, headers: HeaderMap) -> Result<Response,
 /// `POST /oauth/authorized_applications/:id` (`_method=delete`): the app signed out.
 async fn revoke_app(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { session, user, account: _ }: SignedIn,
     axum::extract::Path(id): axum::extract::Path<String>,
     p: Params,
 ) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/oauth/authorized_applications").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     check(&session, &p)?;
     let id = ferrodon_kernel::Id::parse(&id).ok_or_else(Error::not_found)?;
     oauth::revoke_app(&s.svc, &user, id).await?;
@@ -315,11 +304,10 @@ struct ExportPage {
 }
 
 /// `GET /settings/export`
-async fn export(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (session, _, _) = match signed_in(&s, &headers, "/settings/export").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn export(
+    State(s): State<AppState>,
+    SignedIn { session, user: _, account: _ }: SignedIn,
+) -> Result<Response, ApiError> {
     use ferrodon_service::exports::Export;
     let what = |e: Export| match e {
         Export::Follows => "Follows",
@@ -337,13 +325,9 @@ async fn export(State(s): State<AppState>, headers: HeaderMap) -> Result<Respons
 /// `GET /settings/exports/:file`: one CSV file, to download.
 async fn export_file(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { session, user: _, account }: SignedIn,
     axum::extract::Path(file): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let (session, _, account) = match signed_in(&s, &headers, "/settings/export").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     let what = ferrodon_service::exports::Export::from_file_name(&file).ok_or_else(Error::not_found)?;
     let csv = ferrodon_service::exports::export(&s.svc, &account, what).await?;
     let disposition = format!("attachment; filename=\"{}\"", what.file_name());
@@ -391,21 +375,20 @@ fn preferences_page(
 }
 
 /// `GET /settings/preferences`
-async fn preferences(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/settings/preferences").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn preferences(
+    State(s): State<AppState>,
+    SignedIn { session, user, account: _ }: SignedIn,
+) -> Result<Response, ApiError> {
     let body = preferences_page(&s, &session, &user, false, None)?;
     Ok(with_session(&session, secure(&s), Html(body).into_response()))
 }
 
 /// `POST /settings/preferences`
-async fn save_preferences(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
-    let (session, user, account) = match signed_in(&s, &headers, "/settings/preferences").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn save_preferences(
+    State(s): State<AppState>,
+    SignedIn { session, user, account }: SignedIn,
+    p: Params,
+) -> Result<Response, ApiError> {
     check(&session, &p)?;
     let update = accounts::CredentialsUpdate {
         privacy: p.str("privacy"),
@@ -506,20 +489,19 @@ async fn invites_page(
 }
 
 /// `GET /invites`
-async fn invites(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/invites").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn invites(
+    State(s): State<AppState>,
+    SignedIn { session, user, account: _ }: SignedIn,
+) -> Result<Response, ApiError> {
     invites_page(&s, &session, &user, StatusCode::OK, None).await
 }
 
 /// `POST /invites`
-async fn create_invite(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/invites").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn create_invite(
+    State(s): State<AppState>,
+    SignedIn { session, user, account: _ }: SignedIn,
+    p: Params,
+) -> Result<Response, ApiError> {
     check(&session, &p)?;
     let form = p.object("invite").unwrap_or_default();
     let number = |k: &str| form.str(k).filter(|v| !v.is_empty()).and_then(|v| v.parse::<i64>().ok());
@@ -535,14 +517,10 @@ async fn create_invite(State(s): State<AppState>, headers: HeaderMap, p: Params)
 /// `POST /invites/:id` (`_method=delete`): the invitation expires now.
 async fn expire_invite(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { session, user, account: _ }: SignedIn,
     axum::extract::Path(id): axum::extract::Path<String>,
     p: Params,
 ) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/invites").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     check(&session, &p)?;
     let id = ferrodon_kernel::Id::parse(&id).ok_or_else(Error::not_found)?;
     ferrodon_service::invites::expire(&s.svc, &user, id).await?;
@@ -566,19 +544,36 @@ struct TwoFactorPage {
     error: Option<String>,
 }
 
-/// The signed-in user of a browser, or where to send it to sign in first.
-async fn signed_in(
-    s: &AppState,
-    headers: &HeaderMap,
-    back: &str,
-) -> Result<Result<(BrowserSession, User, Account), Response>, ApiError> {
-    let session = oauth::browser_session(&s.svc, session_cookie(headers).as_deref()).await?;
-    let Some(user) = oauth::session_user(&s.svc, &session.session).await? else {
-        let to = format!("/auth/sign_in?return_to={}", oauth::percent_encode(back));
-        return Ok(Err(with_session(&session, secure(s), Redirect::to(&to).into_response())));
-    };
-    let account = accounts::get(&s.svc, user.account_id).await?;
-    Ok(Ok((session, user, account)))
+/// A signed-in browser: its session, user and account. A browser not signed in is sent to sign
+/// in first, and back to the page it asked for (the settings page, after a form).
+struct SignedIn {
+    session: BrowserSession,
+    user: User,
+    account: Account,
+}
+
+impl axum::extract::FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, s: &AppState) -> Result<Self, Response> {
+        let found = async {
+            let session = oauth::browser_session(&s.svc, session_cookie(&parts.headers).as_deref()).await?;
+            let Some(user) = oauth::session_user(&s.svc, &session.session).await? else {
+                return Ok::<_, ApiError>(Err(session));
+            };
+            let account = accounts::get(&s.svc, user.account_id).await?;
+            Ok(Ok(SignedIn { session, user, account }))
+        };
+        match found.await {
+            Ok(Ok(signed_in)) => Ok(signed_in),
+            Ok(Err(session)) => {
+                let back = if parts.method == axum::http::Method::GET { parts.uri.path() } else { "/settings/profile" };
+                let to = format!("/auth/sign_in?return_to={}", oauth::percent_encode(back));
+                Err(with_session(&session, secure(s), Redirect::to(&to).into_response()))
+            }
+            Err(e) => Err(e.into_response()),
+        }
+    }
 }
 
 fn page(s: &AppState, session: &BrowserSession, status: StatusCode, page: TwoFactorPage) -> Result<Response, ApiError> {
@@ -607,21 +602,20 @@ fn theirs(e: &Error) -> bool {
 }
 
 /// `GET /settings/two_factor_authentication`
-async fn two_factor(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (session, user, _) = match signed_in(&s, &headers, "/settings/two_factor_authentication").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn two_factor(
+    State(s): State<AppState>,
+    SignedIn { session, user, account: _ }: SignedIn,
+) -> Result<Response, ApiError> {
     let enabled = two_factor::enabled(&s.svc, user.id).await?;
     page(&s, &session, StatusCode::OK, view(&s, &session, enabled))
 }
 
 /// `POST /settings/otp_authentication`: a new secret, shown with its QR code.
-async fn begin_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
-    let (session, user, account) = match signed_in(&s, &headers, "/settings/two_factor_authentication").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn begin_otp(
+    State(s): State<AppState>,
+    SignedIn { session, user, account }: SignedIn,
+    p: Params,
+) -> Result<Response, ApiError> {
     check(&session, &p)?;
     let password = p.str("current_password").unwrap_or_default();
     let setup = match two_factor::begin(&s.svc, &user, &account, &password).await {
@@ -644,11 +638,11 @@ async fn begin_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -> 
 }
 
 /// `POST /settings/two_factor_authentication/confirmation`: enabled by a first code.
-async fn confirm_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
-    let (session, user, account) = match signed_in(&s, &headers, "/settings/two_factor_authentication").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn confirm_otp(
+    State(s): State<AppState>,
+    SignedIn { session, user, account }: SignedIn,
+    p: Params,
+) -> Result<Response, ApiError> {
     check(&session, &p)?;
     let code = p.object("form_two_factor_confirmation").and_then(|f| f.str("otp_attempt")).unwrap_or_default();
     match two_factor::confirm(&s.svc, &user, &account, &code).await {
@@ -663,11 +657,11 @@ async fn confirm_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -
 }
 
 /// `POST /settings/two_factor_authentication/disable`
-async fn disable_otp(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Result<Response, ApiError> {
-    let (session, user, account) = match signed_in(&s, &headers, "/settings/two_factor_authentication").await? {
-        Ok(signed_in) => signed_in,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
+async fn disable_otp(
+    State(s): State<AppState>,
+    SignedIn { session, user, account }: SignedIn,
+    p: Params,
+) -> Result<Response, ApiError> {
     check(&session, &p)?;
     let code = p.object("two_factor_authentication").and_then(|f| f.str("otp_attempt")).unwrap_or_default();
     let password = p.str("current_password").unwrap_or_default();
