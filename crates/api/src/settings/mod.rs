@@ -89,22 +89,12 @@ fn profile_page(
     }
 }
 
-fn render_profile(
-    s: &AppState,
-    session: &BrowserSession,
-    status: StatusCode,
-    page: ProfilePage,
-) -> Result<Response, ApiError> {
-    let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
-    Ok(with_session(session, secure(s), (status, Html(body)).into_response()))
-}
-
 /// `GET /settings/profile`
 async fn profile(
     State(s): State<AppState>,
     SignedIn { session, user: _, account }: SignedIn,
 ) -> Result<Response, ApiError> {
-    render_profile(&s, &session, StatusCode::OK, profile_page(&s, &session, &account, false, None))
+    page(&s, &session, StatusCode::OK, profile_page(&s, &session, &account, false, None))
 }
 
 /// `POST /settings/profile` (multipart: the images with the form)
@@ -144,12 +134,10 @@ async fn save_profile(
         header,
     };
     match accounts::update_profile(&s.svc, &user, &account, update).await {
-        Ok(saved) => {
-            render_profile(&s, &session, StatusCode::OK, profile_page(&s, &session, &saved.account, true, None))
-        }
+        Ok(saved) => page(&s, &session, StatusCode::OK, profile_page(&s, &session, &saved.account, true, None)),
         Err(e) if theirs(&e) => {
-            let page = profile_page(&s, &session, &account, false, Some(e.message));
-            render_profile(&s, &session, StatusCode::UNPROCESSABLE_ENTITY, page)
+            let shown = profile_page(&s, &session, &account, false, Some(e.message));
+            page(&s, &session, StatusCode::UNPROCESSABLE_ENTITY, shown)
         }
         Err(e) => Err(e.into()),
     }
@@ -176,15 +164,14 @@ fn account_page(
         Ok(notice) => (Some(notice).filter(|n| !n.is_empty()), None),
         Err(e) => (None, Some(e.message)),
     };
-    let page = AccountPage {
+    let shown = AccountPage {
         site: crate::web::site(s),
         csrf: session.session.csrf_token.clone(),
         email: user.email.clone(),
         notice,
         error,
     };
-    let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
-    Ok(with_session(session, secure(s), (status, Html(body)).into_response()))
+    self::page(s, session, status, shown)
 }
 
 /// Answers a change: the page again, saying how it went.
@@ -278,9 +265,8 @@ async fn apps(
     SignedIn { session, user, account: _ }: SignedIn,
 ) -> Result<Response, ApiError> {
     let apps = oauth::authorized_apps(&s.svc, &user).await?;
-    let page = AppsPage { site: crate::web::site(&s), csrf: session.session.csrf_token.clone(), apps };
-    let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
-    Ok(with_session(&session, secure(&s), Html(body).into_response()))
+    let shown = AppsPage { site: crate::web::site(&s), csrf: session.session.csrf_token.clone(), apps };
+    page(&s, &session, StatusCode::OK, shown)
 }
 
 /// `POST /oauth/authorized_applications/:id` (`_method=delete`): the app signed out.
@@ -318,8 +304,7 @@ async fn export(
         Export::Bookmarks => "Bookmarks",
     };
     let files = Export::ALL.into_iter().map(|e| (e.file_name(), what(e))).collect();
-    let body = ExportPage { site: crate::web::site(&s), files }.render().map_err(|e| ApiError(Error::internal(e)))?;
-    Ok(with_session(&session, secure(&s), Html(body).into_response()))
+    page(&s, &session, StatusCode::OK, ExportPage { site: crate::web::site(&s), files })
 }
 
 /// `GET /settings/exports/:file`: one CSV file, to download.
@@ -476,7 +461,7 @@ async fn invites_page(
             (d.map(|n| n.to_string()).unwrap_or_default(), label)
         })
         .collect();
-    let page = InvitesPage {
+    let shown = InvitesPage {
         site: crate::web::site(s),
         csrf: session.session.csrf_token.clone(),
         uses,
@@ -484,8 +469,7 @@ async fn invites_page(
         invites: rows,
         error,
     };
-    let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
-    Ok(with_session(session, secure(s), (status, Html(body)).into_response()))
+    self::page(s, session, status, shown)
 }
 
 /// `GET /invites`
@@ -576,7 +560,8 @@ impl axum::extract::FromRequestParts<AppState> for SignedIn {
     }
 }
 
-fn page(s: &AppState, session: &BrowserSession, status: StatusCode, page: TwoFactorPage) -> Result<Response, ApiError> {
+/// A settings page, rendered and sent with the session's cookie.
+fn page(s: &AppState, session: &BrowserSession, status: StatusCode, page: impl Template) -> Result<Response, ApiError> {
     let body = page.render().map_err(|e| ApiError(Error::internal(e)))?;
     Ok(with_session(session, secure(s), (status, Html(body)).into_response()))
 }
