@@ -218,7 +218,11 @@ mod tests {
             MailMessage::TwoFactorEnabled,
             MailMessage::TwoFactorDisabled,
             MailMessage::AccountApproved,
-            MailMessage::NewPendingAccount { username: "newbie".into(), email: "n@example.com".into() },
+            MailMessage::NewPendingAccount {
+                username: "newbie".into(),
+                email: "n@example.com".into(),
+                reason: "I <3 crabs".into(),
+            },
             MailMessage::NewReport {
                 reporter: "a".into(),
                 target: "b@remote.example".into(),

@@ -159,6 +159,9 @@ pub struct SignUp<'a> {
     pub locale: &'a str,
     /// The code of an invitation (`/invite/:code`, or `invite_code` through the API).
     pub invite_code: Option<&'a str>,
+    /// Why they want to join, for the moderators when sign-ups are reviewed (at most 500
+    /// characters, as Mastodon).
+    pub reason: Option<&'a str>,
 }
 
 /// A sign-up checked against the registrations mode and every rule (every invalid field at
@@ -184,6 +187,9 @@ async fn admit(svc: &Services, s: &SignUp<'_>) -> Result<NewLocalAccount> {
     }
     if let Err(e) = check_email_domain(svc, normalize_email(s.email)) {
         errors.push(e);
+    }
+    if s.reason.is_some_and(|r| r.chars().count() > 500) {
+        errors.push(Error::field("reason", "ERR_TOO_LONG", "is too long (maximum is 500 characters)"));
     }
     if s.password_confirmation.is_some_and(|c| c != s.password) {
         errors.push(Error::field("password_confirmation", "ERR_INVALID", "doesn't match Password"));
@@ -219,7 +225,7 @@ pub async fn sign_up(svc: &Services, s: SignUp<'_>) -> Result<Account> {
     let mut tx = svc.db.write().await?;
     let (account, user) = tx.create_local_account(&record, now()).await?;
     use_invite(&mut tx, s.invite_code).await?;
-    crate::effects::signed_up(svc, &mut tx, &user, &account).await?;
+    crate::effects::signed_up(svc, &mut tx, &user, &account, s.reason.unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(account)
 }
@@ -252,7 +258,7 @@ pub async fn register(svc: &Services, caller: &Caller, s: SignUp<'_>) -> Result<
         revoked_at: None,
     };
     tx.create_token(&token).await?;
-    crate::effects::signed_up(svc, &mut tx, &user, &account).await?;
+    crate::effects::signed_up(svc, &mut tx, &user, &account, s.reason.unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(IssuedToken { access_token: raw, token })
 }

@@ -327,12 +327,19 @@ pub(crate) async fn report_filed(
 
 /// Someone signed up: the link to confirm their address goes to them, and when sign-ups wait
 /// for approval, the moderators are told.
-pub(crate) async fn signed_up(svc: &Services, tx: &mut Box<dyn Tx>, user: &User, account: &Account) -> Result<()> {
+pub(crate) async fn signed_up(
+    svc: &Services,
+    tx: &mut Box<dyn Tx>,
+    user: &User,
+    account: &Account,
+    reason: &str,
+) -> Result<()> {
     crate::mail::send_confirmation(svc, tx, user, account, &user.email).await?;
     if !user.approved {
         let message = ferrodon_domain::model::MailMessage::NewPendingAccount {
             username: account.username.clone(),
             email: user.email.clone(),
+            reason: reason.trim().to_string(),
         };
         crate::mail::tell_staff(svc, tx, message).await?;
     }

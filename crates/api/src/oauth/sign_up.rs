@@ -101,6 +101,7 @@ pub(super) async fn create(State(s): State<AppState>, headers: HeaderMap, p: Par
     let username = account.str("username").unwrap_or_default();
     let email = user.str("email").unwrap_or_default();
     let invite_code = user.str("invite_code").unwrap_or_default();
+    let reason = user.object("invite_request_attributes").and_then(|r| r.str("text"));
     let refused =
         |status: StatusCode, page: String| with_session(&session, secure(&s), (status, Html(page)).into_response());
     if let Err(e) = oauth::check_csrf(&session.session, p.str("authenticity_token").as_deref()) {
@@ -118,6 +119,7 @@ pub(super) async fn create(State(s): State<AppState>, headers: HeaderMap, p: Par
         agreement,
         locale: "en",
         invite_code: Some(&invite_code),
+        reason: reason.as_deref(),
     };
     match accounts::sign_up(&s.svc, sign_up).await {
         Ok(_) => {

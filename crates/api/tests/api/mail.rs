@@ -280,6 +280,7 @@ both_engines!(moderators_hear_of_pending_sign_ups_and_reports_and_approved_users
         ("email", "hopeful@example.test"),
         ("password", "a long enough password"),
         ("agreement", "true"),
+        ("reason", "I paint crabs"),
     ];
     ok(app.post_form("/api/v1/accounts", &app_token, &pairs).await);
     let sent = mails(&app).await;
@@ -287,6 +288,8 @@ both_engines!(moderators_hear_of_pending_sign_ups_and_reports_and_approved_users
     assert!(kinds.contains(&("hopeful@example.test", "confirm_email")), "{kinds:?}");
     let moderator = email_of("warden");
     assert!(kinds.contains(&(moderator.as_str(), "new_pending_account")), "{kinds:?}");
+    let pending = sent.iter().find(|(_, m)| m["type"] == "new_pending_account").unwrap();
+    assert_eq!(pending.1["reason"], "I paint crabs", "the moderators read why");
     assert_eq!(kinds.len(), 2, "nobody else: {kinds:?}");
 
     let approve = ferrodon_service::accounts::Modification { approve: true, ..Default::default() };

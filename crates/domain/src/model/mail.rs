@@ -39,7 +39,8 @@ pub enum MailMessage {
     /// The account, waiting for review, was approved.
     AccountApproved,
     /// To moderators: someone signed up and waits for approval.
-    NewPendingAccount { username: String, email: String },
+    /// `reason`: why they want to join, as they wrote it.
+    NewPendingAccount { username: String, email: String, reason: String },
     /// To moderators: a new report.
     NewReport { reporter: String, target: String, category: String, comment: String },
 }

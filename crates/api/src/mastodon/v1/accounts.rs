@@ -24,7 +24,7 @@ fn account_id(raw: &str) -> ApiResult<Id> {
 pub async fn register(State(s): State<AppState>, Auth(caller): Auth, p: Params) -> ApiResult<Json<Token>> {
     let (username, email, password) = (p.str("username"), p.str("email"), p.str("password"));
     let locale = p.str("locale").unwrap_or_else(|| "en".into());
-    let invite_code = p.str("invite_code");
+    let (invite_code, reason) = (p.str("invite_code"), p.str("reason"));
     let sign_up = accounts::SignUp {
         username: username.as_deref().unwrap_or_default(),
         email: email.as_deref().unwrap_or_default(),
@@ -33,6 +33,7 @@ pub async fn register(State(s): State<AppState>, Auth(caller): Auth, p: Params) 
         agreement: p.bool("agreement").unwrap_or(false),
         locale: &locale,
         invite_code: invite_code.as_deref(),
+        reason: reason.as_deref(),
     };
     let token = accounts::register(&s.svc, &caller, sign_up).await?;
     Ok(Json(present::token(&token)))
