@@ -28,6 +28,7 @@ pub mod media;
 pub mod notifications;
 pub mod oauth;
 pub mod outbox;
+pub mod pages;
 pub mod present;
 pub mod relationships;
 pub mod remote;

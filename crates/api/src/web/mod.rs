@@ -21,9 +21,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use ferrodon_config::RegistrationsMode;
-use ferrodon_domain::model::{AccountStatusFilter, PublicFilter};
-use ferrodon_kernel::{Error, ErrorKind, Id, PageRequest};
+use ferrodon_domain::model::PublicFilter;
+use ferrodon_kernel::{Error, Id, PageRequest};
 use ferrodon_mastodon_api as api;
+use ferrodon_service::pages::{self, Shown};
 use ferrodon_service::{Caller, accounts, present, settings, statuses, timelines};
 
 use crate::AppState;
@@ -142,21 +143,14 @@ async fn profile(
     if !rss && crate::activitypub::wants_activity_json(&headers) {
         return crate::activitypub::actor(State(s), Path(username), headers, uri).await;
     }
-    let Some(account) = accounts::public_local(&s.svc, &username).await? else {
-        return missing(&s, StatusCode::NOT_FOUND).await;
+    let found = match pages::profile(&s.svc, &username, &page_request(&p), rss).await? {
+        Shown::Found(found) => found,
+        Shown::Missing => return missing(&s, StatusCode::NOT_FOUND).await,
+        Shown::Gone => return missing(&s, StatusCode::GONE).await,
     };
-    if account.suspended_at.is_some() {
-        return missing(&s, StatusCode::GONE).await;
-    }
-    let id = account.id.to_string();
-    let recent = AccountStatusFilter { exclude_replies: true, ..Default::default() };
-    let page = timelines::account(&s.svc, &Caller::Anonymous, &id, recent, &page_request(&p)).await?;
-    let account = present::account(&s.svc, &account);
+    let account = present::account(&s.svc, &found.account);
+    let posts = view::posts(present::statuses(&s.svc, None, &found.statuses).await?, None);
     if rss {
-        // The feed: the account's own public posts, without replies or boosts (as Mastodon's).
-        let own = AccountStatusFilter { exclude_replies: true, exclude_reblogs: true, ..Default::default() };
-        let page = timelines::account(&s.svc, &Caller::Anonymous, &id, own, &page_request(&p)).await?;
-        let posts = view::posts(present::statuses(&s.svc, None, &page.items).await?, None);
         return feed(Feed {
             title: view::display_name(&account).to_string(),
             description: format!("Public posts from @{}@{}", account.acct, s.svc.config.local_domain),
@@ -165,17 +159,7 @@ async fn profile(
             posts,
         });
     }
-    // The pinned posts lead the first page.
-    let mut shown = Vec::new();
-    if p.str("max_id").is_none() {
-        let pinned = AccountStatusFilter { pinned: true, ..Default::default() };
-        let first = PageRequest::new(None, None, None, None, PER_PAGE);
-        shown.extend(timelines::account(&s.svc, &Caller::Anonymous, &id, pinned, &first).await?.items);
-    }
-    let pinned: Vec<Id> = shown.iter().map(|st| st.id).collect();
-    shown.extend(page.items.into_iter().filter(|st| !pinned.contains(&st.id)));
-    let older = page.next_max_id.map(|id| format!("{}?max_id={id}", account.url));
-    let posts = view::posts(present::statuses(&s.svc, None, &shown).await?, None);
+    let older = found.next_max_id.map(|id| format!("{}?max_id={id}", account.url));
     let page = Profile::new(site(&s), account, posts, older);
     html(StatusCode::OK, page.render())
 }
@@ -191,29 +175,16 @@ async fn status(
     if crate::activitypub::wants_activity_json(&headers) {
         return crate::activitypub::status(State(s), Path((username, id)), headers, uri).await;
     }
-    let shown = match statuses::get(&s.svc, &Caller::Anonymous, &id).await {
-        Ok(st) => st,
-        Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Forbidden | ErrorKind::Unauthorized) => {
-            return missing(&s, StatusCode::NOT_FOUND).await;
-        }
-        Err(e) => return Err(e.into()),
+    let thread = match pages::thread(&s.svc, &username, &id).await? {
+        Shown::Found(thread) => thread,
+        Shown::Missing => return missing(&s, StatusCode::NOT_FOUND).await,
+        Shown::Gone => return missing(&s, StatusCode::GONE).await,
     };
-    let thread = statuses::context(&s.svc, &Caller::Anonymous, &id).await?;
-    let all: Vec<_> = thread.ancestors.iter().chain([&shown]).chain(thread.descendants.iter()).cloned().collect();
-    let mut rendered = present::statuses(&s.svc, None, &all).await?;
-    let main = rendered.iter().find(|r| r.id == shown.id.to_string()).cloned();
-    let Some(main) = main else { return missing(&s, StatusCode::NOT_FOUND).await };
-    if !main.account.acct.eq_ignore_ascii_case(&username) || main.reblog.is_some() {
+    let rendered = present::statuses(&s.svc, None, &thread.statuses).await?;
+    let main_id = thread.main.id.to_string();
+    let Some(main) = rendered.iter().find(|r| r.id == main_id).cloned() else {
         return missing(&s, StatusCode::NOT_FOUND).await;
-    }
-    if main.account.suspended {
-        return missing(&s, StatusCode::GONE).await;
-    }
-    if accounts::public_local(&s.svc, &username).await?.is_none() {
-        return missing(&s, StatusCode::NOT_FOUND).await;
-    }
-    // Nothing of a suspended account in the thread either.
-    rendered.retain(|r| !r.account.suspended);
+    };
     let page = Thread::new(site(&s), &s.svc.base_url(), &main, view::posts(rendered, Some(&main.id)));
     html(StatusCode::OK, page.render())
 }
